@@ -1,0 +1,330 @@
+// Package ir is the intermediate representation shared by every Legate
+// translator and by the xDS stage.
+//
+// Translators (Ingress, Gateway API, Emissary) each produce an ir.Config
+// fragment; the translators package merges the fragments into one Config; the
+// xds package turns that Config into Envoy resources. The IR knows neither
+// Kubernetes nor Envoy: it speaks of listeners, virtual hosts, routes,
+// clusters and secrets. It imports nothing of Legate's.
+//
+// Names are stable: every element is named after the object it came from,
+// never after a list position that shifts when another object is added, so
+// that an unrelated change does not rename (and so re-push) a resource.
+package ir
+
+import (
+	"fmt"
+	"time"
+)
+
+// Source says which object an IR element came from, so that an error found
+// late (in validation, or by Envoy) can be reported on what a person wrote.
+type Source struct {
+	// Translator is the registry name of the translator ("ingress", ...).
+	Translator string `json:"translator,omitempty"`
+	Group      string `json:"group,omitempty"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	// Field is the path inside the object, e.g. "spec.rules[0].http.paths[1]".
+	Field string `json:"field,omitempty"`
+}
+
+// String renders the source as Kind/namespace/name[:field].
+func (s Source) String() string {
+	out := s.Kind + "/"
+	if s.Namespace != "" {
+		out += s.Namespace + "/"
+	}
+	out += s.Name
+	if s.Field != "" {
+		out += ":" + s.Field
+	}
+	return out
+}
+
+// Config is everything one data-plane group (one fleet of Envoys) is given.
+type Config struct {
+	Listeners []*Listener `json:"listeners,omitempty"`
+	Clusters  []*Cluster  `json:"clusters,omitempty"`
+	Secrets   []*Secret   `json:"secrets,omitempty"`
+}
+
+// Protocol is what a Listener speaks to clients.
+type Protocol string
+
+const (
+	ProtocolHTTP  Protocol = "HTTP"
+	ProtocolHTTPS Protocol = "HTTPS"
+	ProtocolTCP   Protocol = "TCP"
+	ProtocolTLS   Protocol = "TLS"
+	ProtocolUDP   Protocol = "UDP"
+)
+
+// Listener is one address and port Envoy accepts connections on.
+type Listener struct {
+	// Name is unique in a Config, e.g. "http-8080".
+	Name     string   `json:"name"`
+	Address  string   `json:"address"`
+	Port     uint32   `json:"port"`
+	Protocol Protocol `json:"protocol"`
+	// VirtualHosts serve HTTP and HTTPS listeners. On an HTTPS listener each
+	// VirtualHost with TLS gets its own filter chain selected by SNI; virtual
+	// hosts without TLS are served by the listener's default certificate, if
+	// any VirtualHost carries one with DefaultCertificate set.
+	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"`
+	// TCPRoutes serve TCP listeners, and TLS listeners (matched by SNI).
+	TCPRoutes []*TCPRoute `json:"tcpRoutes,omitempty"`
+	Source    *Source     `json:"source,omitempty"`
+}
+
+// VirtualHost is a set of hostnames and the routes that serve them.
+type VirtualHost struct {
+	// Name is unique within its Listener; by convention the first hostname.
+	Name string `json:"name"`
+	// Hostnames are exact ("foo.example.com"), suffix wildcards
+	// ("*.example.com": any name ending in ".example.com") or "*" (any).
+	Hostnames []string `json:"hostnames"`
+	// Routes are in evaluation order: the first that matches wins.
+	Routes []*Route `json:"routes,omitempty"`
+	// TLS terminates TLS for these hostnames on an HTTPS listener.
+	TLS *TLSConfig `json:"tls,omitempty"`
+}
+
+// TLSConfig is how a listener terminates TLS for a virtual host.
+type TLSConfig struct {
+	// SecretNames are names of Secrets in Config.Secrets: one certificate
+	// each (several allow e.g. RSA and ECDSA side by side).
+	SecretNames []string `json:"secretNames"`
+	// MinVersion is "1.2" or "1.3"; empty leaves Envoy's default.
+	MinVersion string `json:"minVersion,omitempty"`
+	// ALPN protocols offered, e.g. ["h2", "http/1.1"].
+	ALPN []string `json:"alpn,omitempty"`
+}
+
+// Route is one match and what to do with the requests it matches.
+type Route struct {
+	// Name is stable and derived from the source object:
+	// "<kind>/<namespace>/<name>/<rule>/<match>".
+	Name   string `json:"name"`
+	Source Source `json:"source"`
+	// Precedence orders routes before any other rule (higher first); it is
+	// Emissary's Mapping precedence and zero elsewhere.
+	Precedence int32 `json:"precedence,omitempty"`
+	Match      Match `json:"match"`
+
+	// Exactly one action is set.
+	Forward        *ForwardAction  `json:"forward,omitempty"`
+	Redirect       *Redirect       `json:"redirect,omitempty"`
+	DirectResponse *DirectResponse `json:"directResponse,omitempty"`
+
+	Filters Filters `json:"filters,omitempty"`
+}
+
+// PathMatchType says how Match.Path.Value is compared with the request path.
+type PathMatchType string
+
+const (
+	// PathExact matches the whole path.
+	PathExact PathMatchType = "Exact"
+	// PathPrefix is a plain string prefix: "/foo" matches "/foobar".
+	PathPrefix PathMatchType = "Prefix"
+	// PathSegmentPrefix matches whole path elements: "/foo" matches "/foo"
+	// and "/foo/bar", not "/foobar" (Ingress Prefix, Gateway PathPrefix).
+	PathSegmentPrefix PathMatchType = "SegmentPrefix"
+	// PathRegex is an RE2 regular expression matched against the whole path.
+	PathRegex PathMatchType = "RegularExpression"
+)
+
+// PathMatch matches the request path (without the query string).
+type PathMatch struct {
+	Type          PathMatchType `json:"type"`
+	Value         string        `json:"value"`
+	CaseSensitive *bool         `json:"caseSensitive,omitempty"` // nil: sensitive
+}
+
+// StringMatchType says how a header or query value is compared.
+type StringMatchType string
+
+const (
+	MatchExact   StringMatchType = "Exact"
+	MatchPrefix  StringMatchType = "Prefix"
+	MatchRegex   StringMatchType = "RegularExpression"
+	MatchPresent StringMatchType = "Present"
+)
+
+// HeaderMatch matches one request header.
+type HeaderMatch struct {
+	Name   string          `json:"name"`
+	Type   StringMatchType `json:"type"`
+	Value  string          `json:"value,omitempty"`
+	Invert bool            `json:"invert,omitempty"`
+}
+
+// QueryMatch matches one query parameter.
+type QueryMatch struct {
+	Name  string          `json:"name"`
+	Type  StringMatchType `json:"type"`
+	Value string          `json:"value,omitempty"`
+}
+
+// Match is the conjunction of its parts.
+type Match struct {
+	Path        PathMatch     `json:"path"`
+	Headers     []HeaderMatch `json:"headers,omitempty"`
+	QueryParams []QueryMatch  `json:"queryParams,omitempty"`
+	// Method, e.g. "GET"; empty matches any.
+	Method string `json:"method,omitempty"`
+}
+
+// ForwardAction sends requests to one or more weighted backends.
+type ForwardAction struct {
+	Backends []WeightedBackend `json:"backends"`
+}
+
+// WeightedBackend is one share of a ForwardAction.
+type WeightedBackend struct {
+	// Cluster names a Cluster in Config.Clusters.
+	Cluster string `json:"cluster"`
+	Weight  uint32 `json:"weight"`
+}
+
+// Redirect answers with an HTTP redirect. Unset fields keep the request's.
+type Redirect struct {
+	Scheme   string `json:"scheme,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	Port     uint32 `json:"port,omitempty"`
+	// Path replaces the whole path; PrefixReplace replaces the matched prefix.
+	Path          string `json:"path,omitempty"`
+	PrefixReplace string `json:"prefixReplace,omitempty"`
+	// StatusCode is 301, 302, 303, 307 or 308; zero means 302.
+	StatusCode int `json:"statusCode,omitempty"`
+}
+
+// DirectResponse answers without contacting a backend.
+type DirectResponse struct {
+	StatusCode int    `json:"statusCode"`
+	Body       string `json:"body,omitempty"`
+}
+
+// Filters are changes made to requests and responses on their way through.
+type Filters struct {
+	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
+	Rewrite         *Rewrite        `json:"rewrite,omitempty"`
+	Mirrors         []Mirror        `json:"mirrors,omitempty"`
+	// Timeout bounds the whole request; zero keeps Envoy's default (15s),
+	// a negative value disables it.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Retry   *Retry        `json:"retry,omitempty"`
+}
+
+// HeaderModifier sets, appends and removes headers.
+type HeaderModifier struct {
+	Set    []Header `json:"set,omitempty"`
+	Add    []Header `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// Header is one header name and value.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Rewrite changes the request before it is forwarded.
+type Rewrite struct {
+	Hostname string `json:"hostname,omitempty"`
+	// FullPath replaces the path; PrefixReplace replaces the matched prefix.
+	FullPath      string `json:"fullPath,omitempty"`
+	PrefixReplace string `json:"prefixReplace,omitempty"`
+}
+
+// Mirror sends a copy of a share of the requests to another cluster.
+type Mirror struct {
+	Cluster string `json:"cluster"`
+	// Percent of requests mirrored, 0-100; 100 if zero.
+	Percent float64 `json:"percent,omitempty"`
+}
+
+// Retry re-sends failed requests.
+type Retry struct {
+	On         []string      `json:"on,omitempty"` // Envoy retry_on values
+	NumRetries uint32        `json:"numRetries,omitempty"`
+	PerTry     time.Duration `json:"perTryTimeout,omitempty"`
+}
+
+// TCPRoute forwards connections on a TCP or TLS listener.
+type TCPRoute struct {
+	Name   string `json:"name"`
+	Source Source `json:"source"`
+	// SNI hostnames for TLS passthrough; empty matches any.
+	SNI      []string          `json:"sni,omitempty"`
+	Backends []WeightedBackend `json:"backends"`
+}
+
+// ClusterKind says where a Cluster's endpoints come from.
+type ClusterKind string
+
+const (
+	// ClusterEDS clusters get their Endpoints over EDS (Service endpoints).
+	ClusterEDS ClusterKind = "EDS"
+	// ClusterStatic clusters have fixed Endpoints.
+	ClusterStatic ClusterKind = "Static"
+	// ClusterDNS clusters resolve DNSName (ExternalName, hostnames).
+	ClusterDNS ClusterKind = "DNS"
+)
+
+// UpstreamProtocol is what a cluster speaks to its endpoints.
+type UpstreamProtocol string
+
+const (
+	UpstreamHTTP1 UpstreamProtocol = "HTTP/1.1"
+	UpstreamHTTP2 UpstreamProtocol = "HTTP/2" // h2c, gRPC
+)
+
+// Cluster is a group of endpoints that routes forward to (a Backend).
+type Cluster struct {
+	// Name is unique in a Config and stable, e.g. "default/echo/80".
+	Name   string      `json:"name"`
+	Source Source      `json:"source"`
+	Kind   ClusterKind `json:"kind"`
+	// Endpoints of EDS and Static clusters, sorted.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// DNSName and DNSPort for DNS clusters.
+	DNSName        string           `json:"dnsName,omitempty"`
+	DNSPort        uint32           `json:"dnsPort,omitempty"`
+	Protocol       UpstreamProtocol `json:"protocol,omitempty"`
+	ConnectTimeout time.Duration    `json:"connectTimeout,omitempty"`
+}
+
+// Endpoint is one address of a cluster.
+type Endpoint struct {
+	Address string `json:"address"`
+	Port    uint32 `json:"port"`
+	// Ready is false for endpoints that exist but must not get traffic.
+	Ready bool `json:"ready"`
+}
+
+// Secret is TLS material, delivered to Envoy over SDS.
+type Secret struct {
+	// Name is unique in a Config, e.g. "default/tls-cert".
+	Name   string `json:"name"`
+	Source Source `json:"source"`
+	// Certificate chain and private key, PEM.
+	Certificate []byte `json:"-"`
+	PrivateKey  []byte `json:"-"`
+	// CA bundle, PEM, for validating peers.
+	CA []byte `json:"-"`
+}
+
+// Error is one problem found in the IR, with where it came from.
+type Error struct {
+	Source  Source
+	Element string // e.g. "route default/foo/0/0"
+	Message string
+}
+
+func (e Error) Error() string {
+	return fmt.Sprintf("%s: %s: %s", e.Source, e.Element, e.Message)
+}

@@ -1,0 +1,216 @@
+package ir
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+)
+
+// Merge combines the fragments of several translators into one Config.
+//
+// The rules, applied in fragment order (the registry's translator order):
+//
+//   - Listeners with the same Name are one listener; they must agree on
+//     address, port and protocol, or the later one is left out.
+//   - VirtualHosts with the same Name in one listener are one virtual host:
+//     their hostnames are united and their routes put together. If both carry
+//     TLS settings and they differ, the first fragment's TLS wins and the
+//     later fragment's routes of that host are reported as conflicting.
+//   - Routes are then ordered by SortRoutes. A route whose name repeats one
+//     already in the virtual host, or whose match is identical to a route
+//     that comes before it (so it could never be reached), loses: it is left
+//     out and reported.
+//   - Clusters and Secrets with the same Name must be identical (two
+//     translators naming the same Service port agree on it); otherwise the
+//     first is kept and the later reported.
+//
+// Every loser is returned as an Error whose Source is the object that lost,
+// never silently dropped.
+func Merge(fragments ...*Config) (*Config, []Error) {
+	out := &Config{}
+	var errs []Error
+	listeners := map[string]*Listener{}
+	vhosts := map[string]*VirtualHost{}
+	clusters := map[string]*Cluster{}
+	secrets := map[string]*Secret{}
+
+	for _, f := range fragments {
+		if f == nil {
+			continue
+		}
+		for _, c := range f.Clusters {
+			if prev, ok := clusters[c.Name]; ok {
+				if !reflect.DeepEqual(withoutSource(prev), withoutSource(c)) {
+					errs = append(errs, Error{c.Source, "cluster " + c.Name, "conflicts with the cluster of the same name from " + prev.Source.String()})
+				}
+				continue
+			}
+			clusters[c.Name] = c
+			out.Clusters = append(out.Clusters, c)
+		}
+		for _, s := range f.Secrets {
+			if prev, ok := secrets[s.Name]; ok {
+				if !slices.Equal(prev.Certificate, s.Certificate) || !slices.Equal(prev.PrivateKey, s.PrivateKey) || !slices.Equal(prev.CA, s.CA) {
+					errs = append(errs, Error{s.Source, "secret " + s.Name, "conflicts with the secret of the same name from " + prev.Source.String()})
+				}
+				continue
+			}
+			secrets[s.Name] = s
+			out.Secrets = append(out.Secrets, s)
+		}
+		for _, l := range f.Listeners {
+			ml, ok := listeners[l.Name]
+			if !ok {
+				ml = &Listener{Name: l.Name, Address: l.Address, Port: l.Port, Protocol: l.Protocol, Source: l.Source}
+				listeners[l.Name] = ml
+				out.Listeners = append(out.Listeners, ml)
+			} else if ml.Address != l.Address || ml.Port != l.Port || ml.Protocol != l.Protocol {
+				errs = append(errs, listenerConflict(l, ml)...)
+				continue
+			}
+			ml.TCPRoutes = append(ml.TCPRoutes, l.TCPRoutes...)
+			for _, vh := range l.VirtualHosts {
+				key := l.Name + "\x00" + vh.Name
+				mvh, ok := vhosts[key]
+				if !ok {
+					mvh = &VirtualHost{Name: vh.Name, Hostnames: slices.Clone(vh.Hostnames), TLS: vh.TLS}
+					vhosts[key] = mvh
+					ml.VirtualHosts = append(ml.VirtualHosts, mvh)
+					mvh.Routes = append(mvh.Routes, vh.Routes...)
+					continue
+				}
+				if vh.TLS != nil && mvh.TLS != nil && !reflect.DeepEqual(vh.TLS, mvh.TLS) {
+					for _, r := range vh.Routes {
+						errs = append(errs, Error{r.Source, "route " + r.Name, fmt.Sprintf("virtual host %s already has different TLS settings", vh.Name)})
+					}
+					continue
+				}
+				if mvh.TLS == nil {
+					mvh.TLS = vh.TLS
+				}
+				for _, h := range vh.Hostnames {
+					if !slices.Contains(mvh.Hostnames, h) {
+						mvh.Hostnames = append(mvh.Hostnames, h)
+					}
+				}
+				mvh.Routes = append(mvh.Routes, vh.Routes...)
+			}
+		}
+	}
+	for _, l := range out.Listeners {
+		for _, vh := range l.VirtualHosts {
+			SortRoutes(vh.Routes)
+			var lost []Error
+			vh.Routes, lost = dropUnreachable(vh.Routes)
+			errs = append(errs, lost...)
+		}
+	}
+	return out, errs
+}
+
+func withoutSource(c *Cluster) Cluster {
+	cp := *c
+	cp.Source = Source{}
+	return cp
+}
+
+func listenerConflict(l, kept *Listener) []Error {
+	msg := fmt.Sprintf("listener %s is already %s:%d/%s", l.Name, kept.Address, kept.Port, kept.Protocol)
+	var errs []Error
+	for _, vh := range l.VirtualHosts {
+		for _, r := range vh.Routes {
+			errs = append(errs, Error{r.Source, "route " + r.Name, msg})
+		}
+	}
+	for _, t := range l.TCPRoutes {
+		errs = append(errs, Error{t.Source, "tcp route " + t.Name, msg})
+	}
+	return errs
+}
+
+// dropUnreachable removes routes whose name repeats an earlier route's, or
+// whose match equals an earlier route's match; routes must already be sorted.
+func dropUnreachable(routes []*Route) ([]*Route, []Error) {
+	var errs []Error
+	names := map[string]bool{}
+	kept := routes[:0:0]
+	for _, r := range routes {
+		if names[r.Name] {
+			errs = append(errs, Error{r.Source, "route " + r.Name, "another route has the same name"})
+			continue
+		}
+		if winner := findSameMatch(kept, r); winner != nil {
+			errs = append(errs, Error{r.Source, "route " + r.Name, fmt.Sprintf("its match is identical to that of route %s from %s, which takes precedence", winner.Name, winner.Source)})
+			continue
+		}
+		names[r.Name] = true
+		kept = append(kept, r)
+	}
+	return kept, errs
+}
+
+func findSameMatch(kept []*Route, r *Route) *Route {
+	for _, k := range kept {
+		if reflect.DeepEqual(k.Match, r.Match) {
+			return k
+		}
+	}
+	return nil
+}
+
+// SortRoutes orders routes within one virtual host for first-match-wins
+// evaluation. The order, from the most to the least decisive key:
+//
+//  1. Precedence, higher first (Emissary's Mapping precedence; 0 elsewhere).
+//  2. Path match kind: Exact, then RegularExpression, then prefixes
+//     (Prefix and SegmentPrefix alike).
+//  3. Longer path value first (so the longest prefix wins, as both the
+//     Ingress and Gateway API specs require); at equal length a
+//     SegmentPrefix comes before a plain Prefix.
+//  4. A route with a method match before one without.
+//  5. More header matches first.
+//  6. More query parameter matches first.
+//
+// The sort is stable: routes equal on every key keep the order their
+// translators gave them (each translator orders its own objects by its spec's
+// tie-breakers, e.g. creation time then namespace/name), and translators keep
+// registry order.
+func SortRoutes(routes []*Route) {
+	sort.SliceStable(routes, func(i, j int) bool { return routeBefore(routes[i], routes[j]) })
+}
+
+func routeBefore(a, b *Route) bool {
+	if a.Precedence != b.Precedence {
+		return a.Precedence > b.Precedence
+	}
+	ra, rb := pathRank(a.Match.Path.Type), pathRank(b.Match.Path.Type)
+	if ra != rb {
+		return ra < rb
+	}
+	la, lb := len(a.Match.Path.Value), len(b.Match.Path.Value)
+	if la != lb {
+		return la > lb
+	}
+	if a.Match.Path.Type != b.Match.Path.Type {
+		return a.Match.Path.Type == PathSegmentPrefix
+	}
+	if (a.Match.Method != "") != (b.Match.Method != "") {
+		return a.Match.Method != ""
+	}
+	if len(a.Match.Headers) != len(b.Match.Headers) {
+		return len(a.Match.Headers) > len(b.Match.Headers)
+	}
+	return len(a.Match.QueryParams) > len(b.Match.QueryParams)
+}
+
+func pathRank(t PathMatchType) int {
+	switch t {
+	case PathExact:
+		return 0
+	case PathRegex:
+		return 1
+	default:
+		return 2
+	}
+}

@@ -1,0 +1,150 @@
+package ir
+
+import "fmt"
+
+// Prune removes every invalid element from c, in place, and returns why each
+// was removed. What is left passes Validate. Elements are removed at the
+// smallest scope that makes the rest valid: a bad route loses only itself, a
+// bad cluster also the routes that forward to it (their share would
+// otherwise go nowhere), a bad listener its whole content.
+func (c *Config) Prune() []Error {
+	var errs []Error
+
+	clusters := map[string]bool{}
+	keptClusters := c.Clusters[:0:0]
+	for _, cl := range c.Clusters {
+		msgs := validateCluster(cl)
+		if clusters[cl.Name] {
+			msgs = append(msgs, "duplicate cluster name")
+		}
+		if len(msgs) > 0 {
+			errs = appendAll(errs, cl.Source, "cluster "+cl.Name, msgs)
+			continue
+		}
+		clusters[cl.Name] = true
+		keptClusters = append(keptClusters, cl)
+	}
+	c.Clusters = keptClusters
+
+	secrets := map[string]bool{}
+	keptSecrets := c.Secrets[:0:0]
+	for _, s := range c.Secrets {
+		msgs := validateSecret(s)
+		if secrets[s.Name] {
+			msgs = append(msgs, "duplicate secret name")
+		}
+		if len(msgs) > 0 {
+			errs = appendAll(errs, s.Source, "secret "+s.Name, msgs)
+			continue
+		}
+		secrets[s.Name] = true
+		keptSecrets = append(keptSecrets, s)
+	}
+	c.Secrets = keptSecrets
+
+	names := map[string]bool{}
+	ports := map[string]string{}
+	keptListeners := c.Listeners[:0:0]
+	for _, l := range c.Listeners {
+		src := Source{}
+		if l.Source != nil {
+			src = *l.Source
+		}
+		msgs := validateListener(l)
+		key := fmt.Sprintf("%s:%d/%s", l.Address, l.Port, udpOrTCP(l.Protocol))
+		if names[l.Name] {
+			msgs = append(msgs, "duplicate listener name")
+		} else if other, ok := ports[key]; ok {
+			msgs = append(msgs, "address and port already used by listener "+other)
+		}
+		if len(msgs) > 0 {
+			errs = appendAll(errs, src, "listener "+l.Name, msgs)
+			errs = append(errs, listenerConflict(l, &Listener{Address: "(removed)"})...)
+			continue
+		}
+		names[l.Name] = true
+		ports[key] = l.Name
+		errs = append(errs, pruneListener(l, clusters, secrets)...)
+		keptListeners = append(keptListeners, l)
+	}
+	c.Listeners = keptListeners
+	return errs
+}
+
+func pruneListener(l *Listener, clusters, secrets map[string]bool) []Error {
+	var errs []Error
+	hosts := map[string]string{}
+	vhNames := map[string]bool{}
+	keptVH := l.VirtualHosts[:0:0]
+	for _, vh := range l.VirtualHosts {
+		el := "listener " + l.Name + " virtual host " + vh.Name
+		msgs := validateVirtualHost(vh, l.Protocol, secrets)
+		if vhNames[vh.Name] {
+			msgs = append(msgs, "duplicate virtual host name")
+		}
+		var unique []string
+		for _, h := range vh.Hostnames {
+			if other, ok := hosts[h]; ok {
+				msgs = append(msgs, fmt.Sprintf("hostname %q already served by virtual host %s", h, other))
+				continue
+			}
+			unique = append(unique, h)
+		}
+		if len(msgs) > 0 {
+			for _, r := range vh.Routes {
+				errs = appendAll(errs, r.Source, "route "+r.Name, prefixAll(el+": ", msgs))
+			}
+			if len(vh.Routes) == 0 {
+				errs = appendAll(errs, Source{}, el, msgs)
+			}
+			continue
+		}
+		for _, h := range unique {
+			hosts[h] = vh.Name
+		}
+		vhNames[vh.Name] = true
+		routeNames := map[string]bool{}
+		keptRoutes := vh.Routes[:0:0]
+		for _, r := range vh.Routes {
+			rmsgs := ValidateRoute(r, clusters)
+			if routeNames[r.Name] {
+				rmsgs = append(rmsgs, "duplicate route name")
+			}
+			if len(rmsgs) > 0 {
+				errs = appendAll(errs, r.Source, "route "+r.Name, rmsgs)
+				continue
+			}
+			routeNames[r.Name] = true
+			keptRoutes = append(keptRoutes, r)
+		}
+		vh.Routes = keptRoutes
+		keptVH = append(keptVH, vh)
+	}
+	l.VirtualHosts = keptVH
+
+	keptTCP := l.TCPRoutes[:0:0]
+	for _, t := range l.TCPRoutes {
+		if msgs := validateBackends(t.Backends, clusters); len(msgs) > 0 {
+			errs = appendAll(errs, t.Source, "tcp route "+t.Name, msgs)
+			continue
+		}
+		keptTCP = append(keptTCP, t)
+	}
+	l.TCPRoutes = keptTCP
+	return errs
+}
+
+func appendAll(errs []Error, src Source, el string, msgs []string) []Error {
+	for _, m := range msgs {
+		errs = append(errs, Error{Source: src, Element: el, Message: m})
+	}
+	return errs
+}
+
+func prefixAll(p string, msgs []string) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = p + m
+	}
+	return out
+}

@@ -1,0 +1,435 @@
+package ir
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// Validate returns every problem in c, not just the first. A Config with no
+// problems can be turned into Envoy resources that Envoy accepts (the xds
+// stage validates its own output again, more deeply).
+func (c *Config) Validate() []Error {
+	var errs []Error
+	clusters := map[string]bool{}
+	for _, cl := range c.Clusters {
+		if clusters[cl.Name] {
+			errs = append(errs, Error{cl.Source, "cluster " + cl.Name, "duplicate cluster name"})
+		}
+		clusters[cl.Name] = true
+		for _, m := range validateCluster(cl) {
+			errs = append(errs, Error{cl.Source, "cluster " + cl.Name, m})
+		}
+	}
+	secrets := map[string]bool{}
+	for _, s := range c.Secrets {
+		if secrets[s.Name] {
+			errs = append(errs, Error{s.Source, "secret " + s.Name, "duplicate secret name"})
+		}
+		secrets[s.Name] = true
+		for _, m := range validateSecret(s) {
+			errs = append(errs, Error{s.Source, "secret " + s.Name, m})
+		}
+	}
+	listeners := map[string]bool{}
+	ports := map[string]string{}
+	for _, l := range c.Listeners {
+		src := Source{}
+		if l.Source != nil {
+			src = *l.Source
+		}
+		el := "listener " + l.Name
+		if listeners[l.Name] {
+			errs = append(errs, Error{src, el, "duplicate listener name"})
+		}
+		listeners[l.Name] = true
+		key := fmt.Sprintf("%s:%d/%s", l.Address, l.Port, udpOrTCP(l.Protocol))
+		if other, ok := ports[key]; ok {
+			errs = append(errs, Error{src, el, "address and port already used by listener " + other})
+		}
+		ports[key] = l.Name
+		for _, m := range validateListener(l) {
+			errs = append(errs, Error{src, el, m})
+		}
+		hosts := map[string]string{}
+		vhosts := map[string]bool{}
+		for _, vh := range l.VirtualHosts {
+			vel := el + " virtual host " + vh.Name
+			if vhosts[vh.Name] {
+				errs = append(errs, Error{src, vel, "duplicate virtual host name"})
+			}
+			vhosts[vh.Name] = true
+			for _, h := range vh.Hostnames {
+				if other, ok := hosts[h]; ok {
+					errs = append(errs, Error{src, vel, fmt.Sprintf("hostname %q already served by virtual host %s", h, other)})
+				}
+				hosts[h] = vh.Name
+			}
+			for _, m := range validateVirtualHost(vh, l.Protocol, secrets) {
+				errs = append(errs, Error{src, vel, m})
+			}
+			routes := map[string]bool{}
+			for _, r := range vh.Routes {
+				if routes[r.Name] {
+					errs = append(errs, Error{r.Source, "route " + r.Name, "duplicate route name in virtual host " + vh.Name})
+				}
+				routes[r.Name] = true
+				for _, m := range ValidateRoute(r, clusters) {
+					errs = append(errs, Error{r.Source, "route " + r.Name, m})
+				}
+			}
+		}
+		for _, t := range l.TCPRoutes {
+			for _, m := range validateBackends(t.Backends, clusters) {
+				errs = append(errs, Error{t.Source, "tcp route " + t.Name, m})
+			}
+		}
+	}
+	return errs
+}
+
+func udpOrTCP(p Protocol) string {
+	if p == ProtocolUDP {
+		return "udp"
+	}
+	return "tcp"
+}
+
+func validateListener(l *Listener) []string {
+	var errs []string
+	if l.Name == "" {
+		errs = append(errs, "name is empty")
+	}
+	if _, err := netip.ParseAddr(l.Address); err != nil {
+		errs = append(errs, fmt.Sprintf("address %q is not an IP address", l.Address))
+	}
+	if l.Port == 0 || l.Port > 65535 {
+		errs = append(errs, fmt.Sprintf("port %d is out of range", l.Port))
+	}
+	switch l.Protocol {
+	case ProtocolHTTP, ProtocolHTTPS:
+		if len(l.TCPRoutes) > 0 {
+			errs = append(errs, "an HTTP listener cannot carry TCP routes")
+		}
+	case ProtocolTCP, ProtocolTLS, ProtocolUDP:
+		if len(l.VirtualHosts) > 0 {
+			errs = append(errs, "a "+string(l.Protocol)+" listener cannot carry virtual hosts")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("unknown protocol %q", l.Protocol))
+	}
+	return errs
+}
+
+func validateVirtualHost(vh *VirtualHost, p Protocol, secrets map[string]bool) []string {
+	var errs []string
+	if vh.Name == "" {
+		errs = append(errs, "name is empty")
+	}
+	if len(vh.Hostnames) == 0 {
+		errs = append(errs, "no hostnames")
+	}
+	for _, h := range vh.Hostnames {
+		if err := ValidateHostname(h); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if vh.TLS != nil {
+		if p != ProtocolHTTPS {
+			errs = append(errs, "TLS set on a virtual host of a "+string(p)+" listener")
+		}
+		if len(vh.TLS.SecretNames) == 0 {
+			errs = append(errs, "TLS has no certificate")
+		}
+		for _, s := range vh.TLS.SecretNames {
+			if !secrets[s] {
+				errs = append(errs, fmt.Sprintf("TLS secret %q does not exist", s))
+			}
+		}
+	}
+	return errs
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// ValidateHostname accepts "*", "*.suffix" wildcards and lower-case DNS names.
+func ValidateHostname(h string) error {
+	if h == "*" {
+		return nil
+	}
+	name := strings.TrimPrefix(h, "*.")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("hostname %q is not a valid DNS name", h)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if len(label) > 63 || !dnsLabel.MatchString(label) {
+			return fmt.Errorf("hostname %q is not a valid DNS name", h)
+		}
+	}
+	return nil
+}
+
+// ValidateRoute returns the problems of one route; clusters holds the names
+// of the clusters that exist.
+func ValidateRoute(r *Route, clusters map[string]bool) []string {
+	var errs []string
+	if r.Name == "" {
+		errs = append(errs, "name is empty")
+	}
+	errs = append(errs, validateMatch(r.Match)...)
+	actions := 0
+	if r.Forward != nil {
+		actions++
+		errs = append(errs, validateBackends(r.Forward.Backends, clusters)...)
+	}
+	if r.Redirect != nil {
+		actions++
+		errs = append(errs, validateRedirect(r.Redirect)...)
+	}
+	if r.DirectResponse != nil {
+		actions++
+		if c := r.DirectResponse.StatusCode; c < 200 || c > 599 {
+			errs = append(errs, fmt.Sprintf("direct response status %d is not in 200-599", c))
+		}
+	}
+	if actions != 1 {
+		errs = append(errs, fmt.Sprintf("a route needs exactly one action, has %d", actions))
+	}
+	errs = append(errs, validateFilters(r, clusters)...)
+	return errs
+}
+
+func validateMatch(m Match) []string {
+	var errs []string
+	p := m.Path
+	switch p.Type {
+	case PathExact, PathPrefix, PathSegmentPrefix:
+		if !strings.HasPrefix(p.Value, "/") {
+			errs = append(errs, fmt.Sprintf("path %q must start with /", p.Value))
+		}
+		if strings.ContainsAny(p.Value, "?#\x00\r\n") {
+			errs = append(errs, fmt.Sprintf("path %q contains a character not allowed in a path", p.Value))
+		}
+	case PathRegex:
+		if err := ValidateRegex(p.Value); err != nil {
+			errs = append(errs, "path: "+err.Error())
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("unknown path match type %q", p.Type))
+	}
+	for _, h := range m.Headers {
+		if !validHeaderName(h.Name) {
+			errs = append(errs, fmt.Sprintf("header name %q is not valid", h.Name))
+		}
+		errs = append(errs, validateStringMatch("header "+h.Name, h.Type, h.Value)...)
+	}
+	for _, q := range m.QueryParams {
+		if q.Name == "" {
+			errs = append(errs, "query parameter name is empty")
+		}
+		errs = append(errs, validateStringMatch("query parameter "+q.Name, q.Type, q.Value)...)
+	}
+	if m.Method != "" && !validToken(m.Method) {
+		errs = append(errs, fmt.Sprintf("method %q is not a valid token", m.Method))
+	}
+	return errs
+}
+
+func validateStringMatch(what string, t StringMatchType, v string) []string {
+	switch t {
+	case MatchExact, MatchPrefix, MatchPresent:
+		if strings.ContainsAny(v, "\x00\r\n") {
+			return []string{what + ": value contains a control character"}
+		}
+		if t == MatchPrefix && v == "" {
+			return []string{what + ": prefix is empty"}
+		}
+	case MatchRegex:
+		if err := ValidateRegex(v); err != nil {
+			return []string{what + ": " + err.Error()}
+		}
+	default:
+		return []string{fmt.Sprintf("%s: unknown match type %q", what, t)}
+	}
+	return nil
+}
+
+// ValidateRegex accepts non-empty RE2 regular expressions (Go's regexp
+// syntax is RE2's), the dialect Envoy's safe_regex uses.
+func ValidateRegex(re string) error {
+	if re == "" {
+		return fmt.Errorf("regular expression is empty")
+	}
+	if _, err := regexp.Compile(re); err != nil {
+		return fmt.Errorf("regular expression %q does not compile: %v", re, err)
+	}
+	return nil
+}
+
+func validHeaderName(n string) bool {
+	if strings.HasPrefix(n, ":") {
+		n = n[1:]
+	}
+	return validToken(n)
+}
+
+// validToken is RFC 9110's token: visible ASCII without separators.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func validateBackends(bs []WeightedBackend, clusters map[string]bool) []string {
+	var errs []string
+	if len(bs) == 0 {
+		return []string{"no backends"}
+	}
+	total := uint64(0)
+	for _, b := range bs {
+		if !clusters[b.Cluster] {
+			errs = append(errs, fmt.Sprintf("backend cluster %q does not exist", b.Cluster))
+		}
+		total += uint64(b.Weight)
+	}
+	if total == 0 {
+		errs = append(errs, "every backend weight is zero")
+	}
+	if total > 1<<32-1 {
+		errs = append(errs, "backend weights add up to more than 2^32-1")
+	}
+	return errs
+}
+
+func validateRedirect(r *Redirect) []string {
+	var errs []string
+	switch r.StatusCode {
+	case 0, 301, 302, 303, 307, 308:
+	default:
+		errs = append(errs, fmt.Sprintf("redirect status %d is not one of 301, 302, 303, 307, 308", r.StatusCode))
+	}
+	if r.Scheme != "" && r.Scheme != "http" && r.Scheme != "https" {
+		errs = append(errs, fmt.Sprintf("redirect scheme %q is not http or https", r.Scheme))
+	}
+	if r.Hostname != "" && strings.ContainsAny(r.Hostname, "/?#@ \x00\r\n") {
+		errs = append(errs, fmt.Sprintf("redirect hostname %q is not valid", r.Hostname))
+	}
+	if r.Port > 65535 {
+		errs = append(errs, fmt.Sprintf("redirect port %d is out of range", r.Port))
+	}
+	if r.Path != "" && r.PrefixReplace != "" {
+		errs = append(errs, "redirect sets both path and prefix replacement")
+	}
+	for _, p := range []string{r.Path, r.PrefixReplace} {
+		if p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\x00\r\n")) {
+			errs = append(errs, fmt.Sprintf("redirect path %q is not valid", p))
+		}
+	}
+	return errs
+}
+
+func validateFilters(r *Route, clusters map[string]bool) []string {
+	var errs []string
+	f := r.Filters
+	for _, hm := range []*HeaderModifier{f.RequestHeaders, f.ResponseHeaders} {
+		if hm == nil {
+			continue
+		}
+		for _, h := range append(append([]Header{}, hm.Set...), hm.Add...) {
+			if !validToken(h.Name) {
+				errs = append(errs, fmt.Sprintf("header name %q is not valid", h.Name))
+			}
+			if strings.ContainsAny(h.Value, "\x00\r\n") {
+				errs = append(errs, fmt.Sprintf("header %s: value contains a control character", h.Name))
+			}
+		}
+		for _, n := range hm.Remove {
+			if !validToken(n) {
+				errs = append(errs, fmt.Sprintf("header name %q is not valid", n))
+			}
+		}
+	}
+	if rw := f.Rewrite; rw != nil {
+		if rw.FullPath != "" && rw.PrefixReplace != "" {
+			errs = append(errs, "rewrite sets both full path and prefix replacement")
+		}
+		if rw.FullPath != "" && !strings.HasPrefix(rw.FullPath, "/") {
+			errs = append(errs, fmt.Sprintf("rewrite path %q must start with /", rw.FullPath))
+		}
+		if rw.PrefixReplace != "" && r.Match.Path.Type == PathRegex {
+			errs = append(errs, "prefix rewrite needs a prefix or exact path match")
+		}
+		if rw.Hostname != "" && strings.ContainsAny(rw.Hostname, "/?#@ \x00\r\n") {
+			errs = append(errs, fmt.Sprintf("rewrite hostname %q is not valid", rw.Hostname))
+		}
+	}
+	for _, m := range f.Mirrors {
+		if !clusters[m.Cluster] {
+			errs = append(errs, fmt.Sprintf("mirror cluster %q does not exist", m.Cluster))
+		}
+		if m.Percent < 0 || m.Percent > 100 {
+			errs = append(errs, fmt.Sprintf("mirror percent %v is not in 0-100", m.Percent))
+		}
+	}
+	if rt := f.Retry; rt != nil && rt.PerTry < 0 {
+		errs = append(errs, "retry per-try timeout is negative")
+	}
+	return errs
+}
+
+func validateCluster(c *Cluster) []string {
+	var errs []string
+	if c.Name == "" {
+		errs = append(errs, "name is empty")
+	}
+	switch c.Kind {
+	case ClusterEDS, ClusterStatic:
+		for _, e := range c.Endpoints {
+			if _, err := netip.ParseAddr(e.Address); err != nil {
+				errs = append(errs, fmt.Sprintf("endpoint address %q is not an IP address", e.Address))
+			}
+			if e.Port == 0 || e.Port > 65535 {
+				errs = append(errs, fmt.Sprintf("endpoint port %d is out of range", e.Port))
+			}
+		}
+	case ClusterDNS:
+		if err := ValidateHostname(strings.TrimSuffix(c.DNSName, ".")); err != nil || strings.HasPrefix(c.DNSName, "*") {
+			errs = append(errs, fmt.Sprintf("DNS name %q is not valid", c.DNSName))
+		}
+		if c.DNSPort == 0 || c.DNSPort > 65535 {
+			errs = append(errs, fmt.Sprintf("DNS port %d is out of range", c.DNSPort))
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("unknown cluster kind %q", c.Kind))
+	}
+	switch c.Protocol {
+	case "", UpstreamHTTP1, UpstreamHTTP2:
+	default:
+		errs = append(errs, fmt.Sprintf("unknown upstream protocol %q", c.Protocol))
+	}
+	if c.ConnectTimeout < 0 {
+		errs = append(errs, "connect timeout is negative")
+	}
+	return errs
+}
+
+func validateSecret(s *Secret) []string {
+	var errs []string
+	if s.Name == "" {
+		errs = append(errs, "name is empty")
+	}
+	if len(s.Certificate) == 0 && len(s.CA) == 0 {
+		errs = append(errs, "neither a certificate nor a CA bundle")
+	}
+	if len(s.Certificate) > 0 && len(s.PrivateKey) == 0 {
+		errs = append(errs, "certificate without a private key")
+	}
+	return errs
+}

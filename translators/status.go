@@ -1,0 +1,128 @@
+package translators
+
+import (
+	"cmp"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ObjectRef names one Kubernetes object.
+type ObjectRef struct {
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+func compareRefs(a, b ObjectRef) int {
+	return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+// Severity says what a Problem cost.
+type Severity string
+
+const (
+	// SeverityError: the object, or the part of it named by Field, was left
+	// out of the configuration.
+	SeverityError Severity = "Error"
+	// SeverityWarning: accepted, but not everything may work as written
+	// (e.g. a backend Service that does not exist yet answers 503).
+	SeverityWarning Severity = "Warning"
+)
+
+// Problem is one thing wrong with an object, named by the field at fault.
+type Problem struct {
+	Severity Severity `json:"severity"`
+	// Field is the path in the object, e.g. "spec.rules[0].http.paths[1].backend".
+	Field string `json:"field,omitempty"`
+	// Reason is a CamelCase word, as in Kubernetes events and conditions.
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// ObjectStatus is what Legate has to say about one object: written back onto
+// it by the status writer (Ingress status, Gateway API conditions, Emissary
+// state), emitted as events, and shown by diagnostics.
+type ObjectStatus struct {
+	Object     ObjectRef `json:"object"`
+	Generation int64     `json:"generation,omitempty"`
+	// Problems found while translating; empty for a clean object.
+	Problems []Problem `json:"problems,omitempty"`
+	// Conditions for kinds that carry them (Gateway API).
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LoadBalancer lists the addresses (IPs or hostnames) traffic for this
+	// object arrives on (Ingress status.loadBalancer.ingress).
+	LoadBalancer []string `json:"loadBalancer,omitempty"`
+}
+
+// Accepted reports whether nothing of the object was left out.
+func (s *ObjectStatus) Accepted() bool {
+	for _, p := range s.Problems {
+		if p.Severity == SeverityError {
+			return false
+		}
+	}
+	return true
+}
+
+// StatusSet collects ObjectStatuses by object.
+type StatusSet struct {
+	byRef map[ObjectRef]*ObjectStatus
+}
+
+// NewStatusSet returns an empty set.
+func NewStatusSet() *StatusSet { return &StatusSet{byRef: map[ObjectRef]*ObjectStatus{}} }
+
+// For returns the status of ref, creating it when absent.
+func (s *StatusSet) For(ref ObjectRef) *ObjectStatus {
+	st, ok := s.byRef[ref]
+	if !ok {
+		st = &ObjectStatus{Object: ref}
+		s.byRef[ref] = st
+	}
+	return st
+}
+
+// AddProblem records a problem on ref.
+func (s *StatusSet) AddProblem(ref ObjectRef, p Problem) {
+	st := s.For(ref)
+	if !slices.Contains(st.Problems, p) {
+		st.Problems = append(st.Problems, p)
+	}
+}
+
+// List returns every status, sorted by object.
+func (s *StatusSet) List() []ObjectStatus {
+	out := make([]ObjectStatus, 0, len(s.byRef))
+	for _, st := range s.byRef {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b ObjectStatus) int { return compareRefs(a.Object, b.Object) })
+	return out
+}
+
+// Merge adds every status of other into s.
+func (s *StatusSet) Merge(other []ObjectStatus) {
+	for _, o := range other {
+		st := s.For(o.Object)
+		if o.Generation != 0 {
+			st.Generation = o.Generation
+		}
+		for _, p := range o.Problems {
+			s.AddProblem(o.Object, p)
+		}
+		st.Conditions = append(st.Conditions, o.Conditions...)
+		if o.LoadBalancer != nil {
+			st.LoadBalancer = o.LoadBalancer
+		}
+	}
+}
