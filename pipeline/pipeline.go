@@ -1,0 +1,49 @@
+// Package pipeline runs the pure middle of Legate: Inputs -> translators ->
+// one IR -> Envoy resources, validated. The two ends (providers that fill
+// Inputs, the xDS server that publishes the resources) stay outside, so the
+// pipeline can be golden-tested, fuzzed and benchmarked without I/O.
+package pipeline
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/xds"
+)
+
+// Pipeline is a translator registry and the settings it runs with.
+type Pipeline struct {
+	Registry *translators.Registry
+	Settings translators.Settings
+}
+
+// Output is what one run produced.
+type Output struct {
+	translators.Result
+	// Resources are the Envoy resources made from Result.IR; they passed
+	// xds.Validate.
+	Resources *xds.Resources
+	// Duration is how long translation, building and validation took.
+	Duration time.Duration
+}
+
+// Run translates in and builds validated Envoy resources. An error means the
+// resources could not be built or failed deep validation: a bug, since the IR
+// was already pruned of everything invalid; the caller must keep serving its
+// last good resources.
+func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
+	start := time.Now()
+	res := p.Registry.Translate(in, p.Settings)
+	out := &Output{Result: res}
+	built, err := xds.Build(res.IR)
+	if err != nil {
+		return out, fmt.Errorf("building Envoy resources: %w", err)
+	}
+	if err := xds.Validate(built); err != nil {
+		return out, fmt.Errorf("validating Envoy resources: %w", err)
+	}
+	out.Resources = built
+	out.Duration = time.Since(start)
+	return out, nil
+}
