@@ -1,0 +1,51 @@
+# Legate's developer entry points. The README's two commands are `make run`
+# and `make test`; .ci/run calls `make test`.
+
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK_VERSION ?= v0.8.2
+FUZZTIME ?= 20s
+BIN := bin/legate
+CONFIG_DIR ?= examples
+
+.PHONY: all build run test unit fuzz-smoke check lint envoy clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/legate
+
+# envoy installs the pinned Envoy into .tools/ (no-op when present).
+envoy:
+	@./hack/install-envoy.sh >/dev/null
+
+# run serves the examples/ folder with Envoy as a child process:
+# HTTP on :8080, HTTPS on :8443, Envoy admin on 127.0.0.1:9901.
+run: build envoy
+	LEGATE_ENVOY="$$(./hack/install-envoy.sh)" $(BIN) serve --config-dir $(CONFIG_DIR) --envoy
+
+# test is the whole suite: static checks, every Go test (golden, validator,
+# ADS, grpc-go xDS client, real Envoy end to end), and a short fuzz run.
+test: check unit fuzz-smoke
+
+unit: envoy
+	@set -o pipefail; export LEGATE_ENVOY="$$(./hack/install-envoy.sh)"; \
+	status=0; $(GO) test -count=1 -timeout 25m -v ./... > .test.log 2>&1 || status=$$?; \
+	grep -E '^(ok|FAIL|--- FAIL|--- SKIP|panic:|\?)|^\s+--- (FAIL|SKIP)' .test.log; \
+	if [[ $$status -ne 0 ]]; then grep -B2 -A30 -E -- '--- FAIL|^panic:' .test.log | head -300; fi; \
+	passed=$$(grep -cE -- '^\s*--- PASS' .test.log); failed=$$(grep -cE -- '^\s*--- FAIL' .test.log); \
+	skipped=$$(grep -cE -- '^\s*--- SKIP' .test.log); \
+	echo "tests: $$passed passed, $$failed failed, $$skipped skipped"; \
+	if [[ -n "$$CI" && $$skipped -gt 0 ]]; then echo "a skipped test in CI is a defect"; exit 1; fi; \
+	exit $$status
+
+fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime $(FUZZTIME) ./ingress
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+clean:
+	rm -rf bin .test.log
