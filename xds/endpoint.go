@@ -1,0 +1,51 @@
+package xds
+
+import (
+	"sort"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// buildLoadAssignment lists the ready endpoints of a cluster, sorted by
+// address and port, in one locality.
+//
+// Endpoints that are not ready are left out rather than sent as
+// UNHEALTHY: Envoy sends them no traffic either way, and leaving them out
+// keeps a pod that flaps between ready and not from changing anything but
+// this list. An empty assignment is still returned: an EDS cluster waits
+// for its assignment before it finishes warming, and one with no endpoints
+// answers 503 at once instead.
+func buildLoadAssignment(cluster string, endpoints []ir.Endpoint) *endpointv3.ClusterLoadAssignment {
+	ready := make([]ir.Endpoint, 0, len(endpoints))
+	for _, e := range endpoints {
+		if e.Ready {
+			ready = append(ready, e)
+		}
+	}
+	sort.SliceStable(ready, func(i, j int) bool {
+		if ready[i].Address != ready[j].Address {
+			return ready[i].Address < ready[j].Address
+		}
+		return ready[i].Port < ready[j].Port
+	})
+	cla := &endpointv3.ClusterLoadAssignment{ClusterName: cluster}
+	if len(ready) == 0 {
+		return cla
+	}
+	locality := &endpointv3.LocalityLbEndpoints{}
+	for i, e := range ready {
+		if i > 0 && e == ready[i-1] {
+			continue // the same address twice would be two endpoints to Envoy
+		}
+		locality.LbEndpoints = append(locality.LbEndpoints, &endpointv3.LbEndpoint{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+				Address: socketAddress(e.Address, e.Port, corev3.SocketAddress_TCP),
+			}},
+		})
+	}
+	cla.Endpoints = []*endpointv3.LocalityLbEndpoints{locality}
+	return cla
+}

@@ -1,0 +1,330 @@
+package xds
+
+import (
+	"fmt"
+	"sort"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// defaultALPN is offered on TLS listeners when the IR names none: HTTP/2
+// first, so that clients able to speak it do.
+var defaultALPN = []string{"h2", "http/1.1"}
+
+// buildListener returns the Listener for l and the RouteConfigurations its
+// HTTP connection managers name. It returns a nil Listener when l has
+// nothing Envoy could serve (an HTTPS listener without any TLS virtual
+// host), because Envoy rejects a listener without filter chains.
+func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+	lis := &listenerv3.Listener{
+		Name:    l.Name,
+		Address: socketAddress(l.Address, l.Port, corev3.SocketAddress_TCP),
+	}
+	switch l.Protocol {
+	case ir.ProtocolHTTP:
+		hcm, err := httpConnectionManager(l.Name, HTTPRouteConfigName(l.Name))
+		if err != nil {
+			return nil, nil, err
+		}
+		lis.FilterChains = []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{hcm}}}
+		rc, err := buildRouteConfiguration(HTTPRouteConfigName(l.Name), l.VirtualHosts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return lis, []*routev3.RouteConfiguration{rc}, nil
+	case ir.ProtocolHTTPS:
+		return buildHTTPSListener(lis, l)
+	case ir.ProtocolTCP:
+		return buildTCPListener(lis, l)
+	case ir.ProtocolTLS:
+		return buildTLSPassthroughListener(lis, l)
+	case ir.ProtocolUDP:
+		return nil, nil, fmt.Errorf("UDP listeners are not supported yet")
+	default:
+		return nil, nil, fmt.Errorf("unknown protocol %q", l.Protocol)
+	}
+}
+
+// buildHTTPSListener terminates TLS with one filter chain per virtual host
+// that has TLS, chosen by SNI. Each chain has its own connection manager
+// and route table holding only that virtual host, so a request whose Host
+// header names a host of another certificate is not served under this one.
+//
+// Virtual hosts without TLS are left out: there is no certificate they
+// could be served with, and serving them on another host's chain would
+// present a certificate that is not valid for them.
+func buildHTTPSListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+	vhosts := tlsVirtualHosts(l.VirtualHosts)
+	if len(vhosts) == 0 {
+		return nil, nil, nil
+	}
+	inspector, err := tlsInspector()
+	if err != nil {
+		return nil, nil, err
+	}
+	lis.ListenerFilters = []*listenerv3.ListenerFilter{inspector}
+	var routes []*routev3.RouteConfiguration
+	defaultChain := ""
+	for _, vh := range vhosts {
+		rcName := RouteConfigName(l.Name, vh.Name)
+		hcm, err := httpConnectionManager(l.Name, rcName)
+		if err != nil {
+			return nil, nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+		}
+		ts, err := downstreamTLS(vh.TLS, vh.TLS.ALPN, defaultALPN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+		}
+		sni := serverNames(vh.Hostnames)
+		if sni == nil {
+			if defaultChain != "" {
+				return nil, nil, fmt.Errorf("virtual hosts %s and %s both match any server name", defaultChain, vh.Name)
+			}
+			defaultChain = vh.Name
+		}
+		lis.FilterChains = append(lis.FilterChains, &listenerv3.FilterChain{
+			Name:             vh.Name,
+			FilterChainMatch: filterChainMatch(sni),
+			Filters:          []*listenerv3.Filter{hcm},
+			TransportSocket:  ts,
+		})
+		rc, err := buildRouteConfiguration(rcName, []*ir.VirtualHost{vh})
+		if err != nil {
+			return nil, nil, err
+		}
+		routes = append(routes, rc)
+	}
+	return lis, routes, nil
+}
+
+// tlsVirtualHosts returns the virtual hosts that carry TLS, sorted by name.
+func tlsVirtualHosts(in []*ir.VirtualHost) []*ir.VirtualHost {
+	var out []*ir.VirtualHost
+	for _, vh := range in {
+		if vh.TLS != nil {
+			out = append(out, vh)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// serverNames turns hostnames into filter_chain_match.server_names. Envoy
+// matches "*.example.com" entries as suffix wildcards itself. A "*" among
+// the hostnames makes the chain the one for any (or no) server name, which
+// Envoy expresses as no server_names at all; nil is returned then.
+func serverNames(hostnames []string) []string {
+	var out []string
+	for _, h := range hostnames {
+		if h == "*" {
+			return nil
+		}
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func filterChainMatch(serverNames []string) *listenerv3.FilterChainMatch {
+	if len(serverNames) == 0 {
+		return nil
+	}
+	return &listenerv3.FilterChainMatch{ServerNames: serverNames}
+}
+
+// httpConnectionManager is the network filter of every HTTP filter chain:
+// routes come over RDS on the same ADS stream.
+func httpConnectionManager(statPrefix, routeConfigName string) (*listenerv3.Filter, error) {
+	router, err := toAny(&routerv3.Router{})
+	if err != nil {
+		return nil, err
+	}
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix: statPrefix,
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			ConfigSource:    adsConfigSource(),
+			RouteConfigName: routeConfigName,
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{{
+			Name:       routerFilterName,
+			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router},
+		}},
+		// Envoy is the edge: the client address is the peer's, and
+		// X-Forwarded-For from clients is not trusted.
+		UseRemoteAddress: wrapperspb.Bool(true),
+		// Route matching sees RFC 3986 normalised paths, so "/a/../b" cannot
+		// sidestep a "/b" route's policy.
+		NormalizePath: wrapperspb.Bool(true),
+		// Merging slashes changes what the backend receives; leave paths as
+		// the client sent them apart from normalisation.
+		MergeSlashes: false,
+		// Encoded slashes ("%2F") are passed on as they are: decoding them
+		// would change which backend resource is meant, rejecting them would
+		// break APIs that use them in identifiers.
+		PathWithEscapedSlashesAction: hcmv3.HttpConnectionManager_KEEP_UNCHANGED,
+	}
+	a, err := toAny(hcm)
+	if err != nil {
+		return nil, err
+	}
+	return &listenerv3.Filter{
+		Name:       httpConnectionManagerName,
+		ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: a},
+	}, nil
+}
+
+func tlsInspector() (*listenerv3.ListenerFilter, error) {
+	a, err := toAny(&tlsinspectorv3.TlsInspector{})
+	if err != nil {
+		return nil, err
+	}
+	return &listenerv3.ListenerFilter{
+		Name:       tlsInspectorName,
+		ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: a},
+	}, nil
+}
+
+// downstreamTLS is the transport socket that terminates TLS with the
+// certificates named by tls, fetched over SDS on the ADS stream.
+func downstreamTLS(tls *ir.TLSConfig, alpn, defaultALPN []string) (*corev3.TransportSocket, error) {
+	if len(alpn) == 0 {
+		alpn = defaultALPN
+	}
+	common := &tlsv3.CommonTlsContext{AlpnProtocols: append([]string(nil), alpn...)}
+	for _, name := range tls.SecretNames {
+		common.TlsCertificateSdsSecretConfigs = append(common.TlsCertificateSdsSecretConfigs, &tlsv3.SdsSecretConfig{
+			Name:      name,
+			SdsConfig: adsConfigSource(),
+		})
+	}
+	switch tls.MinVersion {
+	case "":
+	case "1.2":
+		common.TlsParams = &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_2}
+	case "1.3":
+		common.TlsParams = &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_3}
+	default:
+		return nil, fmt.Errorf("unsupported TLS minimum version %q", tls.MinVersion)
+	}
+	a, err := toAny(&tlsv3.DownstreamTlsContext{CommonTlsContext: common})
+	if err != nil {
+		return nil, err
+	}
+	return &corev3.TransportSocket{
+		Name:       tlsTransportSocketName,
+		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: a},
+	}, nil
+}
+
+// buildTCPListener proxies every connection to the backends of the
+// listener's first TCP route. A plain TCP listener has nothing to tell
+// several routes apart by, so only one can be served; ir merging is where a
+// second route is reported as conflicting.
+func buildTCPListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+	if len(l.TCPRoutes) == 0 {
+		return nil, nil, nil
+	}
+	f, err := tcpProxy(l.Name, l.TCPRoutes[0].Backends)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tcp route %s: %w", l.TCPRoutes[0].Name, err)
+	}
+	lis.FilterChains = []*listenerv3.FilterChain{{Name: l.TCPRoutes[0].Name, Filters: []*listenerv3.Filter{f}}}
+	return lis, nil, nil
+}
+
+// buildTLSPassthroughListener forwards TLS connections unterminated,
+// choosing the route by the SNI of the ClientHello. A route without SNI
+// takes the connections no other route matches; only one may.
+func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+	if len(l.TCPRoutes) == 0 {
+		return nil, nil, nil
+	}
+	inspector, err := tlsInspector()
+	if err != nil {
+		return nil, nil, err
+	}
+	lis.ListenerFilters = []*listenerv3.ListenerFilter{inspector}
+	routes := append([]*ir.TCPRoute(nil), l.TCPRoutes...)
+	sort.SliceStable(routes, func(i, j int) bool { return routes[i].Name < routes[j].Name })
+	defaultChain := ""
+	for _, r := range routes {
+		sni := serverNames(r.SNI)
+		if sni == nil {
+			if defaultChain != "" {
+				return nil, nil, fmt.Errorf("tcp routes %s and %s both match any server name", defaultChain, r.Name)
+			}
+			defaultChain = r.Name
+		}
+		f, err := tcpProxy(l.Name, r.Backends)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tcp route %s: %w", r.Name, err)
+		}
+		lis.FilterChains = append(lis.FilterChains, &listenerv3.FilterChain{
+			Name:             r.Name,
+			FilterChainMatch: filterChainMatch(sni),
+			Filters:          []*listenerv3.Filter{f},
+		})
+	}
+	return lis, nil, nil
+}
+
+// tcpProxy forwards to one cluster, or spreads connections over weighted
+// clusters. Zero-weight backends are dropped (tcp_proxy requires weights of
+// at least 1) unless all are zero, which ir validation rules out.
+func tcpProxy(statPrefix string, backends []ir.WeightedBackend) (*listenerv3.Filter, error) {
+	backends = nonZeroBackends(backends)
+	if len(backends) == 0 {
+		return nil, fmt.Errorf("no backends")
+	}
+	tp := &tcpproxyv3.TcpProxy{StatPrefix: statPrefix}
+	if len(backends) == 1 {
+		tp.ClusterSpecifier = &tcpproxyv3.TcpProxy_Cluster{Cluster: backends[0].Cluster}
+	} else {
+		wc := &tcpproxyv3.TcpProxy_WeightedCluster{}
+		for _, b := range backends {
+			wc.Clusters = append(wc.Clusters, &tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{Name: b.Cluster, Weight: b.Weight})
+		}
+		tp.ClusterSpecifier = &tcpproxyv3.TcpProxy_WeightedClusters{WeightedClusters: wc}
+	}
+	a, err := toAny(tp)
+	if err != nil {
+		return nil, err
+	}
+	return &listenerv3.Filter{
+		Name:       tcpProxyName,
+		ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: a},
+	}, nil
+}
+
+// nonZeroBackends drops zero-weight backends when at least one has weight.
+func nonZeroBackends(in []ir.WeightedBackend) []ir.WeightedBackend {
+	var out []ir.WeightedBackend
+	for _, b := range in {
+		if b.Weight > 0 {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		return in
+	}
+	return out
+}
+
+func socketAddress(addr string, port uint32, proto corev3.SocketAddress_Protocol) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Protocol:      proto,
+		Address:       addr,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}

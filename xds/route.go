@@ -1,0 +1,356 @@
+package xds
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// defaultRetryOn is used when the IR asks for retries without saying on
+// what: "5xx" covers 5xx answers, resets, connect failures and refused
+// streams.
+const defaultRetryOn = "5xx"
+
+// buildRouteConfiguration makes one route table holding vhosts, sorted by
+// name. Route order inside a virtual host is the IR's: it is evaluation
+// order.
+func buildRouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
+	rc := &routev3.RouteConfiguration{
+		Name: name,
+		// Host headers carry a port when the client used a non-default one.
+		// Envoy cannot express "*.example.com with any port" as a domain
+		// ("*.example.com:*" is a literal suffix), so the port is ignored
+		// when Envoy picks a virtual host. The "host:*" domains are kept for
+		// xDS clients that do not know this field (gRPC).
+		IgnorePortInHostMatching: true,
+	}
+	sorted := append([]*ir.VirtualHost(nil), vhosts...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	for _, vh := range sorted {
+		v, err := buildVirtualHost(vh)
+		if err != nil {
+			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+		}
+		rc.VirtualHosts = append(rc.VirtualHosts, v)
+	}
+	return rc, nil
+}
+
+func buildVirtualHost(vh *ir.VirtualHost) (*routev3.VirtualHost, error) {
+	out := &routev3.VirtualHost{Name: vh.Name, Domains: Domains(vh.Hostnames)}
+	for _, r := range vh.Routes {
+		route, err := buildRoute(r)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", r.Name, err)
+		}
+		out.Routes = append(out.Routes, route)
+	}
+	return out, nil
+}
+
+// Domains returns the Envoy virtual host domains for IR hostnames: each
+// exact hostname h as h and "h:*" (a Host header that carries a port), a
+// wildcard "*.example.com" as itself, "*" as itself. Duplicates are dropped.
+func Domains(hostnames []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(d string) {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for _, h := range hostnames {
+		h = strings.ToLower(h)
+		add(h)
+		if !strings.HasPrefix(h, "*") {
+			add(h + ":*")
+		}
+	}
+	return out
+}
+
+func buildRoute(r *ir.Route) (*routev3.Route, error) {
+	match, err := buildMatch(r.Match)
+	if err != nil {
+		return nil, err
+	}
+	out := &routev3.Route{Name: r.Name, Match: match}
+	switch {
+	case r.Forward != nil:
+		action, err := buildRouteAction(r)
+		if err != nil {
+			return nil, err
+		}
+		out.Action = &routev3.Route_Route{Route: action}
+	case r.Redirect != nil:
+		redirect, err := buildRedirect(r.Redirect, r.Match.Path)
+		if err != nil {
+			return nil, err
+		}
+		out.Action = &routev3.Route_Redirect{Redirect: redirect}
+	case r.DirectResponse != nil:
+		dr := &routev3.DirectResponseAction{Status: uint32(r.DirectResponse.StatusCode)}
+		if r.DirectResponse.Body != "" {
+			dr.Body = &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: r.DirectResponse.Body}}
+		}
+		out.Action = &routev3.Route_DirectResponse{DirectResponse: dr}
+	default:
+		return nil, fmt.Errorf("no action")
+	}
+	if hm := r.Filters.RequestHeaders; hm != nil {
+		out.RequestHeadersToAdd = headersToAdd(hm)
+		out.RequestHeadersToRemove = append([]string(nil), hm.Remove...)
+	}
+	if hm := r.Filters.ResponseHeaders; hm != nil {
+		out.ResponseHeadersToAdd = headersToAdd(hm)
+		out.ResponseHeadersToRemove = append([]string(nil), hm.Remove...)
+	}
+	return out, nil
+}
+
+func buildMatch(m ir.Match) (*routev3.RouteMatch, error) {
+	out := &routev3.RouteMatch{}
+	p := m.Path
+	switch p.Type {
+	case ir.PathExact:
+		out.PathSpecifier = &routev3.RouteMatch_Path{Path: p.Value}
+	case ir.PathPrefix:
+		out.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: p.Value}
+	case ir.PathSegmentPrefix:
+		// Envoy's path_separated_prefix must not end in "/"; "/foo/" and
+		// "/foo" mean the same segments, and "/" matches every path.
+		v := strings.TrimRight(p.Value, "/")
+		if v == "" {
+			out.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
+		} else {
+			out.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: v}
+		}
+	case ir.PathRegex:
+		out.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: p.Value}}
+	default:
+		return nil, fmt.Errorf("unknown path match type %q", p.Type)
+	}
+	if p.CaseSensitive != nil {
+		out.CaseSensitive = wrapperspb.Bool(*p.CaseSensitive)
+	}
+	for _, h := range m.Headers {
+		hm := &routev3.HeaderMatcher{Name: h.Name, InvertMatch: h.Invert}
+		if h.Type == ir.MatchPresent {
+			hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			sm, err := stringMatcher(h.Type, h.Value)
+			if err != nil {
+				return nil, fmt.Errorf("header %s: %w", h.Name, err)
+			}
+			hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_StringMatch{StringMatch: sm}
+		}
+		out.Headers = append(out.Headers, hm)
+	}
+	if m.Method != "" {
+		out.Headers = append(out.Headers, &routev3.HeaderMatcher{
+			Name: ":method",
+			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+				MatchPattern: &matcherv3.StringMatcher_Exact{Exact: m.Method},
+			}},
+		})
+	}
+	for _, q := range m.QueryParams {
+		qm := &routev3.QueryParameterMatcher{Name: q.Name}
+		if q.Type == ir.MatchPresent {
+			qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			sm, err := stringMatcher(q.Type, q.Value)
+			if err != nil {
+				return nil, fmt.Errorf("query parameter %s: %w", q.Name, err)
+			}
+			qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm}
+		}
+		out.QueryParameters = append(out.QueryParameters, qm)
+	}
+	return out, nil
+}
+
+func stringMatcher(t ir.StringMatchType, v string) (*matcherv3.StringMatcher, error) {
+	switch t {
+	case ir.MatchExact:
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: v}}, nil
+	case ir.MatchPrefix:
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: v}}, nil
+	case ir.MatchRegex:
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: v}}}, nil
+	default:
+		return nil, fmt.Errorf("unknown string match type %q", t)
+	}
+}
+
+// buildRouteAction forwards to the route's backends and applies the filters
+// that only make sense when a request is forwarded (rewrites, mirrors,
+// timeout, retries).
+func buildRouteAction(r *ir.Route) (*routev3.RouteAction, error) {
+	backends := nonZeroBackends(r.Forward.Backends)
+	if len(backends) == 0 {
+		return nil, fmt.Errorf("no backends")
+	}
+	a := &routev3.RouteAction{}
+	if len(backends) == 1 {
+		a.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: backends[0].Cluster}
+	} else {
+		wc := &routev3.WeightedCluster{}
+		for _, b := range backends {
+			wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{
+				Name:   b.Cluster,
+				Weight: wrapperspb.UInt32(b.Weight),
+			})
+		}
+		a.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
+	}
+	f := r.Filters
+	if rw := f.Rewrite; rw != nil {
+		if rw.Hostname != "" {
+			a.HostRewriteSpecifier = &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rw.Hostname}
+		}
+		switch {
+		case rw.FullPath != "":
+			a.RegexRewrite = fullPathRewrite(rw.FullPath)
+		case rw.PrefixReplace != "":
+			a.PrefixRewrite, a.RegexRewrite = prefixRewrite(r.Match.Path, rw.PrefixReplace)
+		}
+	}
+	for _, m := range f.Mirrors {
+		a.RequestMirrorPolicies = append(a.RequestMirrorPolicies, &routev3.RouteAction_RequestMirrorPolicy{
+			Cluster:         m.Cluster,
+			RuntimeFraction: &corev3.RuntimeFractionalPercent{DefaultValue: percent(m.Percent)},
+		})
+	}
+	switch {
+	case f.Timeout > 0:
+		a.Timeout = durationpb.New(f.Timeout)
+	case f.Timeout < 0:
+		// Envoy reads a zero timeout as "no timeout".
+		a.Timeout = durationpb.New(0)
+	}
+	if rt := f.Retry; rt != nil {
+		rp := &routev3.RetryPolicy{RetryOn: strings.Join(rt.On, ",")}
+		if rp.RetryOn == "" {
+			rp.RetryOn = defaultRetryOn
+		}
+		if rt.NumRetries > 0 {
+			rp.NumRetries = wrapperspb.UInt32(rt.NumRetries)
+		}
+		if rt.PerTry > 0 {
+			rp.PerTryTimeout = durationpb.New(rt.PerTry)
+		}
+		a.RetryPolicy = rp
+	}
+	return a, nil
+}
+
+// fullPathRewrite replaces the whole path, keeping the query string: Envoy
+// applies regex_rewrite to the path without its query and re-appends the
+// query afterwards, so a pattern matching the entire path swaps just the
+// path. Backslashes in the substitution would be read as capture group
+// references, so they are escaped.
+func fullPathRewrite(path string) *matcherv3.RegexMatchAndSubstitute {
+	return &matcherv3.RegexMatchAndSubstitute{
+		Pattern:      &matcherv3.RegexMatcher{Regex: "^.*$"},
+		Substitution: strings.ReplaceAll(path, `\`, `\\`),
+	}
+}
+
+// prefixRewrite replaces the matched prefix with replacement. With a
+// segment prefix match and "/" as replacement, plain prefix_rewrite would
+// turn "/foo/bar" into "//bar"; a regex that also eats the slashes after the
+// prefix gives "/bar" (and "/foo" becomes "/"), which is what Gateway API's
+// ReplacePrefixMatch asks for.
+func prefixRewrite(m ir.PathMatch, replacement string) (string, *matcherv3.RegexMatchAndSubstitute) {
+	if m.Type == ir.PathSegmentPrefix && replacement == "/" {
+		prefix := strings.TrimRight(m.Value, "/")
+		if prefix != "" {
+			return "", &matcherv3.RegexMatchAndSubstitute{
+				Pattern:      &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(prefix) + "/*"},
+				Substitution: "/",
+			}
+		}
+	}
+	return replacement, nil
+}
+
+// percent turns a 0-100 share into a FractionalPercent, exact to a
+// millionth; zero means everything (the IR's convention for mirrors).
+func percent(p float64) *typev3.FractionalPercent {
+	if p <= 0 || p >= 100 {
+		return &typev3.FractionalPercent{Numerator: 100, Denominator: typev3.FractionalPercent_HUNDRED}
+	}
+	if p == math.Trunc(p) {
+		return &typev3.FractionalPercent{Numerator: uint32(p), Denominator: typev3.FractionalPercent_HUNDRED}
+	}
+	return &typev3.FractionalPercent{Numerator: uint32(math.Round(p * 10000)), Denominator: typev3.FractionalPercent_MILLION}
+}
+
+func buildRedirect(r *ir.Redirect, m ir.PathMatch) (*routev3.RedirectAction, error) {
+	out := &routev3.RedirectAction{HostRedirect: r.Hostname, PortRedirect: r.Port}
+	switch r.Scheme {
+	case "":
+	case "https":
+		out.SchemeRewriteSpecifier = &routev3.RedirectAction_HttpsRedirect{HttpsRedirect: true}
+	default:
+		out.SchemeRewriteSpecifier = &routev3.RedirectAction_SchemeRedirect{SchemeRedirect: r.Scheme}
+	}
+	switch {
+	case r.Path != "":
+		out.PathRewriteSpecifier = &routev3.RedirectAction_PathRedirect{PathRedirect: r.Path}
+	case r.PrefixReplace != "":
+		prefix, re := prefixRewrite(m, r.PrefixReplace)
+		if re != nil {
+			out.PathRewriteSpecifier = &routev3.RedirectAction_RegexRewrite{RegexRewrite: re}
+		} else {
+			out.PathRewriteSpecifier = &routev3.RedirectAction_PrefixRewrite{PrefixRewrite: prefix}
+		}
+	}
+	switch r.StatusCode {
+	case 301:
+		out.ResponseCode = routev3.RedirectAction_MOVED_PERMANENTLY
+	case 0, 302:
+		out.ResponseCode = routev3.RedirectAction_FOUND
+	case 303:
+		out.ResponseCode = routev3.RedirectAction_SEE_OTHER
+	case 307:
+		out.ResponseCode = routev3.RedirectAction_TEMPORARY_REDIRECT
+	case 308:
+		out.ResponseCode = routev3.RedirectAction_PERMANENT_REDIRECT
+	default:
+		return nil, fmt.Errorf("redirect status %d is not one of 301, 302, 303, 307, 308", r.StatusCode)
+	}
+	return out, nil
+}
+
+// headersToAdd lists "set" headers (replacing any the message has) before
+// "add" headers (appended to any it has).
+func headersToAdd(hm *ir.HeaderModifier) []*corev3.HeaderValueOption {
+	var out []*corev3.HeaderValueOption
+	for _, h := range hm.Set {
+		out = append(out, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: h.Name, Value: h.Value},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		})
+	}
+	for _, h := range hm.Add {
+		out = append(out, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: h.Name, Value: h.Value},
+			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
+		})
+	}
+	return out
+}
