@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/yaml"
+
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
+	"github.com/legateproxy/legate/pipeline"
+	"github.com/legateproxy/legate/provider/file"
+	"github.com/legateproxy/legate/xds"
+)
+
+type translateFlags struct {
+	files  []string
+	to     string
+	output string
+	serve  serveFlags
+}
+
+func newTranslateCommand(g *globalFlags) *cobra.Command {
+	f := &translateFlags{}
+	cmd := &cobra.Command{
+		Use:   "translate -f FILE...",
+		Short: "Translate manifests offline and print the Envoy configuration, IR or status",
+		Long: `translate reads Kubernetes YAML manifests (files or folders), runs the same
+translators and validation as serve, and prints the result: the Envoy
+resources (--to xds), Legate's intermediate representation (--to ir) or what
+Legate has to say about each object (--to status). Private keys are never
+printed. It exits non-zero if the Envoy resources fail validation.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			in, err := file.LoadPaths(reg(), log, f.files...)
+			if err != nil {
+				return err
+			}
+			pipe := &pipeline.Pipeline{Registry: reg(), Settings: f.serve.settings()}
+			out, err := pipe.Run(in)
+			if err != nil {
+				return err
+			}
+			var doc any
+			switch f.to {
+			case "xds":
+				doc, err = resourcesDocument(out.Resources)
+			case "ir":
+				doc = out.IR
+			case "status":
+				doc = out.Statuses
+			default:
+				return fmt.Errorf("--to %q: want xds, ir or status", f.to)
+			}
+			if err != nil {
+				return err
+			}
+			return writeDocument(cmd.OutOrStdout(), doc, f.output)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVarP(&f.files, "file", "f", nil, "manifest files or folders (repeatable)")
+	fl.StringVar(&f.to, "to", "xds", "what to print: xds, ir or status")
+	fl.StringVarP(&f.output, "output", "o", "yaml", "output format: yaml or json")
+	fl.StringVar(&f.serve.listenAddress, "listen-address", "0.0.0.0", "address Envoy's listeners bind")
+	fl.Uint32Var(&f.serve.httpPort, "http-port", 8080, "port of Envoy's HTTP listener")
+	fl.Uint32Var(&f.serve.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
+	fl.StringSliceVar(&f.serve.statusAddresses, "status-address", nil, "address(es) written into load balancer status")
+	fl.StringVar(&f.serve.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+var reg = registry
+
+// resourcesDocument renders Envoy resources as plain JSON values, with
+// private keys redacted.
+func resourcesDocument(res *xds.Resources) (map[string][]json.RawMessage, error) {
+	doc := map[string][]json.RawMessage{}
+	add := func(kind string, m proto.Message) error {
+		b, err := protojson.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("rendering %s: %w", kind, err)
+		}
+		doc[kind] = append(doc[kind], b)
+		return nil
+	}
+	for _, r := range res.Listeners {
+		if err := add("listeners", r); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range res.Routes {
+		if err := add("routes", r); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range res.Clusters {
+		if err := add("clusters", r); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range res.Endpoints {
+		if err := add("endpoints", r); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range res.Secrets {
+		if err := add("secrets", redact(r)); err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
+func redact(s *tlsv3.Secret) *tlsv3.Secret {
+	c := proto.Clone(s).(*tlsv3.Secret)
+	if tc := c.GetTlsCertificate(); tc != nil && tc.PrivateKey != nil {
+		tc.PrivateKey = &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "[redacted]"}}
+	}
+	return c
+}
+
+func writeDocument(w io.Writer, doc any, format string) error {
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("rendering output: %w", err)
+	}
+	switch format {
+	case "json":
+		_, err = fmt.Fprintf(w, "%s\n", b)
+	case "yaml":
+		if b, err = yaml.JSONToYAML(b); err == nil {
+			_, err = w.Write(b)
+		}
+	default:
+		return fmt.Errorf("-o %q: want yaml or json", format)
+	}
+	return err
+}
