@@ -1,0 +1,245 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+
+	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/legateproxy/legate/xds"
+)
+
+// TypeURLs are the resource types a snapshot carries, in the order Envoy
+// needs them (clusters before the listeners and routes that use them).
+var TypeURLs = []string{
+	resource.ClusterType,
+	resource.EndpointType,
+	resource.ListenerType,
+	resource.RouteType,
+	resource.SecretType,
+}
+
+// published is what was last published for a group.
+type published struct {
+	// version identifies the whole snapshot; versions, per type URL, each
+	// type's content.
+	version  string
+	versions map[string]string
+	snapshot *cachev3.Snapshot
+}
+
+// Publish validates res and, if it differs from what group last got, makes
+// it the group's snapshot. An empty group means the default group.
+//
+// If validation fails nothing is published: the group keeps being served its
+// last good snapshot and the error says what is wrong. Each resource type is
+// versioned by a hash of its content, so a type whose content did not change
+// keeps its version and is not sent again; when no type changed at all the
+// cache is not touched and changed is false. version identifies the whole
+// snapshot (a hash of the per-type versions).
+func (s *Server) Publish(group string, res *xds.Resources) (version string, changed bool, err error) {
+	if group == "" {
+		group = s.defaultGroup
+	}
+	if res == nil {
+		return "", false, fmt.Errorf("publishing group %q: no resources", group)
+	}
+	if err := xds.Validate(res); err != nil {
+		s.metrics.publishes.WithLabelValues(group, "invalid").Inc()
+		return "", false, fmt.Errorf("publishing group %q: invalid resources, keeping the last good snapshot: %w", group, err)
+	}
+	byType := map[string][]cachetypes.Resource{
+		resource.ClusterType:  asResources(res.Clusters),
+		resource.EndpointType: asResources(res.Endpoints),
+		resource.ListenerType: asResources(res.Listeners),
+		resource.RouteType:    asResources(res.Routes),
+		resource.SecretType:   asResources(res.Secrets),
+	}
+	versions := make(map[string]string, len(byType))
+	for _, typeURL := range TypeURLs {
+		v, err := hashResources(byType[typeURL])
+		if err != nil {
+			return "", false, fmt.Errorf("publishing group %q: versioning %s: %w", group, typeURL, err)
+		}
+		versions[typeURL] = v
+	}
+	version = combinedVersion(versions)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.groups[group]
+	if prev != nil && prev.version == version {
+		s.metrics.publishes.WithLabelValues(group, "unchanged").Inc()
+		return version, false, nil
+	}
+
+	snap := &cachev3.Snapshot{}
+	for typeURL, items := range byType {
+		withTTL := make([]cachetypes.ResourceWithTTL, 0, len(items))
+		for _, r := range items {
+			withTTL = append(withTTL, cachetypes.ResourceWithTTL{Resource: r})
+		}
+		snap.Resources[cachev3.GetResponseType(typeURL)] = cachev3.NewResourcesWithTTL(versions[typeURL], withTTL)
+	}
+	s.groups[group] = &published{version: version, versions: versions, snapshot: snap}
+	delete(s.followers, group)
+
+	// The snapshot is stored by the cache before it answers open watches, so
+	// even if that fails the group is published: record it, then report.
+	var errs []error
+	if err := s.cache.SetSnapshot(context.Background(), group, snap); err != nil {
+		errs = append(errs, fmt.Errorf("group %q: %w", group, err))
+	}
+	if group == s.defaultGroup {
+		for _, f := range slices.Sorted(maps.Keys(s.followers)) {
+			if err := s.cache.SetSnapshot(context.Background(), f, snap); err != nil {
+				errs = append(errs, fmt.Errorf("group %q (following %q): %w", f, group, err))
+			}
+		}
+	}
+	s.metrics.setSnapshotInfo(group, prevVersion(prev), version)
+	s.metrics.publishes.WithLabelValues(group, "changed").Inc()
+	changedTypes := []string{}
+	for _, typeURL := range TypeURLs {
+		if prev == nil || prev.versions[typeURL] != versions[typeURL] {
+			changedTypes = append(changedTypes, shortType(typeURL))
+		}
+	}
+	s.log.Info("published xDS snapshot", "group", group, "version", version, "changed", changedTypes)
+	if err := errors.Join(errs...); err != nil {
+		return version, true, fmt.Errorf("publishing version %s: answering open watches: %w", version, err)
+	}
+	return version, true, nil
+}
+
+// followDefault makes group, which has no snapshot of its own, serve the
+// default group's. It is called for every watch, before the cache sees it.
+func (s *Server) followDefault(group string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if group == s.defaultGroup || s.groups[group] != nil || s.followers[group] {
+		return
+	}
+	s.followers[group] = true
+	if def := s.groups[s.defaultGroup]; def != nil {
+		// The same snapshot object is shared between groups: the cache only
+		// mutates it (its delta version map) under its own global lock.
+		if err := s.cache.SetSnapshot(context.Background(), group, def.snapshot); err != nil {
+			s.log.Error("serving the default snapshot to a new group", "group", group, "error", err)
+		}
+	}
+	s.log.Info("node group has no snapshot of its own, serving the default group's", "group", group, "default", s.defaultGroup)
+}
+
+// GroupInfo describes one published group.
+type GroupInfo struct {
+	Group   string
+	Version string
+	// Versions per type URL.
+	Versions map[string]string
+	// Followers are the groups (sorted) seen on nodes but never published,
+	// which are served this group's snapshot; only the default group has
+	// followers.
+	Followers []string
+}
+
+// Groups returns the published groups, sorted by name.
+func (s *Server) Groups() []GroupInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]GroupInfo, 0, len(s.groups))
+	for _, g := range slices.Sorted(maps.Keys(s.groups)) {
+		p := s.groups[g]
+		info := GroupInfo{Group: g, Version: p.version, Versions: maps.Clone(p.versions)}
+		if g == s.defaultGroup {
+			info.Followers = slices.Sorted(maps.Keys(s.followers))
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+func prevVersion(p *published) string {
+	if p == nil {
+		return ""
+	}
+	return p.version
+}
+
+func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
+	out := make([]cachetypes.Resource, 0, len(items))
+	for _, it := range items {
+		out = append(out, it)
+	}
+	return out
+}
+
+// hashResources is the content version of one type: a sha256 over each
+// resource's name and deterministic encoding, in name order, shortened to 16
+// hex digits (64 bits: collisions between two successive versions of one
+// type are not a practical concern). Duplicate names are an error, as the
+// cache would silently keep only one of them.
+func hashResources(items []cachetypes.Resource) (string, error) {
+	type named struct {
+		name string
+		msg  cachetypes.Resource
+	}
+	list := make([]named, 0, len(items))
+	for _, r := range items {
+		list = append(list, named{cachev3.GetResourceName(r), r})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	h := sha256.New()
+	marshal := proto.MarshalOptions{Deterministic: true}
+	var size [8]byte
+	for i, it := range list {
+		if it.name == "" {
+			return "", errors.New("a resource has no name")
+		}
+		if i > 0 && list[i-1].name == it.name {
+			return "", fmt.Errorf("two resources are named %q", it.name)
+		}
+		b, err := marshal.Marshal(it.msg)
+		if err != nil {
+			return "", fmt.Errorf("encoding %q: %w", it.name, err)
+		}
+		// Length-prefix both parts so that no two different lists can
+		// produce the same byte stream.
+		binary.BigEndian.PutUint64(size[:], uint64(len(it.name)))
+		h.Write(size[:])
+		h.Write([]byte(it.name))
+		binary.BigEndian.PutUint64(size[:], uint64(len(b)))
+		h.Write(size[:])
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+func combinedVersion(versions map[string]string) string {
+	h := sha256.New()
+	for _, typeURL := range TypeURLs {
+		fmt.Fprintf(h, "%s=%s\n", typeURL, versions[typeURL])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// shortType turns a type URL into its message name's last element
+// ("Cluster", "ClusterLoadAssignment", ...), for logs.
+func shortType(typeURL string) string {
+	for i := len(typeURL) - 1; i >= 0; i-- {
+		if typeURL[i] == '.' {
+			return typeURL[i+1:]
+		}
+	}
+	return typeURL
+}

@@ -1,0 +1,214 @@
+// Package server is Legate's xDS server: one gRPC port serving the
+// aggregated discovery service (state of the world and delta) and the
+// per-type services (LDS, RDS, CDS, EDS, SDS) to any number of Envoys and
+// gRPC xDS clients.
+//
+// Resources are published per node group with Publish. A node's group is its
+// node.cluster; a node whose group was never published is served the default
+// group's snapshot (Options.DefaultGroup) until its own group is published.
+//
+// Three behaviours matter beyond go-control-plane's defaults:
+//   - Versions are content hashes per resource type, so a publish that
+//     changes only endpoints re-sends only EDS, and a publish that changes
+//     nothing sends nothing.
+//   - Partial subscriptions (a gRPC client asking for only the clusters its
+//     virtual host uses) are answered: the snapshot cache runs in non-ADS
+//     mode, which answers any subset of names, while still serving the ADS
+//     stream Envoy uses.
+//   - A NACKed version is recorded, counted and logged once, and is not sent
+//     again to the client that rejected it until something newer is
+//     published (see nack.go).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
+	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
+	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+// DefaultGroup is the group served to nodes whose group has no snapshot of
+// its own, unless Options.DefaultGroup says otherwise.
+const DefaultGroup = "legate"
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer, if set, gets the server's metrics.
+	Registerer prometheus.Registerer
+	// DefaultGroup is the group whose snapshot nodes of an unpublished group
+	// (and nodes without node.cluster) receive. Empty means "legate".
+	DefaultGroup string
+	// StopTimeout bounds the graceful stop when Serve's context ends; open
+	// streams still running after it are cut. Zero means 10 seconds.
+	StopTimeout time.Duration
+}
+
+// Server serves published snapshots over xDS. Create it with New; Publish
+// may be called before, during and after Serve.
+type Server struct {
+	log          *slog.Logger
+	defaultGroup string
+	stopTimeout  time.Duration
+	metrics      *metrics
+
+	// cache is go-control-plane's snapshot cache, keyed by group; guarded
+	// wraps it with the NACK guard and the default-group fallback and is
+	// what the gRPC handlers talk to.
+	cache   cachev3.SnapshotCache
+	guarded *guardedCache
+
+	// mu guards groups and followers.
+	mu sync.Mutex
+	// groups holds what was last published per group.
+	groups map[string]*published
+	// followers are groups seen on a node but never published: they are
+	// served the default group's snapshot, and follow its updates until
+	// they are published themselves.
+	followers map[string]bool
+
+	// clientsMu guards streams.
+	clientsMu sync.Mutex
+	streams   map[int64]*streamState
+}
+
+// New makes a Server. It starts nothing: call Serve.
+func New(opts Options) *Server {
+	s := &Server{
+		log:          opts.Logger,
+		defaultGroup: opts.DefaultGroup,
+		stopTimeout:  opts.StopTimeout,
+		groups:       map[string]*published{},
+		followers:    map[string]bool{},
+		streams:      map[int64]*streamState{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.defaultGroup == "" {
+		s.defaultGroup = DefaultGroup
+	}
+	if s.stopTimeout == 0 {
+		s.stopTimeout = 10 * time.Second
+	}
+	s.metrics = newMetrics(opts.Registerer, s.log)
+	// Non-ADS mode on purpose: in ADS mode the cache leaves unanswered any
+	// request that does not name every resource of the type, and gRPC
+	// clients name only the clusters of the virtual host they use.
+	s.cache = cachev3.NewSnapshotCache(false, groupHash{defaultGroup: s.defaultGroup}, cacheLogger{s.log})
+	s.guarded = &guardedCache{inner: s.cache, srv: s}
+	return s
+}
+
+// groupHash keys the snapshot cache by node.cluster, the node's group.
+// Nodes without one belong to the default group. A group that has no
+// snapshot of its own is given the default group's by guardedCache when its
+// first watch arrives, so that it can later be published on its own without
+// the node reconnecting.
+type groupHash struct{ defaultGroup string }
+
+func (h groupHash) ID(node *core.Node) string {
+	if c := node.GetCluster(); c != "" {
+		return c
+	}
+	return h.defaultGroup
+}
+
+// Serve serves xDS on lis until ctx ends, then stops gracefully: streams are
+// closed by the xDS server (it shares ctx) and in-flight sends finish, with
+// StopTimeout as the bound. It returns nil after a stop caused by ctx.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	gs := grpc.NewServer(
+		// xDS streams live as long as the client: ping idle connections so
+		// that dead peers (a killed pod, a dropped NAT entry) are noticed and
+		// their watches released.
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    30 * time.Second,
+			Timeout: 10 * time.Second,
+		}),
+		// Envoy and gRPC clients may ping to keep their one long stream alive;
+		// allow it down to every 10 s, also between streams, rather than
+		// closing the connection with ENHANCE_YOUR_CALM.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             10 * time.Second,
+			PermitWithoutStream: true,
+		}),
+		// One connection carries every type of an ADS client plus, for
+		// per-type clients, one stream each: do not let the default cap bite.
+		grpc.MaxConcurrentStreams(1 << 20),
+	)
+	xs := serverv3.NewServer(ctx, s.guarded, callbacks{s})
+	discovery.RegisterAggregatedDiscoveryServiceServer(gs, xs)
+	listenerservice.RegisterListenerDiscoveryServiceServer(gs, xs)
+	routeservice.RegisterRouteDiscoveryServiceServer(gs, xs)
+	clusterservice.RegisterClusterDiscoveryServiceServer(gs, xs)
+	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, xs)
+	secretservice.RegisterSecretDiscoveryServiceServer(gs, xs)
+
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(lis) }()
+	s.log.Info("xDS server listening", "address", lis.Addr().String())
+
+	select {
+	case err := <-errc:
+		gs.Stop()
+		if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("serving xDS on %s: %w", lis.Addr(), err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(s.stopTimeout):
+		s.log.Warn("xDS server did not stop in time, closing remaining connections", "timeout", s.stopTimeout)
+		gs.Stop()
+		<-stopped
+	}
+	<-errc
+	s.log.Info("xDS server stopped")
+	return nil
+}
+
+// cacheLogger hands go-control-plane's logs to slog. Its Info messages are
+// per-watch chatter, so they go to Debug.
+type cacheLogger struct{ l *slog.Logger }
+
+func (c cacheLogger) Debugf(format string, args ...any) {
+	c.l.Debug(fmt.Sprintf(format, args...), "component", "xds-cache")
+}
+
+func (c cacheLogger) Infof(format string, args ...any) {
+	c.l.Debug(fmt.Sprintf(format, args...), "component", "xds-cache")
+}
+
+func (c cacheLogger) Warnf(format string, args ...any) {
+	c.l.Warn(fmt.Sprintf(format, args...), "component", "xds-cache")
+}
+
+func (c cacheLogger) Errorf(format string, args ...any) {
+	c.l.Error(fmt.Sprintf(format, args...), "component", "xds-cache")
+}
