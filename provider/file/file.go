@@ -1,0 +1,504 @@
+// Package file provides Inputs from a folder of YAML (and JSON) manifests,
+// the same objects one would apply to a cluster, and watches the folder so
+// that every change becomes a new snapshot.
+//
+// A file that stops parsing (half written, mistyped) never takes objects
+// away: the provider keeps that file's last good objects, reports the
+// problem at file:line, and goes on taking the other files' changes.
+package file
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/legateproxy/legate/translators"
+)
+
+// Defaults of Options.
+const (
+	DefaultDebounce = 100 * time.Millisecond
+	DefaultMaxDelay = time.Second
+)
+
+// Options tune a Provider. The zero value is ready to use.
+type Options struct {
+	// Logger receives parse errors, ignored kinds and duplicates. Default:
+	// slog.Default().
+	Logger *slog.Logger
+	// Debounce is how long the folder must stay quiet after a change before
+	// it is read again, so that a burst of writes (an editor saving, a git
+	// checkout) becomes one snapshot. Default 100 ms.
+	Debounce time.Duration
+	// MaxDelay bounds the wait of Debounce: a folder that never stays quiet
+	// is still read at least this long after the first change of a burst.
+	// Default 1 s.
+	MaxDelay time.Duration
+	// Recursive says whether sub-folders are read too. Default (nil): true.
+	Recursive *bool
+}
+
+// FileError is one problem with one file, at the line it starts on (0 when
+// the whole file is at fault, e.g. it cannot be read).
+type FileError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e FileError) Error() string { return location(e.File, e.Line) + ": " + e.Message }
+
+// Provider reads a folder of manifests into translators.Inputs.
+type Provider struct {
+	dir       string
+	recursive bool
+	debounce  time.Duration
+	maxDelay  time.Duration
+	log       *slog.Logger
+
+	decoder    runtime.Decoder
+	groupKinds map[schema.GroupKind]bool
+	// versions are the exact apiVersions accepted per kind: those of the
+	// registry's Go types.
+	versions map[schema.GroupKind][]schema.GroupVersionKind
+
+	mu    sync.Mutex
+	files map[string]*fileState
+}
+
+// fileState is what is remembered of one file between reads.
+type fileState struct {
+	// seen is the hash of the bytes last read, parsed or not; a file is
+	// parsed again only when they change.
+	seen [sha256.Size]byte
+	// good is the hash of the bytes objects came from; hasGood is false
+	// for a file that never parsed.
+	good    [sha256.Size]byte
+	hasGood bool
+	objects []parsedObject
+	// errors of the bytes last seen; empty when they parsed.
+	errors []FileError
+}
+
+// New returns a provider of the folder dir, decoding the kinds the
+// translators of reg read.
+func New(dir string, reg *translators.Registry, opts Options) (*Provider, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("file provider: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("file provider: %s is not a directory", dir)
+	}
+	scheme, err := reg.Scheme()
+	if err != nil {
+		return nil, fmt.Errorf("file provider: %w", err)
+	}
+	gks, err := reg.GroupKinds(scheme)
+	if err != nil {
+		return nil, fmt.Errorf("file provider: %w", err)
+	}
+	versions := map[schema.GroupKind][]schema.GroupVersionKind{}
+	for _, k := range reg.Kinds() {
+		gvks, _, err := scheme.ObjectKinds(k)
+		if err != nil {
+			return nil, fmt.Errorf("file provider: looking up kind of %T: %w", k, err)
+		}
+		for _, gvk := range gvks {
+			versions[gvk.GroupKind()] = append(versions[gvk.GroupKind()], gvk)
+		}
+	}
+	p := &Provider{
+		dir:        dir,
+		recursive:  opts.Recursive == nil || *opts.Recursive,
+		debounce:   cmp.Or(opts.Debounce, DefaultDebounce),
+		maxDelay:   cmp.Or(opts.MaxDelay, DefaultMaxDelay),
+		log:        cmp.Or(opts.Logger, slog.Default()),
+		decoder:    serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer(),
+		groupKinds: gks,
+		versions:   versions,
+		files:      map[string]*fileState{},
+	}
+	if p.maxDelay < p.debounce {
+		p.maxDelay = p.debounce
+	}
+	return p, nil
+}
+
+// Load reads the folder once and returns its objects. Files that fail to
+// parse are logged and left out (or, if they parsed before, contribute their
+// last good objects); Errors lists them, and a caller that wants no bad file
+// at all (legate translate) checks it. The error is for a folder that cannot
+// be read.
+func (p *Provider) Load() (*translators.Inputs, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.refresh(); err != nil {
+		return nil, err
+	}
+	return p.snapshot(), nil
+}
+
+// Errors returns the current problems of the folder's files, sorted by file
+// and line. A problem is gone once its file parses or is deleted.
+func (p *Provider) Errors() []FileError {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []FileError
+	for _, st := range p.files {
+		out = append(out, st.errors...)
+	}
+	slices.SortFunc(out, func(a, b FileError) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Message, b.Message))
+	})
+	return out
+}
+
+// Run sends the folder's first snapshot on out, then a new one after every
+// change, until ctx is done (then it returns nil). Changes are debounced,
+// and a change that leaves the parsed objects as they were (a bad edit, a
+// file of another kind of content) sends nothing.
+func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("file provider: watching %s: %w", p.dir, err)
+	}
+	defer func() { _ = w.Close() }()
+	// Watch before the first read: a change made while reading then still
+	// causes a read after it.
+	if err := w.Add(p.dir); err != nil {
+		return fmt.Errorf("file provider: watching %s: %w", p.dir, err)
+	}
+	if p.recursive {
+		p.watchTree(w, p.dir)
+	}
+
+	p.mu.Lock()
+	last, err := p.refresh()
+	var in *translators.Inputs
+	if err == nil {
+		in = p.snapshot()
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case out <- in:
+	case <-ctx.Done():
+		return nil
+	}
+
+	// Editors save by writing a new file and renaming it over the old one,
+	// and a ConfigMap volume swaps a symlinked folder: watching folders, not
+	// files, sees all of these as events on names in a watched folder.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var fire <-chan time.Time
+	var burstStart time.Time
+	schedule := func() {
+		now := time.Now()
+		if fire == nil {
+			burstStart = now
+		}
+		wait := min(p.debounce, p.maxDelay-now.Sub(burstStart))
+		timer.Reset(max(wait, 0))
+		fire = timer.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if isTempFile(filepath.Base(ev.Name)) {
+				continue
+			}
+			if p.recursive && ev.Has(fsnotify.Create) {
+				if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() && !isHidden(filepath.Base(ev.Name)) {
+					// Watch a new folder at once; the read that follows the
+					// debounce finds files written into it before the watch.
+					p.watchTree(w, ev.Name)
+				}
+			}
+			schedule()
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			p.log.Error("watching folder", "dir", p.dir, "error", err)
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were lost: read everything again.
+				schedule()
+			}
+		case <-fire:
+			fire = nil
+			p.mu.Lock()
+			sum, err := p.refresh()
+			var in *translators.Inputs
+			if err == nil && sum != last {
+				in = p.snapshot()
+				last = sum
+			}
+			p.mu.Unlock()
+			if err != nil {
+				// The folder itself is gone or unreadable: keep what was
+				// sent until it comes back.
+				p.log.Error("reading folder", "error", err)
+				continue
+			}
+			if in == nil {
+				continue
+			}
+			select {
+			case out <- in:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+// watchTree adds a watch on every non-hidden folder under root (root
+// included). A folder that cannot be watched is logged and skipped; its files
+// are still read, only their changes are not seen until another event.
+func (p *Provider) watchTree(w *fsnotify.Watcher, root string) {
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if path != root && isHidden(d.Name()) {
+			return fs.SkipDir
+		}
+		if err := w.Add(path); err != nil {
+			p.log.Warn("cannot watch folder; its changes will be missed", "dir", path, "error", err)
+		}
+		return nil
+	})
+}
+
+// refresh reads the folder, parses the files whose bytes changed, and
+// returns a hash of the good versions of all files: equal hashes mean equal
+// objects. p.mu must be held.
+func (p *Provider) refresh() ([sha256.Size]byte, error) {
+	paths, unreadable, err := p.list()
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	present := map[string]bool{}
+	for _, path := range paths {
+		present[path] = true
+		st := p.files[path]
+		if st == nil {
+			st = &fileState{}
+			p.files[path] = st
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// Removed between listing and reading: the next event reads
+				// the folder again.
+				delete(p.files, path)
+				delete(present, path)
+				continue
+			}
+			fe := FileError{File: path, Message: fmt.Sprintf("reading: %v", err)}
+			if len(st.errors) != 1 || st.errors[0] != fe {
+				p.log.Error("cannot read file; keeping its last good objects", "file", path, "error", err)
+			}
+			st.errors = []FileError{fe}
+			st.seen = [sha256.Size]byte{}
+			continue
+		}
+		sum := sha256.Sum256(data)
+		if sum == st.seen {
+			continue
+		}
+		st.seen = sum
+		objs, errs := p.parseFile(path, data, strings.EqualFold(filepath.Ext(path), ".json"))
+		if len(errs) > 0 {
+			// One bad document spoils the file: a half-written file must
+			// not take away the objects of its unwritten half.
+			st.errors = errs
+			for _, e := range errs {
+				p.log.Error("cannot use file; keeping its last good objects", "at", location(e.File, e.Line), "problem", e.Message)
+			}
+			continue
+		}
+		if len(st.errors) > 0 {
+			p.log.Info("file parses again", "file", path)
+		}
+		st.errors = nil
+		st.good, st.hasGood, st.objects = sum, true, objs
+	}
+	for path := range p.files {
+		if present[path] || underAny(path, unreadable) {
+			continue
+		}
+		delete(p.files, path)
+	}
+
+	h := sha256.New()
+	for _, path := range p.sortedPaths() {
+		st := p.files[path]
+		if !st.hasGood {
+			continue
+		}
+		h.Write([]byte(path))
+		h.Write([]byte{0})
+		h.Write(st.good[:])
+	}
+	var sum [sha256.Size]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+// list returns the manifest files of the folder, and the sub-folders that
+// could not be read (their files are kept as they were).
+func (p *Provider) list() (files, unreadable []string, err error) {
+	err = filepath.WalkDir(p.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == p.dir {
+				return err
+			}
+			p.log.Error("cannot read folder; keeping the objects of its files", "dir", path, "error", err)
+			unreadable = append(unreadable, path)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path == p.dir {
+				return nil
+			}
+			if !p.recursive || isHidden(name) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if isHidden(name) || isTempFile(name) || !isManifest(name) {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// Follow links to files (ConfigMap volumes are made of them),
+			// not to folders, which could loop.
+			fi, err := os.Stat(path)
+			if err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		files = append(files, path)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("file provider: reading %s: %w", p.dir, err)
+	}
+	slices.Sort(files)
+	return files, unreadable, nil
+}
+
+func (p *Provider) sortedPaths() []string {
+	paths := make([]string, 0, len(p.files))
+	for path := range p.files {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	return paths
+}
+
+type objectKey struct {
+	gk              schema.GroupKind
+	namespace, name string
+}
+
+// snapshot builds fresh Inputs from the cached objects: translators may
+// index and keep what they are given, so nothing cached is handed out.
+// Of two objects with the same kind, namespace and name, the one of the
+// lexically first file (then the earlier line) wins. p.mu must be held.
+func (p *Provider) snapshot() *translators.Inputs {
+	in := &translators.Inputs{}
+	seen := map[objectKey]parsedObject{}
+	for _, path := range p.sortedPaths() {
+		for _, o := range p.files[path].objects {
+			key := objectKey{gk: o.gk, namespace: o.obj.GetNamespace(), name: o.obj.GetName()}
+			if first, dup := seen[key]; dup {
+				p.log.Warn("object defined twice; using the first",
+					"kind", o.gk.Kind, "namespace", key.namespace, "name", key.name,
+					"used", location(first.file, first.line), "ignored", location(o.file, o.line))
+				continue
+			}
+			seen[key] = o
+			obj, ok := o.obj.DeepCopyObject().(client.Object)
+			if !ok {
+				continue // cannot happen: o.obj is a client.Object
+			}
+			if err := in.Add(obj); err != nil {
+				p.log.Warn("object of a registered kind has no place in Inputs; ignored",
+					"at", location(o.file, o.line), "kind", o.gk.Kind, "error", err)
+			}
+		}
+	}
+	in.Sort()
+	return in
+}
+
+func underAny(path string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.HasPrefix(path, d+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
+
+// isTempFile recognises the files editors write next to the one being
+// edited: backups (foo.yaml~), Emacs locks (.#foo.yaml), Vim swap files
+// (.foo.yaml.swp, .swx, ...) and Vim's write probe "4913".
+func isTempFile(name string) bool {
+	switch {
+	case strings.HasSuffix(name, "~"), strings.HasPrefix(name, ".#"), name == "4913":
+		return true
+	case strings.HasPrefix(name, ".") && len(filepath.Ext(name)) == 4 && strings.HasPrefix(filepath.Ext(name), ".sw"):
+		return true
+	}
+	return false
+}
+
+func isManifest(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
