@@ -2,6 +2,7 @@ package translators
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -33,6 +34,9 @@ type Inputs struct {
 	slicesBySvc map[string][]*discoveryv1.EndpointSlice
 }
 
+// ErrUnknownKind is returned by Add for an object Inputs has no place for.
+var ErrUnknownKind = errors.New("inputs: unknown kind")
+
 // Add puts one object into the snapshot. It returns an error for a kind
 // Inputs has no place for; the caller decides whether that matters.
 func (in *Inputs) Add(obj client.Object) error {
@@ -50,7 +54,7 @@ func (in *Inputs) Add(obj client.Object) error {
 	case *networkingv1.Ingress:
 		in.Ingresses = append(in.Ingresses, o)
 	default:
-		return fmt.Errorf("inputs: no place for %T", obj)
+		return fmt.Errorf("%w: %T", ErrUnknownKind, obj)
 	}
 	return nil
 }

@@ -1,0 +1,252 @@
+// Package kubernetes fills translators.Inputs from a live Kubernetes API
+// with controller-runtime informers, and writes the translators' status back
+// onto the objects (leader only).
+//
+// The watch list is the registry's: every kind any registered translator
+// reads, and nothing else. The first snapshot is emitted only after every
+// informer has synced, so a restarting Legate never hands Envoy an empty or
+// partial configuration; while the API server is away the informers keep
+// their last state (and the caller keeps serving its last snapshot) and
+// reconnect on their own.
+//
+// Secrets: only Secrets of type kubernetes.io/tls are cached (a field
+// selector on the watch), so a cluster's other Secrets (service-account
+// tokens, registry credentials, application secrets) never enter Legate's
+// memory or logs.
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/legateproxy/legate/translators"
+)
+
+// Options configure the provider.
+type Options struct {
+	Config   *rest.Config
+	Registry *translators.Registry
+	// Namespaces to watch; empty watches all.
+	Namespaces []string
+	Logger     *slog.Logger
+	// Debounce coalesces bursts: a snapshot is built once no change arrived
+	// for Debounce, or MaxDelay after the first change of a burst.
+	Debounce time.Duration
+	MaxDelay time.Duration
+}
+
+// Provider watches the API server.
+type Provider struct {
+	opts   Options
+	scheme *runtime.Scheme
+	cache  cache.Cache
+	kinds  []kind
+	log    *slog.Logger
+}
+
+// kind is one watched object kind and how to list it.
+type kind struct {
+	gvk      schema.GroupVersionKind
+	listGVK  schema.GroupVersionKind
+	template client.Object
+}
+
+// New prepares the informers; Run starts them.
+func New(o Options) (*Provider, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Debounce == 0 {
+		o.Debounce = 50 * time.Millisecond
+	}
+	if o.MaxDelay == 0 {
+		o.MaxDelay = 500 * time.Millisecond
+	}
+	scheme, err := o.Registry.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{opts: o, scheme: scheme, log: o.Logger}
+	for _, obj := range o.Registry.Kinds() {
+		gvk, err := apiutil.GVKForObject(obj, scheme)
+		if err != nil {
+			return nil, fmt.Errorf("kind of %T: %w", obj, err)
+		}
+		p.kinds = append(p.kinds, kind{gvk: gvk, listGVK: gvk.GroupVersion().WithKind(gvk.Kind + "List"), template: obj})
+	}
+	copts := cache.Options{
+		Scheme:           scheme,
+		DefaultTransform: stripBulk,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
+		},
+	}
+	if len(o.Namespaces) > 0 {
+		copts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range o.Namespaces {
+			copts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	p.cache, err = cache.New(o.Config, copts)
+	if err != nil {
+		return nil, fmt.Errorf("informer cache: %w", err)
+	}
+	return p, nil
+}
+
+// Cache is the informer cache, for the status writer's reads.
+func (p *Provider) Cache() cache.Cache { return p.cache }
+
+// Scheme is the scheme of every watched kind.
+func (p *Provider) Scheme() *runtime.Scheme { return p.scheme }
+
+// stripBulk drops what Legate never reads and what makes cached objects big:
+// managed fields and the last-applied-configuration annotation.
+func stripBulk(obj any) (any, error) {
+	if acc, err := meta.Accessor(obj); err == nil {
+		acc.SetManagedFields(nil)
+		if ann := acc.GetAnnotations(); ann != nil {
+			if _, ok := ann[corev1.LastAppliedConfigAnnotation]; ok {
+				delete(ann, corev1.LastAppliedConfigAnnotation)
+				acc.SetAnnotations(ann)
+			}
+		}
+	}
+	return obj, nil
+}
+
+// Run starts the informers, waits until every one has synced, then emits a
+// snapshot and a new one after every (debounced) change, until ctx is done.
+func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) error {
+	changed := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	handler := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { poke() },
+		UpdateFunc: func(any, any) { poke() },
+		DeleteFunc: func(any) { poke() },
+	}
+	for _, k := range p.kinds {
+		inf, err := p.cache.GetInformer(ctx, k.template)
+		if err != nil {
+			return fmt.Errorf("informer for %s: %w", k.gvk.Kind, err)
+		}
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return fmt.Errorf("watching %s: %w", k.gvk.Kind, err)
+		}
+	}
+	var wg sync.WaitGroup
+	cacheErr := make(chan error, 1)
+	wg.Go(func() { cacheErr <- p.cache.Start(ctx) })
+	defer wg.Wait()
+
+	start := time.Now()
+	if !p.cache.WaitForCacheSync(ctx) {
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
+		return fmt.Errorf("informer caches did not sync")
+	}
+	p.log.Info("informers synced", "kinds", len(p.kinds), "after", time.Since(start))
+	// Events that arrived while syncing are in the first snapshot.
+	select {
+	case <-changed:
+	default:
+	}
+	if err := p.emit(ctx, out); err != nil {
+		return err
+	}
+
+	// nil channels never fire: the timers exist only during a burst.
+	var timer, deadline <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-cacheErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("informer cache stopped: %w", err)
+		case <-changed:
+			timer = time.After(p.opts.Debounce)
+			if deadline == nil {
+				deadline = time.After(p.opts.MaxDelay)
+			}
+			continue
+		case <-timer:
+		case <-deadline:
+		}
+		timer, deadline = nil, nil
+		if err := p.emit(ctx, out); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Provider) emit(ctx context.Context, out chan<- *translators.Inputs) error {
+	in, err := p.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	select {
+	case out <- in:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// Snapshot lists every watched kind from the informer caches into one
+// Inputs. The caches return copies, so the snapshot is the caller's.
+func (p *Provider) Snapshot(ctx context.Context) (*translators.Inputs, error) {
+	in := &translators.Inputs{}
+	for _, k := range p.kinds {
+		robj, err := p.scheme.New(k.listGVK)
+		if err != nil {
+			return nil, fmt.Errorf("list type of %s: %w", k.gvk.Kind, err)
+		}
+		list, ok := robj.(client.ObjectList)
+		if !ok {
+			return nil, fmt.Errorf("%s is not a list", k.listGVK.Kind)
+		}
+		if err := p.cache.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", k.gvk.Kind, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s list: %w", k.gvk.Kind, err)
+		}
+		for _, item := range items {
+			obj, ok := item.(client.Object)
+			if !ok {
+				continue
+			}
+			// Typed lists drop TypeMeta; translators may want the kind.
+			obj.GetObjectKind().SetGroupVersionKind(k.gvk)
+			if err := in.Add(obj); err != nil && !errors.Is(err, translators.ErrUnknownKind) {
+				return nil, err
+			}
+		}
+	}
+	in.Sort()
+	return in, nil
+}
