@@ -352,7 +352,9 @@ func (s site) build(t *testing.T) *xds.Resources {
 	return res
 }
 
-func ep(addr string, port uint32) ir.Endpoint { return ir.Endpoint{Address: addr, Port: port, Ready: true} }
+func ep(addr string, port uint32) ir.Endpoint {
+	return ir.Endpoint{Address: addr, Port: port, Ready: true}
+}
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 

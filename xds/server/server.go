@@ -152,7 +152,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		}),
 		// One connection carries every type of an ADS client plus, for
 		// per-type clients, one stream each: do not let the default cap bite.
-		grpc.MaxConcurrentStreams(1 << 20),
+		grpc.MaxConcurrentStreams(1<<20),
 	)
 	xs := serverv3.NewServer(ctx, s.guarded, callbacks{s})
 	discovery.RegisterAggregatedDiscoveryServiceServer(gs, xs)
