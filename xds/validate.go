@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"regexp"
@@ -8,6 +10,7 @@ import (
 	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -85,7 +88,7 @@ func Validate(res *Resources) error {
 	for _, r := range res.Routes {
 		loc := location{kind: "RouteConfiguration", name: r.GetName()}
 		v.domains(loc, r)
-		v.message(loc, r)
+		v.routeConfiguration(loc, r)
 	}
 	for _, c := range res.Clusters {
 		loc := location{kind: "Cluster", name: c.GetName()}
@@ -171,6 +174,30 @@ func (v *validator) message(loc location, m proto.Message) {
 		}
 	}
 	v.walk(loc, m.ProtoReflect())
+}
+
+// routeConfiguration is message for a route table, with the
+// protoc-gen-validate rules of each route run on their own so that a
+// problem in a route is reported with the route's name (and so the object
+// it came from).
+func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration) {
+	shell := proto.Clone(rc).(*routev3.RouteConfiguration)
+	for _, vh := range shell.GetVirtualHosts() {
+		vh.Routes = nil
+	}
+	if err := shell.ValidateAll(); err != nil {
+		v.add(loc, "%v", err)
+	}
+	for i, vh := range rc.GetVirtualHosts() {
+		for j, r := range vh.GetRoutes() {
+			rloc := loc.at(fmt.Sprintf("virtual_hosts[%d].routes[%d]", i, j))
+			rloc.route = r.GetName()
+			if err := r.ValidateAll(); err != nil {
+				v.add(rloc, "%v", err)
+			}
+		}
+	}
+	v.walk(loc, rc.ProtoReflect())
 }
 
 // walk checks m and every message below it, in field order so that the
@@ -282,6 +309,21 @@ func (v *validator) inspect(loc location, m proto.Message) {
 		if !v.secrets[m.GetName()] {
 			v.add(loc, "SDS secret %q does not exist", m.GetName())
 		}
+	case *tlsv3.TlsCertificate:
+		// Envoy refuses a certificate it cannot load, and with it the
+		// whole SDS update; Go's loader checks as much (PEM, parse, key
+		// matches the certificate).
+		cert, certOK := inlineData(m.GetCertificateChain())
+		key, keyOK := inlineData(m.GetPrivateKey())
+		if certOK && keyOK {
+			if _, err := tls.X509KeyPair(cert, key); err != nil {
+				v.add(loc, "certificate and private key do not load: %v", err)
+			}
+		}
+	case *tlsv3.CertificateValidationContext:
+		if ca, ok := inlineData(m.GetTrustedCa()); ok && !x509.NewCertPool().AppendCertsFromPEM(ca) {
+			v.add(loc, "trusted CA holds no PEM certificate")
+		}
 	case *tcpproxyv3.TcpProxy:
 		if c := m.GetCluster(); c != "" {
 			v.cluster(loc, c)
@@ -290,6 +332,18 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			v.cluster(loc, c.GetName())
 		}
 	}
+}
+
+// inlineData returns the bytes of an inline data source; files and
+// environment variables cannot be checked here.
+func inlineData(ds *corev3.DataSource) ([]byte, bool) {
+	switch ds.GetSpecifier().(type) {
+	case *corev3.DataSource_InlineBytes:
+		return ds.GetInlineBytes(), true
+	case *corev3.DataSource_InlineString:
+		return []byte(ds.GetInlineString()), true
+	}
+	return nil, false
 }
 
 func (v *validator) cluster(loc location, name string) {
