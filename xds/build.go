@@ -16,6 +16,7 @@ import (
 const (
 	httpConnectionManagerName = "envoy.filters.network.http_connection_manager"
 	tcpProxyName              = "envoy.filters.network.tcp_proxy"
+	udpProxyName              = "envoy.filters.udp_listener.udp_proxy"
 	routerFilterName          = "envoy.filters.http.router"
 	tlsInspectorName          = "envoy.filters.listener.tls_inspector"
 	tlsTransportSocketName    = "envoy.transport_sockets.tls"

@@ -243,9 +243,12 @@ func TestBuildErrors(t *testing.T) {
 		want string
 	}{
 		{
-			name: "udp listener",
-			cfg:  &ir.Config{Listeners: []*ir.Listener{{Name: "udp-53", Address: "0.0.0.0", Port: 53, Protocol: ir.ProtocolUDP}}},
-			want: "listener udp-53: UDP listeners are not supported yet",
+			name: "weighted UDP backends",
+			cfg: &ir.Config{Listeners: []*ir.Listener{{
+				Name: "udp-53", Address: "0.0.0.0", Port: 53, Protocol: ir.ProtocolUDP,
+				TCPRoutes: []*ir.TCPRoute{{Name: "UDPRoute/default/dns/0", Backends: []ir.WeightedBackend{{Cluster: "a", Weight: 1}, {Cluster: "b", Weight: 1}}}},
+			}}},
+			want: "listener udp-53: udp route UDPRoute/default/dns/0: UDP proxying supports exactly one backend, has 2",
 		},
 		{
 			name: "two default chains",

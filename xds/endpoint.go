@@ -1,7 +1,9 @@
 package xds
 
 import (
+	"net/netip"
 	"sort"
+	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -26,8 +28,8 @@ func buildLoadAssignment(cluster string, endpoints []ir.Endpoint) *endpointv3.Cl
 		}
 	}
 	sort.SliceStable(ready, func(i, j int) bool {
-		if ready[i].Address != ready[j].Address {
-			return ready[i].Address < ready[j].Address
+		if c := compareAddresses(ready[i].Address, ready[j].Address); c != 0 {
+			return c < 0
 		}
 		return ready[i].Port < ready[j].Port
 	})
@@ -48,4 +50,21 @@ func buildLoadAssignment(cluster string, endpoints []ir.Endpoint) *endpointv3.Cl
 	}
 	cla.Endpoints = []*endpointv3.LocalityLbEndpoints{locality}
 	return cla
+}
+
+// compareAddresses orders IP addresses numerically (10.0.0.9 before
+// 10.0.0.10, IPv4 before IPv6) and anything else, such as DNS names, after
+// them as strings.
+func compareAddresses(a, b string) int {
+	pa, errA := netip.ParseAddr(a)
+	pb, errB := netip.ParseAddr(b)
+	switch {
+	case errA == nil && errB == nil:
+		return pa.Compare(pb)
+	case errA == nil:
+		return -1
+	case errB == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 
+	xdscorev3 "github.com/cncf/xds/go/xds/core/v3"
+	matcherxdsv3 "github.com/cncf/xds/go/xds/type/matcher/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -11,6 +13,7 @@ import (
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	udpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/udp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -49,7 +52,7 @@ func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfig
 	case ir.ProtocolTLS:
 		return buildTLSPassthroughListener(lis, l)
 	case ir.ProtocolUDP:
-		return nil, nil, fmt.Errorf("UDP listeners are not supported yet")
+		return buildUDPListener(l)
 	default:
 		return nil, nil, fmt.Errorf("unknown protocol %q", l.Protocol)
 	}
@@ -327,4 +330,42 @@ func socketAddress(addr string, port uint32, proto corev3.SocketAddress_Protocol
 		Address:       addr,
 		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
 	}}}
+}
+
+// buildUDPListener proxies datagrams to the cluster of the listener's
+// first route (UDP listeners carry their routes in TCPRoutes). Envoy's UDP
+// proxy routes a session to one cluster and has no weights, so a route
+// with several weighted backends cannot be expressed and is an error.
+func buildUDPListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+	if len(l.TCPRoutes) == 0 {
+		return nil, nil, nil
+	}
+	r := l.TCPRoutes[0]
+	backends := nonZeroBackends(r.Backends)
+	if len(backends) != 1 {
+		return nil, nil, fmt.Errorf("udp route %s: UDP proxying supports exactly one backend, has %d", r.Name, len(backends))
+	}
+	route, err := toAny(&udpproxyv3.Route{Cluster: backends[0].Cluster})
+	if err != nil {
+		return nil, nil, err
+	}
+	proxy, err := toAny(&udpproxyv3.UdpProxyConfig{
+		StatPrefix: l.Name,
+		RouteSpecifier: &udpproxyv3.UdpProxyConfig_Matcher{Matcher: &matcherxdsv3.Matcher{
+			OnNoMatch: &matcherxdsv3.Matcher_OnMatch{OnMatch: &matcherxdsv3.Matcher_OnMatch_Action{
+				Action: &xdscorev3.TypedExtensionConfig{Name: "route", TypedConfig: route},
+			}},
+		}},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &listenerv3.Listener{
+		Name:    l.Name,
+		Address: socketAddress(l.Address, l.Port, corev3.SocketAddress_UDP),
+		ListenerFilters: []*listenerv3.ListenerFilter{{
+			Name:       udpProxyName,
+			ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: proxy},
+		}},
+	}, nil, nil
 }

@@ -15,6 +15,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	udpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/udp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
@@ -324,6 +325,8 @@ func (v *validator) inspect(loc location, m proto.Message) {
 		if ca, ok := inlineData(m.GetTrustedCa()); ok && !x509.NewCertPool().AppendCertsFromPEM(ca) {
 			v.add(loc, "trusted CA holds no PEM certificate")
 		}
+	case *udpproxyv3.Route:
+		v.cluster(loc, m.GetCluster())
 	case *tcpproxyv3.TcpProxy:
 		if c := m.GetCluster(); c != "" {
 			v.cluster(loc, c)

@@ -121,6 +121,14 @@ func TestValidateRejects(t *testing.T) {
 			want: []string{`Listener "tcp-5432"`, "TcpProxy", `cluster "default/db-a/5432" does not exist`},
 		},
 		{
+			// The route is an Any inside the UDP proxy's Any.
+			name:   "dangling UDP cluster, two Anys deep",
+			golden: "udp",
+			mutate: func(t *testing.T, r *Resources) { r.Clusters = r.Clusters[:1] }, // keeps default/dns-old/53
+			want: []string{`Listener "udp-5353"`, "(envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig).matcher.on_no_match.action.typed_config.(envoy.extensions.filters.udp.udp_proxy.v3.Route)",
+				`cluster "default/dns/53" does not exist`},
+		},
+		{
 			name:   "all-zero weighted clusters",
 			golden: "weighted",
 			mutate: func(t *testing.T, r *Resources) {
