@@ -12,6 +12,7 @@ import (
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/legateproxy/legate/translators/ir"
 )
@@ -118,6 +119,16 @@ func BootstrapProto(opts BootstrapOptions) (*bootstrapv3.Bootstrap, error) {
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
 			Clusters: []*clusterv3.Cluster{xdsCluster},
 		},
+		LayeredRuntime: &bootstrapv3.LayeredRuntime{Layers: []*bootstrapv3.RuntimeLayer{{
+			Name: "static",
+			LayerSpecifier: &bootstrapv3.RuntimeLayer_StaticLayer{StaticLayer: &structpb.Struct{Fields: map[string]*structpb.Value{
+				// Envoy refuses regexes whose RE2 program is larger than
+				// 100 instructions by default, which rules out ordinary
+				// patterns such as "^/[a-z]{100,200}$" that people write
+				// in Mappings and HTTPRoutes. Validate enforces this limit.
+				"re2.max_program_size.error_level": structpb.NewNumberValue(MaxRegexProgramSize),
+			}}},
+		}}},
 	}
 	if err := b.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)

@@ -214,3 +214,27 @@ func staticSecrets(fc *listenerv3.FilterChain) error {
 	fc.TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: packed}
 	return nil
 }
+
+// TestEnvoyNeedsRaisedRegexLimit shows why the bootstrap raises Envoy's
+// regex program size limit: the "matches" case has a header regex that
+// Envoy accepts with Legate's bootstrap and refuses with Envoy's default.
+func TestEnvoyNeedsRaisedRegexLimit(t *testing.T) {
+	envoy := envoyBinary(t)
+	b, err := validationBootstrap(buildCase(t, "matches"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.LayeredRuntime = nil
+	data, err := MarshalYAML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "default-limit.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runEnvoyValidate(envoy, path)
+	if err == nil || !strings.Contains(string(out), "max program size of 100") {
+		t.Fatalf("envoy with its default regex limit: err %v, output:\n%s", err, out)
+	}
+}

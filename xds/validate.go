@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
 
@@ -282,6 +283,8 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			v.add(loc, "regex is empty")
 		} else if _, err := regexp.Compile(m.GetRegex()); err != nil {
 			v.add(loc, "regex %q does not compile: %v", m.GetRegex(), err)
+		} else if n := regexProgramSize(m.GetRegex()); n > MaxRegexProgramSize {
+			v.add(loc, "regex %q is too complex: its program has about %d instructions, Envoy accepts %d", m.GetRegex(), n, MaxRegexProgramSize)
 		}
 	case *routev3.RouteAction:
 		if c := m.GetCluster(); c != "" {
@@ -335,6 +338,27 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			v.cluster(loc, c.GetName())
 		}
 	}
+}
+
+// MaxRegexProgramSize is the largest RE2 program Envoy accepts in a
+// regex: the bootstrap raises Envoy's limit (100 by default) to this.
+const MaxRegexProgramSize = 1000
+
+// regexProgramSize estimates the size of re's RE2 program with Go's
+// compiler, which implements the same syntax. The two counts are close but
+// not equal (RE2 expands negated classes into UTF-8 ranges and shares
+// common prefixes of alternatives), so this catches patterns that are far
+// too large, such as large counted repetitions, not ones at the margin.
+func regexProgramSize(re string) int {
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
 }
 
 // inlineData returns the bytes of an inline data source; files and

@@ -72,6 +72,14 @@ func TestValidateRejects(t *testing.T) {
 			want: []string{`RouteConfiguration "http-80"`, `route "HTTPRoute/default/m/2/0"`, `regex "([" does not compile`},
 		},
 		{
+			name:   "regex too complex for Envoy",
+			golden: "matches",
+			mutate: func(t *testing.T, r *Resources) {
+				routeIn(t, r, "HTTPRoute/default/m/2/0").Match.GetSafeRegex().Regex = "^/[a-z]{600,900}$"
+			},
+			want: []string{`route "HTTPRoute/default/m/2/0"`, `regex "^/[a-z]{600,900}$" is too complex`},
+		},
+		{
 			name:   "bad header regex",
 			golden: "matches",
 			mutate: func(t *testing.T, r *Resources) {
