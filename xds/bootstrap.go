@@ -42,10 +42,10 @@ type BootstrapOptions struct {
 	// Envoy's state.
 	AdminAddress string
 	AdminPort    uint32
-	// XDSHost (IP address or DNS name) and XDSPort are the xDS server's
+	// XDSAddress (IP address or DNS name) and XDSPort are the xDS server's
 	// gRPC address; required.
-	XDSHost string
-	XDSPort uint32
+	XDSAddress string
+	XDSPort    uint32
 	// Delta selects incremental xDS (DELTA_GRPC) instead of state of the
 	// world (GRPC).
 	Delta bool
@@ -74,8 +74,8 @@ func BootstrapProto(opts BootstrapOptions) (*bootstrapv3.Bootstrap, error) {
 	if opts.NodeID == "" {
 		return nil, errors.New("bootstrap: node id is empty")
 	}
-	if opts.XDSHost == "" || opts.XDSPort == 0 || opts.XDSPort > 65535 {
-		return nil, fmt.Errorf("bootstrap: xDS server address %q port %d is not valid", opts.XDSHost, opts.XDSPort)
+	if opts.XDSAddress == "" || opts.XDSPort == 0 || opts.XDSPort > 65535 {
+		return nil, fmt.Errorf("bootstrap: xDS server address %q port %d is not valid", opts.XDSAddress, opts.XDSPort)
 	}
 	if opts.NodeCluster == "" {
 		opts.NodeCluster = DefaultNodeCluster
@@ -163,10 +163,10 @@ func xdsServerCluster(opts BootstrapOptions) (*clusterv3.Cluster, error) {
 		LbPolicy:                      clusterv3.Cluster_ROUND_ROBIN,
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{httpProtocolOptionsName: h2},
 		LoadAssignment: buildLoadAssignment(XDSClusterName, []ir.Endpoint{
-			{Address: opts.XDSHost, Port: opts.XDSPort, Ready: true},
+			{Address: opts.XDSAddress, Port: opts.XDSPort, Ready: true},
 		}),
 	}
-	if _, err := netip.ParseAddr(opts.XDSHost); err == nil {
+	if _, err := netip.ParseAddr(opts.XDSAddress); err == nil {
 		c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
 	} else {
 		c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}

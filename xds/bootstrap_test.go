@@ -30,7 +30,7 @@ func parseBootstrap(t *testing.T, out []byte) *bootstrapv3.Bootstrap {
 }
 
 func TestBootstrapDefaults(t *testing.T) {
-	out, err := Bootstrap(BootstrapOptions{NodeID: "pod-1", XDSHost: "127.0.0.1", XDSPort: 18000})
+	out, err := Bootstrap(BootstrapOptions{NodeID: "pod-1", XDSAddress: "127.0.0.1", XDSPort: 18000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestBootstrapDefaults(t *testing.T) {
 func TestBootstrapOptions(t *testing.T) {
 	out, err := Bootstrap(BootstrapOptions{
 		NodeID: "pod-2", NodeCluster: "edge", AdminAddress: "0.0.0.0", AdminPort: 19000,
-		XDSHost: "legate.legate-system.svc", XDSPort: 18000, Delta: true, ConnectTimeout: time.Second,
+		XDSAddress: "legate.legate-system.svc", XDSPort: 18000, Delta: true, ConnectTimeout: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestBootstrapOptions(t *testing.T) {
 }
 
 func TestBootstrapRequiresNodeAndServer(t *testing.T) {
-	if _, err := Bootstrap(BootstrapOptions{XDSHost: "127.0.0.1", XDSPort: 1}); err == nil || !strings.Contains(err.Error(), "node id") {
+	if _, err := Bootstrap(BootstrapOptions{XDSAddress: "127.0.0.1", XDSPort: 1}); err == nil || !strings.Contains(err.Error(), "node id") {
 		t.Errorf("missing node id: err = %v", err)
 	}
 	if _, err := Bootstrap(BootstrapOptions{NodeID: "n"}); err == nil || !strings.Contains(err.Error(), "xDS server") {
@@ -114,8 +114,8 @@ func TestEnvoyAcceptsBootstrap(t *testing.T) {
 	envoy := envoyBinary(t)
 	dir := t.TempDir()
 	for name, opts := range map[string]BootstrapOptions{
-		"sotw-ip":   {NodeID: "n1", XDSHost: "127.0.0.1", XDSPort: 18000},
-		"delta-dns": {NodeID: "n2", XDSHost: "localhost", XDSPort: 18000, Delta: true},
+		"sotw-ip":   {NodeID: "n1", XDSAddress: "127.0.0.1", XDSPort: 18000},
+		"delta-dns": {NodeID: "n2", XDSAddress: "localhost", XDSPort: 18000, Delta: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := Bootstrap(opts)

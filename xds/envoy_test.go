@@ -137,7 +137,7 @@ func TestEnvoyRejectsBrokenConfig(t *testing.T) {
 // validationBootstrap puts res into a bootstrap's static resources, made
 // self-contained as TestEnvoyAcceptsGolden describes.
 func validationBootstrap(res *Resources) (*bootstrapv3.Bootstrap, error) {
-	b, err := BootstrapProto(BootstrapOptions{NodeID: "validate", XDSHost: "127.0.0.1", XDSPort: 1})
+	b, err := BootstrapProto(BootstrapOptions{NodeID: "validate", XDSAddress: "127.0.0.1", XDSPort: 1})
 	if err != nil {
 		return nil, err
 	}
