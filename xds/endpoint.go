@@ -7,6 +7,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legateproxy/legate/translators/ir"
 )
@@ -37,7 +38,13 @@ func buildLoadAssignment(cluster string, endpoints []ir.Endpoint) *endpointv3.Cl
 	if len(ready) == 0 {
 		return cla
 	}
-	locality := &endpointv3.LocalityLbEndpoints{}
+	// gRPC's xDS client rejects a locality without an ID (an empty one
+	// will do) and ignores one whose weight is zero; Envoy needs neither
+	// but accepts both.
+	locality := &endpointv3.LocalityLbEndpoints{
+		Locality:            &corev3.Locality{},
+		LoadBalancingWeight: wrapperspb.UInt32(1),
+	}
 	for i, e := range ready {
 		if i > 0 && e == ready[i-1] {
 			continue // the same address twice would be two endpoints to Envoy
