@@ -69,9 +69,9 @@ type Listener struct {
 	Port     uint32   `json:"port"`
 	Protocol Protocol `json:"protocol"`
 	// VirtualHosts serve HTTP and HTTPS listeners. On an HTTPS listener each
-	// VirtualHost with TLS gets its own filter chain selected by SNI; virtual
-	// hosts without TLS are served by the listener's default certificate, if
-	// any VirtualHost carries one with DefaultCertificate set.
+	// VirtualHost with TLS gets its own filter chain selected by SNI (a "*"
+	// virtual host's chain is the default one); virtual hosts without TLS
+	// are not served there, since no certificate covers them.
 	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"`
 	// TCPRoutes serve TCP listeners, and TLS listeners (matched by SNI).
 	TCPRoutes []*TCPRoute `json:"tcpRoutes,omitempty"`

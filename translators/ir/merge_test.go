@@ -177,3 +177,36 @@ func TestPruneKeepsTheValidRest(t *testing.T) {
 		}
 	}
 }
+
+func TestPruneTCPListeners(t *testing.T) {
+	tcp := func(name string, sni ...string) *TCPRoute {
+		return &TCPRoute{Name: name, Source: Source{Kind: "Test", Name: name}, SNI: sni,
+			Backends: []WeightedBackend{{Cluster: "c", Weight: 1}, {Cluster: "c", Weight: 2}}}
+	}
+	cfg := &Config{
+		Clusters: []*Cluster{cluster("c")},
+		Listeners: []*Listener{
+			{Name: "tcp", Address: "0.0.0.0", Port: 9000, Protocol: ProtocolTCP, TCPRoutes: []*TCPRoute{tcp("t1"), tcp("t2")}},
+			{Name: "udp", Address: "0.0.0.0", Port: 9000, Protocol: ProtocolUDP, TCPRoutes: []*TCPRoute{tcp("u1")}},
+			{Name: "tls", Address: "0.0.0.0", Port: 9443, Protocol: ProtocolTLS, TCPRoutes: []*TCPRoute{
+				tcp("s1", "a.example.com"), tcp("s2", "b.example.com", "a.example.com"), tcp("s3", "b.example.com")}},
+		},
+	}
+	if n := len(cfg.Validate()); n != 3 {
+		t.Fatalf("want 3 problems (second TCP route, UDP with two backends, repeated SNI), got %d: %v", n, cfg.Validate())
+	}
+	errs := cfg.Prune()
+	if v := cfg.Validate(); len(v) != 0 {
+		t.Fatalf("pruned config still invalid: %v", v)
+	}
+	var lost []string
+	for _, e := range errs {
+		lost = append(lost, e.Source.Name)
+	}
+	if strings.Join(lost, ",") != "t2,u1,s2" {
+		t.Fatalf("lost %v: %v", lost, errs)
+	}
+	if got := cfg.Listeners[2].TCPRoutes; len(got) != 2 || got[1].Name != "s3" {
+		t.Fatalf("s3 must survive once s2 is gone: %+v", got)
+	}
+}

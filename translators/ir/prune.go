@@ -123,8 +123,15 @@ func pruneListener(l *Listener, clusters, secrets map[string]bool) []Error {
 	l.VirtualHosts = keptVH
 
 	keptTCP := l.TCPRoutes[:0:0]
+	sni := map[string]string{}
 	for _, t := range l.TCPRoutes {
-		if msgs := validateBackends(t.Backends, clusters); len(msgs) > 0 {
+		msgs := validateBackends(t.Backends, clusters)
+		if len(msgs) == 0 {
+			// Position among the kept routes: a dropped route frees its place.
+			kept := &Listener{Protocol: l.Protocol, TCPRoutes: append(keptTCP, t)}
+			msgs = validateTCPRoute(kept, len(keptTCP), t, sni)
+		}
+		if len(msgs) > 0 {
 			errs = appendAll(errs, t.Source, "tcp route "+t.Name, msgs)
 			continue
 		}

@@ -80,9 +80,43 @@ func (c *Config) Validate() []Error {
 				}
 			}
 		}
-		for _, t := range l.TCPRoutes {
-			for _, m := range validateBackends(t.Backends, clusters) {
+		sni := map[string]string{}
+		for i, t := range l.TCPRoutes {
+			msgs := append(validateBackends(t.Backends, clusters), validateTCPRoute(l, i, t, sni)...)
+			for _, m := range msgs {
 				errs = append(errs, Error{t.Source, "tcp route " + t.Name, m})
+			}
+		}
+	}
+	return errs
+}
+
+// validateTCPRoute checks what a listener can serve: one route on a TCP or
+// UDP listener (nothing tells connections apart there), one backend for UDP,
+// and SNI names that no earlier route of a TLS listener claimed (sni).
+func validateTCPRoute(l *Listener, i int, t *TCPRoute, sni map[string]string) []string {
+	var errs []string
+	switch l.Protocol {
+	case ProtocolTCP, ProtocolUDP:
+		if i > 0 {
+			errs = append(errs, fmt.Sprintf("a %s listener serves one route; %s is served", l.Protocol, l.TCPRoutes[0].Name))
+		}
+		if l.Protocol == ProtocolUDP && len(t.Backends) != 1 {
+			errs = append(errs, fmt.Sprintf("a UDP route forwards to exactly one backend, has %d", len(t.Backends)))
+		}
+	case ProtocolTLS:
+		names := t.SNI
+		if len(names) == 0 {
+			names = []string{"*"}
+		}
+		for _, n := range names {
+			if other, ok := sni[n]; ok {
+				errs = append(errs, fmt.Sprintf("server name %q already served by tcp route %s", n, other))
+			}
+		}
+		if len(errs) == 0 {
+			for _, n := range names {
+				sni[n] = t.Name
 			}
 		}
 	}
