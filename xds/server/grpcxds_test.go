@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/peer"
 	xdsgrpc "google.golang.org/grpc/xds"
 	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legateproxy/legate/translators/ir"
 	"github.com/legateproxy/legate/xds"
@@ -74,29 +73,10 @@ func grpcSite(t *testing.T, routes map[string]string, backends map[string]*net.T
 	if err != nil {
 		t.Fatalf("xds.Build: %v", err)
 	}
-	grpcLocalities(res)
 	// gRPC clients read only API listeners; Envoy's socket listener stays
 	// in the snapshot beside it, as it would in a shared group.
 	res.Listeners = append(res.Listeners, apiListener(t, xds.HTTPRouteConfigName("grpc")))
 	return res
-}
-
-// grpcLocalities gives every locality of the assignments an ID and a
-// weight where it has none. gRPC clients reject an assignment whose locality
-// has no ID and ignore a locality of weight zero; Envoy needs neither. This
-// belongs in xds.Build (the assignments it makes lack both); until it does,
-// the test supplies them so that it exercises the server rather than that.
-func grpcLocalities(res *xds.Resources) {
-	for _, cla := range res.Endpoints {
-		for _, l := range cla.GetEndpoints() {
-			if l.Locality == nil {
-				l.Locality = &core.Locality{}
-			}
-			if l.GetLoadBalancingWeight().GetValue() == 0 {
-				l.LoadBalancingWeight = wrapperspb.UInt32(1)
-			}
-		}
-	}
 }
 
 func apiListener(t *testing.T, routeConfig string) *listenerv3.Listener {
@@ -194,7 +174,8 @@ func TestGRPCXDSClient(t *testing.T) {
 }
 
 // TestGRPCXDSClientNACK: grpc-go rejects an endpoint assignment whose
-// locality has no ID (Envoy accepts it, so validation lets it through). The
+// locality has no ID (Envoy accepts it, so validation lets it through; the
+// test removes the ID that xds.Build gives). The
 // rejection is recorded and not answered with the same version again; the
 // fixed assignment, once published, is taken and calls flow.
 func TestGRPCXDSClientNACK(t *testing.T) {
