@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/legateproxy/legate/translators/ir"
+	"github.com/legateproxy/legate/xds/server"
 )
 
 // quiet is how long a test waits to be sure nothing is sent.
@@ -443,5 +447,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeStopsWithOpenStreams: ending Serve's context closes open xDS
+// streams and Serve returns promptly, without waiting for clients to leave.
+func TestServeStopsWithOpenStreams(t *testing.T) {
+	srv := server.New(server.Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if _, _, err := srv.Publish("", site{routeTo: "app", clusters: twoClusters(80, 81)}.build(t)); err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+
+	st := openSotW(t, lis.Addr().String(), "envoy-1", "")
+	st.subscribe(resource.ClusterType)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve returned %v after its context ended", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return within 5s of its context ending")
+	}
+	select {
+	case _, ok := <-st.resps:
+		if ok {
+			t.Fatal("got a response instead of the end of the stream")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client's stream stayed open after the server stopped")
 	}
 }

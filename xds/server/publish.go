@@ -19,8 +19,10 @@ import (
 	"github.com/legateproxy/legate/xds"
 )
 
-// TypeURLs are the resource types a snapshot carries, in the order Envoy
-// needs them (clusters before the listeners and routes that use them).
+// TypeURLs are the resource types a snapshot carries. The order is fixed
+// because the snapshot version hashes the per-type versions in it; it is
+// also the order Envoy applies them in (clusters and their endpoints before
+// the listeners and routes that use them).
 var TypeURLs = []string{
 	resource.ClusterType,
 	resource.EndpointType,
