@@ -12,9 +12,11 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -484,4 +486,31 @@ func TestServeStopsWithOpenStreams(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the client's stream stayed open after the server stopped")
 	}
+}
+
+// TestPerTypeServices: the non-aggregated services answer too (a client
+// that opens one stream per type, e.g. CDS alone).
+func TestPerTypeServices(t *testing.T) {
+	ts := startServer(t)
+	ts.publish(t, "", site{routeTo: "app", clusters: twoClusters(80, 81)}.build(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := clusterservice.NewClusterDiscoveryServiceClient(dial(t, ts.addr)).StreamClusters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&discovery.DiscoveryRequest{Node: &core.Node{Id: "cds-only"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetTypeUrl() != resource.ClusterType || len(r.GetResources()) != 2 {
+		t.Fatalf("CDS stream got %s with %d resources", r.GetTypeUrl(), len(r.GetResources()))
+	}
+	waitFor(t, "the CDS stream to be listed", func() bool {
+		cs := ts.Clients()
+		return len(cs) == 1 && cs[0].TypeURL == resource.ClusterType && cs[0].NodeID == "cds-only"
+	})
 }
