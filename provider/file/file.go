@@ -269,6 +269,7 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 			if in == nil {
 				continue
 			}
+			p.log.Debug("folder changed; sending a new snapshot", "dir", p.dir)
 			select {
 			case out <- in:
 			case <-ctx.Done():
@@ -340,7 +341,17 @@ func (p *Provider) refresh() ([sha256.Size]byte, error) {
 			continue
 		}
 		st.seen = sum
-		objs, errs := p.parseFile(path, data, strings.EqualFold(filepath.Ext(path), ".json"))
+		p.log.Debug("parsing changed file", "file", path, "bytes", len(data))
+		var objs []parsedObject
+		var errs []FileError
+		if len(data) == 0 && len(st.objects) > 0 {
+			// An editor saving in place truncates the file before writing
+			// it; a read in between must not take the objects away. To
+			// remove them on purpose, delete the file.
+			errs = []FileError{{File: path, Message: "file is empty; keeping its last good objects until it has content again or is deleted"}}
+		} else {
+			objs, errs = p.parseFile(path, data, strings.EqualFold(filepath.Ext(path), ".json"))
+		}
 		if len(errs) > 0 {
 			// One bad document spoils the file: a half-written file must
 			// not take away the objects of its unwritten half.

@@ -64,6 +64,11 @@ func newProvider(t *testing.T, dir string, opts Options) (*Provider, *logBuffer)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("provider log:\n%s", logs)
+		}
+	})
 	p, err := New(dir, translators.NewRegistry(testTranslator{}), opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -442,6 +447,40 @@ func TestDuplicateObjectsFirstFileWins(t *testing.T) {
 	}
 }
 
+func TestEmptyFileKeepsItsObjects(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "svc.yaml")
+	write(t, path, service("web", 80))
+	write(t, filepath.Join(dir, "placeholder.yaml"), "")
+	p, _ := newProvider(t, dir, Options{})
+	in, err := p.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "services", names(in.Services), []string{"default/web"})
+	if errs := p.Errors(); len(errs) != 0 {
+		t.Fatalf("Errors() = %v: a file empty from the start is no error", errs)
+	}
+
+	// Truncated, as by an editor about to write it again.
+	write(t, path, "")
+	if in, err = p.Load(); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "services while empty", names(in.Services), []string{"default/web"})
+	waitForErrors(t, p, path+": file is empty; keeping its last good objects until it has content again or is deleted")
+
+	// Deleting it is how its objects go.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = p.Load(); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "services after delete", names(in.Services), nil)
+	waitForErrors(t, p)
+}
+
 func TestSplitDocumentsLines(t *testing.T) {
 	in := "a: 1\r\n---\r\nb: 2\n--- # c\nc: 3\n...\n---\n--- {d: 4}\n"
 	docs := splitDocuments([]byte(in))
@@ -505,6 +544,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitForErrors waits until Errors() gives want (each error's Error()).
+func waitForErrors(t *testing.T, p *Provider, want ...string) {
+	t.Helper()
+	var got []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got = got[:0]
+		for _, e := range p.Errors() {
+			got = append(got, e.Error())
+		}
+		if strings.Join(got, "\n") == strings.Join(want, "\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Errors() = %q, want %q", got, want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -634,13 +693,9 @@ func TestRunKeepsLastGoodObjectsOfABadFile(t *testing.T) {
 	// Half written: the third document stops in the middle of a line.
 	half := strings.TrimSuffix(good, "  - port: 80\n") + "  - port: [80\n"
 	write(t, path, half)
-	waitFor(t, "the error of the half-written file", func() bool { return len(p.Errors()) == 1 })
-	e := p.Errors()[0]
 	// Line 17 starts the third document; its line 7, the unclosed "[80",
 	// is line 23 of the file.
-	if e.File != path || e.Line != 23 {
-		t.Errorf("error %q, want it at %s:23", e.Error(), path)
-	}
+	waitForErrors(t, p, path+":23: yaml: did not find expected ',' or ']'")
 	// Nothing changed for the translators, so nothing is sent.
 	none(t, ch, 300*time.Millisecond)
 
