@@ -2,6 +2,7 @@ package ingress_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/legateproxy/legate/ingress"
 	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/ir"
 )
 
 // FuzzTranslate feeds the translator two things at once: a YAML document
@@ -118,11 +120,10 @@ func (g *generator) intn(n int) int { return int(g.byte()) % n }
 
 func (g *generator) chance(inN int) bool { return g.intn(inN) == 0 }
 
-// pick returns an element of pool, or (one time in pool+1) raw bytes.
+// pick returns an element of pool, or (one time in eight) raw bytes.
 func (g *generator) pick(pool ...string) string {
-	i := g.intn(len(pool) + 1)
-	if i < len(pool) {
-		return pool[i]
+	if !g.chance(8) {
+		return pool[g.intn(len(pool))]
 	}
 	n := g.intn(16)
 	out := make([]byte, 0, n)
@@ -132,29 +133,44 @@ func (g *generator) pick(pool ...string) string {
 	return string(out)
 }
 
+// Each pool is {mostly valid values, edge cases and garbage}: choose draws
+// from the first three times in four, so that most objects get far enough
+// to exercise routing, and the rest probe validation.
 var (
-	fuzzNamespaces = []string{"default", "other"}
-	fuzzServices   = []string{"web", "api", "ext", "", "UPPER"}
-	fuzzHosts      = []string{"", "foo.example.com", "*.example.com", "*", "a.*.com", "10.0.0.1", "::1",
-		"Foo.com", "bar.foo.example.com", "-bad.com", "exa mple.com", "*.foo.com", "a..b", "foo.example.com.",
-		"xn--d1a.example.com", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", "*.*.com"}
-	fuzzPaths = []string{"", "/", "/foo", "/foo/", "/foo//", "foo", "/(a|b)*", "/.*", "/a?b", "/a#b",
-		"/\x00", "/%2F", "/..", "/.", "/[", `\`, "/é", "//", "/a/./b", "/ spaced", "/\r\n"}
-	fuzzPathTypes   = []string{"Exact", "Prefix", "ImplementationSpecific", "", "Regex", "prefix"}
-	fuzzPortNames   = []string{"http", "grpc", "", "h2c", "x"}
-	fuzzPortNumbers = []int32{0, 80, 443, 8080, 65535, 65536, -1, 50051}
-	fuzzSecrets     = []string{"good", "bad", "missing", "", "nokey"}
-	fuzzAddrs       = []string{"10.0.0.1", "10.0.0.2", "fd00::1", "fe80::1%eth0", "bogus", "", "10.0.0.1 ", "::ffff:10.0.0.3"}
-	fuzzExternal    = []string{"api.partner.example.org", "", "*.x.com", "UPPER.com", "1.2.3.4", "a..b", "x.", "bad name"}
-	fuzzAppProtos   = []string{"h2c", "kubernetes.io/h2c", "grpc", "http", ""}
-	fuzzAddrTypes   = []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6, discoveryv1.AddressTypeFQDN, "bogus"}
+	fuzzNamespaces = [2][]string{{"default"}, {"other", ""}}
+	fuzzServices   = [2][]string{{"web", "api", "ext"}, {"", "UPPER", "missing"}}
+	fuzzHosts      = [2][]string{{"", "foo.example.com", "*.example.com", "bar.foo.example.com", "*.foo.com", "xn--d1a.example.com"},
+		{"*", "a.*.com", "10.0.0.1", "::1", "Foo.com", "-bad.com", "exa mple.com", "a..b", "foo.example.com.", "*.*.com",
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com"}}
+	fuzzPaths = [2][]string{{"/", "/foo", "/foo/", "/foo/bar", "/(a|b)*", "/.*", "/[", "/é", "/ spaced"},
+		{"", "/foo//", "foo", "/a?b", "/a#b", "/\x00", "/%2F", "/..", "/.", `\`, "//", "/a/./b", "/\r\n"}}
+	fuzzPathTypes = [2][]string{{"Exact", "Prefix", "ImplementationSpecific"}, {"", "Regex", "prefix"}}
+	fuzzPortNames = [2][]string{{"http", "grpc"}, {"", "h2c", "x"}}
+	fuzzPortNums  = [2][]int32{{80, 8080}, {0, 443, 65535, 65536, -1, 50051}}
+	fuzzSecrets   = [2][]string{{"good"}, {"bad", "missing", "", "nokey"}}
+	fuzzAddrs     = [2][]string{{"10.0.0.1", "10.0.0.2", "fd00::1", "::ffff:10.0.0.3"}, {"fe80::1%eth0", "bogus", "", "10.0.0.1 "}}
+	fuzzExternal  = [2][]string{{"api.partner.example.org", "x."}, {"", "*.x.com", "UPPER.com", "1.2.3.4", "a..b", "bad name"}}
+	fuzzAppProtos = [2][]string{{"h2c", "kubernetes.io/h2c", "grpc", "http"}, {""}}
+	fuzzAddrTypes = []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6, discoveryv1.AddressTypeFQDN, "bogus"}
 )
 
+// choose draws from pools[0] three times in four, else from pools[1] or raw
+// bytes.
+func (g *generator) choose(pools [2][]string) string {
+	if !g.chance(4) {
+		return pools[0][g.intn(len(pools[0]))]
+	}
+	return g.pick(pools[1]...)
+}
+
 func (g *generator) port() int32 {
-	if g.chance(8) {
+	switch {
+	case !g.chance(4):
+		return fuzzPortNums[0][g.intn(len(fuzzPortNums[0]))]
+	case g.chance(3):
 		return int32(g.intn(256)) << g.intn(16)
 	}
-	return fuzzPortNumbers[g.intn(len(fuzzPortNumbers))]
+	return fuzzPortNums[1][g.intn(len(fuzzPortNums[1]))]
 }
 
 func (g *generator) objects() []client.Object {
@@ -163,10 +179,16 @@ func (g *generator) objects() []client.Object {
 	}
 	var out []client.Object
 
-	classes := g.intn(3)
-	for range classes {
+	// Legate's class is always there, so that most Ingresses are Legate's.
+	owned := &networkingv1.IngressClass{}
+	owned.Name, owned.Spec.Controller = "legate", "legate.dev/ingress-controller"
+	if g.chance(2) {
+		owned.Annotations = map[string]string{ingress.AnnotationDefaultClass: "true"}
+	}
+	out = append(out, owned)
+	for range g.intn(3) {
 		c := &networkingv1.IngressClass{}
-		c.Name = g.pick("legate", "legate-internal", "nginx")
+		c.Name = g.pick("legate-internal", "nginx")
 		c.Spec.Controller = g.pick("legate.dev/ingress-controller", "k8s.io/ingress-nginx")
 		if g.chance(2) {
 			c.Annotations = map[string]string{ingress.AnnotationDefaultClass: g.pick("true", "false")}
@@ -174,17 +196,17 @@ func (g *generator) objects() []client.Object {
 		out = append(out, c)
 	}
 
-	for range g.intn(4) {
+	for range 1 + g.intn(4) {
 		s := &corev1.Service{}
-		s.Namespace, s.Name = g.pick(fuzzNamespaces...), g.pick(fuzzServices...)
+		s.Namespace, s.Name = g.choose(fuzzNamespaces), g.choose(fuzzServices)
 		if g.chance(3) {
 			s.Spec.Type = corev1.ServiceTypeExternalName
-			s.Spec.ExternalName = g.pick(fuzzExternal...)
+			s.Spec.ExternalName = g.choose(fuzzExternal)
 		}
-		for range g.intn(4) {
-			p := corev1.ServicePort{Name: g.pick(fuzzPortNames...), Port: g.port()}
+		for range 1 + g.intn(3) {
+			p := corev1.ServicePort{Name: g.choose(fuzzPortNames), Port: g.port()}
 			if g.chance(2) {
-				ap := g.pick(fuzzAppProtos...)
+				ap := g.choose(fuzzAppProtos)
 				p.AppProtocol = &ap
 			}
 			s.Spec.Ports = append(s.Spec.Ports, p)
@@ -192,15 +214,15 @@ func (g *generator) objects() []client.Object {
 		out = append(out, s)
 	}
 
-	for i := range g.intn(4) {
+	for i := range g.intn(5) {
 		es := &discoveryv1.EndpointSlice{}
-		es.Namespace, es.Name = g.pick(fuzzNamespaces...), fmt.Sprintf("slice-%d", i)
-		es.Labels = map[string]string{discoveryv1.LabelServiceName: g.pick(fuzzServices...)}
+		es.Namespace, es.Name = g.choose(fuzzNamespaces), fmt.Sprintf("slice-%d", i)
+		es.Labels = map[string]string{discoveryv1.LabelServiceName: g.choose(fuzzServices)}
 		es.AddressType = fuzzAddrTypes[g.intn(len(fuzzAddrTypes))]
 		for range g.intn(3) {
 			p := discoveryv1.EndpointPort{}
 			if !g.chance(4) {
-				n := g.pick(fuzzPortNames...)
+				n := g.choose(fuzzPortNames)
 				p.Name = &n
 			}
 			if !g.chance(4) {
@@ -210,7 +232,7 @@ func (g *generator) objects() []client.Object {
 			es.Ports = append(es.Ports, p)
 		}
 		for range g.intn(4) {
-			ep := discoveryv1.Endpoint{Addresses: []string{g.pick(fuzzAddrs...)}}
+			ep := discoveryv1.Endpoint{Addresses: []string{g.choose(fuzzAddrs)}}
 			switch g.intn(3) {
 			case 1:
 				ep.Conditions.Ready = ptr(true)
@@ -223,11 +245,11 @@ func (g *generator) objects() []client.Object {
 	}
 
 	for _, name := range []string{"good", "bad", "nokey"} {
-		if !g.chance(2) {
+		if g.chance(3) {
 			continue
 		}
 		s := &corev1.Secret{}
-		s.Namespace, s.Name = g.pick(fuzzNamespaces...), name
+		s.Namespace, s.Name = g.choose(fuzzNamespaces), name
 		switch name {
 		case "good":
 			s.Data = g.good
@@ -247,7 +269,7 @@ func (g *generator) objects() []client.Object {
 
 func (g *generator) ingress(i int) *networkingv1.Ingress {
 	ing := &networkingv1.Ingress{}
-	ing.Namespace = g.pick(fuzzNamespaces...)
+	ing.Namespace = g.choose(fuzzNamespaces)
 	ing.Name = g.pick("one", "two", fmt.Sprintf("ing-%d", i))
 	ing.Generation = int64(g.intn(4))
 	ing.CreationTimestamp = metav1.NewTime(time.Date(2025, 1, 1+g.intn(3), 0, 0, 0, 0, time.UTC))
@@ -267,20 +289,20 @@ func (g *generator) ingress(i int) *networkingv1.Ingress {
 		ing.Spec.DefaultBackend = g.backend()
 	}
 	for range g.intn(3) {
-		tls := networkingv1.IngressTLS{SecretName: g.pick(fuzzSecrets...)}
+		tls := networkingv1.IngressTLS{SecretName: g.choose(fuzzSecrets)}
 		for range g.intn(3) {
-			tls.Hosts = append(tls.Hosts, g.pick(fuzzHosts...))
+			tls.Hosts = append(tls.Hosts, g.choose(fuzzHosts))
 		}
 		ing.Spec.TLS = append(ing.Spec.TLS, tls)
 	}
 	for range g.intn(4) {
-		rule := networkingv1.IngressRule{Host: g.pick(fuzzHosts...)}
+		rule := networkingv1.IngressRule{Host: g.choose(fuzzHosts)}
 		if !g.chance(6) {
 			rule.HTTP = &networkingv1.HTTPIngressRuleValue{}
 			for range g.intn(5) {
-				p := networkingv1.HTTPIngressPath{Path: g.pick(fuzzPaths...), Backend: *g.backend()}
+				p := networkingv1.HTTPIngressPath{Path: g.choose(fuzzPaths), Backend: *g.backend()}
 				if !g.chance(8) {
-					p.PathType = ptr(networkingv1.PathType(g.pick(fuzzPathTypes...)))
+					p.PathType = ptr(networkingv1.PathType(g.choose(fuzzPathTypes)))
 				}
 				rule.HTTP.Paths = append(rule.HTTP.Paths, p)
 			}
@@ -297,12 +319,12 @@ func (g *generator) backend() *networkingv1.IngressBackend {
 		be.Resource = &corev1.TypedLocalObjectReference{Kind: g.pick("StorageBucket"), Name: g.pick("assets")}
 	}
 	if kind != 0 && kind != 7 {
-		svc := &networkingv1.IngressServiceBackend{Name: g.pick(fuzzServices...)}
+		svc := &networkingv1.IngressServiceBackend{Name: g.choose(fuzzServices)}
 		switch g.intn(4) {
 		case 0:
-			svc.Port.Name = g.pick(fuzzPortNames...)
+			svc.Port.Name = g.choose(fuzzPortNames)
 		case 1:
-			svc.Port.Name, svc.Port.Number = g.pick(fuzzPortNames...), g.port()
+			svc.Port.Name, svc.Port.Number = g.choose(fuzzPortNames), g.port()
 		default:
 			svc.Port.Number = g.port()
 		}
@@ -312,3 +334,53 @@ func (g *generator) backend() *networkingv1.IngressBackend {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestGeneratorReachesTheTranslator checks that the fuzz generator builds
+// inputs the translator does something with (routes, HTTPS, 503s, errors),
+// so that fuzzing explores more than the rejection of garbage.
+func TestGeneratorReachesTheTranslator(t *testing.T) {
+	good := goodSecretData(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var routes, forward, https, unavailable, errs int
+	for range 500 {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(rng.UintN(256))
+		}
+		in := &translators.Inputs{}
+		for _, o := range (&generator{b: b, good: good}).objects() {
+			_ = in.Add(o)
+		}
+		in.Sort()
+		frag, statuses := ingress.New().Translate(in, testSettings())
+		for _, e := range frag.Validate() {
+			t.Fatalf("fragment does not validate: %v", e)
+		}
+		for _, l := range frag.Listeners {
+			if l.Protocol == ir.ProtocolHTTPS {
+				https++
+			}
+			for _, vh := range l.VirtualHosts {
+				for _, r := range vh.Routes {
+					routes++
+					if r.DirectResponse != nil {
+						unavailable++
+					}
+					if r.Forward != nil {
+						forward++
+					}
+				}
+			}
+		}
+		for _, st := range statuses {
+			if !st.Accepted() {
+				errs++
+			}
+		}
+	}
+	t.Logf("routes %d (forwarding %d, 503 %d), HTTPS listeners %d, statuses with errors %d", routes, forward, unavailable, https, errs)
+	if routes < 100 || forward < 30 || https < 5 || unavailable == 0 || errs == 0 {
+		t.Errorf("the generator rarely reaches the translator: routes %d (forwarding %d, 503 %d), HTTPS listeners %d, statuses with errors %d",
+			routes, forward, unavailable, https, errs)
+	}
+}
