@@ -90,18 +90,11 @@ func sortObjects[T client.Object](objs []T) {
 
 func (in *Inputs) index() {
 	in.indexOnce.Do(func() {
-		in.services = map[string]*corev1.Service{}
-		for _, s := range in.Services {
-			in.services[s.Namespace+"/"+s.Name] = s
-		}
-		in.secrets = map[string]*corev1.Secret{}
-		for _, s := range in.Secrets {
-			in.secrets[s.Namespace+"/"+s.Name] = s
-		}
-		in.namespaces = map[string]*corev1.Namespace{}
-		for _, n := range in.Namespaces {
-			in.namespaces[n.Name] = n
-		}
+		// With duplicates (two files holding one object), the first wins,
+		// as everywhere else.
+		in.services = firstByName(in.Services)
+		in.secrets = firstByName(in.Secrets)
+		in.namespaces = firstByName(in.Namespaces)
 		in.slicesBySvc = map[string][]*discoveryv1.EndpointSlice{}
 		for _, es := range in.EndpointSlices {
 			svc := es.Labels[discoveryv1.LabelServiceName]
@@ -112,6 +105,20 @@ func (in *Inputs) index() {
 			in.slicesBySvc[key] = append(in.slicesBySvc[key], es)
 		}
 	})
+}
+
+func firstByName[T client.Object](objs []T) map[string]T {
+	out := make(map[string]T, len(objs))
+	for _, o := range objs {
+		key := o.GetName()
+		if ns := o.GetNamespace(); ns != "" {
+			key = ns + "/" + key
+		}
+		if _, ok := out[key]; !ok {
+			out[key] = o
+		}
+	}
+	return out
 }
 
 // Service returns the Service namespace/name, or nil.

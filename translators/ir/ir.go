@@ -118,7 +118,7 @@ type Route struct {
 	Redirect       *Redirect       `json:"redirect,omitempty"`
 	DirectResponse *DirectResponse `json:"directResponse,omitempty"`
 
-	Filters Filters `json:"filters,omitempty"`
+	Filters Filters `json:"filters,omitzero"`
 }
 
 // PathMatchType says how Match.Path.Value is compared with the request path.
