@@ -47,7 +47,7 @@ type Options struct {
 	// checkout) becomes one snapshot. Default 100 ms.
 	Debounce time.Duration
 	// MaxDelay bounds the wait of Debounce: a folder that never stays quiet
-	// is still read at least this long after the first change of a burst.
+	// is still read at most this long after the first change of a burst.
 	// Default 1 s.
 	MaxDelay time.Duration
 	// Recursive says whether sub-folders are read too. Default (nil): true.
@@ -134,9 +134,6 @@ func New(dir string, reg *translators.Registry, opts Options) (*Provider, error)
 		groupKinds: gks,
 		versions:   versions,
 		files:      map[string]*fileState{},
-	}
-	if p.maxDelay < p.debounce {
-		p.maxDelay = p.debounce
 	}
 	return p, nil
 }
