@@ -227,6 +227,9 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 			if !ok {
 				return nil
 			}
+			// Hidden names are not skipped here, though their files are not
+			// read: a ConfigMap volume changes by renaming its hidden
+			// "..data" link, and nothing else in the folder moves.
 			if isTempFile(filepath.Base(ev.Name)) {
 				continue
 			}

@@ -791,6 +791,38 @@ func TestRunSeesNewSubFolders(t *testing.T) {
 	equal(t, "after rm -r", names(next(t, ch).Services), []string{"default/a"})
 }
 
+// A ConfigMap mounted as a volume is a folder of symlinks into a hidden
+// timestamped folder, updated by swapping the "..data" symlink at once.
+func TestRunFollowsAConfigMapVolumeSwap(t *testing.T) {
+	dir := t.TempDir()
+	version := func(name, content string) {
+		write(t, filepath.Join(dir, name, "svc.yaml"), content)
+		if err := os.Symlink(name, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..2026_11_25_01", service("web", 80))
+	if err := os.Symlink(filepath.Join("..data", "svc.yaml"), filepath.Join(dir, "svc.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := newProvider(t, dir, Options{})
+	ch, _ := run(t, p)
+	equal(t, "first", names(next(t, ch).Services), []string{"default/web"})
+
+	version("..2026_11_25_02", service("web", 81))
+	if err := os.RemoveAll(filepath.Join(dir, "..2026_11_25_01")); err != nil {
+		t.Fatal(err)
+	}
+	in := next(t, ch)
+	equal(t, "after the swap", names(in.Services), []string{"default/web"})
+	if port := in.Services[0].Spec.Ports[0].Port; port != 81 {
+		t.Errorf("port = %d after the swap, want 81", port)
+	}
+}
+
 func TestRunStopsWithoutLeakingGoroutines(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a.yaml"), service("a", 80))
