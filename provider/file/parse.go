@@ -82,7 +82,7 @@ func isSeparator(line []byte) bool {
 
 // lineRE finds the line numbers the YAML parser puts in its messages; they
 // count from the start of the document, not of the file.
-var lineRE = regexp.MustCompile(`line (\d+)`)
+var lineRE = regexp.MustCompile(`\bline (\d+)`)
 
 // rebaseLines rewrites the document-relative line numbers in a parser
 // message into file line numbers. It returns the first such line (or
