@@ -14,7 +14,7 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-3.7.3}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS="${LEGATE_TOOLS:-$ROOT/.tools}"
+TOOLS="${LEGATE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/legate}"
 OUT="$TOOLS/kube-v$KUBE_VERSION-etcd-v$ETCD_VERSION"
 STAGING_VERSION="v0.${KUBE_VERSION#1.}"
 

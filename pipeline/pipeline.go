@@ -36,6 +36,7 @@ func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
 	start := time.Now()
 	res := p.Registry.Translate(in, p.Settings)
 	out := &Output{Result: res}
+	defer func() { out.Duration = time.Since(start) }()
 	built, err := xds.Build(res.IR)
 	if err != nil {
 		return out, fmt.Errorf("building Envoy resources: %w", err)
@@ -44,6 +45,5 @@ func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
 		return out, fmt.Errorf("validating Envoy resources: %w", err)
 	}
 	out.Resources = built
-	out.Duration = time.Since(start)
 	return out, nil
 }

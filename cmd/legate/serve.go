@@ -1,23 +1,34 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/legateproxy/legate/internal/supervisor"
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/provider/file"
+	"github.com/legateproxy/legate/provider/kubernetes"
 	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/xds"
 	"github.com/legateproxy/legate/xds/server"
@@ -25,6 +36,8 @@ import (
 
 type serveFlags struct {
 	configDir       string
+	kubeconfig      string
+	watchNamespaces []string
 	xdsAddress      string
 	nodeCluster     string
 	listenAddress   string
@@ -32,6 +45,13 @@ type serveFlags struct {
 	httpsPort       uint32
 	statusAddresses []string
 	ingressClass    string
+	healthAddress   string
+	metricsAddress  string
+	leaseNamespace  string
+	leaseName       string
+	leaseDuration   time.Duration
+	renewDeadline   time.Duration
+	retryPeriod     time.Duration
 
 	envoy         bool
 	envoyPath     string
@@ -45,10 +65,12 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Watch the configuration, translate it and serve it to Envoy over xDS",
-		Long: `serve watches a folder of Kubernetes YAML (--config-dir), translates every
-change into Envoy configuration and serves it on one ADS gRPC port. With
---envoy it also runs Envoy as a child process, bootstrapped to this server,
-restarted if it dies and stopped on exit.`,
+		Long: `serve watches a folder of Kubernetes YAML (--config-dir) or, without one, the
+Kubernetes API (in-cluster config, or --kubeconfig), translates every change
+into Envoy configuration and serves it on one ADS gRPC port. With --envoy it
+also runs Envoy as a child process, bootstrapped to this server, restarted if
+it dies and stopped on exit. With the Kubernetes API, status is written back
+by the replica holding the leader Lease; every replica translates and serves.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -61,7 +83,9 @@ restarted if it dies and stopped on exit.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes YAML manifests to watch (required)")
+	fl.StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes YAML manifests to watch (default: watch the Kubernetes API)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
+	fl.StringSliceVar(&f.watchNamespaces, "watch-namespaces", nil, "namespaces to watch (default: all)")
 	fl.StringVar(&f.xdsAddress, "xds-address", "127.0.0.1:18000", "address of the ADS gRPC server")
 	fl.StringVar(&f.nodeCluster, "node-cluster", "legate", "data-plane group (Envoy node.cluster) the configuration is published to")
 	fl.StringVar(&f.listenAddress, "listen-address", "0.0.0.0", "address Envoy's HTTP and HTTPS listeners bind")
@@ -69,12 +93,18 @@ restarted if it dies and stopped on exit.`,
 	fl.Uint32Var(&f.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
 	fl.StringSliceVar(&f.statusAddresses, "status-address", nil, "address(es) written into Ingress status.loadBalancer")
 	fl.StringVar(&f.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns")
+	fl.StringVar(&f.healthAddress, "health-address", "127.0.0.1:8081", "address of /healthz and /readyz (empty: off)")
+	fl.StringVar(&f.metricsAddress, "metrics-address", "127.0.0.1:8082", "address of Prometheus /metrics (empty: off)")
+	fl.StringVar(&f.leaseNamespace, "leader-election-namespace", "", "namespace of the status-writer Lease (default: $POD_NAMESPACE, then default)")
+	fl.StringVar(&f.leaseName, "leader-election-id", "legate-status", "name of the status-writer Lease")
+	fl.DurationVar(&f.leaseDuration, "leader-election-lease-duration", 15*time.Second, "how long a status-writer lease lasts without renewal")
+	fl.DurationVar(&f.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops writing")
+	fl.DurationVar(&f.retryPeriod, "leader-election-retry-period", 2*time.Second, "how often replicas try to take or renew the lease")
 	fl.BoolVar(&f.envoy, "envoy", false, "run Envoy as a child process")
 	fl.StringVar(&f.envoyPath, "envoy-path", "", "Envoy binary (default: $LEGATE_ENVOY, then envoy on PATH)")
 	fl.StringVar(&f.envoyAdmin, "envoy-admin-address", "127.0.0.1:9901", "address of the child Envoy's admin interface")
 	fl.StringVar(&f.envoyLogLevel, "envoy-log-level", "warning", "log level of the child Envoy")
 	fl.StringVar(&f.envoyBaseDir, "envoy-dir", "", "folder for the child Envoy's bootstrap (default: a temporary folder)")
-	_ = cmd.MarkFlagRequired("config-dir")
 	return cmd
 }
 
@@ -93,70 +123,173 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 	defer cancel()
 
 	reg := registry()
-	pipe := &pipeline.Pipeline{Registry: reg, Settings: f.settings()}
-	prov, err := file.New(f.configDir, reg, file.Options{Logger: log.With("provider", "file")})
-	if err != nil {
-		return fmt.Errorf("config dir: %w", err)
-	}
-	srv := server.New(server.Options{Logger: log.With("component", "xds"), DefaultGroup: f.nodeCluster})
+	metrics := ctrlmetrics.Registry
+	srv := server.New(server.Options{Logger: log.With("component", "xds"), DefaultGroup: f.nodeCluster, Registerer: metrics})
 	lis, err := net.Listen("tcp", f.xdsAddress)
 	if err != nil {
 		return fmt.Errorf("xDS server: %w", err)
 	}
 	log.Info("xDS server listening", "address", lis.Addr().String())
 
+	var ready atomic.Bool
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	defer wg.Wait()
+	errs := make(chan error, 4)
+	fail := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
 	wg.Go(func() {
 		if err := srv.Serve(ctx, lis); err != nil {
-			errs <- fmt.Errorf("xDS server: %w", err)
+			fail(fmt.Errorf("xDS server: %w", err))
 		}
 	})
-	inputs := make(chan *translators.Inputs, 1)
-	wg.Go(func() {
-		if err := prov.Run(ctx, inputs); err != nil && !errors.Is(err, context.Canceled) {
-			errs <- fmt.Errorf("file provider: %w", err)
-		}
-	})
+	if err := startOps(ctx, &wg, log, f, &ready, fail); err != nil {
+		return err
+	}
 
-	envoyStarted := false
+	loop := &pipeline.Loop{
+		Pipeline:  &pipeline.Pipeline{Registry: reg, Settings: f.settings()},
+		Publisher: srv,
+		Group:     f.nodeCluster,
+		Logger:    log,
+		Metrics:   pipeline.NewMetrics(metrics),
+	}
 	reporter := newProblemReporter(log)
-	for {
-		select {
-		case <-ctx.Done():
-			wg.Wait()
-			return nil
-		case err := <-errs:
-			cancel()
-			wg.Wait()
+	loop.OnStatus = reporter.report
+	if f.configDir != "" {
+		prov, err := file.New(f.configDir, reg, file.Options{Logger: log.With("provider", "file")})
+		if err != nil {
+			return fmt.Errorf("--config-dir: %w", err)
+		}
+		loop.Source = prov
+	} else {
+		src, err := startKubernetes(ctx, &wg, log, f, reg, loop)
+		if err != nil {
 			return err
-		case in := <-inputs:
-			out, err := pipe.Run(in)
-			if out != nil {
-				reporter.report(out.Statuses)
-			}
-			if err != nil {
-				log.Error("translation failed; still serving the last good configuration", "err", err)
-				continue
-			}
-			version, changed, err := srv.Publish(f.nodeCluster, out.Resources)
-			if err != nil {
-				log.Error("snapshot rejected; still serving the last good configuration", "err", err)
-				continue
-			}
-			log.Info("configuration translated", "version", version, "changed", changed,
-				"duration", out.Duration, "listeners", len(out.Resources.Listeners),
-				"routes", len(out.Resources.Routes), "clusters", len(out.Resources.Clusters))
-			if f.envoy && !envoyStarted {
-				envoyStarted = true
-				if err := startEnvoy(ctx, &wg, log, f, lis.Addr().String()); err != nil {
-					cancel()
-					wg.Wait()
-					return err
-				}
+		}
+		loop.Source = src
+	}
+	envoyStarted := false
+	loop.OnPublished = func(*pipeline.Output, string, bool) {
+		ready.Store(true)
+		if f.envoy && !envoyStarted {
+			// Envoy starts once there is a configuration to give it, so it
+			// never serves an empty one.
+			envoyStarted = true
+			if err := startEnvoy(ctx, &wg, log, f, lis.Addr().String()); err != nil {
+				fail(err)
 			}
 		}
 	}
+	wg.Go(func() {
+		if err := loop.Run(ctx); err != nil {
+			fail(err)
+		}
+	})
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		return nil
+	case err := <-errs:
+		cancel()
+		return err
+	}
+}
+
+// startKubernetes makes the Kubernetes provider and, in the background,
+// campaigns for the status-writer Lease.
+func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *serveFlags, reg *translators.Registry, loop *pipeline.Loop) (pipeline.Source, error) {
+	cfg, err := kubeConfig(f.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := kubernetes.New(kubernetes.Options{Config: cfg, Registry: reg, Namespaces: f.watchNamespaces, Logger: log.With("provider", "kubernetes")})
+	if err != nil {
+		return nil, err
+	}
+	ns := cmp.Or(f.leaseNamespace, os.Getenv("POD_NAMESPACE"), "default")
+	host, _ := os.Hostname()
+	identity := cmp.Or(os.Getenv("POD_NAME"), host) + "-" + strconv.Itoa(os.Getpid())
+	writer, err := kubernetes.NewStatusWriter(cfg, prov.Scheme(), identity, log.With("component", "status"))
+	if err != nil {
+		return nil, err
+	}
+	report := loop.OnStatus
+	loop.OnStatus = func(st []translators.ObjectStatus) {
+		report(st)
+		writer.Update(st)
+	}
+	wg.Go(func() {
+		err := kubernetes.Elect(ctx, cfg, kubernetes.ElectionOptions{
+			Namespace: ns, Name: f.leaseName, Identity: identity, Logger: log.With("component", "leader"),
+			LeaseDuration: f.leaseDuration, RenewDeadline: f.renewDeadline, RetryPeriod: f.retryPeriod,
+		}, writer.Run)
+		if err != nil {
+			log.Error("leader election", "err", err)
+		}
+	})
+	return prov, nil
+}
+
+func kubeConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no --config-dir and no Kubernetes config: %w", err)
+	}
+	return cfg, nil
+}
+
+// startOps serves /healthz, /readyz (ready once a snapshot was published)
+// and /metrics.
+func startOps(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *serveFlags, ready *atomic.Bool, fail func(error)) error {
+	serveHTTP := func(name, addr string, h http.Handler) error {
+		if addr == "" {
+			return nil
+		}
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s server: %w", name, err)
+		}
+		log.Info(name+" server listening", "address", lis.Addr().String())
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		wg.Go(func() {
+			if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("%s server: %w", name, err))
+			}
+		})
+		wg.Go(func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		})
+		return nil
+	}
+	health := http.NewServeMux()
+	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	health.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "no configuration published yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	if err := serveHTTP("health", f.healthAddress, health); err != nil {
+		return err
+	}
+	metrics := http.NewServeMux()
+	metrics.Handle("/metrics", promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{}))
+	return serveHTTP("metrics", f.metricsAddress, metrics)
 }
 
 func startEnvoy(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *serveFlags, xdsAddr string) error {

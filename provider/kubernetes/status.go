@@ -29,7 +29,10 @@ import (
 // only what changed, and only while it runs, which is while its replica
 // holds the leader lease (see Elect).
 type StatusWriter struct {
-	client   client.Client
+	client client.Client
+	// owner is the field manager of every write: the replica's identity,
+	// so an object's managedFields say which replica wrote its status.
+	owner    client.FieldOwner
 	recorder record.EventRecorder
 	log      *slog.Logger
 
@@ -44,7 +47,7 @@ type StatusWriter struct {
 
 // NewStatusWriter makes a writer that talks to the API server directly
 // (status writes must not be served from a cache).
-func NewStatusWriter(cfg *rest.Config, scheme *runtime.Scheme, log *slog.Logger) (*StatusWriter, error) {
+func NewStatusWriter(cfg *rest.Config, scheme *runtime.Scheme, identity string, log *slog.Logger) (*StatusWriter, error) {
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, fmt.Errorf("status client: %w", err)
@@ -57,6 +60,7 @@ func NewStatusWriter(cfg *rest.Config, scheme *runtime.Scheme, log *slog.Logger)
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
 	return &StatusWriter{
 		client:   c,
+		owner:    client.FieldOwner(identity),
 		recorder: b.NewRecorder(scheme, corev1.EventSource{Component: "legate"}),
 		log:      log,
 		notify:   make(chan struct{}, 1),
@@ -118,7 +122,7 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 				return nil
 			}
 			ing.Status.LoadBalancer.Ingress = want
-			return w.client.Status().Update(ctx, ing)
+			return w.client.Status().Update(ctx, ing, w.owner)
 		})
 		if apierrors.IsNotFound(err) {
 			return nil // deleted meanwhile
