@@ -2,19 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/provider/file"
-	"github.com/legateproxy/legate/translators"
 )
 
 type translateFlags struct {
@@ -40,7 +35,7 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 			if err != nil {
 				return err
 			}
-			in, err := loadManifests(log, f.files)
+			in, err := file.LoadPaths(reg(), file.Options{Logger: log}, f.files...)
 			if err != nil {
 				return err
 			}
@@ -111,43 +106,4 @@ func writeDocument(w io.Writer, doc any, format string) error {
 		return fmt.Errorf("-o %q: want yaml or json", format)
 	}
 	return err
-}
-
-// loadManifests reads every manifest of the given files and folders. A
-// file that fails to parse is an error here: translate is for checking.
-func loadManifests(log *slog.Logger, paths []string) (*translators.Inputs, error) {
-	in := &translators.Inputs{}
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("%s: only folders are supported yet", p)
-		}
-		prov, err := file.New(p, reg(), file.Options{Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		part, err := prov.Load()
-		if err != nil {
-			return nil, err
-		}
-		if errs := prov.Errors(); len(errs) > 0 {
-			return nil, errors.Join(func() []error {
-				var out []error
-				for _, e := range errs {
-					out = append(out, e)
-				}
-				return out
-			}()...)
-		}
-		for _, objs := range [][]client.Object{} {
-			_ = objs
-		}
-		_ = part
-		in = part
-	}
-	in.Sort()
-	return in, nil
 }

@@ -66,6 +66,8 @@ func (e FileError) Error() string { return location(e.File, e.Line) + ": " + e.M
 
 // Provider reads a folder of manifests into translators.Inputs.
 type Provider struct {
+	// only, when set, is the one file this provider reads (LoadPaths).
+	only      string
 	dir       string
 	recursive bool
 	debounce  time.Duration
@@ -392,6 +394,9 @@ func (p *Provider) refresh() ([sha256.Size]byte, error) {
 // list returns the manifest files of the folder, and the sub-folders that
 // could not be read (their files are kept as they were).
 func (p *Provider) list() (files, unreadable []string, err error) {
+	if p.only != "" {
+		return []string{p.only}, nil, nil
+	}
 	err = filepath.WalkDir(p.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == p.dir {
