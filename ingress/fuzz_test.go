@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/legateproxy/legate/ingress"
+	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
@@ -24,8 +25,10 @@ import (
 // stream (seeded with every golden input) and bytes from which objects are
 // built directly, so that values the API server would reject (and a folder
 // of YAML would not) reach the translator too. Whatever it is given, it must
-// not panic, its fragment and the registry's result must pass Validate, and
-// translating twice must give the same result.
+// not panic, its fragment and the registry's result must pass Validate, the
+// Envoy snapshot made from them must pass xds.Validate, and translating twice
+// must give the same result. (This external test package may import the
+// pipeline; the ingress package itself never imports xds.)
 func FuzzTranslate(f *testing.F) {
 	ins, err := filepath.Glob("testdata/*.in.yaml")
 	if err != nil {
@@ -75,6 +78,12 @@ func FuzzTranslate(f *testing.F) {
 		res := translators.NewRegistry(ingress.New()).Translate(build(), testSettings())
 		for _, e := range res.IR.Validate() {
 			t.Errorf("registry result does not validate: %v", e)
+		}
+		// The whole way to Envoy: the snapshot built from these inputs must
+		// pass the deep xDS validation (what Envoy would reject, it fails).
+		pipe := &pipeline.Pipeline{Registry: translators.NewRegistry(ingress.New()), Settings: testSettings()}
+		if _, err := pipe.Run(build()); err != nil {
+			t.Errorf("snapshot fails validation: %v", err)
 		}
 	})
 }
