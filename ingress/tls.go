@@ -76,14 +76,14 @@ func (t *translation) secret(namespace, name string) (string, error) {
 	}
 	s := t.in.Secret(namespace, name)
 	if s == nil {
-		return "", fmt.Errorf("Secret %s does not exist", irName)
+		return "", fmt.Errorf("secret %s does not exist", irName)
 	}
 	crt, key := secretData(s, corev1.TLSCertKey), secretData(s, corev1.TLSPrivateKeyKey)
 	if len(crt) == 0 || len(key) == 0 {
-		return "", fmt.Errorf("Secret %s needs both %s and %s", irName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+		return "", fmt.Errorf("secret %s needs both %s and %s", irName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
 	}
 	if _, err := tls.X509KeyPair(crt, key); err != nil {
-		return "", fmt.Errorf("Secret %s does not hold a valid PEM certificate and key: %w", irName, err)
+		return "", fmt.Errorf("secret %s does not hold a valid PEM certificate and key: %w", irName, err)
 	}
 	t.secrets[irName] = &ir.Secret{
 		Name:        irName,

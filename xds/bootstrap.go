@@ -170,7 +170,6 @@ func xdsServerCluster(opts BootstrapOptions) (*clusterv3.Cluster, error) {
 		c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
 	} else {
 		c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
-		c.RespectDnsTtl = true
 		c.DnsLookupFamily = clusterv3.Cluster_V4_PREFERRED
 	}
 	return c, nil

@@ -39,7 +39,6 @@ func buildCluster(c *ir.Cluster) (*clusterv3.Cluster, error) {
 		out.LoadAssignment = buildLoadAssignment(c.Name, c.Endpoints)
 	case ir.ClusterDNS:
 		out.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
-		out.RespectDnsTtl = true
 		// Prefer IPv4 but fall back to IPv6: most clusters and external
 		// names have IPv4, and an IPv6-only name should still work.
 		out.DnsLookupFamily = clusterv3.Cluster_V4_PREFERRED

@@ -101,8 +101,8 @@ func validateTCPRoute(l *Listener, i int, t *TCPRoute, sni map[string]string) []
 		if i > 0 {
 			errs = append(errs, fmt.Sprintf("a %s listener serves one route; %s is served", l.Protocol, l.TCPRoutes[0].Name))
 		}
-		if l.Protocol == ProtocolUDP && len(t.Backends) != 1 {
-			errs = append(errs, fmt.Sprintf("a UDP route forwards to exactly one backend, has %d", len(t.Backends)))
+		if n := weighted(t.Backends); l.Protocol == ProtocolUDP && n > 1 {
+			errs = append(errs, fmt.Sprintf("a UDP route forwards to one backend with weight, has %d", n))
 		}
 	case ProtocolTLS:
 		names := t.SNI
@@ -121,6 +121,16 @@ func validateTCPRoute(l *Listener, i int, t *TCPRoute, sni map[string]string) []
 		}
 	}
 	return errs
+}
+
+func weighted(bs []WeightedBackend) int {
+	n := 0
+	for _, b := range bs {
+		if b.Weight > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func udpOrTCP(p Protocol) string {
@@ -302,10 +312,7 @@ func ValidateRegex(re string) error {
 }
 
 func validHeaderName(n string) bool {
-	if strings.HasPrefix(n, ":") {
-		n = n[1:]
-	}
-	return validToken(n)
+	return validToken(strings.TrimPrefix(n, ":"))
 }
 
 // validToken is RFC 9110's token: visible ASCII without separators.
