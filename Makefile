@@ -8,16 +8,21 @@ FUZZTIME ?= 20s
 BIN := bin/legate
 CONFIG_DIR ?= examples
 
-.PHONY: all build run test unit fuzz-smoke check lint envoy clean
+.PHONY: all build run test unit fuzz-smoke check envoy kube clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/legate
 
-# envoy installs the pinned Envoy into .tools/ (no-op when present).
+# envoy installs the pinned Envoy into the tool cache (no-op when present).
 envoy:
 	@./hack/install-envoy.sh >/dev/null
+
+# kube builds kube-apiserver, kube-controller-manager and etcd from source
+# into the tool cache (about 10 minutes the first time; no-op after).
+kube:
+	@./hack/build-kube.sh >/dev/null
 
 # run serves the examples/ folder with Envoy as a child process:
 # HTTP on :8080, HTTPS on :8443, Envoy admin on 127.0.0.1:9901.
@@ -25,11 +30,13 @@ run: build envoy
 	LEGATE_ENVOY="$$(./hack/install-envoy.sh)" $(BIN) serve --config-dir $(CONFIG_DIR) --envoy
 
 # test is the whole suite: static checks, every Go test (golden, validator,
-# ADS, grpc-go xDS client, real Envoy end to end), and a short fuzz run.
+# ADS, grpc-go xDS client, real Envoy end to end, a real kube-apiserver and
+# etcd), and a short fuzz run.
 test: check unit fuzz-smoke
 
-unit: envoy
+unit: envoy kube
 	@set -o pipefail; export LEGATE_ENVOY="$$(./hack/install-envoy.sh)"; \
+	export KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)"; \
 	status=0; $(GO) test -count=1 -timeout 25m -v ./... > .test.log 2>&1 || status=$$?; \
 	grep -E '^(ok|FAIL|--- FAIL|--- SKIP|panic:|\?)|^\s+--- (FAIL|SKIP)' .test.log; \
 	if [[ $$status -ne 0 ]]; then grep -B2 -A30 -E -- '--- FAIL|^panic:' .test.log | head -300; fi; \
