@@ -18,24 +18,12 @@ import (
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/legateproxy/legate/internal/testenv"
 )
 
-// envoyBinary finds Envoy: LEGATE_ENVOY, else envoy on PATH. Without one
-// the test fails in CI and is skipped elsewhere.
-func envoyBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LEGATE_ENVOY"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("envoy"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Envoy: set LEGATE_ENVOY or put envoy on PATH (required in CI)")
-	}
-	t.Skip("SKIPPING ENVOY ACCEPTANCE TEST: no Envoy found; set LEGATE_ENVOY or put envoy on PATH")
-	return ""
-}
+// envoyBinary finds Envoy (see testenv.Envoy).
+func envoyBinary(t *testing.T) string { return testenv.Envoy(t) }
 
 // TestEnvoyAcceptsGolden runs `envoy --mode validate` on every golden
 // case: Envoy itself parses and instantiates the listeners (with their

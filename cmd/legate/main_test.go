@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/legateproxy/legate/internal/testenv"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -81,13 +83,7 @@ func TestBootstrapAcceptedByEnvoy(t *testing.T) {
 			t.Errorf("bootstrap lacks %q:\n%s", want, out)
 		}
 	}
-	envoy := os.Getenv("LEGATE_ENVOY")
-	if envoy == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no Envoy in CI: set LEGATE_ENVOY")
-		}
-		t.Skip("SKIPPED: set LEGATE_ENVOY to check the bootstrap with Envoy")
-	}
+	envoy := testenv.Envoy(t)
 	path := filepath.Join(t.TempDir(), "bootstrap.yaml")
 	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
 		t.Fatal(err)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/legateproxy/legate/internal/testenv"
 )
 
 func envoyOrSkip(t *testing.T) string {
@@ -26,14 +27,7 @@ func envoyOrSkip(t *testing.T) string {
 	return ""
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testenv.FreePort(t) }
 
 func waitReady(t *testing.T, port int) {
 	t.Helper()

@@ -18,24 +18,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/legateproxy/legate/internal/testenv"
 )
 
-// envoyPath finds Envoy; in CI a missing Envoy fails the test instead of
-// skipping it.
-func envoyPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LEGATE_ENVOY"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("envoy"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Envoy: set LEGATE_ENVOY (hack/install-envoy.sh prints the path)")
-	}
-	t.Skip("SKIPPED: no Envoy; set LEGATE_ENVOY (hack/install-envoy.sh prints the path)")
-	return ""
-}
+// envoyPath finds Envoy (see testenv.Envoy).
+func envoyPath(t *testing.T) string { return testenv.Envoy(t) }
 
 var (
 	buildOnce sync.Once
@@ -67,15 +55,7 @@ func legateBinary(t *testing.T) string {
 	return binary
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testenv.FreePort(t) }
 
 // backend is a local HTTP server that answers with its name.
 type backend struct {

@@ -17,26 +17,13 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/legateproxy/legate/internal/testenv"
 	"github.com/legateproxy/legate/translators/ir"
 	"github.com/legateproxy/legate/xds"
 )
 
-// envoyBinary finds Envoy: LEGATE_ENVOY, else envoy on PATH. Without one
-// the test fails in CI and is skipped elsewhere.
-func envoyBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LEGATE_ENVOY"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("envoy"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Envoy: set LEGATE_ENVOY or put envoy on PATH (required in CI)")
-	}
-	t.Skip("SKIPPING ENVOY TEST: no Envoy found; set LEGATE_ENVOY or put envoy on PATH")
-	return ""
-}
+// envoyBinary finds Envoy (see testenv.Envoy).
+func envoyBinary(t *testing.T) string { return testenv.Envoy(t) }
 
 func freePort(t *testing.T) uint32 {
 	t.Helper()
