@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // Inputs is one consistent, immutable snapshot of every object a translator
@@ -27,6 +29,22 @@ type Inputs struct {
 	IngressClasses []*networkingv1.IngressClass
 	Ingresses      []*networkingv1.Ingress
 
+	// Gateway API (gateway.networking.k8s.io/v1).
+	GatewayClasses     []*gatewayv1.GatewayClass
+	Gateways           []*gatewayv1.Gateway
+	HTTPRoutes         []*gatewayv1.HTTPRoute
+	GRPCRoutes         []*gatewayv1.GRPCRoute
+	TLSRoutes          []*gatewayv1.TLSRoute
+	TCPRoutes          []*gatewayv1.TCPRoute
+	UDPRoutes          []*gatewayv1.UDPRoute
+	ReferenceGrants    []*gatewayv1.ReferenceGrant
+	BackendTLSPolicies []*gatewayv1.BackendTLSPolicy
+
+	// Others holds objects of every other kind a registered translator
+	// reads (e.g. getambassador.io kinds), sorted by kind, namespace and
+	// name; the translator that reads them picks its own by Go type.
+	Others []client.Object
+
 	indexOnce   sync.Once
 	services    map[string]*corev1.Service
 	secrets     map[string]*corev1.Secret
@@ -34,7 +52,7 @@ type Inputs struct {
 	slicesBySvc map[string][]*discoveryv1.EndpointSlice
 }
 
-// ErrUnknownKind is returned by Add for an object Inputs has no place for.
+// ErrUnknownKind is returned by Add for a nil object.
 var ErrUnknownKind = errors.New("inputs: unknown kind")
 
 // Add puts one object into the snapshot. It returns an error for a kind
@@ -53,10 +71,59 @@ func (in *Inputs) Add(obj client.Object) error {
 		in.IngressClasses = append(in.IngressClasses, o)
 	case *networkingv1.Ingress:
 		in.Ingresses = append(in.Ingresses, o)
+	case *gatewayv1.GatewayClass:
+		in.GatewayClasses = append(in.GatewayClasses, o)
+	case *gatewayv1.Gateway:
+		in.Gateways = append(in.Gateways, o)
+	case *gatewayv1.HTTPRoute:
+		in.HTTPRoutes = append(in.HTTPRoutes, o)
+	case *gatewayv1.GRPCRoute:
+		in.GRPCRoutes = append(in.GRPCRoutes, o)
+	case *gatewayv1.TLSRoute:
+		in.TLSRoutes = append(in.TLSRoutes, o)
+	case *gatewayv1.TCPRoute:
+		in.TCPRoutes = append(in.TCPRoutes, o)
+	case *gatewayv1.UDPRoute:
+		in.UDPRoutes = append(in.UDPRoutes, o)
+	case *gatewayv1.ReferenceGrant:
+		in.ReferenceGrants = append(in.ReferenceGrants, o)
+	case *gatewayv1.BackendTLSPolicy:
+		in.BackendTLSPolicies = append(in.BackendTLSPolicies, o)
+	case nil:
+		return fmt.Errorf("%w: nil", ErrUnknownKind)
 	default:
-		return fmt.Errorf("%w: %T", ErrUnknownKind, obj)
+		in.Others = append(in.Others, o)
 	}
 	return nil
+}
+
+// All returns every object of the snapshot, in Sort's order within each
+// kind: for providers and tools that copy or count snapshots.
+func (in *Inputs) All() []client.Object {
+	var out []client.Object
+	out = appendObjects(out, in.Namespaces)
+	out = appendObjects(out, in.Services)
+	out = appendObjects(out, in.EndpointSlices)
+	out = appendObjects(out, in.Secrets)
+	out = appendObjects(out, in.IngressClasses)
+	out = appendObjects(out, in.Ingresses)
+	out = appendObjects(out, in.GatewayClasses)
+	out = appendObjects(out, in.Gateways)
+	out = appendObjects(out, in.HTTPRoutes)
+	out = appendObjects(out, in.GRPCRoutes)
+	out = appendObjects(out, in.TLSRoutes)
+	out = appendObjects(out, in.TCPRoutes)
+	out = appendObjects(out, in.UDPRoutes)
+	out = appendObjects(out, in.ReferenceGrants)
+	out = appendObjects(out, in.BackendTLSPolicies)
+	return append(out, in.Others...)
+}
+
+func appendObjects[T client.Object](out []client.Object, objs []T) []client.Object {
+	for _, o := range objs {
+		out = append(out, o)
+	}
+	return out
 }
 
 // Sort orders every list by namespace then name. Providers call it once,
@@ -68,18 +135,35 @@ func (in *Inputs) Sort() {
 	sortObjects(in.Secrets)
 	sortObjects(in.IngressClasses)
 	sortObjects(in.Ingresses)
+	sortObjects(in.GatewayClasses)
+	sortObjects(in.Gateways)
+	sortObjects(in.HTTPRoutes)
+	sortObjects(in.GRPCRoutes)
+	sortObjects(in.TLSRoutes)
+	sortObjects(in.TCPRoutes)
+	sortObjects(in.UDPRoutes)
+	sortObjects(in.ReferenceGrants)
+	sortObjects(in.BackendTLSPolicies)
+	slices.SortStableFunc(in.Others, func(a, b client.Object) int {
+		return cmp.Or(cmp.Compare(fmt.Sprintf("%T", a), fmt.Sprintf("%T", b)),
+			cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
+	})
 }
 
 // Count returns how many objects of each kind the snapshot holds.
 func (in *Inputs) Count() map[string]int {
-	return map[string]int{
-		"Namespace":     len(in.Namespaces),
-		"Service":       len(in.Services),
-		"EndpointSlice": len(in.EndpointSlices),
-		"Secret":        len(in.Secrets),
-		"IngressClass":  len(in.IngressClasses),
-		"Ingress":       len(in.Ingresses),
+	out := map[string]int{}
+	for _, o := range in.All() {
+		out[kindName(o)]++
 	}
+	return out
+}
+
+// kindName is the Go type name of an object, which for Kubernetes types is
+// its Kind.
+func kindName(o client.Object) string {
+	t := fmt.Sprintf("%T", o)
+	return t[strings.LastIndex(t, ".")+1:]
 }
 
 func sortObjects[T client.Object](objs []T) {

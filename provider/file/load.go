@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/legateproxy/legate/translators"
 )
 
@@ -40,14 +38,9 @@ func LoadPaths(reg *translators.Registry, opts Options, paths ...string) (*trans
 		for _, fe := range p.Errors() {
 			errs = append(errs, fe)
 		}
-		for _, objs := range [][]client.Object{
-			asObjects(part.Namespaces), asObjects(part.Services), asObjects(part.EndpointSlices),
-			asObjects(part.Secrets), asObjects(part.IngressClasses), asObjects(part.Ingresses),
-		} {
-			for _, o := range objs {
-				if err := in.Add(o); err != nil {
-					return nil, err
-				}
+		for _, o := range part.All() {
+			if err := in.Add(o); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -56,12 +49,4 @@ func LoadPaths(reg *translators.Registry, opts Options, paths ...string) (*trans
 	}
 	in.Sort()
 	return in, nil
-}
-
-func asObjects[T client.Object](objs []T) []client.Object {
-	out := make([]client.Object, len(objs))
-	for i, o := range objs {
-		out[i] = o
-	}
-	return out
 }
