@@ -213,7 +213,7 @@ func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, 
 	ns := cmp.Or(f.leaseNamespace, os.Getenv("POD_NAMESPACE"), "default")
 	host, _ := os.Hostname()
 	identity := cmp.Or(os.Getenv("POD_NAME"), host) + "-" + strconv.Itoa(os.Getpid())
-	writer, err := kubernetes.NewStatusWriter(cfg, prov.Scheme(), identity, log.With("component", "status"))
+	writer, err := kubernetes.NewStatusWriter(cfg, prov.Scheme(), prov.Cache(), identity, log.With("component", "status"))
 	if err != nil {
 		return nil, err
 	}
@@ -235,17 +235,19 @@ func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, 
 }
 
 func kubeConfig(path string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
 	if path != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
+		if cfg, err = clientcmd.BuildConfigFromFlags("", path); err != nil {
 			return nil, fmt.Errorf("--kubeconfig: %w", err)
 		}
-		return cfg, nil
-	}
-	cfg, err := ctrlconfig.GetConfig()
-	if err != nil {
+	} else if cfg, err = ctrlconfig.GetConfig(); err != nil {
 		return nil, fmt.Errorf("no --config-dir and no Kubernetes config: %w", err)
 	}
+	// client-go's default of 5 requests a second (20 from the in-cluster
+	// loader) makes writing the status of a thousand Ingresses after a
+	// start take minutes.
+	cfg.QPS, cfg.Burst = 50, 100
 	return cfg, nil
 }
 
