@@ -86,7 +86,10 @@ var _ = BeforeSuite(func() {
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 	}
-	testEnv.ControlPlane.GetAPIServer().CertDir = apiServerCerts
+	apiServer := testEnv.ControlPlane.GetAPIServer()
+	apiServer.CertDir = apiServerCerts
+	// envtest's default /24 holds too few Services for the scale tests.
+	apiServer.Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
