@@ -56,3 +56,9 @@ check:
 
 clean:
 	rm -rf bin .test.log
+
+# generate rewrites the deepcopy code of apis/ and the CRDs of the chart from
+# the Go types (hack/generate.sh --check tells whether they are stale).
+.PHONY: generate
+generate:
+	./hack/generate.sh
