@@ -64,7 +64,7 @@ var _ = Describe("A real Envoy", func() {
 		// The backend saw the request come over the veth pair, from Envoy.
 		Expect(backend.peers()).To(ContainElement(HavePrefix(netnsHostAddr + ":")))
 		p.ExpectRunning()
-	})
+	}, SpecTimeout(specTimeout))
 })
 
 // envoyPath finds Envoy: LEGATE_ENVOY, then envoy on PATH. Without one
@@ -86,6 +86,9 @@ func failOrSkip(why string) {
 	if os.Getenv("CI") != "" {
 		Fail(why)
 	}
+	// Printed as well: a skipped spec is only an "S" in Ginkgo's normal
+	// output.
+	fmt.Printf("\nSKIPPED: %s\n", why)
 	Skip("SKIPPED: " + why)
 }
 

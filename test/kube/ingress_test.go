@@ -121,7 +121,7 @@ var _ = Describe("An Ingress", func() {
 		}).WithTimeout(xdsWait).Should(Succeed())
 		Expect(ads.Err()).NotTo(HaveOccurred())
 		p.ExpectRunning()
-	})
+	}, SpecTimeout(specTimeout))
 })
 
 // vhostNames lists the virtual hosts of a route configuration.

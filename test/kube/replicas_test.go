@@ -74,6 +74,22 @@ var _ = Describe("Two replicas", func() {
 		second := newIngress(ns, "second", "second.example", "/", "app")
 		Expect(k8s.Create(ctx, second)).To(Succeed())
 
+		// The follower has translated the new Ingress (it serves it) but
+		// holds no lease, so it must not write its status: the Lease stays
+		// the dead leader's for at least 3.5s (4s after its last renewal,
+		// renewed every 500ms).
+		_, err := clients[follower.Identity].WaitFor(xdsWait, func(s adsState) bool {
+			return s.VirtualHost("http-8080", "second.example") != nil
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Consistently(func(g Gomega) {
+			ing := &networkingv1.Ingress{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(second), ing)).To(Succeed())
+			g.Expect(ing.Status.LoadBalancer.Ingress).To(BeEmpty(), "status written while no live replica held the Lease")
+		}).WithTimeout(time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+		Expect(time.Since(killed)).To(BeNumerically("<", 3*time.Second), "too slow to tell a follower's write from a takeover")
+		Expect(follower.Logs()).NotTo(ContainSubstring("leading: writing status"))
+
 		// The Lease runs out 4s after the leader's last renewal, and the
 		// follower tries every 500ms; allow for a loaded machine on top.
 		const leaseDuration, slack = 4 * time.Second, 4 * time.Second
@@ -90,13 +106,9 @@ var _ = Describe("Two replicas", func() {
 		report("leader takeover: SIGKILL of the leader to the new Ingress's status written by the other replica",
 			fmt.Sprintf("%s (lease duration 4s, retry period 500ms)", statusAt.Sub(killed).Round(10*time.Millisecond)))
 
-		By("the surviving replica still serving, with the new Ingress")
-		_, err := clients[follower.Identity].WaitFor(xdsWait, func(s adsState) bool {
-			return s.VirtualHost("http-8080", "second.example") != nil
-		})
-		Expect(err).NotTo(HaveOccurred())
+		Expect(follower.Logs()).To(ContainSubstring("leading: writing status"))
 		follower.ExpectRunning()
-	})
+	}, SpecTimeout(specTimeout))
 })
 
 func ptrValue[T any](p *T) T {

@@ -91,7 +91,7 @@ var _ = Describe("An API server restart", func() {
 		Expect(ads.Err()).NotTo(HaveOccurred())
 		Expect(during.Err()).NotTo(HaveOccurred())
 		p.ExpectRunning()
-	})
+	}, SpecTimeout(specTimeout))
 })
 
 // shortLease are leader election flags for a lease that moves within

@@ -48,7 +48,7 @@ var _ = Describe("Start-up with many Ingresses", func() {
 			// Every route configuration ever received is complete, not only
 			// the first: nothing partial followed either.
 			if r.TypeURL == resource.RouteType {
-				Expect(r.Resources).To(HaveLen(1))
+				Expect(r.Resources).To(HaveLen(1), "RDS response (version %s) without the route configuration: an empty configuration", r.Version)
 				hosts := vhostNames(r.Resources[0].(*routev3.RouteConfiguration))
 				slices.Sort(hosts)
 				Expect(hosts).To(Equal(wantHosts), "a RouteConfiguration (version %s) without all %d Ingresses", r.Version, n)
@@ -84,7 +84,7 @@ var _ = Describe("Start-up with many Ingresses", func() {
 		rss, peak := p.RSS()
 		p.ExpectRunning()
 		report("legate RSS with 1,000 Ingresses (and 1,000 Services)", fmt.Sprintf("%.1f MiB (peak %.1f MiB)", float64(rss)/1024, float64(peak)/1024))
-	})
+	}, SpecTimeout(specTimeout))
 })
 
 var _ = Describe("Change latency", func() {
@@ -119,7 +119,7 @@ var _ = Describe("Change latency", func() {
 		// ceiling 500ms.
 		Expect(median).To(BeNumerically("<", 2*time.Second))
 		p.ExpectRunning()
-	})
+	}, SpecTimeout(specTimeout))
 })
 
 // percentile of sorted durations (nearest rank).
@@ -131,6 +131,6 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 // report prints a measurement in the test output and the spec report.
 func report(name, value string) {
 	By(fmt.Sprintf("MEASURED %s: %s", name, value))
-	AddReportEntry(name, value)
-	fmt.Printf("MEASURED %s: %s\n", name, value)
+	AddReportEntry(name, value, Offset(1))
+	fmt.Printf("\nMEASURED %s: %s\n", name, value)
 }

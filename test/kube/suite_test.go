@@ -31,6 +31,14 @@ import (
 )
 
 func TestKube(t *testing.T) {
+	// Checked here rather than in BeforeSuite so that `go test` itself
+	// reports the skip (--- SKIP), not a passing test.
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("KUBEBUILDER_ASSETS is not set: run hack/build-kube.sh and export the folder it prints")
+		}
+		t.Skip("SKIPPED: KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=\"$(./hack/build-kube.sh)\" to run the Kubernetes suite")
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Kubernetes provider")
 }
@@ -59,13 +67,6 @@ const ingressClassName = "legate"
 
 var _ = BeforeSuite(func() {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		if os.Getenv("CI") != "" {
-			Fail("KUBEBUILDER_ASSETS is not set: run hack/build-kube.sh and export the folder it prints")
-		}
-		Skip("SKIPPED: KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=\"$(./hack/build-kube.sh)\" to run the Kubernetes suite")
-	}
-
 	By("building legate")
 	binDir, err := os.MkdirTemp("", "legate-kube-bin-")
 	Expect(err).NotTo(HaveOccurred())
@@ -135,3 +136,7 @@ func newNamespace(ctx context.Context, prefix string) string {
 	})
 	return ns.Name
 }
+
+// specTimeout bounds each spec, so that a hang fails that spec (and its
+// cleanup stops its processes) instead of the whole test binary.
+const specTimeout = 3 * time.Minute
