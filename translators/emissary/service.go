@@ -1,0 +1,286 @@
+package emissary
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// serviceRef is a parsed Mapping service: "[scheme://]host[:port]".
+type serviceRef struct {
+	scheme  string // "", "http" or "https"
+	host    string
+	port    uint32
+	hasPort bool
+}
+
+// parseService parses Emissary's service syntax. The port defaults to 80,
+// or 443 with https://.
+func parseService(s string) (serviceRef, error) {
+	var r serviceRef
+	rest := strings.TrimSpace(s)
+	if i := strings.Index(rest, "://"); i >= 0 {
+		switch sch := strings.ToLower(rest[:i]); sch {
+		case "http", "https":
+			r.scheme = sch
+		default:
+			return r, fmt.Errorf("service %q: scheme %q is not http or https", s, rest[:i])
+		}
+		rest = rest[i+3:]
+	}
+	if rest == "" {
+		return r, fmt.Errorf("service is empty")
+	}
+	if strings.ContainsAny(rest, "/?#@ \t\x00\r\n") {
+		return r, fmt.Errorf("service %q: want [scheme://]name[.namespace][:port]", s)
+	}
+	host, port := rest, ""
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]")
+		if end < 0 {
+			return r, fmt.Errorf("service %q: unterminated IPv6 address", s)
+		}
+		host, port = rest[1:end], rest[end+1:]
+		if port != "" && !strings.HasPrefix(port, ":") {
+			return r, fmt.Errorf("service %q: want [scheme://]name[.namespace][:port]", s)
+		}
+		port = strings.TrimPrefix(port, ":")
+		if port == "" && strings.HasSuffix(rest, ":") {
+			return r, fmt.Errorf("service %q: empty port", s)
+		}
+	} else if i := strings.LastIndex(rest, ":"); i >= 0 {
+		if strings.Count(rest, ":") > 1 {
+			return r, fmt.Errorf("service %q: an IPv6 address must be in brackets", s)
+		}
+		host, port = rest[:i], rest[i+1:]
+		if port == "" {
+			return r, fmt.Errorf("service %q: empty port", s)
+		}
+	}
+	if host == "" {
+		return r, fmt.Errorf("service %q: no host", s)
+	}
+	r.host = host
+	r.port = 80
+	if r.scheme == "https" {
+		r.port = 443
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return r, fmt.Errorf("service %q: port %q is not in 1-65535", s, port)
+		}
+		r.port, r.hasPort = uint32(n), true
+	}
+	return r, nil
+}
+
+// clusterSettings are the Mapping fields that shape a cluster.
+type clusterSettings struct {
+	connectTimeout time.Duration
+	protocol       ir.UpstreamProtocol
+}
+
+// suffix is empty for Emissary's defaults and otherwise a short hash of the
+// settings, so that Mappings with different settings get different
+// clusters of one service.
+func (c clusterSettings) suffix() string {
+	if c.connectTimeout == defaultConnectTimeout && c.protocol == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("connect_timeout=%d;protocol=%s", c.connectTimeout, c.protocol)))
+	return "/" + hex.EncodeToString(sum[:4])
+}
+
+func (c clusterSettings) apply(cl *ir.Cluster) *ir.Cluster {
+	cl.Name += c.suffix()
+	cl.ConnectTimeout = c.connectTimeout
+	cl.Protocol = c.protocol
+	return cl
+}
+
+// backend resolves the Mapping's service to a cluster and returns its name,
+// or "" (with a Warning) when there is nothing to send traffic to yet; an
+// invalid service leaves the Mapping out.
+func (tr *translation) backend(m *mapping) string {
+	sp := &m.obj.Spec
+	svc, err := parseService(sp.Service)
+	if err != nil {
+		m.reject("spec.service", "InvalidService", "%v", err)
+		return ""
+	}
+	cs := clusterSettings{connectTimeout: defaultConnectTimeout}
+	if sp.ConnectTimeoutMs != nil {
+		ms := *sp.ConnectTimeoutMs
+		if ms <= 0 || ms > 1<<40 {
+			m.reject("spec.connect_timeout_ms", "InvalidTimeout", "connect_timeout_ms %d is not a positive number of milliseconds", ms)
+			return ""
+		}
+		cs.connectTimeout = time.Duration(ms) * time.Millisecond
+	}
+	if sp.GRPC != nil && *sp.GRPC {
+		cs.protocol = ir.UpstreamHTTP2
+	}
+	if svc.scheme == "https" || sp.TLS != "" {
+		field := "spec.service"
+		if sp.TLS != "" {
+			field = "spec.tls"
+		}
+		m.warn(field, "NotSupportedYet", "originating TLS to the service is not supported yet; rather than send requests unencrypted, this Mapping's share answers 503")
+		return ""
+	}
+	var cl *ir.Cluster
+	if ip, err := netip.ParseAddr(svc.host); err == nil {
+		if ip.Zone() != "" {
+			m.reject("spec.service", "InvalidService", "service %q: an address with a zone is not supported", sp.Service)
+			return ""
+		}
+		cl = &ir.Cluster{
+			Name:      fmt.Sprintf("emissary/static/%s/%d", ip, svc.port),
+			Source:    m.source(),
+			Kind:      ir.ClusterStatic,
+			Endpoints: []ir.Endpoint{{Address: ip.String(), Port: svc.port, Ready: true}},
+		}
+	} else {
+		host := strings.TrimSuffix(strings.ToLower(svc.host), ".")
+		name, ns, dns := tr.serviceName(m, host)
+		switch {
+		case !dns:
+			var msg string
+			cl, msg = tr.serviceCluster(m, ns, name, svc.port)
+			if cl == nil {
+				m.warn("spec.service", "ServiceNotFound", "%s; requests answer 503 until it does", msg)
+				return ""
+			}
+		default:
+			if err := ir.ValidateHostname(host); err != nil || strings.HasPrefix(host, "*") {
+				m.reject("spec.service", "InvalidService", "service %q: %q is neither a Service nor a valid DNS name", sp.Service, svc.host)
+				return ""
+			}
+			cl = &ir.Cluster{
+				Name:    fmt.Sprintf("emissary/dns/%s/%d", host, svc.port),
+				Source:  m.source(),
+				Kind:    ir.ClusterDNS,
+				DNSName: host,
+				DNSPort: svc.port,
+			}
+		}
+	}
+	cl = cs.apply(cl)
+	if _, ok := tr.clusters[cl.Name]; !ok {
+		tr.clusters[cl.Name] = cl
+	}
+	return cl.Name
+}
+
+// serviceName decides whether host names a Kubernetes Service (name,
+// namespace) or is a DNS name.
+func (tr *translation) serviceName(m *mapping, host string) (name, ns string, dns bool) {
+	labels := strings.Split(host, ".")
+	switch {
+	case len(labels) == 1:
+		return host, m.obj.Namespace, false
+	case len(labels) == 3 && labels[2] == "svc",
+		len(labels) == 5 && strings.Join(labels[2:], ".") == "svc.cluster.local",
+		len(labels) == 2:
+		name, ns = labels[0], labels[1]
+		if tr.in.Service(ns, name) != nil || tr.in.Namespace(ns) != nil {
+			return name, ns, false
+		}
+	}
+	return "", "", true
+}
+
+// serviceCluster builds the cluster of port of the Service ns/name, or says
+// why there is none.
+func (tr *translation) serviceCluster(m *mapping, ns, name string, port uint32) (*ir.Cluster, string) {
+	svc := tr.in.Service(ns, name)
+	if svc == nil {
+		return nil, fmt.Sprintf("Service %s/%s does not exist", ns, name)
+	}
+	idx := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return uint32(p.Port) == port })
+	src := ir.Source{Translator: Name, Kind: "Service", Namespace: ns, Name: name}
+	if idx >= 0 {
+		src.Field = fmt.Sprintf("spec.ports[%d]", idx)
+	}
+	base := fmt.Sprintf("emissary/%s/%s/%d", ns, name, port)
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		dns := strings.TrimSuffix(strings.ToLower(svc.Spec.ExternalName), ".")
+		if err := ir.ValidateHostname(dns); err != nil || strings.HasPrefix(dns, "*") {
+			return nil, fmt.Sprintf("ExternalName Service %s/%s has externalName %q, which is not a valid DNS name", ns, name, svc.Spec.ExternalName)
+		}
+		return &ir.Cluster{Name: base, Source: src, Kind: ir.ClusterDNS, DNSName: dns, DNSPort: port}, ""
+	}
+	if idx < 0 {
+		return nil, fmt.Sprintf("Service %s/%s has no port %d", ns, name, port)
+	}
+	return &ir.Cluster{
+		Name:      base,
+		Source:    src,
+		Kind:      ir.ClusterEDS,
+		Endpoints: endpoints(tr.in.EndpointSlicesFor(ns, name), svc.Spec.Ports[idx].Name),
+	}, ""
+}
+
+// endpoints returns the endpoints of the Service port named portName from
+// its EndpointSlices, sorted, each once: the slice port of the same name
+// gives the target port; an endpoint is ready unless conditions.ready is
+// false, and an address listed twice is ready if either copy is.
+func endpoints(slicesOfSvc []*discoveryv1.EndpointSlice, portName string) []ir.Endpoint {
+	type key struct {
+		addr string
+		port uint32
+	}
+	seen := map[key]int{}
+	var out []ir.Endpoint
+	for _, es := range slicesOfSvc {
+		if es == nil || (es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6) {
+			continue
+		}
+		port := int32(0)
+		for _, p := range es.Ports {
+			name := ""
+			if p.Name != nil {
+				name = *p.Name
+			}
+			if p.Port != nil && name == portName {
+				port = *p.Port
+				break
+			}
+		}
+		if port < 1 || port > 65535 {
+			continue
+		}
+		for _, ep := range es.Endpoints {
+			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
+			for _, a := range ep.Addresses {
+				ip, err := netip.ParseAddr(a)
+				if err != nil || ip.Zone() != "" {
+					continue
+				}
+				k := key{ip.String(), uint32(port)}
+				if i, ok := seen[k]; ok {
+					out[i].Ready = out[i].Ready || ready
+					continue
+				}
+				seen[k] = len(out)
+				out = append(out, ir.Endpoint{Address: k.addr, Port: k.port, Ready: ready})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ir.Endpoint) int {
+		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
+	})
+	return out
+}

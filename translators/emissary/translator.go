@@ -1,0 +1,141 @@
+package emissary
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v3 "github.com/legateproxy/legate/apis/getambassador.io/v3alpha1"
+	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// Name is the translator's registry name.
+const Name = "emissary"
+
+// Group is the API group of the resources this translator reads.
+const Group = "getambassador.io"
+
+// DefaultAmbassadorID is the installation a resource without ambassador_id
+// belongs to.
+const DefaultAmbassadorID = "default"
+
+// Options configure the translator.
+type Options struct {
+	// AmbassadorID is the installation Legate acts as; empty means
+	// DefaultAmbassadorID.
+	AmbassadorID string
+}
+
+type translator struct {
+	id string
+}
+
+// New returns the Emissary translator.
+func New(opts Options) translators.Translator {
+	id := opts.AmbassadorID
+	if id == "" {
+		id = DefaultAmbassadorID
+	}
+	return translator{id: id}
+}
+
+func (translator) Name() string { return Name }
+
+func (translator) Kinds() []client.Object {
+	return []client.Object{
+		&v3.Mapping{},
+		&v3.Host{},
+		&v3.Listener{},
+		&v3.TLSContext{},
+		&v3.Module{},
+		&v3.TCPMapping{},
+		&corev1.Service{},
+		&discoveryv1.EndpointSlice{},
+		&corev1.Secret{},
+		&corev1.Namespace{},
+	}
+}
+
+func (translator) AddToScheme(s *runtime.Scheme) error {
+	for _, add := range []func(*runtime.Scheme) error{v3.AddToScheme, corev1.AddToScheme, discoveryv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return fmt.Errorf("emissary: adding types to scheme: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
+	tr := &translation{in: in, settings: s, clusters: map[string]*ir.Cluster{}}
+	statuses := translators.NewStatusSet()
+	var mappings []*v3.Mapping
+	seen := map[string]bool{}
+	for _, o := range in.Others {
+		if o == nil {
+			continue
+		}
+		// With duplicates (two files holding one object), the first wins.
+		key := fmt.Sprintf("%T/%s/%s", o, o.GetNamespace(), o.GetName())
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		switch r := o.(type) {
+		case *v3.Mapping:
+			if r.Spec.AmbassadorID.Matches(t.id) {
+				mappings = append(mappings, r)
+			}
+		case *v3.Host:
+			t.notYet(statuses, "Host", r, r.Spec.AmbassadorID)
+		case *v3.Listener:
+			t.notYet(statuses, "Listener", r, r.Spec.AmbassadorID)
+		case *v3.TLSContext:
+			t.notYet(statuses, "TLSContext", r, r.Spec.AmbassadorID)
+		case *v3.Module:
+			t.notYet(statuses, "Module", r, r.Spec.AmbassadorID)
+		case *v3.TCPMapping:
+			t.notYet(statuses, "TCPMapping", r, r.Spec.AmbassadorID)
+		}
+	}
+	slices.SortStableFunc(mappings, func(a, b *v3.Mapping) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	var ms []*mapping
+	for _, m := range mappings {
+		ms = append(ms, tr.mapping(m))
+	}
+	cfg := tr.emit(ms)
+	for _, m := range ms {
+		st := statuses.For(m.ref())
+		st.Generation = m.obj.Generation
+		for _, p := range m.problems {
+			statuses.AddProblem(m.ref(), p)
+		}
+	}
+	return cfg, statuses.List()
+}
+
+// notYet reports a resource kind that is not translated yet.
+func (t translator) notYet(st *translators.StatusSet, kind string, o client.Object, id v3.AmbassadorID) {
+	if !id.Matches(t.id) {
+		return
+	}
+	ref := translators.ObjectRef{Group: Group, Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName()}
+	st.For(ref).Generation = o.GetGeneration()
+	st.AddProblem(ref, translators.Problem{
+		Severity: translators.SeverityWarning, Reason: "NotSupportedYet",
+		Message: kind + " resources are not supported yet; this one has no effect",
+	})
+}
+
+type translation struct {
+	in       *translators.Inputs
+	settings translators.Settings
+	clusters map[string]*ir.Cluster
+}
