@@ -18,11 +18,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/legateproxy/legate/internal/supervisor"
@@ -202,6 +205,11 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 // startKubernetes makes the Kubernetes provider and, in the background,
 // campaigns for the status-writer Lease.
 func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *serveFlags, reg *translators.Registry, loop *pipeline.Loop) (pipeline.Source, error) {
+	// controller-runtime and client-go log through logr and klog: send both
+	// to Legate's logger, in its format. Without a logger controller-runtime
+	// prints a warning with a stack trace 30s after its first log call.
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
+	klog.SetSlogLogger(log)
 	cfg, err := kubeConfig(f.kubeconfig)
 	if err != nil {
 		return nil, err
