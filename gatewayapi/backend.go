@@ -1,0 +1,215 @@
+package gatewayapi
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// refFailure is why a reference of a route did not resolve: the reason of
+// its ResolvedRefs=False condition and a message naming the field.
+type refFailure struct {
+	reason gatewayv1.RouteConditionReason
+	field  string
+	msg    string
+}
+
+func (f *refFailure) String() string { return f.field + ": " + f.msg }
+
+func failRef(reason gatewayv1.RouteConditionReason, field, format string, args ...any) *refFailure {
+	return &refFailure{reason: reason, field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// backend resolves a backend reference of a route of namespace routeNS to
+// the name of a cluster, which it adds to the translation. Only core
+// Services are backends; a Service in another namespace needs a
+// ReferenceGrant; the Service and its port must exist; its appProtocol must
+// be one Legate speaks.
+func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObjectReference, field string) (string, *refFailure) {
+	group, kind := "", "Service"
+	if br.Group != nil {
+		group = string(*br.Group)
+	}
+	if br.Kind != nil {
+		kind = string(*br.Kind)
+	}
+	if group != "" || kind != "Service" {
+		return "", failRef(gatewayv1.RouteReasonInvalidKind, field, "backend kind %s/%s is not supported; only core Services are", group, kind)
+	}
+	ns := routeNS
+	if br.Namespace != nil && *br.Namespace != "" {
+		ns = string(*br.Namespace)
+	}
+	name := string(br.Name)
+	if !t.grants.permits(ref{gatewayv1.GroupName, routeKind, routeNS, ""}, ref{"", "Service", ns, name}) {
+		return "", failRef(gatewayv1.RouteReasonRefNotPermitted, field,
+			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to Service %s", ns, routeKind, routeNS, name)
+	}
+	if br.Port == nil {
+		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "a Service backend needs a port")
+	}
+	port := int32(*br.Port)
+	svc := t.in.Service(ns, name)
+	if svc == nil {
+		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "Service %s/%s does not exist", ns, name)
+	}
+	idx := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
+	var sp *corev1.ServicePort
+	if idx >= 0 {
+		sp = &svc.Spec.Ports[idx]
+		if !speaksHTTP(sp.AppProtocol) {
+			return "", failRef(gatewayv1.RouteReasonUnsupportedProtocol, field,
+				"port %d of Service %s/%s has appProtocol %q, which Legate does not speak to backends", port, ns, name, *sp.AppProtocol)
+		}
+	}
+	cl, msg := t.serviceCluster(svc, sp, port, idx)
+	if cl == nil {
+		if msg == "" {
+			msg = fmt.Sprintf("Service %s/%s has no port %d", ns, name, port)
+		}
+		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "%s", msg)
+	}
+	if _, ok := t.clusters[cl.Name]; !ok {
+		t.clusters[cl.Name] = cl
+	}
+	return cl.Name, nil
+}
+
+// speaksHTTP reports whether a Service port's appProtocol is one an HTTP
+// route may forward to: none, plain HTTP, h2c (and gRPC over h2c), or
+// WebSocket over plain HTTP.
+func speaksHTTP(appProtocol *string) bool {
+	if appProtocol == nil {
+		return true
+	}
+	switch *appProtocol {
+	case "", "http", "HTTP", "h2c", "kubernetes.io/h2c", "grpc", "kubernetes.io/ws":
+		return true
+	}
+	return false
+}
+
+// serviceCluster builds the cluster of one Service port. It must give the
+// very Cluster every other translator gives for the same port (the merge
+// requires clusters of one name to be identical): named
+// "<namespace>/<service>/<port>", endpoints from the EndpointSlices over
+// EDS, HTTP/2 for h2c and gRPC ports, Envoy's default connect timeout; an
+// ExternalName Service is a DNS cluster of its externalName. sp is the
+// Service port (nil if the Service lists none of that number: allowed for
+// ExternalName only). A nil cluster with an empty message means the port
+// does not exist.
+func (t *translation) serviceCluster(svc *corev1.Service, sp *corev1.ServicePort, port int32, idx int) (*ir.Cluster, string) {
+	src := ir.Source{Translator: Name, Kind: "Service", Namespace: svc.Namespace, Name: svc.Name}
+	if idx >= 0 {
+		src.Field = fmt.Sprintf("spec.ports[%d]", idx)
+	}
+	name := fmt.Sprintf("%s/%s/%d", svc.Namespace, svc.Name, port)
+	if port < 1 || port > 65535 {
+		return nil, ""
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		dns := svc.Spec.ExternalName
+		if dns == "" || strings.HasPrefix(dns, "*") || ir.ValidateHostname(strings.TrimSuffix(dns, ".")) != nil {
+			return nil, fmt.Sprintf("ExternalName Service %s/%s has externalName %q, which is not a valid DNS name", svc.Namespace, svc.Name, dns)
+		}
+		cl := &ir.Cluster{Name: name, Source: src, Kind: ir.ClusterDNS, DNSName: dns, DNSPort: uint32(port)}
+		if sp != nil {
+			cl.Protocol = upstreamProtocol(sp.AppProtocol)
+		}
+		return cl, ""
+	}
+	if sp == nil {
+		return nil, ""
+	}
+	return &ir.Cluster{
+		Name:      name,
+		Source:    src,
+		Kind:      ir.ClusterEDS,
+		Endpoints: endpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
+		Protocol:  upstreamProtocol(sp.AppProtocol),
+	}, ""
+}
+
+// upstreamProtocol is HTTP/2 for h2c and gRPC ports, else empty (HTTP/1.1).
+func upstreamProtocol(appProtocol *string) ir.UpstreamProtocol {
+	if appProtocol != nil {
+		switch *appProtocol {
+		case "h2c", "kubernetes.io/h2c", "grpc":
+			return ir.UpstreamHTTP2
+		}
+	}
+	return ""
+}
+
+// endpoints lists the addresses of the Service port named portName found in
+// the Service's IPv4 and IPv6 EndpointSlices: each slice's port of that name
+// gives the target port; an endpoint is ready unless conditions.ready is
+// false, and an address listed twice is ready if either copy is. Sorted by
+// address (as a string) and port.
+func endpoints(slicesOfSvc []*discoveryv1.EndpointSlice, portName string) []ir.Endpoint {
+	type addrPort struct {
+		addr string
+		port uint32
+	}
+	index := map[addrPort]int{}
+	var out []ir.Endpoint
+	for _, es := range slicesOfSvc {
+		if es == nil || (es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6) {
+			continue
+		}
+		port, ok := slicePort(es, portName)
+		if !ok {
+			continue
+		}
+		for _, ep := range es.Endpoints {
+			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
+			for _, a := range ep.Addresses {
+				ip, err := netip.ParseAddr(a)
+				if err != nil || ip.Zone() != "" {
+					continue
+				}
+				k := addrPort{ip.String(), port}
+				if i, dup := index[k]; dup {
+					out[i].Ready = out[i].Ready || ready
+					continue
+				}
+				index[k] = len(out)
+				out = append(out, ir.Endpoint{Address: k.addr, Port: k.port, Ready: ready})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ir.Endpoint) int {
+		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
+	})
+	return out
+}
+
+// slicePort finds the first port of es named portName (unnamed matches "")
+// and returns its number when it is a valid port.
+func slicePort(es *discoveryv1.EndpointSlice, portName string) (uint32, bool) {
+	for _, p := range es.Ports {
+		if p.Port == nil {
+			continue
+		}
+		name := ""
+		if p.Name != nil {
+			name = *p.Name
+		}
+		if name != portName {
+			continue
+		}
+		if *p.Port < 1 || *p.Port > 65535 {
+			return 0, false
+		}
+		return uint32(*p.Port), true
+	}
+	return 0, false
+}

@@ -1,0 +1,125 @@
+// Package gatewayapi translates Gateway API (gateway.networking.k8s.io/v1)
+// objects into Legate's IR, with the status the spec asks for.
+//
+// This is the first slice of the translator: GatewayClass, Gateway with
+// HTTP and HTTPS listeners, HTTPRoute and ReferenceGrant. GRPCRoute,
+// TLSRoute, TCPRoute, UDPRoute and BackendTLSPolicy are not read yet; TLS,
+// TCP and UDP listeners are reported as UnsupportedProtocol.
+//
+// # Which objects are Legate's
+//
+// A GatewayClass is Legate's when spec.controllerName is ControllerName. It
+// is accepted unless it sets parametersRef (Legate takes no parameters:
+// InvalidParameters). A Gateway is Legate's when its class is; a route is
+// reported on for each parentRef naming such a Gateway. A parentRef to a
+// missing Gateway, a Gateway of another controller, or of a class that is
+// not accepted gets no status entry from Legate: it cannot know that the
+// parent is its own, and writing one would fight the owner.
+//
+// # Gateways and Envoy listeners
+//
+// Every Gateway binds Settings.ListenAddress (one data-plane group, one
+// address). Each port of a Gateway with programmed listeners becomes one
+// IR listener named "gateway-<namespace>-<name>-<port>" (see ListenerName),
+// so no two Gateways ever share an Envoy listener, and a route attached to
+// one Gateway is never reachable through another. The price: two Gateways
+// cannot use the same port. The oldest Gateway (creation timestamp, then
+// namespace/name) keeps the port; the younger one's listeners on it are
+// not accepted (PortUnavailable) and, if none is left, the Gateway is not
+// programmed. The ports of the shared Ingress listeners (Settings.HTTPPort
+// and HTTPSPort) are not available to Gateways either. Per-Gateway
+// addresses and node groups (one Envoy fleet per Gateway, selected by
+// node.cluster) are to come; until then spec.addresses must name addresses
+// of Settings.StatusAddresses (AddressNotUsable otherwise; types other than
+// IPAddress and Hostname are UnsupportedAddress), and status.addresses are
+// Settings.StatusAddresses (IPAddress for IPs, Hostname otherwise).
+//
+// # Listeners
+//
+// Listeners of one Gateway on one port must be distinct: listeners of
+// different protocols on one port all conflict (ProtocolConflict), and
+// listeners of one protocol conflict when they share a hostname
+// (HostnameConflict). As the spec requires, no conflicting listener wins.
+// An HTTPS listener terminates TLS with the Secrets its certificateRefs
+// name (core Secrets with tls.crt and tls.key forming a valid PEM pair; in
+// another namespace only with a ReferenceGrant from Gateways of the
+// Gateway's namespace). A bad reference makes ResolvedRefs False
+// (InvalidCertificateRef, or RefNotPermitted) and the listener is not
+// programmed. allowedRoutes.kinds may only name HTTPRoute (others:
+// InvalidRouteKinds, and are left out of supportedKinds);
+// allowedRoutes.namespaces is Same (default), All or Selector (matched
+// against the Namespace's labels, plus kubernetes.io/metadata.name, which
+// the API server always sets). attachedRoutes counts the routes whose
+// parentRefs select the listener and that its allowedRoutes admit, as the
+// spec defines it, whatever their hostnames or validity.
+//
+// Listener isolation: on an IR listener, each programmed listener's
+// hostname (or "*" when it has none) is a virtual host of its own, even
+// with no routes, and a hostname a route serves goes to the virtual host
+// of the most specific listener matching it (exact before wildcard, longer
+// wildcard before shorter, any before none). So a request for
+// "foo.example.com" on a Gateway with listeners "foo.example.com" and
+// "*.example.com" only ever sees the former's routes, and answers 404 if it
+// has none. On HTTPS, each virtual host carries its listener's
+// certificates and is selected by SNI.
+//
+// # HTTPRoute
+//
+// Hostnames intersect with the listener's hostname: a route hostname
+// matching the listener's is served as written; a route wildcard broader
+// than the listener's hostname is narrowed to the listener's; a route
+// without hostnames serves the listener's. No intersection on any listener
+// is NoMatchingListenerHostname. A parentRef's sectionName and port select
+// listeners (none: NoMatchingParent); the listeners' allowedRoutes must
+// admit the route (none: NotAllowedByListeners).
+//
+// Each match of each rule becomes one IR route named
+// "httproute/<namespace>/<name>/rules[i]/matches[j]" (a rule without
+// matches matches every path). PathPrefix matches whole path elements and
+// ignores a trailing slash ("/" matches everything); Exact and
+// RegularExpression (RE2) paths, Exact and RegularExpression headers
+// (first entry of a name wins, names case-insensitive) and query parameters,
+// and the method are supported. Precedence across rules and routes is the
+// IR's route order (exact path, longest prefix, method, most headers, most
+// query parameters); ties keep the order routes are emitted in: oldest
+// route first (creation timestamp, then namespace/name), then rule and
+// match order.
+//
+// Filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect
+// (scheme, hostname, port, ReplaceFullPath, ReplacePrefixMatch, status
+// 301/302/303/307/308; with no port, the scheme's well-known port, or the
+// listener's port when no scheme is given), URLRewrite (hostname, full path,
+// prefix) and RequestMirror (to a Service, with percent or fraction). An
+// ExtensionRef filter never resolves (Legate defines no extension kinds):
+// the rule answers 500 and ResolvedRefs is False (InvalidKind). CORS,
+// ExternalAuth, unknown filter types, filters on backendRefs, a filter
+// type given twice, RequestRedirect with URLRewrite, and any value Legate
+// cannot serve as written leave the rule out: the route is PartiallyInvalid
+// ("Dropped Rule(s): ...") or, with no rule left, not accepted
+// (UnsupportedValue or IncompatibleFilters). timeouts.request bounds the
+// request ("0s" disables the timeout); timeouts.backendRequest, retry and
+// session persistence are not implemented yet and are ignored with a
+// Warning problem.
+//
+// Backends are core Services (other kinds: InvalidKind), in another
+// namespace only with a ReferenceGrant (RefNotPermitted); the Service and
+// port must exist (BackendNotFound) and the port's appProtocol must be one
+// Legate speaks (none, http, h2c, kubernetes.io/h2c, grpc, kubernetes.io/ws;
+// others: UnsupportedProtocol). Clusters are the very ones every Legate
+// translator builds for a Service port ("<namespace>/<service>/<port>",
+// endpoints from EndpointSlices, HTTP/2 for h2c and gRPC). A rule whose
+// backends all fail, weigh zero, or that has none, answers 500. When only
+// some backends fail, the IR cannot yet express a 500 share, so the valid
+// backends take all the traffic (ResolvedRefs is still False).
+//
+// # Status
+//
+// Translate returns the status in the API's types (Status): GatewayClass
+// Accepted; Gateway Accepted (ListenersNotValid when some listeners are
+// not) and Programmed, addresses, and per listener supportedKinds,
+// attachedRoutes and Accepted, Conflicted, ResolvedRefs and Programmed; and
+// per route one parent entry per parentRef naming a Gateway of Legate's,
+// with Accepted, ResolvedRefs and, where rules were dropped,
+// PartiallyInvalid. Every condition carries the object's generation as
+// observedGeneration; lastTransitionTime is left to the status writer.
+package gatewayapi

@@ -1,0 +1,363 @@
+package gatewayapi
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// routeState is what the translation decided about one HTTPRoute.
+type routeState struct {
+	route *gatewayv1.HTTPRoute
+	// hostnames are spec.hostnames; hostnameErr is set if one is invalid.
+	hostnames   []string
+	hostnameErr string
+
+	rules []*ruleState
+	// dropped lists the rules left out, with why; droppedReason is the
+	// reason of the first.
+	dropped       []string
+	droppedReason gatewayv1.RouteConditionReason
+	// refFailures are references that did not resolve (ResolvedRefs).
+	refFailures []*refFailure
+
+	parents     []gatewayv1.RouteParentStatus
+	attachments []attachment
+	problems    problems
+}
+
+// ruleState is one valid rule of a route.
+type ruleState struct {
+	index   int
+	field   string
+	matches []ir.Match
+	filters ruleFilters
+	// backends are the resolved backends with weight; empty when every
+	// backend is invalid or weighs zero: then requests answer 500.
+	backends []ir.WeightedBackend
+	timeout  time.Duration
+}
+
+// attachment is a route attached to a listener, with the hostnames it
+// serves there.
+type attachment struct {
+	l         *listenerState
+	hostnames []string
+}
+
+// collectRoutes reads every HTTPRoute with a parentRef to a Gateway of
+// Legate's, oldest first (creation timestamp, then namespace/name): the
+// order the spec gives ties in match precedence, which the stable route
+// sort keeps.
+func (t *translation) collectRoutes() {
+	seen := map[string]bool{}
+	for _, r := range t.in.HTTPRoutes {
+		if r == nil || seen[r.Namespace+"/"+r.Name] || !t.namesOurGateway(r) {
+			continue
+		}
+		seen[r.Namespace+"/"+r.Name] = true
+		t.routes = append(t.routes, &routeState{route: r})
+	}
+	slices.SortStableFunc(t.routes, func(a, b *routeState) int {
+		return cmp.Or(a.route.CreationTimestamp.Compare(b.route.CreationTimestamp.Time),
+			cmp.Compare(a.route.Namespace, b.route.Namespace), cmp.Compare(a.route.Name, b.route.Name))
+	})
+	for _, rs := range t.routes {
+		t.translateRules(rs)
+		t.attach(rs)
+	}
+}
+
+// parentGateway returns the Gateway of Legate's a parentRef names, or nil
+// for any other parent (another kind, a missing Gateway, a Gateway of
+// another controller or of a class not accepted): those are not Legate's
+// to report on.
+func (t *translation) parentGateway(routeNS string, p gatewayv1.ParentReference) *gatewayState {
+	if p.Group != nil && *p.Group != gatewayv1.GroupName {
+		return nil
+	}
+	if p.Kind != nil && *p.Kind != "Gateway" {
+		return nil
+	}
+	ns := routeNS
+	if p.Namespace != nil && *p.Namespace != "" {
+		ns = string(*p.Namespace)
+	}
+	gs := t.gatewayByKey[ns+"/"+string(p.Name)]
+	if gs == nil || !gs.class.accepted {
+		return nil
+	}
+	return gs
+}
+
+func (t *translation) namesOurGateway(r *gatewayv1.HTTPRoute) bool {
+	for _, p := range r.Spec.ParentRefs {
+		if t.parentGateway(r.Namespace, p) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// translateRules validates the route's hostnames and translates its rules.
+// A rule that cannot be served as written is left out (and the route is
+// PartiallyInvalid, or not accepted if no rule is left).
+func (t *translation) translateRules(rs *routeState) {
+	r := rs.route
+	for i, h := range r.Spec.Hostnames {
+		if err := validHostname(string(h)); err != nil && rs.hostnameErr == "" {
+			rs.hostnameErr = fmt.Sprintf("spec.hostnames[%d]: %v", i, err)
+			rs.problems.add(errSev, fmt.Sprintf("spec.hostnames[%d]", i), string(gatewayv1.RouteReasonUnsupportedValue), "%v; the route is not accepted", err)
+		}
+		rs.hostnames = append(rs.hostnames, string(h))
+	}
+	for i := range r.Spec.Rules {
+		field := fmt.Sprintf("spec.rules[%d]", i)
+		rule, fails, bad := t.translateRule(rs, i, field)
+		rs.refFailures = append(rs.refFailures, fails...)
+		for _, f := range fails {
+			rs.problems.add(warnSev, f.field, string(f.reason), "%s", f.msg)
+		}
+		if bad != nil {
+			if rs.droppedReason == "" {
+				rs.droppedReason = bad.reason
+			}
+			rs.dropped = append(rs.dropped, field+": "+bad.msg)
+			rs.problems.add(errSev, field, string(bad.reason), "%s; the rule is left out", bad.msg)
+			continue
+		}
+		rs.rules = append(rs.rules, rule)
+	}
+	if len(r.Spec.Rules) == 0 {
+		// No rules: the API defaults one rule matching everything, with no
+		// backends, which answers 500 (a folder of YAML has no defaults).
+		rs.rules = append(rs.rules, &ruleState{field: "spec.rules", matches: []ir.Match{defaultMatch}})
+	}
+}
+
+func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleState, []*refFailure, *invalidRule) {
+	spec := &rs.route.Spec.Rules[i]
+	rule := &ruleState{index: i, field: field}
+	for j, m := range spec.Matches {
+		im, err := matchFor(m)
+		if err != nil {
+			return nil, nil, unsupported("matches[%d]: %v", j, err)
+		}
+		rule.matches = append(rule.matches, im)
+	}
+	if len(rule.matches) == 0 {
+		rule.matches = []ir.Match{defaultMatch}
+	}
+	if spec.Timeouts != nil && spec.Timeouts.Request != nil {
+		d, err := parseDuration(string(*spec.Timeouts.Request))
+		if err != nil {
+			return nil, nil, unsupported("timeouts.request: %v", err)
+		}
+		rule.timeout = d
+		if d == 0 {
+			rule.timeout = -1 // zero disables the timeout
+		}
+	}
+	if spec.Timeouts != nil && spec.Timeouts.BackendRequest != nil {
+		rs.problems.add(warnSev, field+".timeouts.backendRequest", "NotImplemented", "backendRequest timeouts are not implemented yet and are ignored")
+	}
+	if spec.Retry != nil {
+		rs.problems.add(warnSev, field+".retry", "NotImplemented", "retries are not implemented yet and are ignored")
+	}
+	if spec.SessionPersistence != nil {
+		rs.problems.add(warnSev, field+".sessionPersistence", "NotImplemented", "session persistence is not implemented yet and is ignored")
+	}
+	filters, fails, bad := t.ruleFiltersFor(rs, spec.Filters, field+".filters", rule.matches)
+	if bad != nil {
+		return nil, fails, bad
+	}
+	rule.filters = filters
+	for j, br := range spec.BackendRefs {
+		bf := fmt.Sprintf("%s.backendRefs[%d]", field, j)
+		if len(br.Filters) > 0 {
+			return nil, fails, unsupported("backendRefs[%d].filters: filters on a backend are not supported yet", j)
+		}
+		weight := int32(1)
+		if br.Weight != nil {
+			weight = *br.Weight
+		}
+		if weight < 0 || weight > 1000000 {
+			return nil, fails, unsupported("backendRefs[%d].weight %d is not in 0-1000000", j, weight)
+		}
+		cluster, fail := t.backend("HTTPRoute", rs.route.Namespace, br.BackendObjectReference, bf)
+		if fail != nil {
+			fails = append(fails, fail)
+			continue
+		}
+		if weight > 0 {
+			rule.backends = append(rule.backends, ir.WeightedBackend{Cluster: cluster, Weight: uint32(weight)})
+		}
+	}
+	return rule, fails, nil
+}
+
+var durationRE = regexp.MustCompile(`^([0-9]{1,5}(h|m|s|ms)){1,4}$`)
+
+// parseDuration reads a Gateway API Duration (GEP-2257), a strict subset
+// of Go's duration syntax.
+func parseDuration(s string) (time.Duration, error) {
+	if !durationRE.MatchString(s) {
+		return 0, fmt.Errorf("%q is not a Gateway API duration", s)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a Gateway API duration: %w", s, err)
+	}
+	return d, nil
+}
+
+// attach works out, for each parentRef naming a Gateway of Legate's,
+// which listeners the route attaches to and the parent's status.
+func (t *translation) attach(rs *routeState) {
+	r := rs.route
+	counted := map[*listenerState]bool{}
+	served := map[*listenerState]int{}
+	for k, p := range r.Spec.ParentRefs {
+		gs := t.parentGateway(r.Namespace, p)
+		if gs == nil {
+			continue
+		}
+		field := fmt.Sprintf("spec.parentRefs[%d]", k)
+		accepted := t.attachToGateway(rs, gs, p, counted, served, field)
+		rs.parents = append(rs.parents, gatewayv1.RouteParentStatus{
+			ParentRef:      p,
+			ControllerName: t.controller,
+			Conditions:     rs.parentConditions(accepted),
+		})
+	}
+}
+
+// attachToGateway attaches the route to the listeners of gs that p
+// selects and that allow it. It returns the route's Accepted condition for
+// this parent.
+func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewayv1.ParentReference, counted map[*listenerState]bool, served map[*listenerState]int, field string) metav1.Condition {
+	r := rs.route
+	gen := r.Generation
+	var selected []*listenerState
+	for _, l := range gs.listeners {
+		if p.SectionName != nil && l.spec.Name != *p.SectionName {
+			continue
+		}
+		if p.Port != nil && l.spec.Port != *p.Port {
+			continue
+		}
+		selected = append(selected, l)
+	}
+	fail := func(reason gatewayv1.RouteConditionReason, format string, args ...any) metav1.Condition {
+		c := condition(gatewayv1.RouteConditionAccepted, false, reason, gen, format, args...)
+		rs.problems.add(errSev, field, string(reason), "%s", c.Message)
+		return c
+	}
+	if len(selected) == 0 {
+		return fail(gatewayv1.RouteReasonNoMatchingParent, "Gateway %s has no listener matching the sectionName and port of this parentRef", gs.key())
+	}
+	var allowed []*listenerState
+	for _, l := range selected {
+		if l.allowHTTPRoute && t.allowsNamespace(l, r.Namespace) {
+			allowed = append(allowed, l)
+		}
+	}
+	if len(allowed) == 0 {
+		return fail(gatewayv1.RouteReasonNotAllowedByListeners, "no listener of Gateway %s allows HTTPRoutes from namespace %s", gs.key(), r.Namespace)
+	}
+	// Attachment counts whatever the hostnames (the spec bases it on
+	// allowedRoutes and parentRefs alone).
+	for _, l := range allowed {
+		if !counted[l] {
+			counted[l] = true
+			l.attached++
+		}
+	}
+	if rs.hostnameErr != "" {
+		return fail(gatewayv1.RouteReasonUnsupportedValue, "%s", rs.hostnameErr)
+	}
+	matched := false
+	for _, l := range allowed {
+		hosts := routeHostnames(l.hostname, rs.hostnames)
+		if len(hosts) == 0 {
+			continue
+		}
+		matched = true
+		if _, ok := served[l]; !ok {
+			served[l] = len(rs.attachments)
+			rs.attachments = append(rs.attachments, attachment{l: l, hostnames: hosts})
+		}
+	}
+	if !matched {
+		return fail(gatewayv1.RouteReasonNoMatchingListenerHostname, "no hostname of the route matches a listener of Gateway %s it may attach to", gs.key())
+	}
+	if len(rs.rules) == 0 {
+		return condition(gatewayv1.RouteConditionAccepted, false, rs.droppedReason, gen, "no valid rule: %s", strings.Join(rs.dropped, "; "))
+	}
+	return condition(gatewayv1.RouteConditionAccepted, true, gatewayv1.RouteReasonAccepted, gen, "route is accepted")
+}
+
+// parentConditions are the conditions of one parent entry: Accepted,
+// ResolvedRefs, and PartiallyInvalid when some rules were left out of an
+// accepted route.
+func (rs *routeState) parentConditions(accepted metav1.Condition) []metav1.Condition {
+	gen := rs.route.Generation
+	conds := []metav1.Condition{accepted}
+	if len(rs.refFailures) == 0 {
+		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, true, gatewayv1.RouteReasonResolvedRefs, gen, "all references resolved"))
+	} else {
+		msgs := make([]string, len(rs.refFailures))
+		for i, f := range rs.refFailures {
+			msgs[i] = f.String()
+		}
+		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, false, rs.refFailures[0].reason, gen, "%s", strings.Join(msgs, "; ")))
+	}
+	if accepted.Status == metav1.ConditionTrue && len(rs.dropped) > 0 {
+		conds = append(conds, condition(gatewayv1.RouteConditionPartiallyInvalid, true, gatewayv1.RouteReasonUnsupportedValue, gen,
+			"Dropped Rule(s): %s", strings.Join(rs.dropped, "; ")))
+	}
+	return conds
+}
+
+// irRoutes instantiates the route's rules for a listener of the given
+// port: one IR route per match of each rule, named
+// "httproute/<namespace>/<name>/rules[i]/matches[j]".
+func (rs *routeState) irRoutes(port uint32) []*ir.Route {
+	r := rs.route
+	var out []*ir.Route
+	for _, rule := range rs.rules {
+		for j, m := range rule.matches {
+			field := fmt.Sprintf("%s.matches[%d]", rule.field, j)
+			name := fmt.Sprintf("httproute/%s/%s/rules[%d]/matches[%d]", r.Namespace, r.Name, rule.index, j)
+			route := &ir.Route{
+				Name:   name,
+				Source: ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name, Field: field},
+				Match:  m,
+			}
+			f := rule.filters
+			route.Filters.ResponseHeaders = f.filters.ResponseHeaders
+			switch {
+			case f.redirect != nil:
+				route.Redirect = redirectFor(f.redirect, rule.matches, port)
+			case f.extensionRef || len(rule.backends) == 0:
+				route.DirectResponse = &ir.DirectResponse{StatusCode: 500}
+			default:
+				route.Forward = &ir.ForwardAction{Backends: slices.Clone(rule.backends)}
+				route.Filters.RequestHeaders = f.filters.RequestHeaders
+				route.Filters.Rewrite = f.filters.Rewrite
+				route.Filters.Mirrors = slices.Clone(f.filters.Mirrors)
+				route.Filters.Timeout = rule.timeout
+			}
+			out = append(out, route)
+		}
+	}
+	return out
+}

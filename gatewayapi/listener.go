@@ -1,0 +1,394 @@
+package gatewayapi
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// listenerState is what the translation decided about one listener of a
+// Gateway.
+type listenerState struct {
+	gw    *gatewayState
+	spec  *gatewayv1.Listener
+	index int
+	field string
+
+	// hostname is spec.hostname, "" when unset (matches everything).
+	hostname string
+
+	// accepted, with its reason, says whether the listener can give data
+	// plane configuration at all (protocol, port, hostname, conflicts).
+	accepted       bool
+	acceptedReason gatewayv1.ListenerConditionReason
+	acceptedMsg    string
+	// conflict is set (HostnameConflict or ProtocolConflict) when the
+	// listener is indistinct from another of the same Gateway.
+	conflict    gatewayv1.ListenerConditionReason
+	conflictMsg string
+	// refsOK, with its reason, is ResolvedRefs: certificates and route kinds.
+	refsOK     bool
+	refsReason gatewayv1.ListenerConditionReason
+	refsMsg    []string
+	// certsOK is false when a certificate reference failed: such a listener
+	// is not programmed, since it cannot serve TLS as written.
+	certsOK bool
+
+	// supportedKinds are the route kinds the listener accepts.
+	supportedKinds []gatewayv1.RouteGroupKind
+	allowHTTPRoute bool
+	// from and selector say which namespaces' routes may attach.
+	from     gatewayv1.FromNamespaces
+	selector labels.Selector
+
+	// tls names the IR secrets of an HTTPS listener.
+	tls *ir.TLSConfig
+
+	// attached counts routes attached to the listener.
+	attached int32
+}
+
+// programmed reports whether the listener gets data-plane configuration.
+func (l *listenerState) programmed() bool {
+	return l.accepted && l.conflict == "" && l.certsOK && l.gw.programmable()
+}
+
+func (l *listenerState) reject(reason gatewayv1.ListenerConditionReason, format string, args ...any) {
+	if !l.accepted {
+		return // the first reason stands
+	}
+	l.accepted = false
+	l.acceptedReason = reason
+	l.acceptedMsg = fmt.Sprintf(format, args...)
+	l.gw.problems.add(errSev, l.field, string(reason), "%s", l.acceptedMsg)
+}
+
+func (l *listenerState) refFailed(reason gatewayv1.ListenerConditionReason, field, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if l.refsOK {
+		l.refsOK = false
+		l.refsReason = reason
+	}
+	l.refsMsg = append(l.refsMsg, msg)
+	l.gw.problems.add(errSev, field, string(reason), "%s", msg)
+}
+
+var httpRouteKind = gatewayv1.RouteGroupKind{Group: ptr(gatewayv1.Group(gatewayv1.GroupName)), Kind: "HTTPRoute"}
+
+// newListener validates one listener on its own: protocol, port, hostname,
+// TLS and allowed routes. Conflicts with other listeners are found later.
+func (t *translation) newListener(gs *gatewayState, i int) *listenerState {
+	spec := &gs.gw.Spec.Listeners[i]
+	l := &listenerState{
+		gw: gs, spec: spec, index: i, field: fmt.Sprintf("spec.listeners[%d]", i),
+		accepted: true, acceptedReason: gatewayv1.ListenerReasonAccepted,
+		refsOK: true, refsReason: gatewayv1.ListenerReasonResolvedRefs, certsOK: true,
+	}
+	if spec.Hostname != nil {
+		l.hostname = string(*spec.Hostname)
+	}
+	switch spec.Protocol {
+	case gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType:
+	default:
+		l.reject(gatewayv1.ListenerReasonUnsupportedProtocol, "protocol %q is not supported yet; Legate serves HTTP and HTTPS listeners", spec.Protocol)
+	}
+	if spec.Port < 1 || spec.Port > 65535 {
+		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is not in 1-65535", spec.Port)
+	} else if p := uint32(spec.Port); p == t.s.HTTPPort || p == t.s.HTTPSPort {
+		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is Legate's shared Ingress listener port", p)
+	}
+	if spec.Hostname != nil {
+		if err := validHostname(l.hostname); err != nil {
+			l.reject(gatewayv1.ListenerReasonUnsupportedValue, "%v", err)
+		}
+	}
+	t.allowedRoutes(l)
+	if spec.Protocol == gatewayv1.HTTPSProtocolType {
+		t.listenerTLS(l)
+	}
+	return l
+}
+
+// allowedRoutes reads spec.allowedRoutes: the route kinds (HTTPRoute is the
+// one kind an HTTP or HTTPS listener takes, and the default) and the
+// namespaces routes may come from (Same by default).
+func (t *translation) allowedRoutes(l *listenerState) {
+	ar := l.spec.AllowedRoutes
+	l.from = gatewayv1.NamespacesFromSame
+	if ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil {
+		l.from = *ar.Namespaces.From
+	}
+	switch l.from {
+	case gatewayv1.NamespacesFromSame, gatewayv1.NamespacesFromAll:
+	case gatewayv1.NamespacesFromSelector:
+		var sel *metav1.LabelSelector
+		if ar.Namespaces.Selector != nil {
+			sel = ar.Namespaces.Selector
+		}
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil || sel == nil {
+			l.reject(gatewayv1.ListenerReasonUnsupportedValue, "allowedRoutes.namespaces.selector is missing or invalid: %v", err)
+			s = labels.Nothing()
+		}
+		l.selector = s
+	default:
+		l.reject(gatewayv1.ListenerReasonUnsupportedValue, "allowedRoutes.namespaces.from %q is not supported", l.from)
+	}
+
+	if l.spec.Protocol != gatewayv1.HTTPProtocolType && l.spec.Protocol != gatewayv1.HTTPSProtocolType {
+		l.supportedKinds = []gatewayv1.RouteGroupKind{}
+		return
+	}
+	if ar == nil || len(ar.Kinds) == 0 {
+		l.supportedKinds = []gatewayv1.RouteGroupKind{httpRouteKind}
+		l.allowHTTPRoute = true
+		return
+	}
+	l.supportedKinds = []gatewayv1.RouteGroupKind{}
+	for j, k := range ar.Kinds {
+		g := gatewayv1.GroupName
+		if k.Group != nil {
+			g = string(*k.Group)
+		}
+		if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" {
+			if !l.allowHTTPRoute {
+				l.allowHTTPRoute = true
+				l.supportedKinds = append(l.supportedKinds, httpRouteKind)
+			}
+			continue
+		}
+		l.refFailed(gatewayv1.ListenerReasonInvalidRouteKinds, fmt.Sprintf("%s.allowedRoutes.kinds[%d]", l.field, j),
+			"route kind %s/%s is not supported on a %s listener", g, k.Kind, l.spec.Protocol)
+	}
+}
+
+// listenerTLS resolves the certificates of an HTTPS listener. Each
+// certificateRef must name a core Secret, in the Gateway's namespace or in
+// one whose ReferenceGrant lets Gateways of the Gateway's namespace refer
+// to it, holding a valid PEM certificate and key.
+func (t *translation) listenerTLS(l *listenerState) {
+	cfg := l.spec.TLS
+	field := l.field + ".tls"
+	if cfg == nil {
+		l.certsOK = false
+		l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, field, "an HTTPS listener needs tls.certificateRefs")
+		return
+	}
+	if cfg.Mode != nil && *cfg.Mode != gatewayv1.TLSModeTerminate {
+		l.reject(gatewayv1.ListenerReasonUnsupportedValue, "tls.mode %q is not allowed on an HTTPS listener; use Terminate", *cfg.Mode)
+		return
+	}
+	if len(cfg.CertificateRefs) == 0 {
+		l.certsOK = false
+		l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, field+".certificateRefs", "an HTTPS listener needs at least one certificateRef")
+		return
+	}
+	gw := l.gw.gw
+	var names []string
+	for j, cr := range cfg.CertificateRefs {
+		f := fmt.Sprintf("%s.certificateRefs[%d]", field, j)
+		group, kind := "", "Secret"
+		if cr.Group != nil {
+			group = string(*cr.Group)
+		}
+		if cr.Kind != nil {
+			kind = string(*cr.Kind)
+		}
+		ns := gw.Namespace
+		if cr.Namespace != nil && *cr.Namespace != "" {
+			ns = string(*cr.Namespace)
+		}
+		if group != "" || kind != "Secret" {
+			l.certsOK = false
+			l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, f, "certificateRef %s/%s %s is not a core Secret", group, kind, cr.Name)
+			continue
+		}
+		from := ref{gatewayv1.GroupName, "Gateway", gw.Namespace, gw.Name}
+		if !t.grants.permits(from, ref{"", "Secret", ns, string(cr.Name)}) {
+			l.certsOK = false
+			l.refFailed(gatewayv1.ListenerReasonRefNotPermitted, f,
+				"no ReferenceGrant in namespace %s lets Gateways of namespace %s refer to Secret %s", ns, gw.Namespace, cr.Name)
+			continue
+		}
+		name, err := t.tlsSecret(ns, string(cr.Name))
+		if err != nil {
+			l.certsOK = false
+			l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, f, "%v", err)
+			continue
+		}
+		names = append(names, name)
+	}
+	if l.certsOK {
+		l.tls = &ir.TLSConfig{SecretNames: names}
+	}
+}
+
+// tlsSecret loads the TLS Secret namespace/name into the IR secrets and
+// returns its IR name, "<namespace>/<name>" as every translator names it.
+func (t *translation) tlsSecret(namespace, name string) (string, error) {
+	irName := namespace + "/" + name
+	if _, ok := t.secrets[irName]; ok {
+		return irName, nil
+	}
+	s := t.in.Secret(namespace, name)
+	if s == nil {
+		return "", fmt.Errorf("secret %s does not exist", irName)
+	}
+	crt, key := secretData(s, corev1.TLSCertKey), secretData(s, corev1.TLSPrivateKeyKey)
+	if len(crt) == 0 || len(key) == 0 {
+		return "", fmt.Errorf("secret %s needs both %s and %s", irName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+	}
+	if _, err := tls.X509KeyPair(crt, key); err != nil {
+		return "", fmt.Errorf("secret %s does not hold a valid PEM certificate and key: %w", irName, err)
+	}
+	t.secrets[irName] = &ir.Secret{
+		Name:        irName,
+		Source:      ir.Source{Translator: Name, Kind: "Secret", Namespace: namespace, Name: name},
+		Certificate: crt,
+		PrivateKey:  key,
+	}
+	return irName, nil
+}
+
+// secretData reads key from data, or from stringData for Secrets read from
+// files, where no API server folded stringData into data.
+func secretData(s *corev1.Secret, key string) []byte {
+	if v, ok := s.Data[key]; ok {
+		return v
+	}
+	if v, ok := s.StringData[key]; ok {
+		return []byte(v)
+	}
+	return nil
+}
+
+// findConflicts marks the listeners of one Gateway that are not distinct
+// (see the Listener docs): on one port, listeners of different protocols
+// all conflict (ProtocolConflict); listeners of one protocol conflict when
+// they share a hostname (HostnameConflict). As the spec requires, no
+// conflicting listener wins: all of them are left out.
+func findConflicts(ls []*listenerState) {
+	byPort := map[gatewayv1.PortNumber][]*listenerState{}
+	var ports []gatewayv1.PortNumber
+	for _, l := range ls {
+		if !l.accepted {
+			continue
+		}
+		if _, ok := byPort[l.spec.Port]; !ok {
+			ports = append(ports, l.spec.Port)
+		}
+		byPort[l.spec.Port] = append(byPort[l.spec.Port], l)
+	}
+	for _, p := range ports {
+		group := byPort[p]
+		protocols := map[gatewayv1.ProtocolType]bool{}
+		for _, l := range group {
+			protocols[l.spec.Protocol] = true
+		}
+		if len(protocols) > 1 {
+			for _, l := range group {
+				l.conflict = gatewayv1.ListenerReasonProtocolConflict
+				l.conflictMsg = fmt.Sprintf("port %d is used by listeners of different protocols", p)
+			}
+			continue
+		}
+		byHost := map[string][]*listenerState{}
+		for _, l := range group {
+			byHost[l.hostname] = append(byHost[l.hostname], l)
+		}
+		for _, l := range group {
+			if same := byHost[l.hostname]; len(same) > 1 {
+				l.conflict = gatewayv1.ListenerReasonHostnameConflict
+				l.conflictMsg = fmt.Sprintf("listeners %s share port %d and hostname %q", listenerNames(same), p, l.hostname)
+			}
+		}
+	}
+	for _, l := range ls {
+		if l.conflict != "" {
+			l.gw.problems.add(errSev, l.field, string(l.conflict), "%s", l.conflictMsg)
+		}
+	}
+}
+
+func listenerNames(ls []*listenerState) string {
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = string(l.spec.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// allowsNamespace reports whether a route of namespace ns may attach.
+func (t *translation) allowsNamespace(l *listenerState, ns string) bool {
+	switch l.from {
+	case gatewayv1.NamespacesFromAll:
+		return true
+	case gatewayv1.NamespacesFromSame:
+		return ns == l.gw.gw.Namespace
+	case gatewayv1.NamespacesFromSelector:
+		return l.selector != nil && l.selector.Matches(labels.Set(t.namespaceLabels(ns)))
+	}
+	return false
+}
+
+// namespaceLabels returns the labels of namespace ns. The API server sets
+// kubernetes.io/metadata.name on every namespace; it is added here too, so
+// that a folder of YAML without Namespace objects behaves the same.
+func (t *translation) namespaceLabels(ns string) map[string]string {
+	out := map[string]string{corev1.LabelMetadataName: ns}
+	if n := t.in.Namespace(ns); n != nil {
+		for k, v := range n.Labels {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// status renders the listener's status.
+func (l *listenerState) status() gatewayv1.ListenerStatus {
+	gen := l.gw.gw.Generation
+	var conds []metav1.Condition
+	switch {
+	case l.conflict != "":
+		conds = append(conds, condition(gatewayv1.ListenerConditionAccepted, false, l.conflict, gen, "%s", l.conflictMsg))
+	default:
+		conds = append(conds, condition(gatewayv1.ListenerConditionAccepted, l.accepted, l.acceptedReason, gen, "%s", orDefault(l.acceptedMsg, "listener is valid")))
+	}
+	if l.conflict != "" {
+		conds = append(conds, condition(gatewayv1.ListenerConditionConflicted, true, l.conflict, gen, "%s", l.conflictMsg))
+	} else {
+		conds = append(conds, condition(gatewayv1.ListenerConditionConflicted, false, gatewayv1.ListenerReasonNoConflicts, gen, "no conflicts"))
+	}
+	conds = append(conds, condition(gatewayv1.ListenerConditionResolvedRefs, l.refsOK, l.refsReason, gen, "%s",
+		orDefault(strings.Join(l.refsMsg, "; "), "all references resolved")))
+	switch {
+	case l.programmed():
+		conds = append(conds, condition(gatewayv1.ListenerConditionProgrammed, true, gatewayv1.ListenerReasonProgrammed, gen, "listener is programmed"))
+	case !l.gw.programmable():
+		conds = append(conds, condition(gatewayv1.ListenerConditionProgrammed, false, gatewayv1.ListenerReasonInvalid, gen, "the Gateway is not programmed"))
+	default:
+		conds = append(conds, condition(gatewayv1.ListenerConditionProgrammed, false, gatewayv1.ListenerReasonInvalid, gen, "listener is not programmed: it is not accepted, conflicts, or its certificates did not resolve"))
+	}
+	return gatewayv1.ListenerStatus{
+		Name:           l.spec.Name,
+		SupportedKinds: l.supportedKinds,
+		AttachedRoutes: l.attached,
+		Conditions:     conds,
+	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }

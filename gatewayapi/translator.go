@@ -1,0 +1,309 @@
+package gatewayapi
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// Name is the translator's registry name.
+const Name = "gatewayapi"
+
+// ControllerName is the GatewayClass spec.controllerName Legate owns.
+const ControllerName gatewayv1.GatewayController = "legate.dev/gateway-controller"
+
+type translator struct{}
+
+// New returns the Gateway API translator.
+func New() translators.Translator { return translator{} }
+
+func (translator) Name() string { return Name }
+
+func (translator) Kinds() []client.Object {
+	return []client.Object{
+		&gatewayv1.GatewayClass{},
+		&gatewayv1.Gateway{},
+		&gatewayv1.HTTPRoute{},
+		&gatewayv1.ReferenceGrant{},
+		&corev1.Service{},
+		&discoveryv1.EndpointSlice{},
+		&corev1.Secret{},
+		&corev1.Namespace{},
+	}
+}
+
+// AddToScheme registers gateway.networking.k8s.io/v1 and the core kinds.
+// v1beta1 is left out: its Go types are distinct from v1's, and Inputs has
+// no place for them, so decoding them would only hide them.
+func (translator) AddToScheme(s *runtime.Scheme) error {
+	for _, add := range []func(*runtime.Scheme) error{gatewayv1.Install, corev1.AddToScheme, discoveryv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return fmt.Errorf("gatewayapi: adding types to scheme: %w", err)
+		}
+	}
+	return nil
+}
+
+func (translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
+	res := Translate(in, s)
+	return res.IR, res.Objects
+}
+
+// Result is one translation: the IR fragment, the Gateway API status of
+// every object Legate owns, and the same as translators.ObjectStatuses
+// (conditions of GatewayClasses and Gateways, load balancer addresses, and
+// every problem found, for events and diagnostics).
+type Result struct {
+	IR      *ir.Config
+	Status  *Status
+	Objects []translators.ObjectStatus
+}
+
+// Translate translates the Gateway API objects of in. It is what the
+// Translator does, with the full Gateway API status besides.
+func Translate(in *translators.Inputs, s translators.Settings) Result {
+	t := &translation{
+		in:           in,
+		s:            s,
+		controller:   ControllerName,
+		classes:      map[string]*classState{},
+		gatewayByKey: map[string]*gatewayState{},
+		clusters:     map[string]*ir.Cluster{},
+		secrets:      map[string]*ir.Secret{},
+		grants:       newGrants(in.ReferenceGrants),
+	}
+	t.collectClasses()
+	t.collectGateways()
+	t.collectRoutes()
+	cfg := t.emit()
+	st, objs := t.statuses()
+	return Result{IR: cfg, Status: st, Objects: objs}
+}
+
+type translation struct {
+	in         *translators.Inputs
+	s          translators.Settings
+	controller gatewayv1.GatewayController
+	grants     *grants
+
+	classes    map[string]*classState
+	classOrder []*classState
+	// gateways are oldest first; gatewayByKey finds them by namespace/name.
+	gateways     []*gatewayState
+	gatewayByKey map[string]*gatewayState
+	// routes are oldest first.
+	routes []*routeState
+
+	clusters map[string]*ir.Cluster
+	secrets  map[string]*ir.Secret
+}
+
+// ListenerName names the IR listener of a Gateway's port.
+func ListenerName(namespace, name string, port int32) string {
+	return fmt.Sprintf("gateway-%s-%s-%d", namespace, name, port)
+}
+
+// emit builds the fragment. Each Gateway port with programmed listeners is
+// one IR listener. On it, each programmed listener's hostname (or "*") is
+// a virtual host, so that a request for a listener's hostname never
+// reaches another listener's routes; and each hostname a route serves on a
+// listener is a virtual host with the route's routes, when that listener
+// is the most specific one for the hostname (see the package doc).
+func (t *translation) emit() *ir.Config {
+	cfg := &ir.Config{}
+	usedClusters := map[string]bool{}
+	usedSecrets := map[string]bool{}
+	gws := slices.Clone(t.gateways)
+	slices.SortFunc(gws, func(a, b *gatewayState) int { return cmp.Compare(a.key(), b.key()) })
+	for _, gs := range gws {
+		byPort := map[int32][]*listenerState{}
+		for _, l := range gs.listeners {
+			if l.programmed() {
+				byPort[int32(l.spec.Port)] = append(byPort[int32(l.spec.Port)], l)
+			}
+		}
+		ports := make([]int32, 0, len(byPort))
+		for p := range byPort {
+			ports = append(ports, p)
+		}
+		slices.Sort(ports)
+		for _, port := range ports {
+			l := t.portListener(gs, port, byPort[port])
+			for _, vh := range l.VirtualHosts {
+				if vh.TLS != nil {
+					for _, s := range vh.TLS.SecretNames {
+						usedSecrets[s] = true
+					}
+				}
+				for _, r := range vh.Routes {
+					if r.Forward != nil {
+						for _, b := range r.Forward.Backends {
+							usedClusters[b.Cluster] = true
+						}
+					}
+					for _, m := range r.Filters.Mirrors {
+						usedClusters[m.Cluster] = true
+					}
+				}
+			}
+			cfg.Listeners = append(cfg.Listeners, l)
+		}
+	}
+	for _, n := range sortedKeys(t.clusters) {
+		if usedClusters[n] {
+			cfg.Clusters = append(cfg.Clusters, t.clusters[n])
+		}
+	}
+	for _, n := range sortedKeys(t.secrets) {
+		if usedSecrets[n] {
+			cfg.Secrets = append(cfg.Secrets, t.secrets[n])
+		}
+	}
+	return cfg
+}
+
+// portListener builds the IR listener of one port of a Gateway from its
+// programmed listeners there (all of one protocol: a protocol conflict
+// leaves none programmed).
+func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerState) *ir.Listener {
+	proto := ir.ProtocolHTTP
+	if ls[0].spec.Protocol == gatewayv1.HTTPSProtocolType {
+		proto = ir.ProtocolHTTPS
+	}
+	out := &ir.Listener{
+		Name:     ListenerName(gs.gw.Namespace, gs.gw.Name, port),
+		Address:  t.s.ListenAddress,
+		Port:     uint32(port),
+		Protocol: proto,
+		Source: &ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: "Gateway",
+			Namespace: gs.gw.Namespace, Name: gs.gw.Name, Field: ls[0].field},
+	}
+	vhosts := map[string]*ir.VirtualHost{}
+	names := map[string]map[string]bool{}
+	vhost := func(h string, owner *listenerState) *ir.VirtualHost {
+		vh, ok := vhosts[h]
+		if !ok {
+			vh = &ir.VirtualHost{Name: h, Hostnames: []string{h}}
+			if owner.tls != nil {
+				vh.TLS = &ir.TLSConfig{SecretNames: slices.Clone(owner.tls.SecretNames)}
+			}
+			vhosts[h] = vh
+			names[h] = map[string]bool{}
+		}
+		return vh
+	}
+	for _, l := range ls {
+		vhost(orDefault(l.hostname, "*"), l)
+	}
+	for _, rs := range t.routes {
+		if len(rs.rules) == 0 {
+			continue
+		}
+		for _, a := range rs.attachments {
+			if !slices.Contains(ls, a.l) {
+				continue
+			}
+			for _, h := range a.hostnames {
+				if owner := mostSpecific(ls, h); owner != a.l {
+					continue // a more specific listener takes this hostname
+				}
+				vh := vhost(h, a.l)
+				for _, r := range rs.irRoutes(uint32(port)) {
+					if !names[h][r.Name] {
+						names[h][r.Name] = true
+						vh.Routes = append(vh.Routes, r)
+					}
+				}
+			}
+		}
+	}
+	for _, n := range sortedKeys(vhosts) {
+		vh := vhosts[n]
+		ir.SortRoutes(vh.Routes)
+		out.VirtualHosts = append(out.VirtualHosts, vh)
+	}
+	return out
+}
+
+// mostSpecific returns the listener of ls whose hostname matches h most
+// specifically: the one a request for h is matched to.
+func mostSpecific(ls []*listenerState, h string) *listenerState {
+	var best *listenerState
+	for _, l := range ls {
+		if !covers(l.hostname, h) {
+			continue
+		}
+		if best == nil || specificity(l.hostname) > specificity(best.hostname) {
+			best = l
+		}
+	}
+	return best
+}
+
+// statuses renders the Status and the ObjectStatuses.
+func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
+	st := &Status{}
+	var objs []translators.ObjectStatus
+	for _, cs := range t.classOrder {
+		s := cs.status()
+		st.GatewayClasses = append(st.GatewayClasses, GatewayClassStatus{Name: cs.class.Name, Status: s})
+		var ps problems
+		if !cs.accepted {
+			ps.add(errSev, "spec.parametersRef", string(cs.reason), "%s", cs.message)
+		}
+		objs = append(objs, translators.ObjectStatus{
+			Object:     translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "GatewayClass", Name: cs.class.Name},
+			Generation: cs.class.Generation,
+			Problems:   ps,
+			Conditions: s.Conditions,
+		})
+	}
+	for _, gs := range t.gateways {
+		s := gs.status()
+		st.Gateways = append(st.Gateways, GatewayStatus{Namespace: gs.gw.Namespace, Name: gs.gw.Name, Status: s})
+		var lb []string
+		for _, a := range s.Addresses {
+			lb = append(lb, a.Value)
+		}
+		objs = append(objs, translators.ObjectStatus{
+			Object:       translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "Gateway", Namespace: gs.gw.Namespace, Name: gs.gw.Name},
+			Generation:   gs.gw.Generation,
+			Problems:     gs.problems,
+			Conditions:   s.Conditions,
+			LoadBalancer: lb,
+		})
+	}
+	for _, rs := range t.routes {
+		st.HTTPRoutes = append(st.HTTPRoutes, RouteStatus{Namespace: rs.route.Namespace, Name: rs.route.Name, Parents: rs.parents})
+		objs = append(objs, translators.ObjectStatus{
+			Object:     translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: rs.route.Namespace, Name: rs.route.Name},
+			Generation: rs.route.Generation,
+			Problems:   rs.problems,
+		})
+	}
+	slices.SortFunc(st.Gateways, func(a, b GatewayStatus) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(st.HTTPRoutes, func(a, b RouteStatus) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return st, objs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
