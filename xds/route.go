@@ -338,17 +338,27 @@ func buildRedirect(r *ir.Redirect, m ir.PathMatch) (*routev3.RedirectAction, err
 
 // headersToAdd lists "set" headers (replacing any the message has) before
 // "add" headers (appended to any it has).
+// headerValue renders a header value for Envoy, which reads every added
+// header value as a format string: a literal "%" must be doubled, or Envoy
+// would take "50%" for a broken command operator and reject the route.
+func headerValue(h ir.Header) string {
+	if h.Format {
+		return h.Value
+	}
+	return strings.ReplaceAll(h.Value, "%", "%%")
+}
+
 func headersToAdd(hm *ir.HeaderModifier) []*corev3.HeaderValueOption {
 	var out []*corev3.HeaderValueOption
 	for _, h := range hm.Set {
 		out = append(out, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: h.Name, Value: h.Value},
+			Header:       &corev3.HeaderValue{Key: h.Name, Value: headerValue(h)},
 			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 		})
 	}
 	for _, h := range hm.Add {
 		out = append(out, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: h.Name, Value: h.Value},
+			Header:       &corev3.HeaderValue{Key: h.Name, Value: headerValue(h)},
 			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
 		})
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/legateproxy/legate/ingress"
 	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/emissary"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,7 +29,7 @@ func main() {
 
 // registry returns the translators Legate runs, in merge order.
 func registry() *translators.Registry {
-	return translators.NewRegistry(ingress.New())
+	return translators.NewRegistry(ingress.New(), emissary.New(emissary.Options{}))
 }
 
 type globalFlags struct {

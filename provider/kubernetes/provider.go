@@ -145,15 +145,27 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 		UpdateFunc: func(any, any) { poke() },
 		DeleteFunc: func(any) { poke() },
 	}
+	watched := p.kinds[:0:0]
 	for _, k := range p.kinds {
 		inf, err := p.cache.GetInformer(ctx, k.template)
+		if meta.IsNoMatchError(err) {
+			// A translator's CRDs are not installed (say, no Emissary
+			// CRDs in a Gateway API cluster): its other kinds still work.
+			// Installing them later takes a restart, as with other
+			// controllers.
+			p.log.Warn("kind not served by the API server (CRD not installed?); not watching it",
+				"group", k.gvk.Group, "version", k.gvk.Version, "kind", k.gvk.Kind)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("informer for %s: %w", k.gvk.Kind, err)
 		}
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return fmt.Errorf("watching %s: %w", k.gvk.Kind, err)
 		}
+		watched = append(watched, k)
 	}
+	p.kinds = watched
 	var wg sync.WaitGroup
 	cacheErr := make(chan error, 1)
 	wg.Go(func() { cacheErr <- p.cache.Start(ctx) })

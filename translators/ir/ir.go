@@ -230,6 +230,10 @@ type HeaderModifier struct {
 type Header struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+	// Format marks Value as an Envoy format string (%REQ(...)% and other
+	// command operators, as Emissary allows); otherwise Value is literal
+	// and a "%" in it means a percent sign.
+	Format bool `json:"format,omitempty"`
 }
 
 // Rewrite changes the request before it is forwarded.
