@@ -107,12 +107,21 @@ func (w *StatusWriter) write(ctx context.Context) {
 	w.mu.Lock()
 	statuses := w.latest
 	w.mu.Unlock()
+	present := make(map[translators.ObjectRef]bool, len(statuses))
 	for _, st := range statuses {
 		if ctx.Err() != nil {
 			return
 		}
+		present[st.Object] = true
 		if err := w.writeOne(ctx, st); err != nil {
 			w.log.Warn("writing status", "object", st.Object.String(), "err", err)
+		}
+	}
+	// Forget the announced problems of objects that are gone, so the
+	// record does not grow with every object ever deleted.
+	for ref := range w.events {
+		if !present[ref] {
+			delete(w.events, ref)
 		}
 	}
 }
