@@ -27,9 +27,13 @@ func main() {
 	}
 }
 
-// registry returns the translators Legate runs, in merge order.
-func registry() *translators.Registry {
-	return translators.NewRegistry(ingress.New(), emissary.New(emissary.Options{}))
+// registry returns the translators Legate runs, in merge order (earlier
+// translators win ties, see ir.Merge).
+func registry(f *serveFlags) *translators.Registry {
+	return translators.NewRegistry(
+		ingress.New(),
+		emissary.New(emissary.Options{AmbassadorID: f.ambassadorID}),
+	)
 }
 
 type globalFlags struct {

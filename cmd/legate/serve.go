@@ -48,6 +48,7 @@ type serveFlags struct {
 	httpsPort       uint32
 	statusAddresses []string
 	ingressClass    string
+	ambassadorID    string
 	healthAddress   string
 	metricsAddress  string
 	leaseNamespace  string
@@ -103,6 +104,7 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	fl.DurationVar(&f.leaseDuration, "leader-election-lease-duration", 15*time.Second, "how long a status-writer lease lasts without renewal")
 	fl.DurationVar(&f.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops writing")
 	fl.DurationVar(&f.retryPeriod, "leader-election-retry-period", 2*time.Second, "how often replicas try to take or renew the lease")
+	fl.StringVar(&f.ambassadorID, "ambassador-id", "default", "Emissary ambassador_id this installation answers to")
 	fl.BoolVar(&f.envoy, "envoy", false, "run Envoy as a child process")
 	fl.StringVar(&f.envoyPath, "envoy-path", "", "Envoy binary (default: $LEGATE_ENVOY, then envoy on PATH)")
 	fl.StringVar(&f.envoyAdmin, "envoy-admin-address", "127.0.0.1:9901", "address of the child Envoy's admin interface")
@@ -125,7 +127,7 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	reg := registry()
+	reg := registry(f)
 	metrics := ctrlmetrics.Registry
 	srv := server.New(server.Options{Logger: log.With("component", "xds"), DefaultGroup: f.nodeCluster, Registerer: metrics})
 	lis, err := net.Listen("tcp", f.xdsAddress)

@@ -35,11 +35,12 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 			if err != nil {
 				return err
 			}
-			in, err := file.LoadPaths(reg(), file.Options{Logger: log}, f.files...)
+			reg := registry(&f.serve)
+			in, err := file.LoadPaths(reg, file.Options{Logger: log}, f.files...)
 			if err != nil {
 				return err
 			}
-			pipe := &pipeline.Pipeline{Registry: reg(), Settings: f.serve.settings()}
+			pipe := &pipeline.Pipeline{Registry: reg, Settings: f.serve.settings()}
 			out, err := pipe.Run(in)
 			if err != nil {
 				return err
@@ -84,11 +85,10 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 	fl.Uint32Var(&f.serve.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
 	fl.StringSliceVar(&f.serve.statusAddresses, "status-address", nil, "address(es) written into load balancer status")
 	fl.StringVar(&f.serve.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns")
+	fl.StringVar(&f.serve.ambassadorID, "ambassador-id", "default", "Emissary ambassador_id this installation answers to")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
-
-var reg = registry
 
 func writeDocument(w io.Writer, doc any, format string) error {
 	b, err := json.MarshalIndent(doc, "", "  ")
