@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/legateproxy/legate/gatewayapi"
 	"github.com/legateproxy/legate/ingress"
 	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/emissary"
@@ -32,6 +33,7 @@ func main() {
 func registry(f *serveFlags) *translators.Registry {
 	return translators.NewRegistry(
 		ingress.New(),
+		gatewayapi.New(),
 		emissary.New(emissary.Options{AmbassadorID: f.ambassadorID}),
 	)
 }
