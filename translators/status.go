@@ -65,7 +65,7 @@ type ObjectStatus struct {
 }
 
 // Accepted reports whether nothing of the object was left out.
-func (s *ObjectStatus) Accepted() bool {
+func (s ObjectStatus) Accepted() bool {
 	for _, p := range s.Problems {
 		if p.Severity == SeverityError {
 			return false
