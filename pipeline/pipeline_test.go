@@ -132,7 +132,7 @@ func TestLoopPublishesChanges(t *testing.T) {
 
 	// A new Ingress with a bad backend: reported, and the rest published.
 	bad := changed + "\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: bad, namespace: default}\n" +
-		"spec: {rules: [{host: bad.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: X, name: y}}}]}}]}\n"
+		"spec: {rules: [{host: bad.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: Bucket, name: assets}}}]}}]}\n"
 	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
