@@ -11,14 +11,9 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/legateproxy/legate/bench/workload"
 )
@@ -26,7 +21,7 @@ import (
 func main() {
 	shape := flag.String("shape", "gateway", "ingress, gateway, mapping or mixed")
 	n := flag.Int("n", 1000, "number of routes")
-	out := flag.String("o", "", "output folder (created; existing workload files are replaced)")
+	out := flag.String("o", "", "output folder (created; existing workload-*.yaml files are replaced)")
 	per := flag.Int("per", 1000, "objects per file")
 	flag.Parse()
 	if err := run(*shape, *n, *out, *per); err != nil {
@@ -36,58 +31,10 @@ func main() {
 }
 
 func run(shapeName string, n int, dir string, per int) error {
-	if dir == "" {
-		return fmt.Errorf("-o is required")
-	}
-	if per < 1 {
-		return fmt.Errorf("-per %d: want at least 1", per)
-	}
 	shape, err := workload.ParseShape(shapeName)
 	if err != nil {
 		return err
 	}
-	objs, err := workload.Objects(shape, n)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	// Stale files of a larger earlier run would otherwise stay in the
-	// workload.
-	old, err := filepath.Glob(filepath.Join(dir, "workload-*.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, f := range old {
-		if err := os.Remove(f); err != nil {
-			return fmt.Errorf("removing stale %s: %w", f, err)
-		}
-	}
-	for file, start := 0, 0; start < len(objs); file, start = file+1, start+per {
-		end := min(start+per, len(objs))
-		b, err := render(objs[start:end])
-		if err != nil {
-			return err
-		}
-		path := filepath.Join(dir, fmt.Sprintf("workload-%04d.yaml", file))
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-	}
-	return nil
-}
-
-// render writes objects as one multi-document YAML stream.
-func render(objs []client.Object) ([]byte, error) {
-	var buf bytes.Buffer
-	for _, o := range objs {
-		y, err := yaml.Marshal(o)
-		if err != nil {
-			return nil, fmt.Errorf("rendering %T %s: %w", o, o.GetName(), err)
-		}
-		buf.WriteString("---\n")
-		buf.Write(y)
-	}
-	return buf.Bytes(), nil
+	_, err = workload.WriteDir(shape, n, dir, per)
+	return err
 }
