@@ -261,10 +261,11 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 			ps.add(errSev, "spec.parametersRef", string(cs.reason), "%s", cs.message)
 		}
 		objs = append(objs, translators.ObjectStatus{
-			Object:     translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "GatewayClass", Name: cs.class.Name},
-			Generation: cs.class.Generation,
-			Problems:   ps,
-			Conditions: s.Conditions,
+			Object:       translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "GatewayClass", Name: cs.class.Name},
+			Generation:   cs.class.Generation,
+			Problems:     ps,
+			Conditions:   s.Conditions,
+			GatewayClass: &s,
 		})
 	}
 	for _, gs := range t.gateways {
@@ -280,14 +281,16 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 			Problems:     gs.problems,
 			Conditions:   s.Conditions,
 			LoadBalancer: lb,
+			Gateway:      &s,
 		})
 	}
 	for _, rs := range t.routes {
 		st.HTTPRoutes = append(st.HTTPRoutes, RouteStatus{Namespace: rs.route.Namespace, Name: rs.route.Name, Parents: rs.parents})
 		objs = append(objs, translators.ObjectStatus{
-			Object:     translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: rs.route.Namespace, Name: rs.route.Name},
-			Generation: rs.route.Generation,
-			Problems:   rs.problems,
+			Object:       translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: rs.route.Namespace, Name: rs.route.Name},
+			Generation:   rs.route.Generation,
+			Problems:     rs.problems,
+			RouteParents: rs.parents,
 		})
 	}
 	slices.SortFunc(st.Gateways, func(a, b GatewayStatus) int {

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // ObjectRef names one Kubernetes object.
@@ -62,6 +63,17 @@ type ObjectStatus struct {
 	// LoadBalancer lists the addresses (IPs or hostnames) traffic for this
 	// object arrives on (Ingress status.loadBalancer.ingress).
 	LoadBalancer []string `json:"loadBalancer,omitempty"`
+
+	// The whole Gateway API status, in the API's own types, for the status
+	// writer (at most one is set, by kind). Conditions carry no
+	// LastTransitionTime: translators have no clock; the writer keeps the
+	// time of a condition whose status did not change. Golden files show
+	// these through the translator's own output.
+	GatewayClass *gatewayv1.GatewayClassStatus `json:"-"`
+	Gateway      *gatewayv1.GatewayStatus      `json:"-"`
+	// RouteParents are Legate's entries of a route's status.parents (its
+	// controllerName); other controllers' entries are not Legate's to touch.
+	RouteParents []gatewayv1.RouteParentStatus `json:"-"`
 }
 
 // Accepted reports whether nothing of the object was left out.
@@ -123,6 +135,15 @@ func (s *StatusSet) Merge(other []ObjectStatus) {
 		st.Conditions = append(st.Conditions, o.Conditions...)
 		if o.LoadBalancer != nil {
 			st.LoadBalancer = o.LoadBalancer
+		}
+		if o.GatewayClass != nil {
+			st.GatewayClass = o.GatewayClass
+		}
+		if o.Gateway != nil {
+			st.Gateway = o.Gateway
+		}
+		if o.RouteParents != nil {
+			st.RouteParents = o.RouteParents
 		}
 	}
 }

@@ -12,20 +12,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/legateproxy/legate/translators"
 )
 
 // StatusWriter writes the translators' statuses back onto the objects:
-// Ingress status.loadBalancer, and a Warning event per problem. It writes
+// Ingress status.loadBalancer; GatewayClass, Gateway (conditions,
+// listeners, addresses) and HTTPRoute status (Legate's status.parents
+// entries only); and a Warning event per problem. It writes
 // only what changed, and only while it runs, which is while its replica
 // holds the leader lease (see Elect).
 type StatusWriter struct {
@@ -127,44 +131,142 @@ func (w *StatusWriter) write(ctx context.Context) {
 }
 
 func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus) error {
+	obj, mutate := statusTarget(st, metav1.Now())
+	if obj == nil {
+		return nil
+	}
+	key := types.NamespacedName{Namespace: st.Object.Namespace, Name: st.Object.Name}
+	// Read from the informer cache when there is one: most passes change
+	// nothing, and the cache answers without a request. A merge patch
+	// carries no resourceVersion, so it cannot conflict; a stale cache
+	// costs at most a patch that changes nothing.
+	var reader client.Reader = w.client
+	if w.cached != nil {
+		reader = w.cached
+	}
+	err := reader.Get(ctx, key, obj)
+	if err == nil {
+		base := obj.DeepCopyObject().(client.Object)
+		if mutate(obj) {
+			err = w.client.Status().Patch(ctx, obj, client.MergeFrom(base), w.owner)
+		}
+	}
+	if apierrors.IsNotFound(err) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("%s status: %w", st.Object.Kind, err)
+	}
+	w.announce(obj, st)
+	return nil
+}
+
+// statusTarget returns an empty object of st's kind and a function that
+// sets st's status on a copy of the live object, reporting whether anything
+// changed; nil for kinds with no status to write.
+func statusTarget(st translators.ObjectStatus, now metav1.Time) (client.Object, func(client.Object) bool) {
 	switch st.Object.Kind {
 	case "Ingress":
-		ing := &networkingv1.Ingress{}
-		key := types.NamespacedName{Namespace: st.Object.Namespace, Name: st.Object.Name}
 		want := ingressLoadBalancer(st.LoadBalancer)
-		var err error
-		if w.cached != nil && w.cached.Get(ctx, key, ing) == nil {
-			// Compare with the cached object and send only the difference:
-			// one request per changed object, none for the rest. A merge
-			// patch carries no resourceVersion, so it cannot conflict, and
-			// it replaces the whole list. A stale cache costs at most a
-			// patch that changes nothing.
-			if !reflect.DeepEqual(ing.Status.LoadBalancer.Ingress, want) {
-				base := ing.DeepCopy()
-				ing.Status.LoadBalancer.Ingress = want
-				err = w.client.Status().Patch(ctx, ing, client.MergeFrom(base), w.owner)
+		return &networkingv1.Ingress{}, func(o client.Object) bool {
+			ing := o.(*networkingv1.Ingress)
+			if reflect.DeepEqual(ing.Status.LoadBalancer.Ingress, want) {
+				return false
 			}
-		} else {
-			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				if err := w.client.Get(ctx, key, ing); err != nil {
-					return err
+			ing.Status.LoadBalancer.Ingress = want
+			return true
+		}
+	case "GatewayClass":
+		if st.GatewayClass == nil {
+			return nil, nil
+		}
+		return &gatewayv1.GatewayClass{}, func(o client.Object) bool {
+			gc := o.(*gatewayv1.GatewayClass)
+			want := gc.Status.DeepCopy()
+			want.Conditions = mergeConditions(gc.Status.Conditions, st.GatewayClass.Conditions, now)
+			if st.GatewayClass.SupportedFeatures != nil {
+				want.SupportedFeatures = st.GatewayClass.SupportedFeatures
+			}
+			return setIfChanged(&gc.Status, *want)
+		}
+	case "Gateway":
+		if st.Gateway == nil {
+			return nil, nil
+		}
+		return &gatewayv1.Gateway{}, func(o client.Object) bool {
+			gw := o.(*gatewayv1.Gateway)
+			want := st.Gateway.DeepCopy()
+			want.Conditions = mergeConditions(gw.Status.Conditions, want.Conditions, now)
+			for i := range want.Listeners {
+				var old []metav1.Condition
+				for _, l := range gw.Status.Listeners {
+					if l.Name == want.Listeners[i].Name {
+						old = l.Conditions
+					}
 				}
-				if reflect.DeepEqual(ing.Status.LoadBalancer.Ingress, want) {
-					return nil
-				}
-				ing.Status.LoadBalancer.Ingress = want
-				return w.client.Status().Update(ctx, ing, w.owner)
-			})
+				want.Listeners[i].Conditions = mergeConditions(old, want.Listeners[i].Conditions, now)
+			}
+			return setIfChanged(&gw.Status, *want)
 		}
-		if apierrors.IsNotFound(err) {
-			return nil // deleted meanwhile
+	case "HTTPRoute":
+		if len(st.RouteParents) == 0 {
+			return nil, nil
 		}
-		if err != nil {
-			return fmt.Errorf("ingress status: %w", err)
+		ours := st.RouteParents[0].ControllerName
+		return &gatewayv1.HTTPRoute{}, func(o client.Object) bool {
+			r := o.(*gatewayv1.HTTPRoute)
+			want := r.Status.DeepCopy()
+			want.Parents = mergeParents(r.Status.Parents, st.RouteParents, ours, now)
+			return setIfChanged(&r.Status, *want)
 		}
-		w.announce(ing, st)
 	}
-	return nil
+	return nil, nil
+}
+
+func setIfChanged[T any](dst *T, want T) bool {
+	if reflect.DeepEqual(*dst, want) {
+		return false
+	}
+	*dst = want
+	return true
+}
+
+// mergeConditions returns want with each condition's LastTransitionTime
+// taken from old when its status did not change, and now otherwise.
+// Conditions Legate no longer sets are dropped.
+func mergeConditions(old, want []metav1.Condition, now metav1.Time) []metav1.Condition {
+	out := make([]metav1.Condition, len(want))
+	for i, c := range want {
+		c.LastTransitionTime = now
+		if prev := meta.FindStatusCondition(old, c.Type); prev != nil && prev.Status == c.Status {
+			c.LastTransitionTime = prev.LastTransitionTime
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// mergeParents keeps other controllers' entries of a route's
+// status.parents as they are and replaces Legate's with want.
+func mergeParents(old, want []gatewayv1.RouteParentStatus, ours gatewayv1.GatewayController, now metav1.Time) []gatewayv1.RouteParentStatus {
+	var out []gatewayv1.RouteParentStatus
+	for _, p := range old {
+		if p.ControllerName != ours {
+			out = append(out, p)
+		}
+	}
+	for _, p := range want {
+		var prev []metav1.Condition
+		for _, o := range old {
+			if o.ControllerName == ours && reflect.DeepEqual(o.ParentRef, p.ParentRef) {
+				prev = o.Conditions
+			}
+		}
+		p = *p.DeepCopy()
+		p.Conditions = mergeConditions(prev, p.Conditions, now)
+		out = append(out, p)
+	}
+	return out
 }
 
 // announce emits one Warning event per new problem of obj.

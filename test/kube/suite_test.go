@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,8 +83,17 @@ var _ = BeforeSuite(func() {
 	apiServerCerts, err = os.MkdirTemp("", "legate-kube-apiserver-")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, apiServerCerts)
+	gatewayAPI, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	Expect(err).NotTo(HaveOccurred(), "locating the Gateway API module")
 	testEnv = &envtest.Environment{
-		BinaryAssetsDirectory:    assets,
+		BinaryAssetsDirectory: assets,
+		// The CRDs of every registered translator: Gateway API (standard
+		// channel, from the module) and getambassador.io (generated).
+		CRDDirectoryPaths: []string{
+			filepath.Join(strings.TrimSpace(string(gatewayAPI)), "config", "crd", "standard"),
+			filepath.Join(filepath.Dir(file), "..", "..", "charts", "legate", "crds"),
+		},
+		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
