@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/legateproxy/legate/gatewayapi"
 	"github.com/legateproxy/legate/ingress"
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/provider/file"
 	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/emissary"
 	"github.com/legateproxy/legate/xds"
 	"github.com/legateproxy/legate/xds/server"
 )
@@ -27,7 +29,7 @@ func examples(t *testing.T) string {
 }
 
 func TestRunExamples(t *testing.T) {
-	reg := translators.NewRegistry(ingress.New())
+	reg := translators.NewRegistry(ingress.New(), gatewayapi.New(), emissary.New(emissary.Options{}))
 	in, err := file.LoadPaths(reg, file.Options{}, examples(t))
 	if err != nil {
 		t.Fatal(err)
@@ -37,12 +39,20 @@ func TestRunExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Resources.Listeners) != 1 || len(out.Resources.Routes) != 1 || len(out.Resources.Clusters) != 2 || len(out.Resources.Endpoints) != 2 {
+	// Ingress and Mapping share the HTTP listener; the Gateway has its
+	// own. Ingress and HTTPRoute name the same Service ports, so they share
+	// clusters; the Mapping's cluster carries Emissary's settings.
+	if len(out.Resources.Listeners) != 2 || len(out.Resources.Routes) != 2 || len(out.Resources.Clusters) != 3 || len(out.Resources.Endpoints) != 3 {
 		t.Fatalf("resources: %d listeners, %d route configs, %d clusters, %d endpoints",
 			len(out.Resources.Listeners), len(out.Resources.Routes), len(out.Resources.Clusters), len(out.Resources.Endpoints))
 	}
-	if len(out.Statuses) != 1 || !out.Statuses[0].Accepted() {
-		t.Fatalf("statuses: %+v", out.Statuses)
+	if len(out.Statuses) != 5 {
+		t.Fatalf("want statuses of 5 objects, got %+v", out.Statuses)
+	}
+	for _, st := range out.Statuses {
+		if len(st.Problems) > 0 {
+			t.Errorf("%s: %+v", st.Object, st.Problems)
+		}
 	}
 }
 

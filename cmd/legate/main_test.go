@@ -38,7 +38,8 @@ func TestTranslateExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"name: http-8080", "echo.example.com", "default/echo/80", "port_value: 9001", "path_separated_prefix: /docs"} {
+	for _, want := range []string{"name: http-8080", "echo.example.com", "default/echo/80", "port_value: 9001", "path_separated_prefix: /docs",
+		"name: gateway-default-edge-8088", "gateway.example.com", "mapping.example.com", "emissary/default/echo/80"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("xds output lacks %q:\n%s", want, out)
 		}
@@ -52,8 +53,13 @@ func TestTranslateExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	var statuses []map[string]any
-	if err := yaml.Unmarshal([]byte(out), &statuses); err != nil || len(statuses) != 1 || statuses[0]["problems"] != nil {
-		t.Fatalf("status: want one clean Ingress, got %v\n%s", err, out)
+	if err := yaml.Unmarshal([]byte(out), &statuses); err != nil || len(statuses) != 5 {
+		t.Fatalf("status: want 5 objects (Gateway, GatewayClass, HTTPRoute, Mapping, Ingress), got %v\n%s", err, out)
+	}
+	for _, st := range statuses {
+		if st["problems"] != nil {
+			t.Errorf("examples must be clean: %v", st)
+		}
 	}
 }
 
