@@ -75,8 +75,8 @@ func TestExplainerAgreesWithEnvoy(t *testing.T) {
 	}
 	ports := map[string]int{} // listener -> port Envoy listens on
 	boot := &bootstrapv3.Bootstrap{
-		Node:  &corev3.Node{Id: "differential", Cluster: "test"},
-		Admin: &bootstrapv3.Admin{Address: sockAddr("127.0.0.1", testenv.FreePort(t))},
+		Node:            &corev3.Node{Id: "differential", Cluster: "test"},
+		Admin:           &bootstrapv3.Admin{Address: sockAddr("127.0.0.1", testenv.FreePort(t))},
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{},
 	}
 	routes := map[string]*routev3.RouteConfiguration{}
