@@ -23,13 +23,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	getambassadorv3alpha1 "github.com/legateproxy/legate/apis/getambassador.io/v3alpha1"
 	"github.com/legateproxy/legate/translators"
 )
 
 // StatusWriter writes the translators' statuses back onto the objects:
 // Ingress status.loadBalancer; GatewayClass, Gateway (conditions,
 // listeners, addresses) and HTTPRoute status (Legate's status.parents
-// entries only); and a Warning event per problem. It writes
+// entries only); Emissary Mapping state and reason; and a Warning event per
+// problem. It writes
 // only what changed, and only while it runs, which is while its replica
 // holds the leader lease (see Elect).
 type StatusWriter struct {
@@ -219,8 +221,39 @@ func statusTarget(st translators.ObjectStatus, now metav1.Time) (client.Object, 
 			want.Parents = mergeParents(r.Status.Parents, st.RouteParents, ours, now)
 			return setIfChanged(&r.Status, *want)
 		}
+	case "Mapping":
+		want := mappingStatus(st)
+		return &getambassadorv3alpha1.Mapping{}, func(o client.Object) bool {
+			m := o.(*getambassadorv3alpha1.Mapping)
+			if m.Status != nil && *m.Status == want {
+				return false
+			}
+			m.Status = &want
+			return true
+		}
 	}
 	return nil, nil
+}
+
+// mappingStatus is Emissary's view of a Mapping: Running when all of it is
+// served, Inactive with the first error as the reason when some of it is
+// not (warnings, such as a field not supported yet, leave it Running with
+// the warning as the reason, so that `kubectl get mappings` shows it).
+func mappingStatus(st translators.ObjectStatus) getambassadorv3alpha1.MappingStatus {
+	out := getambassadorv3alpha1.MappingStatus{State: "Running"}
+	for _, p := range st.Problems {
+		msg := p.Message
+		if p.Field != "" {
+			msg = p.Field + ": " + msg
+		}
+		if p.Severity == translators.SeverityError {
+			return getambassadorv3alpha1.MappingStatus{State: "Inactive", Reason: msg}
+		}
+		if out.Reason == "" {
+			out.Reason = msg
+		}
+	}
+	return out
 }
 
 func setIfChanged[T any](dst *T, want T) bool {

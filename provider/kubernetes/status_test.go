@@ -6,6 +6,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/translators"
 )
 
 func cond(typ string, st metav1.ConditionStatus, at time.Time) metav1.Condition {
@@ -45,5 +47,23 @@ func TestMergeParentsKeepsOtherControllers(t *testing.T) {
 	}
 	if got[1].Conditions[0].LastTransitionTime.IsZero() {
 		t.Fatal("new condition without a transition time")
+	}
+}
+
+func TestMappingStatus(t *testing.T) {
+	ok := mappingStatus(translators.ObjectStatus{})
+	if ok.State != "Running" || ok.Reason != "" {
+		t.Fatalf("clean Mapping: %+v", ok)
+	}
+	warn := mappingStatus(translators.ObjectStatus{Problems: []translators.Problem{
+		{Severity: translators.SeverityWarning, Field: "spec.cors", Message: "not supported yet"}}})
+	if warn.State != "Running" || warn.Reason != "spec.cors: not supported yet" {
+		t.Fatalf("warning: %+v", warn)
+	}
+	bad := mappingStatus(translators.ObjectStatus{Problems: []translators.Problem{
+		{Severity: translators.SeverityWarning, Field: "spec.cors", Message: "not supported yet"},
+		{Severity: translators.SeverityError, Field: "spec.envoy_override", Message: "unsafe"}}})
+	if bad.State != "Inactive" || bad.Reason != "spec.envoy_override: unsafe" {
+		t.Fatalf("error: %+v", bad)
 	}
 }

@@ -1,0 +1,63 @@
+package kube
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	getambassadorv3alpha1 "github.com/legateproxy/legate/apis/getambassador.io/v3alpha1"
+)
+
+func init() {
+	utilruntimeMust(getambassadorv3alpha1.AddToScheme(scheme.Scheme))
+}
+
+var _ = Describe("An Emissary Mapping", func() {
+	It("reaches an ADS client unchanged from Emissary, and gets Emissary's state and reason", func(ctx SpecContext) {
+		ns := newNamespace(ctx, "mapping")
+		good := &getambassadorv3alpha1.Mapping{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+			Spec: getambassadorv3alpha1.MappingSpec{
+				Hostname: "mapping.example", Prefix: "/web/", Service: "web." + ns + ":80",
+			},
+		}
+		bad := &getambassadorv3alpha1.Mapping{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "override"},
+			Spec: getambassadorv3alpha1.MappingSpec{
+				Hostname: "mapping.example", Prefix: "/raw/", Service: "web." + ns + ":80",
+				EnvoyOverride: &runtime.RawExtension{Raw: []byte(`{"route":{"cluster":"anything"}}`)},
+			},
+		}
+		for _, obj := range []client.Object{newService(ns, "web"), newEndpointSlice(ns, "web", 8080, "192.0.2.9"), good, bad} {
+			Expect(k8s.Create(ctx, obj)).To(Succeed())
+		}
+		p := startLegate(legateOptions{name: "mapping", namespace: ns})
+		p.WaitReady()
+		ads := p.ADS("http-8080")
+
+		By("the Mapping's route on the shared HTTP listener, its prefix rewritten to /")
+		Eventually(func(g Gomega) {
+			s := ads.State()
+			r := s.Route("http-8080", "mapping.example", "mapping/"+ns+"/web")
+			g.Expect(r).NotTo(BeNil())
+			g.Expect(r.GetMatch().GetPrefix()).To(Equal("/web/"))
+			g.Expect(r.GetRoute().GetPrefixRewrite()).To(Equal("/"))
+			g.Expect(s.Route("http-8080", "mapping.example", "mapping/"+ns+"/override")).To(BeNil())
+		}).WithTimeout(xdsWait).Should(Succeed())
+
+		By("status: Running for the good Mapping, Inactive with the reason for envoy_override")
+		Eventually(func(g Gomega) {
+			m := &getambassadorv3alpha1.Mapping{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(good), m)).To(Succeed())
+			g.Expect(m.Status).NotTo(BeNil())
+			g.Expect(m.Status.State).To(Equal("Running"))
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(bad), m)).To(Succeed())
+			g.Expect(m.Status).NotTo(BeNil())
+			g.Expect(m.Status.State).To(Equal("Inactive"))
+			g.Expect(m.Status.Reason).To(ContainSubstring("envoy_override"))
+		}).WithTimeout(xdsWait).Should(Succeed())
+	}, SpecTimeout(specTimeout))
+})
