@@ -83,3 +83,9 @@ image:
 chart-test: kube
 	@export KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)"; \
 	cd charts/legate/tests && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
+
+# bench runs the end-to-end benchmark and prints its table (bench/run.sh;
+# LEGATE_BENCH_LARGE=1 adds N = 50k). It is not part of test.
+.PHONY: bench
+bench:
+	./bench/run.sh

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// ads is a minimal state-of-the-world ADS client that behaves as Envoy does
+// for what the benchmark needs: LDS and CDS as wildcards, RDS for the route
+// configurations the listeners name, EDS for the EDS clusters; every
+// response is ACKed. It keeps the newest route configurations and load
+// assignments, counts responses per type, and stamps each response with the
+// time it came off the stream (before decoding), which is what the latency
+// figures measure to.
+type ads struct {
+	conn   *grpc.ClientConn
+	cancel context.CancelFunc
+	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	node   *corev3.Node
+	done   chan struct{}
+
+	mu        sync.Mutex
+	routes    []*routev3.RouteConfiguration
+	endpoints []*endpointv3.ClusterLoadAssignment
+	counts    map[string]int
+	// edsWanted is how many load assignments the client subscribed to.
+	edsWanted int
+	waiters   []*waiter
+	err       error
+
+	// Used by the receiving goroutine only.
+	subscribed map[string][]string
+}
+
+type waiter struct {
+	cond func(*ads) bool
+	at   chan time.Time
+}
+
+func dialADS(addr, group string) (*ads, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// A 50k-route configuration is far above gRPC's 4 MiB default.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
+	if err != nil {
+		return nil, fmt.Errorf("dialing %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		cancel()
+		_ = conn.Close()
+		return nil, fmt.Errorf("opening ADS stream: %w", err)
+	}
+	c := &ads{conn: conn, cancel: cancel, stream: stream, done: make(chan struct{}),
+		node: &corev3.Node{Id: "bench", Cluster: group}, counts: map[string]int{},
+		subscribed: map[string][]string{}}
+	for _, t := range []string{resource.ListenerType, resource.ClusterType} {
+		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: t}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("subscribing to %s: %w", t, err)
+		}
+	}
+	go c.receive()
+	return c, nil
+}
+
+func (c *ads) Close() {
+	c.cancel()
+	_ = c.conn.Close()
+	<-c.done
+}
+
+// Counts returns how many responses of each type arrived so far.
+func (c *ads) Counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.counts))
+	for k, v := range c.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// WaitFor returns the arrival time of the response after which cond first
+// held (now, if it holds already). cond runs with the client locked.
+func (c *ads) WaitFor(timeout time.Duration, cond func(*ads) bool) (time.Time, error) {
+	w := &waiter{cond: cond, at: make(chan time.Time, 1)}
+	c.mu.Lock()
+	if cond(c) {
+		c.mu.Unlock()
+		return time.Now(), nil
+	}
+	c.waiters = append(c.waiters, w)
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.waiters = slices.DeleteFunc(c.waiters, func(x *waiter) bool { return x == w })
+		c.mu.Unlock()
+	}()
+	select {
+	case at := <-w.at:
+		return at, nil
+	case <-c.done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return time.Time{}, fmt.Errorf("ADS stream ended: %w", c.err)
+	case <-time.After(timeout):
+		return time.Time{}, fmt.Errorf("condition not met within %s", timeout)
+	}
+}
+
+func (c *ads) fail(err error) {
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+}
+
+func (c *ads) receive() {
+	defer close(c.done)
+	for {
+		resp, err := c.stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("server closed the stream")
+			}
+			c.fail(err)
+			return
+		}
+		at := time.Now()
+		if err := c.apply(resp, at); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+// apply decodes one response, ACKs it, follows the names it introduces and
+// wakes the waiters it satisfies.
+func (c *ads) apply(resp *discoveryv3.DiscoveryResponse, at time.Time) error {
+	var routes []*routev3.RouteConfiguration
+	var endpoints []*endpointv3.ClusterLoadAssignment
+	var follow string
+	var names []string
+	for _, a := range resp.Resources {
+		m, err := a.UnmarshalNew()
+		if err != nil {
+			return fmt.Errorf("decoding %s: %w", resp.TypeUrl, err)
+		}
+		switch r := m.(type) {
+		case *listenerv3.Listener:
+			follow = resource.RouteType
+			names = append(names, routeNames(r)...)
+		case *clusterv3.Cluster:
+			follow = resource.EndpointType
+			if r.GetType() == clusterv3.Cluster_EDS {
+				n := r.GetEdsClusterConfig().GetServiceName()
+				if n == "" {
+					n = r.Name
+				}
+				names = append(names, n)
+			}
+		case *routev3.RouteConfiguration:
+			routes = append(routes, r)
+		case *endpointv3.ClusterLoadAssignment:
+			endpoints = append(endpoints, r)
+		}
+	}
+	// ACK before anything else, as Envoy does once it applied a response.
+	if err := c.stream.Send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: resp.TypeUrl,
+		VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce, ResourceNames: c.subscribed[resp.TypeUrl]}); err != nil {
+		return fmt.Errorf("ACK of %s: %w", resp.TypeUrl, err)
+	}
+	if follow != "" {
+		slices.Sort(names)
+		names = slices.Compact(names)
+		if !slices.Equal(names, c.subscribed[follow]) {
+			c.subscribed[follow] = names
+			if err := c.stream.Send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: follow, ResourceNames: names}); err != nil {
+				return fmt.Errorf("subscribing to %s: %w", follow, err)
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[resp.TypeUrl]++
+	c.edsWanted = len(c.subscribed[resource.EndpointType])
+	switch resp.TypeUrl {
+	case resource.RouteType:
+		c.routes = routes
+	case resource.EndpointType:
+		c.endpoints = endpoints
+	}
+	c.waiters = slices.DeleteFunc(c.waiters, func(w *waiter) bool {
+		if !w.cond(c) {
+			return false
+		}
+		w.at <- at
+		return true
+	})
+	return nil
+}
+
+// routeNames are the RDS names a listener's HTTP connection managers use.
+func routeNames(l *listenerv3.Listener) []string {
+	var out []string
+	chains := slices.Clone(l.FilterChains)
+	if l.DefaultFilterChain != nil {
+		chains = append(chains, l.DefaultFilterChain)
+	}
+	for _, fc := range chains {
+		for _, f := range fc.Filters {
+			var hcm hcmv3.HttpConnectionManager
+			if f.GetTypedConfig() == nil || f.GetTypedConfig().UnmarshalTo(&hcm) != nil {
+				continue
+			}
+			if n := hcm.GetRds().GetRouteConfigName(); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// complete says whether the client holds n routes and every load
+// assignment it subscribed to.
+func (c *ads) complete(n int) bool {
+	return c.routeCount() == n && c.edsWanted > 0 && len(c.endpoints) == c.edsWanted
+}
+
+// routeCount is the number of routes in every route configuration held.
+func (c *ads) routeCount() int {
+	n := 0
+	for _, rc := range c.routes {
+		for _, vh := range rc.VirtualHosts {
+			n += len(vh.Routes)
+		}
+	}
+	return n
+}
+
+// hasPrefix says whether some route matches on path prefix p (plain or
+// path-separated).
+func (c *ads) hasPrefix(p string) bool {
+	for _, rc := range c.routes {
+		for _, vh := range rc.VirtualHosts {
+			for _, r := range vh.Routes {
+				m := r.GetMatch()
+				if m.GetPrefix() == p || m.GetPathSeparatedPrefix() == p {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// hasEndpoint says whether some load assignment holds address a.
+func (c *ads) hasEndpoint(a string) bool {
+	for _, cla := range c.endpoints {
+		for _, le := range cla.Endpoints {
+			for _, e := range le.LbEndpoints {
+				if e.GetEndpoint().GetAddress().GetSocketAddress().GetAddress() == a {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Legate's end-to-end benchmark: builds legate, runs the pipeline's Go
+# benchmarks (for allocations per route), then measures `legate translate`
+# and `legate serve` on generated workloads and prints one Markdown table on
+# stdout (progress goes to stderr).
+#
+#   bench/run.sh                       # N = 1k and 10k
+#   LEGATE_BENCH_LARGE=1 bench/run.sh  # N = 1k, 10k and 50k
+#
+# Knobs: SIZES (comma-separated route counts), SHAPES (ingress, gateway,
+# mapping, mixed), EDITS (edits per serve series, default 50), RUNS
+# (translate runs, default 3), BUDGET (time limit per edit series, default
+# 90s), BENCHTIME (go test -benchtime, default 3x), WORK (keep workloads and
+# serve logs in this folder instead of a temporary one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+
+sizes=${SIZES:-1000,10000}
+if [[ -z ${SIZES:-} && ${LEGATE_BENCH_LARGE:-} == 1 ]]; then
+	sizes+=",50000"
+fi
+if [[ -n ${WORK:-} ]]; then
+	work=$WORK
+	mkdir -p "$work"
+else
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+fi
+
+echo "building legate" >&2
+$GO build -o "$work/legate" ./cmd/legate
+
+echo "running BenchmarkPipeline" >&2
+# Benchmark output goes to stderr so that stdout is the table alone.
+$GO test -run '^$' -bench '^BenchmarkPipeline$' -benchtime "${BENCHTIME:-3x}" ./pipeline | tee "$work/bench.txt" >&2
+
+echo "running the end-to-end benchmark (sizes $sizes)" >&2
+$GO run ./bench/e2e -legate "$work/legate" -work "$work" -sizes "$sizes" \
+	-shapes "${SHAPES:-ingress,gateway,mapping}" -edits "${EDITS:-50}" -runs "${RUNS:-3}" \
+	-budget "${BUDGET:-90s}" -benchfile "$work/bench.txt"
