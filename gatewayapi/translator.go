@@ -74,7 +74,7 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 	t := &translation{
 		in:           in,
 		s:            s,
-		controller:   ControllerName,
+		controller:   gatewayv1.GatewayController(cmp.Or(s.GatewayController, string(ControllerName))),
 		classes:      map[string]*classState{},
 		gatewayByKey: map[string]*gatewayState{},
 		clusters:     map[string]*ir.Cluster{},

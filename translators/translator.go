@@ -29,6 +29,9 @@ type Settings struct {
 	StatusAddresses []string
 	// IngressController is the IngressClass spec.controller Legate owns.
 	IngressController string
+	// GatewayController is the GatewayClass spec.controllerName Legate
+	// owns.
+	GatewayController string
 }
 
 // DefaultSettings returns the settings used when nothing is configured.
@@ -38,6 +41,7 @@ func DefaultSettings() Settings {
 		HTTPPort:          8080,
 		HTTPSPort:         8443,
 		IngressController: "legate.dev/ingress-controller",
+		GatewayController: "legate.dev/gateway-controller",
 	}
 }
 

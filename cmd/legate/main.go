@@ -53,7 +53,8 @@ func newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newServeCommand(g), newTranslateCommand(g), newBootstrapCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(g), newTranslateCommand(g), newBootstrapCommand(), newVersionCommand(),
+		newDescribeCommand(g), newExplainCommand(g))
 	return root
 }
 

@@ -48,6 +48,7 @@ type serveFlags struct {
 	httpsPort       uint32
 	statusAddresses []string
 	ingressClass    string
+	gatewayClass    string
 	ambassadorID    string
 	healthAddress   string
 	metricsAddress  string
@@ -97,6 +98,7 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	fl.Uint32Var(&f.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
 	fl.StringSliceVar(&f.statusAddresses, "status-address", nil, "address(es) written into Ingress status.loadBalancer")
 	fl.StringVar(&f.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns")
+	fl.StringVar(&f.gatewayClass, "gateway-controller", "legate.dev/gateway-controller", "GatewayClass spec.controllerName that Legate owns")
 	fl.StringVar(&f.healthAddress, "health-address", "127.0.0.1:8081", "address of /healthz and /readyz (empty: off)")
 	fl.StringVar(&f.metricsAddress, "metrics-address", "127.0.0.1:8082", "address of Prometheus /metrics (empty: off)")
 	fl.StringVar(&f.leaseNamespace, "leader-election-namespace", "", "namespace of the status-writer Lease (default: $POD_NAMESPACE, then default)")
@@ -120,6 +122,7 @@ func (f *serveFlags) settings() translators.Settings {
 	s.HTTPSPort = f.httpsPort
 	s.StatusAddresses = f.statusAddresses
 	s.IngressController = f.ingressClass
+	s.GatewayController = f.gatewayClass
 	return s
 }
 

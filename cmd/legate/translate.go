@@ -85,6 +85,7 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 	fl.Uint32Var(&f.serve.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
 	fl.StringSliceVar(&f.serve.statusAddresses, "status-address", nil, "address(es) written into load balancer status")
 	fl.StringVar(&f.serve.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns")
+	fl.StringVar(&f.serve.gatewayClass, "gateway-controller", "legate.dev/gateway-controller", "GatewayClass spec.controllerName that Legate owns")
 	fl.StringVar(&f.serve.ambassadorID, "ambassador-id", "default", "Emissary ambassador_id this installation answers to")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
