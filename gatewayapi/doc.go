@@ -109,8 +109,9 @@
 // translator builds for a Service port ("<namespace>/<service>/<port>",
 // endpoints from EndpointSlices, HTTP/2 for h2c and gRPC). A rule whose
 // backends all fail, weigh zero, or that has none, answers 500. When only
-// some backends fail, the IR cannot yet express a 500 share, so the valid
-// backends take all the traffic (ResolvedRefs is still False).
+// some backends fail, each failed backend keeps its weight as a share with
+// no cluster, which Envoy answers with 500, as the spec requires; the valid
+// shares still flow (and ResolvedRefs is False).
 //
 // # Status
 //

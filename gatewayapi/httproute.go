@@ -40,8 +40,9 @@ type ruleState struct {
 	field   string
 	matches []ir.Match
 	filters ruleFilters
-	// backends are the resolved backends with weight; empty when every
-	// backend is invalid or weighs zero: then requests answer 500.
+	// backends are the backends with weight; an invalid one has an empty
+	// Cluster, and its share is answered with 500. With none that has a
+	// cluster (all invalid, all zero weight, or none), the rule answers 500.
 	backends []ir.WeightedBackend
 	timeout  time.Duration
 }
@@ -195,7 +196,9 @@ func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleS
 		cluster, fail := t.backend("HTTPRoute", rs.route.Namespace, br.BackendObjectReference, bf)
 		if fail != nil {
 			fails = append(fails, fail)
-			continue
+			// The spec: requests that would have gone to an invalid
+			// backend are answered with 500; the valid shares still flow.
+			cluster = ""
 		}
 		if weight > 0 {
 			rule.backends = append(rule.backends, ir.WeightedBackend{Cluster: cluster, Weight: uint32(weight)})
@@ -347,7 +350,7 @@ func (rs *routeState) irRoutes(port uint32) []*ir.Route {
 			switch {
 			case f.redirect != nil:
 				route.Redirect = redirectFor(f.redirect, rule.matches, port)
-			case f.extensionRef || len(rule.backends) == 0:
+			case f.extensionRef || !anyCluster(rule.backends):
 				route.DirectResponse = &ir.DirectResponse{StatusCode: 500}
 			default:
 				route.Forward = &ir.ForwardAction{Backends: slices.Clone(rule.backends)}
@@ -360,4 +363,14 @@ func (rs *routeState) irRoutes(port uint32) []*ir.Route {
 		}
 	}
 	return out
+}
+
+// anyCluster reports whether some backend has a cluster to go to.
+func anyCluster(bs []ir.WeightedBackend) bool {
+	for _, b := range bs {
+		if b.Cluster != "" {
+			return true
+		}
+	}
+	return false
 }

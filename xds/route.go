@@ -25,6 +25,12 @@ const defaultRetryOn = "5xx"
 // buildRouteConfiguration makes one route table holding vhosts, sorted by
 // name. Route order inside a virtual host is the IR's: it is evaluation
 // order.
+// UnavailableCluster is the name a route uses for the share of its traffic
+// that goes to an invalid backend (an IR backend with no cluster): no
+// cluster has this name, and the route's cluster_not_found_response_code
+// answers those requests with 500, as Gateway API requires.
+const UnavailableCluster = "legate/unavailable"
+
 func buildRouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
 	rc := &routev3.RouteConfiguration{
 		Name: name,
@@ -34,6 +40,10 @@ func buildRouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.Ro
 		// when Envoy picks a virtual host. The "host:*" domains are kept for
 		// xDS clients that do not know this field (gRPC).
 		IgnorePortInHostMatching: true,
+		// Routes may name UnavailableCluster, which never exists; Envoy
+		// must not refuse the table for it (it does not for RDS, but does
+		// for a table given inline, unless told).
+		ValidateClusters: wrapperspb.Bool(false),
 	}
 	sorted := append([]*ir.VirtualHost(nil), vhosts...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
@@ -204,13 +214,22 @@ func buildRouteAction(r *ir.Route) (*routev3.RouteAction, error) {
 		return nil, fmt.Errorf("no backends")
 	}
 	a := &routev3.RouteAction{}
+	cluster := func(b ir.WeightedBackend) string {
+		if b.Cluster == "" {
+			// The share of an invalid backend: a cluster name that never
+			// exists, answered with 500 (see UnavailableCluster).
+			a.ClusterNotFoundResponseCode = routev3.RouteAction_INTERNAL_SERVER_ERROR
+			return UnavailableCluster
+		}
+		return b.Cluster
+	}
 	if len(backends) == 1 {
-		a.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: backends[0].Cluster}
+		a.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: cluster(backends[0])}
 	} else {
 		wc := &routev3.WeightedCluster{}
 		for _, b := range backends {
 			wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{
-				Name:   b.Cluster,
+				Name:   cluster(b),
 				Weight: wrapperspb.UInt32(b.Weight),
 			})
 		}

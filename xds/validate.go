@@ -287,13 +287,23 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			v.add(loc, "regex %q is too complex: its program has about %d instructions, Envoy accepts %d", m.GetRegex(), n, MaxRegexProgramSize)
 		}
 	case *routev3.RouteAction:
-		if c := m.GetCluster(); c != "" {
+		if c := m.GetCluster(); c != "" && c != UnavailableCluster {
 			v.cluster(loc, c)
+		}
+		// The unavailable share exists only as a name no cluster has, which
+		// Envoy answers with cluster_not_found_response_code: without 500
+		// set there, it would answer 503.
+		uses := m.GetCluster() == UnavailableCluster
+		for _, c := range m.GetWeightedClusters().GetClusters() {
+			uses = uses || c.GetName() == UnavailableCluster
+		}
+		if uses && m.GetClusterNotFoundResponseCode() != routev3.RouteAction_INTERNAL_SERVER_ERROR {
+			v.add(loc, "cluster %q is used without cluster_not_found_response_code INTERNAL_SERVER_ERROR", UnavailableCluster)
 		}
 	case *routev3.WeightedCluster:
 		total := uint64(0)
 		for _, c := range m.GetClusters() {
-			if c.GetName() != "" {
+			if c.GetName() != "" && c.GetName() != UnavailableCluster {
 				v.cluster(loc, c.GetName())
 			}
 			total += uint64(c.GetWeight().GetValue())

@@ -184,7 +184,10 @@ type ForwardAction struct {
 
 // WeightedBackend is one share of a ForwardAction.
 type WeightedBackend struct {
-	// Cluster names a Cluster in Config.Clusters.
+	// Cluster names a Cluster in Config.Clusters. Empty marks the share of
+	// an invalid backend (missing, not permitted): its requests are
+	// answered with 500, as Gateway API requires, while the other shares
+	// still flow.
 	Cluster string `json:"cluster"`
 	Weight  uint32 `json:"weight"`
 }

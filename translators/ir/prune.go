@@ -125,7 +125,7 @@ func pruneListener(l *Listener, clusters, secrets map[string]bool) []Error {
 	keptTCP := l.TCPRoutes[:0:0]
 	sni := map[string]string{}
 	for _, t := range l.TCPRoutes {
-		msgs := validateBackends(t.Backends, clusters)
+		msgs := validateTCPBackends(t.Backends, clusters)
 		if len(msgs) == 0 {
 			// Position among the kept routes: a dropped route frees its place.
 			kept := &Listener{Protocol: l.Protocol, TCPRoutes: append(keptTCP, t)}

@@ -82,7 +82,7 @@ func (c *Config) Validate() []Error {
 		}
 		sni := map[string]string{}
 		for i, t := range l.TCPRoutes {
-			msgs := append(validateBackends(t.Backends, clusters), validateTCPRoute(l, i, t, sni)...)
+			msgs := append(validateTCPBackends(t.Backends, clusters), validateTCPRoute(l, i, t, sni)...)
 			for _, m := range msgs {
 				errs = append(errs, Error{t.Source, "tcp route " + t.Name, m})
 			}
@@ -328,6 +328,8 @@ func validToken(s string) bool {
 	return true
 }
 
+// validateBackends checks the backends of an HTTP route; TCP routes use
+// validateTCPBackends, which has no unavailable (empty) share.
 func validateBackends(bs []WeightedBackend, clusters map[string]bool) []string {
 	var errs []string
 	if len(bs) == 0 {
@@ -335,7 +337,7 @@ func validateBackends(bs []WeightedBackend, clusters map[string]bool) []string {
 	}
 	total := uint64(0)
 	for _, b := range bs {
-		if !clusters[b.Cluster] {
+		if b.Cluster != "" && !clusters[b.Cluster] {
 			errs = append(errs, fmt.Sprintf("backend cluster %q does not exist", b.Cluster))
 		}
 		total += uint64(b.Weight)
@@ -345,6 +347,16 @@ func validateBackends(bs []WeightedBackend, clusters map[string]bool) []string {
 	}
 	if total > 1<<32-1 {
 		errs = append(errs, "backend weights add up to more than 2^32-1")
+	}
+	return errs
+}
+
+func validateTCPBackends(bs []WeightedBackend, clusters map[string]bool) []string {
+	errs := validateBackends(bs, clusters)
+	for _, b := range bs {
+		if b.Cluster == "" {
+			errs = append(errs, "a TCP backend needs a cluster")
+		}
 	}
 	return errs
 }
