@@ -215,7 +215,7 @@ func TestTemplateDefaults(t *testing.T) {
 	// The health port must be the one legate listens on, on every address.
 	args := containerArgs(t, r)
 	for _, a := range []string{"--health-address=0.0.0.0:8081", "--metrics-address=0.0.0.0:8082", "--http-port=8080",
-		"--https-port=8443", "--ingress-controller=legate.dev/ingress-controller", "--leader-election-namespace=legate-system"} {
+		"--https-port=8443", "--ingress-controller=legate.dev/ingress-controller", "--gateway-controller=legate.dev/gateway-controller", "--leader-election-namespace=legate-system"} {
 		if !slices.Contains(args, a) {
 			t.Errorf("args %v lack %s", args, a)
 		}
@@ -275,7 +275,7 @@ func customValues() map[string]any {
 			"controllerName": "example.com/ingress", "className": "edge", "defaultClass": true,
 			"statusAddresses": []any{"203.0.113.10", "lb.example.com"},
 		},
-		"gatewayAPI":          map[string]any{"installCRDs": true, "className": "edge"},
+		"gatewayAPI":          map[string]any{"installCRDs": true, "className": "edge", "controllerName": "example.com/gateway"},
 		"emissary":            map[string]any{"ambassadorID": "edge"},
 		"service":             map[string]any{"type": "NodePort", "externalTrafficPolicy": "Local", "annotations": map[string]any{"a": "b"}},
 		"metrics":             map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}}},
@@ -293,7 +293,7 @@ func TestTemplateCustom(t *testing.T) {
 	args := containerArgs(t, r)
 	for _, want := range []string{
 		"--log-level=debug", "--log-format=text", "--envoy-log-level=info", "--watch-namespaces=team-a,team-b",
-		"--ingress-controller=example.com/ingress", "--status-address=203.0.113.10", "--status-address=lb.example.com",
+		"--ingress-controller=example.com/ingress", "--gateway-controller=example.com/gateway", "--status-address=203.0.113.10", "--status-address=lb.example.com",
 		"--ambassador-id=edge", "--leader-election-id=edge-status", "--node-cluster=edge",
 	} {
 		if !slices.Contains(args, want) {
@@ -305,7 +305,7 @@ func TestTemplateCustom(t *testing.T) {
 	}
 	if gc := r.find("GatewayClass", "edge"); gc == nil {
 		t.Errorf("no GatewayClass with installCRDs; got %v", r.kinds())
-	} else if got := nested(t, gc, "spec", "controllerName"); got != "legate.dev/gateway-controller" {
+	} else if got := nested(t, gc, "spec", "controllerName"); got != "example.com/gateway" {
 		t.Errorf("GatewayClass controllerName %v", got)
 	}
 	ic := r.find("IngressClass", "edge")
@@ -371,7 +371,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"port", map[string]any{"containerPorts": map[string]any{"http": 70000}}, []string{"/containerPorts/http", "65,535"}},
 		{"typo", map[string]any{"replicas": 3}, []string{"replicas", "additional"}},
 		{"both PDB bounds", map[string]any{"podDisruptionBudget": map[string]any{"maxUnavailable": 1}}, []string{"podDisruptionBudget"}},
-		{"gateway controller", map[string]any{"gatewayAPI": map[string]any{"controllerName": "example.com/gw"}}, []string{"/gatewayAPI/controllerName", "legate.dev/gateway-controller"}},
+		{"controller name", map[string]any{"ingress": map[string]any{"controllerName": "no-domain"}}, []string{"/ingress/controllerName", "does not match pattern"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := render(t, tc.vals)
