@@ -113,6 +113,10 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return fmt.Errorf("admin server: %w", err)
 }
 
+// ErrNotLoopback is returned by Listen for an address that is not a
+// loopback one when remote access was not allowed.
+var ErrNotLoopback = errors.New("not a loopback address; the admin server shows the whole configuration, allow remote access explicitly to bind it")
+
 // Listen opens the admin address. The admin server tells anyone who can
 // reach it the whole routing configuration, so an address that is not a
 // loopback one is refused unless allowRemote says it is meant.
@@ -122,7 +126,7 @@ func Listen(addr string, allowRemote bool) (net.Listener, error) {
 		return nil, fmt.Errorf("admin address %q: %w", addr, err)
 	}
 	if !allowRemote && !isLoopback(host) {
-		return nil, fmt.Errorf("admin address %q is not a loopback address; the admin server shows the whole configuration, allow remote access explicitly to bind it", addr)
+		return nil, fmt.Errorf("admin address %q: %w", addr, ErrNotLoopback)
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -245,9 +246,12 @@ func TestPages(t *testing.T) {
 
 func TestListenRefusesRemoteAddresses(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
-		if lis, err := Listen(addr, false); err == nil {
+		lis, err := Listen(addr, false)
+		if err == nil {
 			lis.Close()
 			t.Errorf("Listen(%q) without allowRemote bound", addr)
+		} else if !errors.Is(err, ErrNotLoopback) {
+			t.Errorf("Listen(%q): %v, want ErrNotLoopback", addr, err)
 		}
 	}
 	lis, err := Listen("127.0.0.1:0", false)

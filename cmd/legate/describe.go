@@ -35,6 +35,7 @@ func (f *diagFlags) register(cmd *cobra.Command) {
 	fl.Uint32Var(&f.serve.httpPort, "http-port", 8080, "port of Envoy's HTTP listener (offline)")
 	fl.Uint32Var(&f.serve.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener (offline)")
 	fl.StringVar(&f.serve.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns (offline)")
+	fl.StringVar(&f.serve.gatewayClass, "gateway-controller", "legate.dev/gateway-controller", "GatewayClass spec.controllerName that Legate owns (offline)")
 	fl.StringVar(&f.serve.ambassadorID, "ambassador-id", "default", "Emissary ambassador_id this installation answers to (offline)")
 	f.serve.listenAddress = "0.0.0.0"
 }

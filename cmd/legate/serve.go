@@ -28,6 +28,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/legateproxy/legate/diagnostics"
 	"github.com/legateproxy/legate/internal/supervisor"
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/provider/file"
@@ -52,6 +53,9 @@ type serveFlags struct {
 	ambassadorID    string
 	healthAddress   string
 	metricsAddress  string
+	adminAddress    string
+	adminRemote     bool
+	adminPprof      bool
 	leaseNamespace  string
 	leaseName       string
 	leaseDuration   time.Duration
@@ -101,6 +105,9 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	fl.StringVar(&f.gatewayClass, "gateway-controller", "legate.dev/gateway-controller", "GatewayClass spec.controllerName that Legate owns")
 	fl.StringVar(&f.healthAddress, "health-address", "127.0.0.1:8081", "address of /healthz and /readyz (empty: off)")
 	fl.StringVar(&f.metricsAddress, "metrics-address", "127.0.0.1:8082", "address of Prometheus /metrics (empty: off)")
+	fl.StringVar(&f.adminAddress, "admin-address", "127.0.0.1:8877", "address of the read-only admin server: diagnostics pages and JSON API (empty: off)")
+	fl.BoolVar(&f.adminRemote, "admin-allow-remote", false, "allow --admin-address to be a non-loopback address")
+	fl.BoolVar(&f.adminPprof, "admin-pprof", false, "serve /debug/pprof on the admin server")
 	fl.StringVar(&f.leaseNamespace, "leader-election-namespace", "", "namespace of the status-writer Lease (default: $POD_NAMESPACE, then default)")
 	fl.StringVar(&f.leaseName, "leader-election-id", "legate-status", "name of the status-writer Lease")
 	fl.DurationVar(&f.leaseDuration, "leader-election-lease-duration", 15*time.Second, "how long a status-writer lease lasts without renewal")
@@ -158,6 +165,14 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 		return err
 	}
 
+	admin, err := startAdmin(ctx, &wg, log, f, srv, fail)
+	if err != nil {
+		// The deferred wg.Wait runs before the deferred cancel: stop the
+		// servers already started first.
+		cancel()
+		return err
+	}
+
 	loop := &pipeline.Loop{
 		Pipeline:  &pipeline.Pipeline{Registry: reg, Settings: f.settings()},
 		Publisher: srv,
@@ -192,6 +207,13 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 			}
 		}
 	}
+	if admin != nil {
+		published := loop.OnPublished
+		loop.OnPublished = func(out *pipeline.Output, version string, changed bool) {
+			published(out, version, changed)
+			admin.Update(out, version)
+		}
+	}
 	wg.Go(func() {
 		if err := loop.Run(ctx); err != nil {
 			fail(err)
@@ -205,6 +227,32 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 		cancel()
 		return err
 	}
+}
+
+// startAdmin starts the diagnostics admin server, unless --admin-address is
+// empty. A non-loopback address without --admin-allow-remote is an error;
+// an address already in use is only logged: diagnostics must not keep the
+// control plane from serving.
+func startAdmin(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *serveFlags, srv *server.Server, fail func(error)) (*diagnostics.Server, error) {
+	if f.adminAddress == "" {
+		return nil, nil
+	}
+	lis, err := diagnostics.Listen(f.adminAddress, f.adminRemote)
+	if errors.Is(err, diagnostics.ErrNotLoopback) {
+		return nil, fmt.Errorf("--admin-address: %w", err)
+	}
+	if err != nil {
+		log.Error("admin server not started", "err", err)
+		return nil, nil
+	}
+	log.Info("admin server listening", "address", lis.Addr().String())
+	admin := diagnostics.New(diagnostics.Options{Clients: srv.Clients, Pprof: f.adminPprof, Logger: log.With("component", "admin")})
+	wg.Go(func() {
+		if err := admin.Serve(ctx, lis); err != nil {
+			fail(err)
+		}
+	})
+	return admin, nil
 }
 
 // startKubernetes makes the Kubernetes provider and, in the background,
