@@ -136,7 +136,9 @@ func ExplainResources(res *xds.Resources, cfg *ir.Config, q ExplainQuery) (Expla
 			best, bestRank = rc, rank
 		}
 	}
-	return Explain(best, q.Request), nil
+	req := q.Request
+	req.Path = NormalizePath(req.Path)
+	return Explain(best, req), nil
 }
 
 func candidateRouteConfigs(res *xds.Resources, cfg *ir.Config, q ExplainQuery) []*routev3.RouteConfiguration {

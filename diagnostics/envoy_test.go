@@ -180,12 +180,12 @@ type requestFamily struct {
 var (
 	diffFamilies = []requestFamily{
 		{"http-8080", []string{"shop.example.com", "SHOP.Example.com", "shop.example.com:8080", "shop.example.org"},
-			[]string{"/", "/api", "/api/", "/apix", "/api/v2", "/api/v2/x", "/api/v2x", "/api/mapping", "/api/mapping/z", "/exact", "/exact/", "/Exact"}},
+			[]string{"/", "/api", "/api/", "/apix", "/api/v2", "/api/v2/x", "/api/v2x", "/api/mapping", "/api/mapping/z", "/exact", "/exact/", "/Exact", "/x/../api/v2", "/api/./v2", "/api/v2/..", "/exact/.", "/../exact"}},
 		{"http-8080", []string{"a.wild.example.com", "b.wild.example.com:99", "a.b.wild.example.com", "wild.example.com", "other.org"},
 			[]string{"/", "/static", "/static/x", "/staticx", "/mapped/", "/mapped", "/mapped/a", "/health", "/health/x", "/catch", "/catchall"}},
 		{"http-8080", []string{"mapping.example.com", "mapping.example.com:1234", "Mapping.Example.Com"},
 			[]string{"/m/", "/m", "/m/items/12", "/m/items/ab", "/m/items/12/x", "/m/search", "/m/searchx", "/m/user", "/m/user/x",
-				"/caseless/x", "/CASELESS", "/CaseLessly", "/split/a", "/split", "/other"}},
+				"/caseless/x", "/CASELESS", "/CaseLessly", "/split/a", "/split", "/other", "/m/./items/7", "/m/user/../search"}},
 		{"gateway-default-gw-80", []string{"gw.example.com", "x.gw.example.com", "x.y.gw.example.com", "GW.example.com:80", "gw.example.org"},
 			[]string{"/gw", "/gw/", "/gw/items", "/gw/items/x", "/gwx", "/gwsplit", "/gwsplit/a", "/re/abc", "/re/ab/", "/re/abd", "/re/",
 				"/old", "/old/x", "/oldx", "/nothing"}},

@@ -549,3 +549,42 @@ func (a Action) ClusterNames() []string {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// NormalizePath removes "." and ".." segments from the path part of a
+// request target (RFC 3986 section 5.2.4), leaving the query alone: what
+// Envoy's connection manager does before routing when normalize_path is
+// set, as it is on every listener Legate builds.
+func NormalizePath(target string) string {
+	path, rest := target, ""
+	if i := strings.IndexAny(target, "?#"); i >= 0 {
+		path, rest = target[:i], target[i:]
+	}
+	if !strings.Contains(path, "/.") {
+		return target
+	}
+	segs := strings.Split(path, "/")
+	out := make([]string, 0, len(segs))
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch seg {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 1 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	p := strings.Join(out, "/")
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p + rest
+}

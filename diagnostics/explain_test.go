@@ -149,3 +149,21 @@ func TestExplainOrderAndActions(t *testing.T) {
 		t.Fatalf("no vhost: %+v", ex)
 	}
 }
+
+func TestNormalizePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/":              "/",
+		"/a/b":           "/a/b",
+		"/a/./b":         "/a/b",
+		"/a/../b":        "/b",
+		"/../a":          "/a",
+		"/a/..":          "/",
+		"/a/b/.":         "/a/b/",
+		"/a/b/..?x=/../": "/a/?x=/../",
+		"/a/.b/..c":      "/a/.b/..c",
+	} {
+		if got := NormalizePath(in); got != want {
+			t.Errorf("NormalizePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
