@@ -142,7 +142,8 @@ func TestCluster(t *testing.T) {
 	legate := buildLegate(t)
 	t.Run("RBACSufficient", func(t *testing.T) {
 		r := mustRender(t, rbacValues("legate-status"), gatewayClassAPI)
-		res := runImpersonated(t, c, legate, r, "", r.objects, "rbac-ok")
+		// As installed: every namespace watched.
+		res := runImpersonated(t, c, legate, r, "", r.objects, "rbac-ok", true)
 		if !res.ok() {
 			t.Fatalf("legate under the chart's ServiceAccount did not sync and write status: %s\nlog:\n%s", res, res.log)
 		}
@@ -167,7 +168,7 @@ func TestCluster(t *testing.T) {
 					// A Lease of its own: one left by another run would
 					// hide a missing create right.
 					r := mustRender(t, rbacValues("status-"+ns), gatewayClassAPI)
-					res := runImpersonated(t, c, legate, r, "-"+ns, withoutRule(r.objects, kind, i), ns)
+					res := runImpersonated(t, c, legate, r, "-"+ns, withoutRule(r.objects, kind, i), ns, false)
 					if res.ok() && !res.forbidden {
 						t.Fatalf("legate worked without the rule %v: the rule is not needed", rule)
 					}
@@ -242,13 +243,14 @@ func (r result) String() string {
 }
 
 // runImpersonated installs the RBAC objects among objs (names suffixed, so
-// parallel runs do not share them), then runs legate with the Deployment's
-// arguments, as the chart's ServiceAccount, watching only a namespace of its
-// own that holds one Ingress of the chart's class whose backend Service is
-// missing (so legate both writes status and emits a warning Event). It
-// stops legate once it synced, wrote the status and the Event, or logged a
-// forbidden error, or after a timeout.
-func runImpersonated(t *testing.T, c *cluster, legate string, r *rendered, suffix string, objs []*unstructured.Unstructured, ns string) result {
+// parallel runs do not share them) and, in ns, one Ingress of the chart's
+// class whose backend Service is missing (so legate both writes status and
+// emits a warning Event). Then it runs legate with the Deployment's
+// arguments as the chart's ServiceAccount, watching every namespace
+// (watchAll) or only ns (so parallel runs do not write each other's
+// status). It stops legate once it synced, wrote the status and the Event,
+// or logged a forbidden error, or after a timeout.
+func runImpersonated(t *testing.T, c *cluster, legate string, r *rendered, suffix string, objs []*unstructured.Unstructured, ns string, watchAll bool) result {
 	t.Helper()
 	ctx := context.Background()
 	c.createNamespace(t, ns)
@@ -298,10 +300,13 @@ func runImpersonated(t *testing.T, c *cluster, legate string, r *rendered, suffi
 
 	kubeconfig := writeImpersonatingKubeconfig(t, c.cfg, user)
 	args := append(containerArgs(t, r),
-		"--kubeconfig="+kubeconfig, "--watch-namespaces="+ns, "--log-format=json",
+		"--kubeconfig="+kubeconfig, "--log-format=json",
 		"--xds-address=127.0.0.1:0", "--health-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0",
 		// A quick lease, so a run without Lease rights fails fast.
 		"--leader-election-retry-period=200ms")
+	if !watchAll {
+		args = append(args, "--watch-namespaces="+ns)
+	}
 	if servesFlag(t, legate, "--admin-address") {
 		// Parallel runs must not share the admin server's fixed port.
 		args = append(args, "--admin-address=127.0.0.1:0")
