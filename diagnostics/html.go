@@ -43,6 +43,9 @@ var pages = map[string]string{
 <td>{{.DNS}}{{range .Endpoints}}{{.Address}}:{{.Port}} {{if .Ready}}ready{{else}}<span class="err">not ready</span>{{end}}<br>{{end}}</td></tr>{{else}}<tr><td colspan="5">No clusters.</td></tr>{{end}}</table>`,
 	"diff": `<p>From <code>{{.From}}</code> to <code>{{.To}}</code>.</p><table><tr><th>Type</th><th>Name</th><th>Change</th></tr>
 {{range .Changes}}<tr><td>{{.Type}}</td><td>{{.Name}}</td><td>{{.Change}}</td></tr>{{else}}<tr><td colspan="3">No changes.</td></tr>{{end}}</table>`,
+	"metrics": `<p>What Legate exports on its metrics address at <code>/metrics</code>.</p>
+<table><tr><th>Metric</th><th>Type</th><th>Meaning</th></tr>
+{{range .}}<tr><td><code>{{.Name}}</code></td><td>{{.Type}}</td><td>{{.Help}}</td></tr>{{else}}<tr><td colspan="3">No metrics registry attached.</td></tr>{{end}}</table>`,
 	"explain": `<form method="get" action="/explain">
 <label>Method <input name="method" value="{{.Query.Method}}" size="6"></label>
 <label>Scheme <select name="scheme"><option{{if ne .Query.Scheme "https"}} selected{{end}}>http</option><option{{if eq .Query.Scheme "https"}} selected{{end}}>https</option></select></label>
@@ -63,12 +66,12 @@ const actionTemplate = `{{define "action"}}{{if eq .Kind "Forward"}}forward to {
 
 var nav = []struct{ Href, Label, Page string }{
 	{"/", "Overview", "overview"}, {"/routes", "Routes", "routes"}, {"/explain", "Explain", "explain"},
-	{"/problems", "Problems", "problems"}, {"/clusters", "Clusters", "clusters"}, {"/diff", "Diff", "diff"},
+	{"/problems", "Problems", "problems"}, {"/clusters", "Clusters", "clusters"}, {"/diff", "Diff", "diff"}, {"/metrics-help", "Metrics", "metrics"},
 }
 
 var titles = map[string]string{
 	"overview": "Overview", "routes": "Routes", "problems": "Problems", "clusters": "Clusters",
-	"diff": "Snapshot diff", "explain": "Route explainer",
+	"diff": "Snapshot diff", "explain": "Route explainer", "metrics": "Metrics",
 }
 
 var templates = func() map[string]*template.Template {

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/translators/ir"
 	"github.com/legateproxy/legate/xds"
@@ -30,6 +32,9 @@ type Options struct {
 	// Clients lists the connected Envoys (the xDS server's Clients); nil
 	// shows none.
 	Clients func() []server.ClientInfo
+	// Metrics, if set, is listed (name, type, help) on the metrics page and
+	// at /api/v1/metrics, so the page documents what /metrics exports.
+	Metrics prometheus.Gatherer
 	// Pprof serves /debug/pprof/.
 	Pprof  bool
 	Logger *slog.Logger
@@ -156,6 +161,8 @@ func (s *Server) routes() {
 		}
 		return s.explain(q)
 	}))
+	s.mux.HandleFunc("GET /api/v1/metrics", s.jsonHandler(func(r *http.Request) (any, error) { return s.metrics() }))
+	s.mux.HandleFunc("GET /metrics-help", s.page("metrics", func(*http.Request) any { m, _ := s.metrics(); return m }))
 	s.mux.HandleFunc("GET /{$}", s.page("overview", func(*http.Request) any { return s.overview() }))
 	s.mux.HandleFunc("GET /routes", s.page("routes", func(*http.Request) any { return s.routeTables() }))
 	s.mux.HandleFunc("GET /problems", s.page("problems", func(*http.Request) any { return s.problems() }))
@@ -445,4 +452,27 @@ func (s *Server) clusters() []ClusterView {
 	}
 	slices.SortFunc(out, func(a, b ClusterView) int { return cmp.Compare(a.Name, b.Name) })
 	return out
+}
+
+// MetricView documents one Prometheus metric family.
+type MetricView struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Help string `json:"help"`
+}
+
+func (s *Server) metrics() ([]MetricView, error) {
+	out := []MetricView{}
+	if s.opts.Metrics == nil {
+		return out, nil
+	}
+	fams, err := s.opts.Metrics.Gather()
+	if err != nil {
+		return out, fmt.Errorf("gathering metrics: %w", err)
+	}
+	for _, f := range fams {
+		out = append(out, MetricView{Name: f.GetName(), Type: strings.ToLower(f.GetType().String()), Help: f.GetHelp()})
+	}
+	slices.SortFunc(out, func(a, b MetricView) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
 }

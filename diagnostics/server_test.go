@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -239,6 +240,19 @@ func TestPages(t *testing.T) {
 		}
 	}
 	get(t, srv, "/debug/pprof/", http.StatusNotFound)
+
+	reg := prometheus.NewRegistry()
+	pipeline.NewMetrics(reg)
+	withMetrics := httptest.NewServer(New(Options{Metrics: reg}).Handler())
+	defer withMetrics.Close()
+	var ms []MetricView
+	getJSON(t, withMetrics, "/api/v1/metrics", &ms)
+	if len(ms) == 0 || ms[0].Help == "" || ms[0].Type == "" {
+		t.Fatalf("metrics: %+v", ms)
+	}
+	if body := string(get(t, withMetrics, "/metrics-help", http.StatusOK)); !strings.Contains(body, "<code>"+ms[0].Name+"</code>") {
+		t.Errorf("metrics page lacks %s:\n%s", ms[0].Name, body)
+	}
 	withPprof := httptest.NewServer(New(Options{Pprof: true}).Handler())
 	defer withPprof.Close()
 	get(t, withPprof, "/debug/pprof/", http.StatusOK)

@@ -246,7 +246,7 @@ func startAdmin(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *se
 		return nil, nil
 	}
 	log.Info("admin server listening", "address", lis.Addr().String())
-	admin := diagnostics.New(diagnostics.Options{Clients: srv.Clients, Pprof: f.adminPprof, Logger: log.With("component", "admin")})
+	admin := diagnostics.New(diagnostics.Options{Clients: srv.Clients, Metrics: ctrlmetrics.Registry, Pprof: f.adminPprof, Logger: log.With("component", "admin")})
 	wg.Go(func() {
 		if err := admin.Serve(ctx, lis); err != nil {
 			fail(err)
