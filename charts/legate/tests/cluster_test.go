@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/action"
+
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -23,6 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -138,6 +142,10 @@ func TestCluster(t *testing.T) {
 			})
 		}
 	})
+
+	// The chart installs and uninstalls with Helm itself: CRDs first, then
+	// the templates, with the GatewayClass following the served API.
+	t.Run("HelmInstall", func(t *testing.T) { helmInstall(t, c) })
 
 	legate := buildLegate(t)
 	t.Run("RBACSufficient", func(t *testing.T) {
@@ -428,14 +436,18 @@ func eventEmitted(c *cluster, ns string) bool {
 
 // writeImpersonatingKubeconfig writes a kubeconfig with the API server's
 // admin credentials that acts as user (the admin may impersonate): what
-// legate can do with it is exactly what RBAC grants user.
+// legate can do with it is exactly what RBAC grants user. An empty user
+// keeps the admin.
 func writeImpersonatingKubeconfig(t *testing.T, cfg *rest.Config, user string) string {
 	t.Helper()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["sa"] = &clientcmdapi.AuthInfo{
 		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken,
-		Impersonate: user, ImpersonateGroups: []string{"system:serviceaccounts", "system:serviceaccounts:" + releaseNS, "system:authenticated"},
+	}
+	if user != "" {
+		kc.AuthInfos["sa"].Impersonate = user
+		kc.AuthInfos["sa"].ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + releaseNS, "system:authenticated"}
 	}
 	kc.Contexts["sa"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "sa"}
 	kc.CurrentContext = "sa"
@@ -499,3 +511,69 @@ func servesFlag(t *testing.T, legate, flag string) bool {
 	}
 	return strings.Contains(string(out), flag+" ")
 }
+
+func helmInstall(t *testing.T, c *cluster) {
+	const ns = "helm-install"
+	kubeconfig := writeImpersonatingKubeconfig(t, c.cfg, "")
+	getter := genericclioptions.NewConfigFlags(false)
+	getter.KubeConfig = &kubeconfig
+	getter.Namespace = ptr(ns)
+	cfg := &action.Configuration{}
+	if err := cfg.Init(getter, ns, "secret", t.Logf); err != nil {
+		t.Fatalf("helm configuration: %v", err)
+	}
+	c.createNamespace(t, ns)
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName = "edge"
+	inst.Namespace = ns
+	inst.Timeout = time.Minute
+	// Classes of their own: the RBAC runs own the default ones.
+	vals := map[string]any{
+		"gatewayAPI": map[string]any{"installCRDs": true, "className": "helm"},
+		"ingress":    map[string]any{"className": "helm"},
+	}
+	rel, err := inst.Run(loadChart(t), vals)
+	if err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+	if rel.Info.Status != "deployed" {
+		t.Fatalf("release status %s", rel.Info.Status)
+	}
+	ctx := context.Background()
+	if _, err := c.cs.AppsV1().Deployments(ns).Get(ctx, "edge-legate", metav1.GetOptions{}); err != nil {
+		t.Errorf("installed Deployment: %v", err)
+	}
+	gcRes := c.dyn.Resource(gatewayClassesGVR)
+	if _, err := gcRes.Get(ctx, "helm", metav1.GetOptions{}); err != nil {
+		t.Errorf("installed GatewayClass: %v", err)
+	}
+
+	up := action.NewUpgrade(cfg)
+	up.Namespace = ns
+	up.ReuseValues = true
+	if _, err := up.Run("edge", loadChart(t), map[string]any{"replicaCount": 3}); err != nil {
+		t.Fatalf("helm upgrade: %v", err)
+	}
+	dep, err := c.cs.AppsV1().Deployments(ns).Get(ctx, "edge-legate", metav1.GetOptions{})
+	if err != nil || *dep.Spec.Replicas != 3 {
+		t.Errorf("after upgrade: %v replicas, %v", dep.Spec.Replicas, err)
+	}
+
+	if _, err := action.NewUninstall(cfg).Run("edge"); err != nil {
+		t.Fatalf("helm uninstall: %v", err)
+	}
+	if _, err := gcRes.Get(ctx, "helm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("GatewayClass after uninstall: %v", err)
+	}
+	// CRDs stay, as the README says.
+	if _, err := c.dyn.Resource(crdGVR).Get(ctx, "mappings.getambassador.io", metav1.GetOptions{}); err != nil {
+		t.Errorf("Mapping CRD after uninstall: %v", err)
+	}
+}
+
+var (
+	gatewayClassesGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"}
+	crdGVR            = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+)
+
+func ptr[T any](v T) *T { return &v }
