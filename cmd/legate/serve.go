@@ -148,7 +148,12 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 
 	var ready atomic.Bool
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// On every return, stop everything started so far and wait for it:
+	// cancel first, or the wait never ends.
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	errs := make(chan error, 4)
 	fail := func(err error) {
 		select {

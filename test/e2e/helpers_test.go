@@ -117,6 +117,8 @@ func startLegate(t *testing.T, configDir string) *legate {
 		"--http-port", fmt.Sprint(l.httpPort),
 		"--https-port", fmt.Sprint(l.httpsPort),
 		"--envoy-admin-address", fmt.Sprintf("127.0.0.1:%d", l.adminPort),
+		// Ports the kernel picks, or none: tests run beside other Legates.
+		"--health-address", "127.0.0.1:0", "--metrics-address", "", "--admin-address", "",
 		"--log-level", "debug")
 	l.cmd.Stdout, l.cmd.Stderr = l.out, l.out
 	if err := l.cmd.Start(); err != nil {

@@ -60,6 +60,7 @@ func startLegate(o legateOptions) *legateProc {
 		"--xds-address", "127.0.0.1:0",
 		"--health-address", "127.0.0.1:0",
 		"--metrics-address", "127.0.0.1:0",
+		"--admin-address", "127.0.0.1:0",
 		"--listen-address", "127.0.0.1",
 		"--status-address", "192.0.2.10",
 	}, o.args...)
