@@ -279,7 +279,7 @@ func runImpersonated(t *testing.T, c *cluster, legate string, r *rendered, suffi
 				}
 				_ = unstructured.SetNestedSlice(o.Object, subj, "subjects")
 			}
-		case "IngressClass":
+		case "IngressClass", "GatewayClass":
 		default:
 			continue
 		}
@@ -304,6 +304,13 @@ func runImpersonated(t *testing.T, c *cluster, legate string, r *rendered, suffi
 	}
 	if _, err := c.cs.NetworkingV1().Ingresses(ns).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating the Ingress: %v", err)
+	}
+	// A Gateway with an HTTPRoute, and an Emissary Mapping: their status is
+	// written too, so every status right of the ClusterRole is used.
+	for _, o := range statusObjects(ns) {
+		if err := c.apply(ctx, o, false); err != nil {
+			t.Fatalf("creating %s: %v", o.GetKind(), err)
+		}
 	}
 
 	kubeconfig := writeImpersonatingKubeconfig(t, c.cfg, user)
@@ -373,7 +380,7 @@ loop:
 			break loop
 		case <-tick.C:
 			res.ready = res.ready || (addr != "" && httpOK("http://"+addr+"/readyz"))
-			res.status = res.status || ingressStatusWritten(c, ns)
+			res.status = res.status || (ingressStatusWritten(c, ns) && otherStatusWritten(c, ns))
 			res.event = res.event || eventEmitted(c, ns)
 			if res.ok() {
 				// A moment more, for a late forbidden error.
@@ -577,3 +584,74 @@ var (
 )
 
 func ptr[T any](v T) *T { return &v }
+
+// statusObjects are a GatewayClass, a Gateway of it with an HTTPRoute (to
+// the missing Service), and a Mapping in ns.
+func statusObjects(ns string) []*unstructured.Unstructured {
+	obj := func(apiVersion, kind, name string, spec map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": apiVersion, "kind": kind,
+			"metadata": map[string]any{"name": name, "namespace": ns},
+			"spec":     spec,
+		}}
+	}
+	// A GatewayClass of the run's own, so that its status is written by
+	// this run (the chart's class may have been written by another).
+	class := obj("gateway.networking.k8s.io/v1", "GatewayClass", "legate-"+ns, map[string]any{
+		"controllerName": "legate.dev/gateway-controller",
+	})
+	unstructured.RemoveNestedField(class.Object, "metadata", "namespace")
+	return []*unstructured.Unstructured{
+		class,
+		obj("gateway.networking.k8s.io/v1", "Gateway", "edge", map[string]any{
+			"gatewayClassName": "legate-" + ns,
+			// Not the shared Ingress port, which Gateways cannot take.
+			"listeners": []any{map[string]any{"name": "http", "protocol": "HTTP", "port": int64(9080)}},
+		}),
+		obj("gateway.networking.k8s.io/v1", "HTTPRoute", "web", map[string]any{
+			"parentRefs": []any{map[string]any{"name": "edge"}},
+			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "missing", "port": int64(80)}}}},
+		}),
+		obj("getambassador.io/v3alpha1", "Mapping", "web", map[string]any{
+			"hostname": "*", "prefix": "/", "service": "missing:80",
+		}),
+	}
+}
+
+// otherStatusWritten tells whether legate wrote the status of the Gateway,
+// the HTTPRoute and the Mapping of statusObjects.
+func otherStatusWritten(c *cluster, ns string) bool {
+	get := func(group, version, resource, name string) map[string]any {
+		u, err := c.dyn.Resource(schema.GroupVersionResource{Group: group, Version: version, Resource: resource}).
+			Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return nil
+		}
+		st, _, _ := unstructured.NestedMap(u.Object, "status")
+		return st
+	}
+	u, err := c.dyn.Resource(schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"}).
+		Get(context.Background(), "legate-"+ns, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	classConds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	gw := get("gateway.networking.k8s.io", "v1", "gateways", "edge")
+	route := get("gateway.networking.k8s.io", "v1", "httproutes", "web")
+	mapping := get("getambassador.io", "v3alpha1", "mappings", "web")
+	conds, _, _ := unstructured.NestedSlice(gw, "conditions")
+	parents, _, _ := unstructured.NestedSlice(route, "parents")
+	state, _, _ := unstructured.NestedString(mapping, "state")
+	// The CRDs default conditions to Unknown ("Pending"): only True is ours.
+	return conditionTrue(classConds, "Accepted") && conditionTrue(conds, "Accepted") && len(parents) > 0 && state != ""
+}
+
+func conditionTrue(conds []any, typ string) bool {
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
