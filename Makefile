@@ -32,7 +32,7 @@ run: build envoy
 # test is the whole suite: static checks, every Go test (golden, validator,
 # ADS, grpc-go xDS client, real Envoy end to end, a real kube-apiserver and
 # etcd), and a short fuzz run.
-test: check unit fuzz-smoke
+test: check unit chart-test fuzz-smoke
 
 unit: envoy kube
 	@set -o pipefail; export LEGATE_ENVOY="$$(./hack/install-envoy.sh)"; \
