@@ -239,7 +239,10 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		}
 		r.route = append(r.route, d)
 	}
-	if err := restore(client, editFile, orig, r.n); err != nil {
+	last := fmt.Sprintf("/app-%d/", len(r.route))
+	if err := restore(client, editFile, orig, r.n, func(a *ads) bool {
+		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/"))
+	}); err != nil {
 		return err
 	}
 	r.routeOther = others(before, client.Counts(), resource.RouteType)
@@ -257,7 +260,8 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		}
 		r.eds = append(r.eds, d)
 	}
-	if err := restore(client, editFile, orig, r.n); err != nil {
+	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
+	if err := restore(client, editFile, orig, r.n, func(a *ads) bool { return !a.hasEndpoint(lastAddr) }); err != nil {
 		return err
 	}
 	r.edsOther = others(before, client.Counts(), resource.EndpointType)
@@ -283,12 +287,13 @@ func edit(client *ads, file string, content []byte, cond func(*ads) bool) (time.
 	return at.Sub(start), nil
 }
 
-// restore puts the original file back, waits for the original address and
-// prefix to be served, then lets pushes settle.
-func restore(client *ads, file string, orig []byte, n int) error {
+// restore puts the original file back and waits until the last edit is
+// undone at the client (gone says so; the original prefix and address are
+// shared with other routes and Services, so their presence proves
+// nothing), then lets pushes settle.
+func restore(client *ads, file string, orig []byte, n int, gone func(*ads) bool) error {
 	_, err := edit(client, file, orig, func(a *ads) bool {
-		return a.hasEndpoint("192.0.2.1") && a.routeCount() == 2*n &&
-			(a.hasPrefix(workload.PrefixPath) || a.hasPrefix(strings.TrimSuffix(workload.PrefixPath, "/")))
+		return gone(a) && a.hasEndpoint("192.0.2.1") && a.routeCount() == 2*n
 	})
 	if err != nil {
 		return fmt.Errorf("restoring %s: %w", file, err)
