@@ -59,7 +59,7 @@ func (t *translation) collectRules(st *ingressState) {
 			if !t.setAction(st, r, &p.Backend, field+".backend") {
 				continue
 			}
-			if msgs := ir.ValidateRoute(r, t.clusterNames()); len(msgs) > 0 {
+			if msgs := ir.ValidateRoute(r, t.clusterNames(r)); len(msgs) > 0 {
 				st.problem(errSev, field, "InvalidPath", "%s; the path is left out", strings.Join(msgs, "; "))
 				continue
 			}

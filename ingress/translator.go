@@ -216,10 +216,23 @@ func (t *translation) addRoute(vhost string, r *ir.Route, redirect bool) {
 	h.routes = append(h.routes, hostRoute{route: r, redirect: redirect})
 }
 
-func (t *translation) clusterNames() map[string]bool {
-	out := make(map[string]bool, len(t.clusters))
-	for n := range t.clusters {
-		out[n] = true
+// clusterNames returns which of the clusters r names exist, for
+// ir.ValidateRoute: only r's own, so that validating every path does not
+// copy every cluster (quadratic with thousands of Services).
+func (t *translation) clusterNames(r *ir.Route) map[string]bool {
+	out := map[string]bool{}
+	mark := func(name string) {
+		if _, ok := t.clusters[name]; ok {
+			out[name] = true
+		}
+	}
+	if r.Forward != nil {
+		for _, b := range r.Forward.Backends {
+			mark(b.Cluster)
+		}
+	}
+	for _, m := range r.Filters.Mirrors {
+		mark(m.Cluster)
 	}
 	return out
 }
