@@ -96,6 +96,10 @@ type fileState struct {
 	objects []parsedObject
 	// errors of the bytes last seen; empty when they parsed.
 	errors []FileError
+	// docs caches the objects of each document that decoded cleanly, by
+	// the hash of its bytes, with lines relative to the document's start:
+	// an edit to one document of a large file decodes only that document.
+	docs map[[sha256.Size]byte][]parsedObject
 }
 
 // New returns a provider of the folder dir, decoding the kinds the

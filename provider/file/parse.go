@@ -2,6 +2,7 @@ package file
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,6 +132,9 @@ type parser struct {
 	file string
 	objs []parsedObject
 	errs []FileError
+	// prev and next are the document caches of the file's last parse and
+	// of this one (see fileState.docs).
+	prev, next map[[sha256.Size]byte][]parsedObject
 }
 
 func (ps *parser) fail(line int, format string, args ...any) {
@@ -139,16 +143,52 @@ func (ps *parser) fail(line int, format string, args ...any) {
 
 // parseFile decodes every document of one file's bytes.
 func (p *Provider) parseFile(file string, data []byte, isJSON bool) ([]parsedObject, []FileError) {
-	ps := &parser{p: p, file: file}
+	ps := &parser{p: p, file: file, next: map[[sha256.Size]byte][]parsedObject{}}
+	if st := p.files[file]; st != nil {
+		ps.prev = st.docs
+		defer func() { st.docs = ps.next }()
+	}
 	docs := []document{{line: 1, data: data, json: true}}
 	if !isJSON {
 		// A JSON file is one document; "---" means nothing to JSON.
 		docs = splitDocuments(data)
 	}
 	for _, d := range docs {
-		ps.document(d)
+		ps.cachedDocument(d)
 	}
 	return ps.objs, ps.errs
+}
+
+// cachedDocument decodes d, or takes its objects from the last parse when
+// its bytes are unchanged. Only documents that decoded without an error
+// are cached, so an error is reported on every parse until it is fixed.
+func (ps *parser) cachedDocument(d document) {
+	h := sha256.New()
+	if d.json {
+		h.Write([]byte{1})
+	}
+	h.Write(d.data)
+	var key [sha256.Size]byte
+	copy(key[:], h.Sum(nil))
+	if objs, ok := ps.prev[key]; ok {
+		for _, o := range objs {
+			o.file, o.line = ps.file, d.line+o.line
+			ps.objs = append(ps.objs, o)
+		}
+		ps.next[key] = objs
+		return
+	}
+	nObjs, nErrs := len(ps.objs), len(ps.errs)
+	ps.document(d)
+	if len(ps.errs) > nErrs {
+		return
+	}
+	rel := make([]parsedObject, 0, len(ps.objs)-nObjs)
+	for _, o := range ps.objs[nObjs:] {
+		o.line -= d.line
+		rel = append(rel, o)
+	}
+	ps.next[key] = rel
 }
 
 func (ps *parser) document(d document) {
