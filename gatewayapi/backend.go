@@ -1,16 +1,14 @@
 package gatewayapi
 
 import (
-	"cmp"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
 
@@ -122,7 +120,7 @@ func (t *translation) serviceCluster(svc *corev1.Service, sp *corev1.ServicePort
 		}
 		cl := &ir.Cluster{Name: name, Source: src, Kind: ir.ClusterDNS, DNSName: dns, DNSPort: uint32(port)}
 		if sp != nil {
-			cl.Protocol = upstreamProtocol(sp.AppProtocol)
+			cl.Protocol = translators.UpstreamProtocol(sp.AppProtocol)
 		}
 		return cl, ""
 	}
@@ -133,83 +131,7 @@ func (t *translation) serviceCluster(svc *corev1.Service, sp *corev1.ServicePort
 		Name:      name,
 		Source:    src,
 		Kind:      ir.ClusterEDS,
-		Endpoints: endpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
-		Protocol:  upstreamProtocol(sp.AppProtocol),
+		Endpoints: translators.ServiceEndpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
+		Protocol:  translators.UpstreamProtocol(sp.AppProtocol),
 	}, ""
-}
-
-// upstreamProtocol is HTTP/2 for h2c and gRPC ports, else empty (HTTP/1.1).
-func upstreamProtocol(appProtocol *string) ir.UpstreamProtocol {
-	if appProtocol != nil {
-		switch *appProtocol {
-		case "h2c", "kubernetes.io/h2c", "grpc":
-			return ir.UpstreamHTTP2
-		}
-	}
-	return ""
-}
-
-// endpoints lists the addresses of the Service port named portName found in
-// the Service's IPv4 and IPv6 EndpointSlices: each slice's port of that name
-// gives the target port; an endpoint is ready unless conditions.ready is
-// false, and an address listed twice is ready if either copy is. Sorted by
-// address (as a string) and port.
-func endpoints(slicesOfSvc []*discoveryv1.EndpointSlice, portName string) []ir.Endpoint {
-	type addrPort struct {
-		addr string
-		port uint32
-	}
-	index := map[addrPort]int{}
-	var out []ir.Endpoint
-	for _, es := range slicesOfSvc {
-		if es == nil || (es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6) {
-			continue
-		}
-		port, ok := slicePort(es, portName)
-		if !ok {
-			continue
-		}
-		for _, ep := range es.Endpoints {
-			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
-			for _, a := range ep.Addresses {
-				ip, err := netip.ParseAddr(a)
-				if err != nil || ip.Zone() != "" {
-					continue
-				}
-				k := addrPort{ip.String(), port}
-				if i, dup := index[k]; dup {
-					out[i].Ready = out[i].Ready || ready
-					continue
-				}
-				index[k] = len(out)
-				out = append(out, ir.Endpoint{Address: k.addr, Port: k.port, Ready: ready})
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b ir.Endpoint) int {
-		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
-	})
-	return out
-}
-
-// slicePort finds the first port of es named portName (unnamed matches "")
-// and returns its number when it is a valid port.
-func slicePort(es *discoveryv1.EndpointSlice, portName string) (uint32, bool) {
-	for _, p := range es.Ports {
-		if p.Port == nil {
-			continue
-		}
-		name := ""
-		if p.Name != nil {
-			name = *p.Name
-		}
-		if name != portName {
-			continue
-		}
-		if *p.Port < 1 || *p.Port > 65535 {
-			return 0, false
-		}
-		return uint32(*p.Port), true
-	}
-	return 0, false
 }

@@ -1,16 +1,14 @@
 package ingress
 
 import (
-	"cmp"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
 
@@ -127,7 +125,7 @@ func (t *translation) cluster(svc *corev1.Service, sp *corev1.ServicePort, numbe
 			DNSPort: uint32(p),
 		}
 		if sp != nil {
-			cl.Protocol = upstreamProtocol(sp.AppProtocol)
+			cl.Protocol = translators.UpstreamProtocol(sp.AppProtocol)
 		}
 		return cl.Name, cl, ""
 	}
@@ -138,8 +136,8 @@ func (t *translation) cluster(svc *corev1.Service, sp *corev1.ServicePort, numbe
 		Name:      clusterName(svc, sp.Port),
 		Source:    src,
 		Kind:      ir.ClusterEDS,
-		Endpoints: Endpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
-		Protocol:  upstreamProtocol(sp.AppProtocol),
+		Endpoints: translators.ServiceEndpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
+		Protocol:  translators.UpstreamProtocol(sp.AppProtocol),
 	}
 	return cl.Name, cl, ""
 }
@@ -148,72 +146,3 @@ func clusterName(svc *corev1.Service, port int32) string {
 	return fmt.Sprintf("%s/%s/%d", svc.Namespace, svc.Name, port)
 }
 
-// upstreamProtocol maps a Service port's appProtocol to what Envoy speaks
-// to the endpoints; empty keeps the default, HTTP/1.1.
-func upstreamProtocol(appProtocol *string) ir.UpstreamProtocol {
-	if appProtocol == nil {
-		return ""
-	}
-	switch *appProtocol {
-	case "h2c", "kubernetes.io/h2c", "grpc":
-		return ir.UpstreamHTTP2
-	}
-	return ""
-}
-
-// Endpoints returns the endpoints of the Service port named portName from
-// its EndpointSlices, sorted by address and port, each once. The slice port
-// of the same name gives the target port, which may differ between slices
-// (e.g. during a rollout). An endpoint is ready unless conditions.ready is
-// false; an address listed twice is ready if either copy is.
-func Endpoints(slicesOfSvc []*discoveryv1.EndpointSlice, portName string) []ir.Endpoint {
-	type key struct {
-		addr string
-		port uint32
-	}
-	seen := map[key]int{}
-	var out []ir.Endpoint
-	for _, es := range slicesOfSvc {
-		if es == nil || (es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6) {
-			continue
-		}
-		var port int32
-		found := false
-		for _, p := range es.Ports {
-			if p.Port != nil && ptrOr(p.Name, "") == portName {
-				port, found = *p.Port, true
-				break
-			}
-		}
-		if !found || port < 1 || port > 65535 {
-			continue
-		}
-		for _, ep := range es.Endpoints {
-			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
-			for _, a := range ep.Addresses {
-				ip, err := netip.ParseAddr(a)
-				if err != nil || ip.Zone() != "" {
-					continue
-				}
-				k := key{ip.String(), uint32(port)}
-				if i, ok := seen[k]; ok {
-					out[i].Ready = out[i].Ready || ready
-					continue
-				}
-				seen[k] = len(out)
-				out = append(out, ir.Endpoint{Address: k.addr, Port: k.port, Ready: ready})
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b ir.Endpoint) int {
-		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
-	})
-	return out
-}
-
-func ptrOr[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
-}

@@ -370,7 +370,7 @@ func TestEndpointsReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := ingress.Endpoints(in.EndpointSlicesFor("default", "web"), "http")
+	got := translators.ServiceEndpoints(in.EndpointSlicesFor("default", "web"), "http")
 	want := []ir.Endpoint{
 		{Address: "10.0.0.1", Port: 8080, Ready: true}, // listed twice, once not ready
 		{Address: "10.0.0.2", Port: 8080, Ready: true},

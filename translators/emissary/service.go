@@ -1,7 +1,6 @@
 package emissary
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
 
@@ -229,58 +228,6 @@ func (tr *translation) serviceCluster(m *mapping, ns, name string, port uint32) 
 		Name:      base,
 		Source:    src,
 		Kind:      ir.ClusterEDS,
-		Endpoints: endpoints(tr.in.EndpointSlicesFor(ns, name), svc.Spec.Ports[idx].Name),
+		Endpoints: translators.ServiceEndpoints(tr.in.EndpointSlicesFor(ns, name), svc.Spec.Ports[idx].Name),
 	}, ""
-}
-
-// endpoints returns the endpoints of the Service port named portName from
-// its EndpointSlices, sorted, each once: the slice port of the same name
-// gives the target port; an endpoint is ready unless conditions.ready is
-// false, and an address listed twice is ready if either copy is.
-func endpoints(slicesOfSvc []*discoveryv1.EndpointSlice, portName string) []ir.Endpoint {
-	type key struct {
-		addr string
-		port uint32
-	}
-	seen := map[key]int{}
-	var out []ir.Endpoint
-	for _, es := range slicesOfSvc {
-		if es == nil || (es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6) {
-			continue
-		}
-		port := int32(0)
-		for _, p := range es.Ports {
-			name := ""
-			if p.Name != nil {
-				name = *p.Name
-			}
-			if p.Port != nil && name == portName {
-				port = *p.Port
-				break
-			}
-		}
-		if port < 1 || port > 65535 {
-			continue
-		}
-		for _, ep := range es.Endpoints {
-			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
-			for _, a := range ep.Addresses {
-				ip, err := netip.ParseAddr(a)
-				if err != nil || ip.Zone() != "" {
-					continue
-				}
-				k := key{ip.String(), uint32(port)}
-				if i, ok := seen[k]; ok {
-					out[i].Ready = out[i].Ready || ready
-					continue
-				}
-				seen[k] = len(out)
-				out = append(out, ir.Endpoint{Address: k.addr, Port: k.port, Ready: ready})
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b ir.Endpoint) int {
-		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
-	})
-	return out
 }
