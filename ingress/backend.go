@@ -145,4 +145,3 @@ func (t *translation) cluster(svc *corev1.Service, sp *corev1.ServicePort, numbe
 func clusterName(svc *corev1.Service, port int32) string {
 	return fmt.Sprintf("%s/%s/%d", svc.Namespace, svc.Name, port)
 }
-
