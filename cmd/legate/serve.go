@@ -44,6 +44,7 @@ type serveFlags struct {
 	watchNamespaces []string
 	xdsAddress      string
 	nodeCluster     string
+	clusterGrace    time.Duration
 	listenAddress   string
 	httpPort        uint32
 	httpsPort       uint32
@@ -97,6 +98,7 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	fl.StringSliceVar(&f.watchNamespaces, "watch-namespaces", nil, "namespaces to watch (default: all)")
 	fl.StringVar(&f.xdsAddress, "xds-address", "127.0.0.1:18000", "address of the ADS gRPC server")
 	fl.StringVar(&f.nodeCluster, "node-cluster", "legate", "data-plane group (Envoy node.cluster) the configuration is published to")
+	fl.DurationVar(&f.clusterGrace, "cluster-removal-grace", 5*time.Second, "how long a cluster that left the configuration is still served, so Envoy never loses it before the routes that used it")
 	fl.StringVar(&f.listenAddress, "listen-address", "0.0.0.0", "address Envoy's HTTP and HTTPS listeners bind")
 	fl.Uint32Var(&f.httpPort, "http-port", 8080, "port of Envoy's HTTP listener")
 	fl.Uint32Var(&f.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
@@ -139,7 +141,10 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 
 	reg := registry(f)
 	metrics := ctrlmetrics.Registry
-	srv := server.New(server.Options{Logger: log.With("component", "xds"), DefaultGroup: f.nodeCluster, Registerer: metrics})
+	srv := server.New(server.Options{
+		Logger: log.With("component", "xds"), DefaultGroup: f.nodeCluster, Registerer: metrics,
+		ClusterRemovalGrace: f.clusterGrace,
+	})
 	lis, err := net.Listen("tcp", f.xdsAddress)
 	if err != nil {
 		return fmt.Errorf("xDS server: %w", err)

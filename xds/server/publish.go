@@ -60,6 +60,9 @@ func (s *Server) Publish(group string, res *xds.Resources) (version string, chan
 		s.metrics.publishes.WithLabelValues(group, "invalid").Inc()
 		return "", false, fmt.Errorf("publishing group %q: invalid resources, keeping the last good snapshot: %w", group, err)
 	}
+	// Clusters that just left the configuration stay a while (unreferenced
+	// clusters are valid), so Envoy never loses one before its routes.
+	res = s.retire.apply(group, res)
 	byType := map[string][]cachetypes.Resource{
 		resource.ClusterType:  asResources(res.Clusters),
 		resource.EndpointType: asResources(res.Endpoints),

@@ -41,6 +41,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/legateproxy/legate/xds"
 )
 
 // DefaultGroup is the group served to nodes whose group has no snapshot of
@@ -59,6 +61,11 @@ type Options struct {
 	// StopTimeout bounds the graceful stop when Serve's context ends; open
 	// streams still running after it are cut. Zero means 10 seconds.
 	StopTimeout time.Duration
+	// ClusterRemovalGrace keeps a cluster that left a group's configuration
+	// published this long (with its endpoints), so that Envoy never loses a
+	// cluster before the routes that used it (see retirement). Zero turns
+	// it off.
+	ClusterRemovalGrace time.Duration
 }
 
 // Server serves published snapshots over xDS. Create it with New; Publish
@@ -83,6 +90,8 @@ type Server struct {
 	// served the default group's snapshot, and follow its updates until
 	// they are published themselves.
 	followers map[string]bool
+
+	retire *retirement
 
 	// clientsMu guards streams.
 	clientsMu sync.Mutex
@@ -109,6 +118,16 @@ func New(opts Options) *Server {
 		s.stopTimeout = 10 * time.Second
 	}
 	s.metrics = newMetrics(opts.Registerer, s.log)
+	if opts.ClusterRemovalGrace > 0 {
+		s.retire = &retirement{
+			grace: opts.ClusterRemovalGrace, now: time.Now, groups: map[string]*retiredGroup{},
+			republish: func(group string, res *xds.Resources) {
+				if _, _, err := s.Publish(group, res); err != nil {
+					s.log.Error("publishing after a cluster's removal grace", "group", group, "error", err)
+				}
+			},
+		}
+	}
 	// Non-ADS mode on purpose: in ADS mode the cache leaves unanswered any
 	// request that does not name every resource of the type, and gRPC
 	// clients name only the clusters of the virtual host they use.

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
+	"github.com/legateproxy/legate/xds"
+)
+
+// retirement keeps clusters a group no longer uses for a while after they
+// left its configuration: make before break. The xDS types travel on
+// separate streams (and, over ADS, as separate responses in no fixed
+// order), so Envoy may get the CDS update that removes a cluster before the
+// RDS update that stops routing to it; in between, requests to it would be
+// answered 503. Kept for a grace period, the cluster outlives every route
+// that pointed at it.
+type retirement struct {
+	grace time.Duration
+	now   func() time.Time
+	// republish is called, without locks held, when a retired cluster's
+	// grace ends, to publish the group again without it.
+	republish func(group string, res *xds.Resources)
+
+	mu     sync.Mutex
+	groups map[string]*retiredGroup
+}
+
+type retiredGroup struct {
+	// served are the clusters (and their endpoints) last published,
+	// retired ones included.
+	served map[string]clusterWithEndpoints
+	// retired are clusters kept past their removal, until a time.
+	retired map[string]retiredCluster
+	// requested is the last configuration asked for, without retirees.
+	requested *xds.Resources
+	timer     *time.Timer
+}
+
+type clusterWithEndpoints struct {
+	cluster   *clusterv3.Cluster
+	endpoints *endpointv3.ClusterLoadAssignment
+}
+
+type retiredCluster struct {
+	clusterWithEndpoints
+	until time.Time
+}
+
+// apply returns res with the group's retired clusters (and their
+// endpoints) added, and remembers what is now served. res itself is not
+// modified.
+func (r *retirement) apply(group string, res *xds.Resources) *xds.Resources {
+	if r == nil || r.grace <= 0 {
+		return res
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.groups[group]
+	if g == nil {
+		g = &retiredGroup{retired: map[string]retiredCluster{}}
+		r.groups[group] = g
+	}
+	now := r.now()
+	wanted := map[string]bool{}
+	for _, c := range res.Clusters {
+		wanted[c.GetName()] = true
+	}
+	for name, c := range g.served {
+		if _, done := g.retired[name]; !wanted[name] && !done {
+			g.retired[name] = retiredCluster{c, now.Add(r.grace)}
+		}
+	}
+	for name, rc := range g.retired {
+		if wanted[name] || !now.Before(rc.until) {
+			delete(g.retired, name)
+		}
+	}
+	g.requested = res
+
+	out := *res
+	out.Clusters = slices.Clone(res.Clusters)
+	out.Endpoints = slices.Clone(res.Endpoints)
+	for _, name := range slices.Sorted(maps.Keys(g.retired)) {
+		rc := g.retired[name]
+		out.Clusters = append(out.Clusters, rc.cluster)
+		if rc.endpoints != nil {
+			out.Endpoints = append(out.Endpoints, rc.endpoints)
+		}
+	}
+	sortByName(out.Clusters, (*clusterv3.Cluster).GetName)
+	sortByName(out.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+
+	g.served = map[string]clusterWithEndpoints{}
+	cla := map[string]*endpointv3.ClusterLoadAssignment{}
+	for _, e := range out.Endpoints {
+		cla[e.GetClusterName()] = e
+	}
+	for _, c := range out.Clusters {
+		g.served[c.GetName()] = clusterWithEndpoints{c, cla[c.GetName()]}
+	}
+	r.schedule(group, g, now)
+	return &out
+}
+
+// schedule arms the group's timer for the earliest end of a grace.
+func (r *retirement) schedule(group string, g *retiredGroup, now time.Time) {
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+	}
+	if len(g.retired) == 0 {
+		return
+	}
+	first := time.Time{}
+	for _, rc := range g.retired {
+		if first.IsZero() || rc.until.Before(first) {
+			first = rc.until
+		}
+	}
+	g.timer = time.AfterFunc(first.Sub(now), func() {
+		r.mu.Lock()
+		res := g.requested
+		r.mu.Unlock()
+		r.republish(group, res)
+	})
+}
+
+func sortByName[T any](items []T, name func(T) string) {
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+}

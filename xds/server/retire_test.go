@@ -1,0 +1,63 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
+	"github.com/legateproxy/legate/xds"
+)
+
+func names(cs []*clusterv3.Cluster) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.GetName())
+	}
+	return out
+}
+
+// TestRetiredClustersOutliveTheirRoutes checks make before break: a
+// cluster that leaves the configuration is still published (with its
+// endpoints) until its grace ends, then the group is published again
+// without it; a cluster that comes back is no longer retired.
+func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
+	now := time.Unix(1000, 0)
+	republished := make(chan *xds.Resources, 4)
+	r := &retirement{grace: 50 * time.Millisecond, now: func() time.Time { return now }, groups: map[string]*retiredGroup{},
+		republish: func(_ string, res *xds.Resources) { republished <- res }}
+	cluster := func(n string) *clusterv3.Cluster { return &clusterv3.Cluster{Name: n} }
+	cla := func(n string) *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{ClusterName: n} }
+
+	first := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a"), cluster("b")}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla("a"), cla("b")}}
+	if got := names(r.apply("g", first).Clusters); len(got) != 2 {
+		t.Fatalf("first publish: %v", got)
+	}
+	second := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a")}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla("a")}}
+	out := r.apply("g", second)
+	if got := names(out.Clusters); len(got) != 2 || got[1] != "b" || len(out.Endpoints) != 2 {
+		t.Fatalf("b must be kept through its grace, got %v and %d endpoint sets", got, len(out.Endpoints))
+	}
+	if len(second.Clusters) != 1 {
+		t.Fatal("apply modified its argument")
+	}
+	select {
+	case res := <-republished:
+		if res != second {
+			t.Fatal("republished something other than the last request")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no republish after the grace")
+	}
+	now = now.Add(time.Second)
+	if got := names(r.apply("g", second).Clusters); len(got) != 1 {
+		t.Fatalf("after the grace b must be gone, got %v", got)
+	}
+	// Retire a again, then bring it back: it is no longer retired.
+	r.apply("g", &xds.Resources{})
+	back := r.apply("g", second)
+	if got := names(back.Clusters); len(got) != 1 || len(r.groups["g"].retired) != 0 {
+		t.Fatalf("a came back: %v, retired %v", got, r.groups["g"].retired)
+	}
+}
