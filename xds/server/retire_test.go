@@ -28,7 +28,9 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	r := &retirement{grace: 50 * time.Millisecond, now: func() time.Time { return now }, groups: map[string]*retiredGroup{},
 		republish: func(_ string, res *xds.Resources) { republished <- res }}
 	cluster := func(n string) *clusterv3.Cluster { return &clusterv3.Cluster{Name: n} }
-	cla := func(n string) *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{ClusterName: n} }
+	cla := func(n string) *endpointv3.ClusterLoadAssignment {
+		return &endpointv3.ClusterLoadAssignment{ClusterName: n}
+	}
 
 	first := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a"), cluster("b")}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla("a"), cla("b")}}
 	if got := names(r.apply("g", first).Clusters); len(got) != 2 {
