@@ -50,6 +50,28 @@ type published struct {
 // cache is not touched and changed is false. version identifies the whole
 // snapshot (a hash of the per-type versions).
 func (s *Server) Publish(group string, res *xds.Resources) (version string, changed bool, err error) {
+	// One publish at a time: a republish at the end of a cluster's removal
+	// grace must not interleave with (and undo) a newer publish.
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	return s.publish(group, res)
+}
+
+// republishLatest publishes the group's last requested resources again, so
+// that retired clusters whose grace ended are dropped.
+func (s *Server) republishLatest(group string) {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	res := s.retire.requested(group)
+	if res == nil {
+		return
+	}
+	if _, _, err := s.publish(group, res); err != nil {
+		s.log.Error("publishing after a cluster's removal grace", "group", group, "error", err)
+	}
+}
+
+func (s *Server) publish(group string, res *xds.Resources) (version string, changed bool, err error) {
 	if group == "" {
 		group = s.defaultGroup
 	}

@@ -24,8 +24,8 @@ type retirement struct {
 	grace time.Duration
 	now   func() time.Time
 	// republish is called, without locks held, when a retired cluster's
-	// grace ends, to publish the group again without it.
-	republish func(group string, res *xds.Resources)
+	// grace ends, to publish the group's latest request again without it.
+	republish func(group string)
 
 	mu     sync.Mutex
 	groups map[string]*retiredGroup
@@ -123,12 +123,21 @@ func (r *retirement) schedule(group string, g *retiredGroup, now time.Time) {
 			first = rc.until
 		}
 	}
-	g.timer = time.AfterFunc(first.Sub(now), func() {
-		r.mu.Lock()
-		res := g.requested
-		r.mu.Unlock()
-		r.republish(group, res)
-	})
+	g.timer = time.AfterFunc(first.Sub(now), func() { r.republish(group) })
+}
+
+// requested returns the last resources asked for in group, without the
+// retired clusters; nil if none.
+func (r *retirement) requested(group string) *xds.Resources {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g := r.groups[group]; g != nil {
+		return g.requested
+	}
+	return nil
 }
 
 func sortByName[T any](items []T, name func(T) string) {

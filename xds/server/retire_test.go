@@ -24,9 +24,9 @@ func names(cs []*clusterv3.Cluster) []string {
 // without it; a cluster that comes back is no longer retired.
 func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	now := time.Unix(1000, 0)
-	republished := make(chan *xds.Resources, 4)
+	republished := make(chan string, 4)
 	r := &retirement{grace: 50 * time.Millisecond, now: func() time.Time { return now }, groups: map[string]*retiredGroup{},
-		republish: func(_ string, res *xds.Resources) { republished <- res }}
+		republish: func(group string) { republished <- group }}
 	cluster := func(n string) *clusterv3.Cluster { return &clusterv3.Cluster{Name: n} }
 	cla := func(n string) *endpointv3.ClusterLoadAssignment {
 		return &endpointv3.ClusterLoadAssignment{ClusterName: n}
@@ -45,9 +45,9 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 		t.Fatal("apply modified its argument")
 	}
 	select {
-	case res := <-republished:
-		if res != second {
-			t.Fatal("republished something other than the last request")
+	case group := <-republished:
+		if group != "g" || r.requested("g") != second {
+			t.Fatal("the republish must be of the group's last request")
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no republish after the grace")

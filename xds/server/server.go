@@ -41,8 +41,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
-
-	"github.com/legateproxy/legate/xds"
 )
 
 // DefaultGroup is the group served to nodes whose group has no snapshot of
@@ -92,6 +90,8 @@ type Server struct {
 	followers map[string]bool
 
 	retire *retirement
+	// publishMu makes publishes one at a time.
+	publishMu sync.Mutex
 
 	// clientsMu guards streams.
 	clientsMu sync.Mutex
@@ -121,11 +121,7 @@ func New(opts Options) *Server {
 	if opts.ClusterRemovalGrace > 0 {
 		s.retire = &retirement{
 			grace: opts.ClusterRemovalGrace, now: time.Now, groups: map[string]*retiredGroup{},
-			republish: func(group string, res *xds.Resources) {
-				if _, _, err := s.Publish(group, res); err != nil {
-					s.log.Error("publishing after a cluster's removal grace", "group", group, "error", err)
-				}
-			},
+			republish: s.republishLatest,
 		}
 	}
 	// Non-ADS mode on purpose: in ADS mode the cache leaves unanswered any
