@@ -1,7 +1,6 @@
 package gatewayapi
 
 import (
-	"crypto/tls"
 	"fmt"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
 
@@ -234,39 +234,14 @@ func (t *translation) listenerTLS(l *listenerState) {
 // returns its IR name, "<namespace>/<name>" as every translator names it.
 func (t *translation) tlsSecret(namespace, name string) (string, error) {
 	irName := namespace + "/" + name
-	if _, ok := t.secrets[irName]; ok {
-		return irName, nil
-	}
-	s := t.in.Secret(namespace, name)
-	if s == nil {
-		return "", fmt.Errorf("secret %s does not exist", irName)
-	}
-	crt, key := secretData(s, corev1.TLSCertKey), secretData(s, corev1.TLSPrivateKeyKey)
-	if len(crt) == 0 || len(key) == 0 {
-		return "", fmt.Errorf("secret %s needs both %s and %s", irName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
-	}
-	if _, err := tls.X509KeyPair(crt, key); err != nil {
-		return "", fmt.Errorf("secret %s does not hold a valid PEM certificate and key: %w", irName, err)
-	}
-	t.secrets[irName] = &ir.Secret{
-		Name:        irName,
-		Source:      ir.Source{Translator: Name, Kind: "Secret", Namespace: namespace, Name: name},
-		Certificate: crt,
-		PrivateKey:  key,
+	if _, ok := t.secrets[irName]; !ok {
+		s, err := translators.TLSSecret(t.in, Name, namespace, name)
+		if err != nil {
+			return "", err
+		}
+		t.secrets[irName] = s
 	}
 	return irName, nil
-}
-
-// secretData reads key from data, or from stringData for Secrets read from
-// files, where no API server folded stringData into data.
-func secretData(s *corev1.Secret, key string) []byte {
-	if v, ok := s.Data[key]; ok {
-		return v
-	}
-	if v, ok := s.StringData[key]; ok {
-		return []byte(v)
-	}
-	return nil
 }
 
 // findConflicts marks the listeners of one Gateway that are not distinct

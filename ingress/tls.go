@@ -1,12 +1,9 @@
 package ingress
 
 import (
-	"crypto/tls"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-
-	"github.com/legateproxy/legate/translators/ir"
+	"github.com/legateproxy/legate/translators"
 )
 
 // collectTLS records, for each valid spec.tls entry of one Ingress, the
@@ -71,37 +68,12 @@ func (t *translation) collectTLS(st *ingressState) {
 // IR name.
 func (t *translation) secret(namespace, name string) (string, error) {
 	irName := namespace + "/" + name
-	if _, ok := t.secrets[irName]; ok {
-		return irName, nil
-	}
-	s := t.in.Secret(namespace, name)
-	if s == nil {
-		return "", fmt.Errorf("secret %s does not exist", irName)
-	}
-	crt, key := secretData(s, corev1.TLSCertKey), secretData(s, corev1.TLSPrivateKeyKey)
-	if len(crt) == 0 || len(key) == 0 {
-		return "", fmt.Errorf("secret %s needs both %s and %s", irName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
-	}
-	if _, err := tls.X509KeyPair(crt, key); err != nil {
-		return "", fmt.Errorf("secret %s does not hold a valid PEM certificate and key: %w", irName, err)
-	}
-	t.secrets[irName] = &ir.Secret{
-		Name:        irName,
-		Source:      ir.Source{Translator: Name, Kind: "Secret", Namespace: namespace, Name: name},
-		Certificate: crt,
-		PrivateKey:  key,
+	if _, ok := t.secrets[irName]; !ok {
+		s, err := translators.TLSSecret(t.in, Name, namespace, name)
+		if err != nil {
+			return "", err
+		}
+		t.secrets[irName] = s
 	}
 	return irName, nil
-}
-
-// secretData reads key from data, or from stringData for Secrets read from
-// files, where the API server has not folded stringData into data.
-func secretData(s *corev1.Secret, key string) []byte {
-	if v, ok := s.Data[key]; ok {
-		return v
-	}
-	if v, ok := s.StringData[key]; ok {
-		return []byte(v)
-	}
-	return nil
 }

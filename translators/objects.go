@@ -2,15 +2,18 @@ package translators
 
 import (
 	"cmp"
+	"crypto/tls"
+	"fmt"
 	"net/netip"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/legateproxy/legate/translators/ir"
 )
 
-// The Service helpers below are shared by every translator, so that two
+// The Service and Secret helpers below are shared by every translator, so that two
 // translators naming the same Service port build the very same cluster
 // (ir.Merge reports clusters of one name that differ).
 
@@ -83,4 +86,42 @@ func UpstreamProtocol(appProtocol *string) ir.UpstreamProtocol {
 		}
 	}
 	return ""
+}
+
+// TLSSecret reads the TLS Secret namespace/name of in as an ir.Secret named
+// "<namespace>/<name>", the name every translator gives it. It fails, with
+// a message naming the Secret, when the Secret is missing, lacks tls.crt or
+// tls.key, or they do not hold a matching PEM certificate and key (Envoy
+// would refuse them).
+func TLSSecret(in *Inputs, translator, namespace, name string) (*ir.Secret, error) {
+	irName := namespace + "/" + name
+	s := in.Secret(namespace, name)
+	if s == nil {
+		return nil, fmt.Errorf("secret %s does not exist", irName)
+	}
+	crt, key := secretData(s, corev1.TLSCertKey), secretData(s, corev1.TLSPrivateKeyKey)
+	if len(crt) == 0 || len(key) == 0 {
+		return nil, fmt.Errorf("secret %s needs both %s and %s", irName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+	}
+	if _, err := tls.X509KeyPair(crt, key); err != nil {
+		return nil, fmt.Errorf("secret %s does not hold a valid PEM certificate and key: %w", irName, err)
+	}
+	return &ir.Secret{
+		Name:        irName,
+		Source:      ir.Source{Translator: translator, Kind: "Secret", Namespace: namespace, Name: name},
+		Certificate: crt,
+		PrivateKey:  key,
+	}, nil
+}
+
+// secretData reads key from data, or from stringData for Secrets read from
+// files, where no API server folded stringData into data.
+func secretData(s *corev1.Secret, key string) []byte {
+	if v, ok := s.Data[key]; ok {
+		return v
+	}
+	if v, ok := s.StringData[key]; ok {
+		return []byte(v)
+	}
+	return nil
 }
