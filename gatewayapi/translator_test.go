@@ -1,86 +1,30 @@
 package gatewayapi_test
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/legateproxy/legate/gatewayapi"
+	"github.com/legateproxy/legate/internal/golden"
 	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden testdata/*.out.yaml files")
 
-// decoder decodes the kinds the translator declares, with the scheme its
-// AddToScheme fills.
-var decoder = func() runtime.Decoder {
-	s := runtime.NewScheme()
-	if err := gatewayapi.New().AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return serializer.NewCodecFactory(s).UniversalDeserializer()
-}()
+// decoder decodes the kinds the translator declares.
+var decoder = golden.Decoder(gatewayapi.New().AddToScheme)
 
-// decodeObjects reads multi-document YAML into objects. It returns the
-// objects it could decode and the first error.
+// decodeObjects reads multi-document YAML into objects.
 func decodeObjects(data []byte) ([]client.Object, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var out []client.Object
-	var firstErr error
-	keep := func(err error) {
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	for i := 0; ; i++ {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return out, fmt.Errorf("reading document %d: %w", i, err)
-		}
-		if len(bytes.TrimSpace(withoutComments(doc))) == 0 {
-			continue
-		}
-		obj, _, err := decoder.Decode(doc, nil, nil)
-		if err != nil {
-			keep(fmt.Errorf("decoding document %d: %w", i, err))
-			continue
-		}
-		co, ok := obj.(client.Object)
-		if !ok {
-			keep(fmt.Errorf("document %d: %T is not an object", i, obj))
-			continue
-		}
-		out = append(out, co)
-	}
-	return out, firstErr
-}
-
-func withoutComments(doc []byte) []byte {
-	var b bytes.Buffer
-	for _, line := range strings.Split(string(doc), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
-	}
-	return b.Bytes()
+	return golden.DecodeObjects(decoder, data)
 }
 
 func inputsOf(objs []client.Object) *translators.Inputs {
@@ -101,7 +45,7 @@ func testSettings() translators.Settings {
 // golden is what a .out.yaml holds: the IR the registry produces, the
 // Gateway API status, and the registry's object statuses (problems for
 // events, and what the merge reported).
-type golden struct {
+type goldenOutput struct {
 	IR            *ir.Config                 `json:"ir"`
 	GatewayStatus *gatewayapi.Status         `json:"gatewayStatus"`
 	Statuses      []translators.ObjectStatus `json:"statuses"`
@@ -111,7 +55,7 @@ type golden struct {
 // fails t if either output does not validate or the registry had to
 // change anything (merge conflicts or pruning show up as problems the
 // translator itself did not report).
-func translateAll(t testing.TB, in *translators.Inputs) golden {
+func translateAll(t testing.TB, in *translators.Inputs) goldenOutput {
 	t.Helper()
 	res := gatewayapi.Translate(in, testSettings())
 	for _, e := range res.IR.Validate() {
@@ -121,7 +65,7 @@ func translateAll(t testing.TB, in *translators.Inputs) golden {
 	for _, e := range reg.IR.Validate() {
 		t.Errorf("registry result does not validate: %v", e)
 	}
-	return golden{IR: reg.IR, GatewayStatus: res.Status, Statuses: reg.Statuses}
+	return goldenOutput{IR: reg.IR, GatewayStatus: res.Status, Statuses: reg.Statuses}
 }
 
 func loadCase(t testing.TB, path string) *translators.Inputs {
@@ -160,43 +104,7 @@ func TestGolden(t *testing.T) {
 			if !bytes.Equal(got, again) {
 				t.Errorf("two translations of the same inputs differ:\n%s\n---\n%s", got, again)
 			}
-			outPath := filepath.Join("testdata", name+".out.yaml")
-			if *update {
-				if err := os.WriteFile(outPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(outPath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run with -update to accept):\n%s", outPath, lineDiff(string(want), string(got)))
-			}
+			golden.Check(t, filepath.Join("testdata", name+".out.yaml"), got, *update)
 		})
 	}
-}
-
-// lineDiff shows the lines that differ, enough to see what changed.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, wl, gl)
-		}
-		if b.Len() > 4000 {
-			b.WriteString("...\n")
-			break
-		}
-	}
-	return b.String()
 }

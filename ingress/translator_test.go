@@ -1,12 +1,8 @@
 package ingress_test
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,74 +11,23 @@ import (
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/legateproxy/legate/ingress"
+	"github.com/legateproxy/legate/internal/golden"
 	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden testdata/*.out.yaml files")
 
-// decoder decodes the kinds the translator declares, with the scheme its
-// AddToScheme fills.
-var decoder = func() runtime.Decoder {
-	s := runtime.NewScheme()
-	if err := ingress.New().AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return serializer.NewCodecFactory(s).UniversalDeserializer()
-}()
+// decoder decodes the kinds the translator declares.
+var decoder = golden.Decoder(ingress.New().AddToScheme)
 
-// decodeObjects reads multi-document YAML into objects. It returns the
-// objects it could decode and the first error.
+// decodeObjects reads multi-document YAML into objects.
 func decodeObjects(data []byte) ([]client.Object, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var out []client.Object
-	var firstErr error
-	for i := 0; ; i++ {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return out, fmt.Errorf("reading document %d: %w", i, err)
-		}
-		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
-			continue
-		}
-		obj, _, err := decoder.Decode(doc, nil, nil)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("decoding document %d: %w", i, err)
-			}
-			continue
-		}
-		co, ok := obj.(client.Object)
-		if !ok {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("document %d: %T is not an object", i, obj)
-			}
-			continue
-		}
-		out = append(out, co)
-	}
-	return out, firstErr
-}
-
-func stripComments(doc []byte) []byte {
-	var b bytes.Buffer
-	for _, line := range strings.Split(string(doc), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
-	}
-	return b.Bytes()
+	return golden.DecodeObjects(decoder, data)
 }
 
 func inputsOf(objs []client.Object) (*translators.Inputs, error) {
@@ -104,14 +49,14 @@ func testSettings() translators.Settings {
 
 // golden is what a .out.yaml holds: the merged IR the registry produces
 // and the statuses.
-type golden struct {
+type goldenOutput struct {
 	IR       *ir.Config                 `json:"ir"`
 	Statuses []translators.ObjectStatus `json:"statuses"`
 }
 
 // translateAll runs the translator alone and through the registry, and
 // fails t if either output does not validate.
-func translateAll(t testing.TB, in *translators.Inputs) golden {
+func translateAll(t testing.TB, in *translators.Inputs) goldenOutput {
 	t.Helper()
 	frag, _ := ingress.New().Translate(in, testSettings())
 	for _, e := range frag.Validate() {
@@ -121,7 +66,7 @@ func translateAll(t testing.TB, in *translators.Inputs) golden {
 	for _, e := range res.IR.Validate() {
 		t.Errorf("registry result does not validate: %v", e)
 	}
-	return golden{IR: res.IR, Statuses: res.Statuses}
+	return goldenOutput{IR: res.IR, Statuses: res.Statuses}
 }
 
 func TestGolden(t *testing.T) {
@@ -159,45 +104,9 @@ func TestGolden(t *testing.T) {
 			if !bytes.Equal(got, again) {
 				t.Errorf("two translations of the same inputs differ:\n%s\n---\n%s", got, again)
 			}
-			outPath := filepath.Join("testdata", name+".out.yaml")
-			if *update {
-				if err := os.WriteFile(outPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(outPath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run with -update to accept):\n%s", outPath, lineDiff(string(want), string(got)))
-			}
+			golden.Check(t, filepath.Join("testdata", name+".out.yaml"), got, *update)
 		})
 	}
-}
-
-// lineDiff shows the lines that differ, enough to see what changed.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, wl, gl)
-		}
-		if b.Len() > 4000 {
-			b.WriteString("...\n")
-			break
-		}
-	}
-	return b.String()
 }
 
 func TestWildcardAuthorityRegex(t *testing.T) {

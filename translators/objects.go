@@ -13,7 +13,7 @@ import (
 	"github.com/legateproxy/legate/translators/ir"
 )
 
-// The Service and Secret helpers below are shared by every translator, so that two
+// Helpers for Services and Secrets, shared by every translator so that two
 // translators naming the same Service port build the very same cluster
 // (ir.Merge reports clusters of one name that differ).
 
