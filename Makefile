@@ -8,7 +8,7 @@ FUZZTIME ?= 15s
 BIN := bin/legate
 CONFIG_DIR ?= examples
 
-.PHONY: all build run test unit fuzz-smoke check envoy kube clean
+.PHONY: all build run test unit fuzz-smoke check envoy kube chromium clean
 
 all: build
 
@@ -24,6 +24,11 @@ envoy:
 kube:
 	@./hack/build-kube.sh >/dev/null
 
+# chromium installs Debian's Chromium for the diagnostics page tests (no-op
+# when one is on PATH).
+chromium:
+	@./hack/install-chromium.sh >/dev/null
+
 # run serves the examples/ folder with Envoy as a child process:
 # HTTP on :8080, HTTPS on :8443, Envoy admin on 127.0.0.1:9901.
 run: build envoy
@@ -34,9 +39,10 @@ run: build envoy
 # etcd), and a short fuzz run.
 test: check unit chart-test fuzz-smoke
 
-unit: envoy kube
+unit: envoy kube chromium
 	@set -o pipefail; export LEGATE_ENVOY="$$(./hack/install-envoy.sh)"; \
 	export KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)"; \
+	export LEGATE_CHROMIUM="$$(./hack/install-chromium.sh)"; \
 	status=0; $(GO) test -count=1 -timeout 25m -v ./... > .test.log 2>&1 || status=$$?; \
 	grep -E '^(ok|FAIL|--- FAIL|--- SKIP|panic:|\?)|^\s+--- (FAIL|SKIP)' .test.log; \
 	if [[ $$status -ne 0 ]]; then grep -B2 -A30 -E -- '--- FAIL|^panic:' .test.log | head -300; fi; \

@@ -8,7 +8,7 @@ import (
 
 // layout is shared by every page; each page defines "content".
 const layout = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Legate · {{.Title}}</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Legate · {{.Title}}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:0;color:#222}
 nav{background:#2b3a55;padding:.6em 1em}nav a{color:#fff;margin-right:1.2em;text-decoration:none}
