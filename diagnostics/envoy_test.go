@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +25,8 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legateproxy/legate/gatewayapi"
 	"github.com/legateproxy/legate/ingress"
@@ -335,5 +339,105 @@ func startEnvoy(t *testing.T, envoy string, boot *bootstrapv3.Bootstrap, ports m
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+// TestClustersShowEnvoyHealth attaches the admin server to a real Envoy
+// whose copy of one published cluster has two hosts under an active HTTP
+// health check: a live backend and a port nothing listens on. The clusters
+// API and page must report the live host HEALTHY and the dead one
+// UNHEALTHY because it failed its health check, as Envoy sees them.
+func TestClustersShowEnvoyHealth(t *testing.T) {
+	envoy := testenv.Envoy(t)
+	out := runCase(t, "testdata/differential.yaml")
+	if len(out.Resources.Clusters) == 0 {
+		t.Fatal("the case has no clusters")
+	}
+	c := proto.Clone(out.Resources.Clusters[0]).(*clusterv3.Cluster)
+	live := startBackend(t, c.GetName())
+	host, port, _ := net.SplitHostPort(live)
+	var livePort int
+	fmt.Sscan(port, &livePort)
+	deadPort := testenv.FreePort(t)
+	c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
+	c.EdsClusterConfig = nil
+	c.LoadAssignment = &endpointv3.ClusterLoadAssignment{ClusterName: c.GetName(), Endpoints: []*endpointv3.LocalityLbEndpoints{{
+		LbEndpoints: []*endpointv3.LbEndpoint{
+			{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: sockAddr(host, livePort)}}},
+			{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: sockAddr("127.0.0.1", deadPort)}}},
+		},
+	}}}
+	// The health check names a Host: by default Envoy sends the cluster name,
+	// whose slashes a Go server refuses as a Host header.
+	c.HealthChecks = []*corev3.HealthCheck{{
+		Timeout:            durationpb.New(500 * time.Millisecond),
+		Interval:           durationpb.New(200 * time.Millisecond),
+		UnhealthyThreshold: wrapperspb.UInt32(1),
+		HealthyThreshold:   wrapperspb.UInt32(1),
+		HealthChecker:      &corev3.HealthCheck_HttpHealthCheck_{HttpHealthCheck: &corev3.HealthCheck_HttpHealthCheck{Host: "health.test", Path: "/healthz"}},
+	}}
+	adminPort := testenv.FreePort(t)
+	startEnvoy(t, envoy, &bootstrapv3.Bootstrap{
+		Node:            &corev3.Node{Id: "health", Cluster: "test"},
+		Admin:           &bootstrapv3.Admin{Address: sockAddr("127.0.0.1", adminPort)},
+		StaticResources: &bootstrapv3.Bootstrap_StaticResources{Clusters: []*clusterv3.Cluster{c}},
+	}, map[string]int{"admin": adminPort})
+
+	s := New(Options{EnvoyAdmin: fmt.Sprintf("http://127.0.0.1:%d", adminPort)})
+	s.Update(out, "v1")
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+
+	want := map[string]string{live: "HEALTHY", fmt.Sprintf("127.0.0.1:%d", deadPort): "UNHEALTHY"}
+	var got map[string]EnvoyHost
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var cv ClustersView
+		getJSON(t, srv, "/api/v1/clusters", &cv)
+		if cv.EnvoyError != "" {
+			t.Fatalf("envoy admin: %s", cv.EnvoyError)
+		}
+		got = map[string]EnvoyHost{}
+		for _, v := range cv.Clusters {
+			if v.Name == c.GetName() {
+				for _, h := range v.EnvoyHosts {
+					got[h.Address] = h
+				}
+			} else if len(v.EnvoyHosts) != 0 {
+				t.Fatalf("cluster %s is unknown to Envoy, want no hosts, got %+v", v.Name, v.EnvoyHosts)
+			}
+		}
+		settled := len(got) == len(want)
+		for addr, health := range want {
+			settled = settled && got[addr].Health == health
+		}
+		if settled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Envoy's view of %s never settled: got %+v, want %v", c.GetName(), got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dead := got[fmt.Sprintf("127.0.0.1:%d", deadPort)]
+	if !slices.Contains(dead.Reasons, "failed active health check") {
+		t.Errorf("dead host reasons %v lack the failed health check", dead.Reasons)
+	}
+	page := string(get(t, srv, "/clusters", http.StatusOK))
+	for _, w := range []string{live + " healthy", fmt.Sprintf("127.0.0.1:%d <span class=\"err\">UNHEALTHY; failed active health check", deadPort)} {
+		if !strings.Contains(page, w) {
+			t.Errorf("clusters page lacks %q", w)
+		}
+	}
+
+	// An Envoy that cannot be reached is said so, and the rest still shows.
+	gone := New(Options{EnvoyAdmin: fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))})
+	gone.Update(out, "v1")
+	gsrv := httptest.NewServer(gone.Handler())
+	defer gsrv.Close()
+	var cv ClustersView
+	getJSON(t, gsrv, "/api/v1/clusters", &cv)
+	if cv.EnvoyError == "" || len(cv.Clusters) != len(out.IR.Clusters) {
+		t.Errorf("unreachable Envoy: error %q, %d clusters", cv.EnvoyError, len(cv.Clusters))
 	}
 }

@@ -38,9 +38,12 @@ var pages = map[string]string{
 </table>{{end}}{{else}}<p>No routes.</p>{{end}}`,
 	"problems": `<table><tr><th>Object</th><th>Severity</th><th>Field</th><th>Reason</th><th>Message</th></tr>
 {{range .}}<tr><td>{{.Object}}</td><td>{{.Severity}}</td><td><code>{{.Field}}</code></td><td>{{.Reason}}</td><td>{{.Message}}</td></tr>{{else}}<tr><td colspan="5">No problems.</td></tr>{{end}}</table>`,
-	"clusters": `<table><tr><th>Cluster</th><th>Kind</th><th>Source</th><th>Protocol</th><th>Endpoints</th></tr>
-{{range .}}<tr><td>{{.Name}}</td><td>{{.Kind}}</td><td>{{.Source.Kind}} {{.Source.Namespace}}/{{.Source.Name}}</td><td>{{.Protocol}}</td>
-<td>{{.DNS}}{{range .Endpoints}}{{.Address}}:{{.Port}} {{if .Ready}}ready{{else}}<span class="err">not ready</span>{{end}}<br>{{end}}</td></tr>{{else}}<tr><td colspan="5">No clusters.</td></tr>{{end}}</table>`,
+	"clusters": `{{if .EnvoyAdmin}}<p>Host health from the Envoy at <code>{{.EnvoyAdmin}}</code>{{if .EnvoyError}}: <span class="err">{{.EnvoyError}}</span>{{end}}.</p>{{end}}
+<table><tr><th>Cluster</th><th>Kind</th><th>Source</th><th>Protocol</th><th>Endpoints</th>{{if .EnvoyAdmin}}<th>Envoy hosts</th>{{end}}</tr>
+{{range .Clusters}}<tr><td>{{.Name}}</td><td>{{.Kind}}</td><td>{{.Source.Kind}} {{.Source.Namespace}}/{{.Source.Name}}</td><td>{{.Protocol}}</td>
+<td>{{.DNS}}{{range .Endpoints}}{{.Address}}:{{.Port}} {{if .Ready}}ready{{else}}<span class="err">not ready</span>{{end}}<br>{{end}}</td>
+{{if $.EnvoyAdmin}}<td>{{range .EnvoyHosts}}{{.Address}} {{if eq .Health "HEALTHY"}}healthy{{else}}<span class="err">{{.Health}}{{range .Reasons}}; {{.}}{{end}}</span>{{end}}<br>{{else}}none{{end}}</td>{{end}}</tr>
+{{else}}<tr><td colspan="5">No clusters.</td></tr>{{end}}</table>`,
 	"diff": `<p>From <code>{{.From}}</code> to <code>{{.To}}</code>.</p><table><tr><th>Type</th><th>Name</th><th>Change</th></tr>
 {{range .Changes}}<tr><td>{{.Type}}</td><td>{{.Name}}</td><td>{{.Change}}</td></tr>{{else}}<tr><td colspan="3">No changes.</td></tr>{{end}}</table>`,
 	"metrics": `<p>What Legate exports on its metrics address at <code>/metrics</code>.</p>

@@ -35,6 +35,10 @@ type Options struct {
 	// Metrics, if set, is listed (name, type, help) on the metrics page and
 	// at /api/v1/metrics, so the page documents what /metrics exports.
 	Metrics prometheus.Gatherer
+	// EnvoyAdmin is the base URL of a locally attached Envoy's admin
+	// interface (e.g. "http://127.0.0.1:9901"). When set, the clusters page
+	// shows each cluster's hosts with their health as that Envoy sees them.
+	EnvoyAdmin string
 	// Pprof serves /debug/pprof/.
 	Pprof  bool
 	Logger *slog.Logger
@@ -152,7 +156,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/overview", s.jsonHandler(func(r *http.Request) (any, error) { return s.overview(), nil }))
 	s.mux.HandleFunc("GET /api/v1/routes", s.jsonHandler(func(r *http.Request) (any, error) { return s.routeTables(), nil }))
 	s.mux.HandleFunc("GET /api/v1/problems", s.jsonHandler(func(r *http.Request) (any, error) { return s.problems(), nil }))
-	s.mux.HandleFunc("GET /api/v1/clusters", s.jsonHandler(func(r *http.Request) (any, error) { return s.clusters(), nil }))
+	s.mux.HandleFunc("GET /api/v1/clusters", s.jsonHandler(func(r *http.Request) (any, error) { return s.clusters(r.Context()), nil }))
 	s.mux.HandleFunc("GET /api/v1/diff", s.jsonHandler(func(r *http.Request) (any, error) { return s.diff(), nil }))
 	s.mux.HandleFunc("GET /api/v1/explain", s.jsonHandler(func(r *http.Request) (any, error) {
 		q, err := ParseExplainQuery(r.URL.Query())
@@ -166,7 +170,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", s.page("overview", func(*http.Request) any { return s.overview() }))
 	s.mux.HandleFunc("GET /routes", s.page("routes", func(*http.Request) any { return s.routeTables() }))
 	s.mux.HandleFunc("GET /problems", s.page("problems", func(*http.Request) any { return s.problems() }))
-	s.mux.HandleFunc("GET /clusters", s.page("clusters", func(*http.Request) any { return s.clusters() }))
+	s.mux.HandleFunc("GET /clusters", s.page("clusters", func(r *http.Request) any { return s.clusters(r.Context()) }))
 	s.mux.HandleFunc("GET /diff", s.page("diff", func(*http.Request) any { return s.diff() }))
 	s.mux.HandleFunc("GET /explain", s.page("explain", func(r *http.Request) any { return s.explainPage(r) }))
 	if s.opts.Pprof {
@@ -434,13 +438,31 @@ type ClusterView struct {
 	Protocol  string        `json:"protocol,omitempty"`
 	DNS       string        `json:"dns,omitempty"`
 	Endpoints []ir.Endpoint `json:"endpoints"`
+	// EnvoyHosts is what the attached Envoy reports for this cluster (nil
+	// without Options.EnvoyAdmin, empty if Envoy does not know the cluster).
+	EnvoyHosts []EnvoyHost `json:"envoyHosts,omitempty"`
 }
 
-func (s *Server) clusters() []ClusterView {
+// ClustersView is the clusters page: Legate's clusters and, when an Envoy
+// is attached, the error reaching its admin interface if there was one.
+type ClustersView struct {
+	Clusters   []ClusterView `json:"clusters"`
+	EnvoyAdmin string        `json:"envoyAdmin,omitempty"`
+	EnvoyError string        `json:"envoyError,omitempty"`
+}
+
+func (s *Server) clusters(ctx context.Context) ClustersView {
 	cur, _ := s.current()
-	out := []ClusterView{}
+	out := ClustersView{Clusters: []ClusterView{}, EnvoyAdmin: s.opts.EnvoyAdmin}
 	if cur == nil || cur.out.IR == nil {
 		return out
+	}
+	var hosts map[string][]EnvoyHost
+	if s.opts.EnvoyAdmin != "" {
+		var err error
+		if hosts, err = envoyClusterHosts(ctx, http.DefaultClient, s.opts.EnvoyAdmin); err != nil {
+			out.EnvoyError = err.Error()
+		}
 	}
 	for _, c := range cur.out.IR.Clusters {
 		v := ClusterView{Name: c.Name, Kind: string(c.Kind), Source: c.Source, Protocol: string(c.Protocol),
@@ -448,9 +470,12 @@ func (s *Server) clusters() []ClusterView {
 		if c.DNSName != "" {
 			v.DNS = fmt.Sprintf("%s:%d", c.DNSName, c.DNSPort)
 		}
-		out = append(out, v)
+		if hosts != nil {
+			v.EnvoyHosts = append([]EnvoyHost{}, hosts[c.Name]...)
+		}
+		out.Clusters = append(out.Clusters, v)
 	}
-	slices.SortFunc(out, func(a, b ClusterView) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Clusters, func(a, b ClusterView) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
 

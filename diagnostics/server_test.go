@@ -156,10 +156,10 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("shop routes out of order: first %+v, last %+v", first, last)
 	}
 
-	var clusters []ClusterView
-	getJSON(t, srv, "/api/v1/clusters", &clusters)
-	if len(clusters) != len(out.IR.Clusters) || len(clusters[0].Endpoints) == 0 {
-		t.Fatalf("clusters: %+v", clusters)
+	var cv ClustersView
+	getJSON(t, srv, "/api/v1/clusters", &cv)
+	if clusters := cv.Clusters; len(clusters) != len(out.IR.Clusters) || len(clusters[0].Endpoints) == 0 || clusters[0].EnvoyHosts != nil || cv.EnvoyAdmin != "" {
+		t.Fatalf("clusters: %+v", cv)
 	}
 
 	var ex Explanation

@@ -121,7 +121,7 @@ func newDescribeCommand(g *globalFlags) *cobra.Command {
 				}
 				return f.print(w, v, func() error { return printProblems(w, v) })
 			case "clusters":
-				var v []diagnostics.ClusterView
+				var v diagnostics.ClustersView
 				if err := f.query(g, "/api/v1/clusters", &v); err != nil {
 					return err
 				}
@@ -244,10 +244,17 @@ func printProblems(w io.Writer, ps []diagnostics.ProblemView) error {
 	return tw.Flush()
 }
 
-func printClusters(w io.Writer, cs []diagnostics.ClusterView) error {
+func printClusters(w io.Writer, v diagnostics.ClustersView) error {
+	if v.EnvoyError != "" {
+		fmt.Fprintf(w, "Envoy at %s: %s\n", v.EnvoyAdmin, v.EnvoyError)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tKIND\tSOURCE\tENDPOINTS")
-	for _, c := range cs {
+	header := "CLUSTER\tKIND\tSOURCE\tENDPOINTS"
+	if v.EnvoyAdmin != "" {
+		header += "\tENVOY HOSTS"
+	}
+	fmt.Fprintln(tw, header)
+	for _, c := range v.Clusters {
 		var eps []string
 		if c.DNS != "" {
 			eps = append(eps, c.DNS)
@@ -259,7 +266,19 @@ func printClusters(w io.Writer, cs []diagnostics.ClusterView) error {
 			}
 			eps = append(eps, s)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Kind, c.Source.String(), strings.Join(eps, ", "))
+		row := fmt.Sprintf("%s\t%s\t%s\t%s", c.Name, c.Kind, c.Source.String(), strings.Join(eps, ", "))
+		if v.EnvoyAdmin != "" {
+			var hosts []string
+			for _, h := range c.EnvoyHosts {
+				hs := h.Address + " " + h.Health
+				if len(h.Reasons) > 0 {
+					hs += " (" + strings.Join(h.Reasons, "; ") + ")"
+				}
+				hosts = append(hosts, hs)
+			}
+			row += "\t" + strings.Join(hosts, ", ")
+		}
+		fmt.Fprintln(tw, row)
 	}
 	return tw.Flush()
 }

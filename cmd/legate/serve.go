@@ -256,7 +256,13 @@ func startAdmin(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *se
 		return nil, nil
 	}
 	log.Info("admin server listening", "address", lis.Addr().String())
-	admin := diagnostics.New(diagnostics.Options{Clients: srv.Clients, Metrics: ctrlmetrics.Registry, Pprof: f.adminPprof, Logger: log.With("component", "admin")})
+	opts := diagnostics.Options{Clients: srv.Clients, Metrics: ctrlmetrics.Registry, Pprof: f.adminPprof, Logger: log.With("component", "admin")}
+	if f.envoy {
+		// The child Envoy's admin interface tells the clusters page how
+		// healthy each upstream host is.
+		opts.EnvoyAdmin = "http://" + f.envoyAdmin
+	}
+	admin := diagnostics.New(opts)
 	wg.Go(func() {
 		if err := admin.Serve(ctx, lis); err != nil {
 			fail(err)
