@@ -1,6 +1,7 @@
 package diagnostics
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -440,4 +441,124 @@ func TestClustersShowEnvoyHealth(t *testing.T) {
 	if cv.EnvoyError == "" || len(cv.Clusters) != len(out.IR.Clusters) {
 		t.Errorf("unreachable Envoy: error %q, %d clusters", cv.EnvoyError, len(cv.Clusters))
 	}
+}
+
+// TestNormalizePathAgreesWithEnvoy sends request targets with dot
+// segments, percent-encodings and odd slashes to a real Envoy running the
+// connection manager of a listener Legate built, with one catch-all route
+// to a backend that echoes the path it received: Envoy forwards the
+// normalised path, so the explainer's NormalizePath must produce exactly
+// that, or it would route a different path than Envoy does.
+func TestNormalizePathAgreesWithEnvoy(t *testing.T) {
+	envoy := testenv.Envoy(t)
+	out := runCase(t, "testdata/differential.yaml")
+	var lis *listenerv3.Listener
+	for _, l := range out.Resources.Listeners {
+		if len(l.GetFilterChains()) == 1 && l.GetFilterChains()[0].GetTransportSocket() == nil {
+			lis = proto.Clone(l).(*listenerv3.Listener)
+			break
+		}
+	}
+	if lis == nil {
+		t.Fatal("no plain HTTP listener in the case")
+	}
+	echo := startPathEcho(t)
+	host, portStr, _ := net.SplitHostPort(echo)
+	var echoPort int
+	fmt.Sscan(portStr, &echoPort)
+	catchAll := &routev3.RouteConfiguration{Name: "echo", VirtualHosts: []*routev3.VirtualHost{{
+		Name: "all", Domains: []string{"*"},
+		Routes: []*routev3.Route{{
+			Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+			Action: &routev3.Route_Route{Route: &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: "echo"}}},
+		}},
+	}}}
+	for _, f := range lis.GetFilterChains()[0].GetFilters() {
+		if !f.GetTypedConfig().MessageIs(&hcmv3.HttpConnectionManager{}) {
+			continue
+		}
+		hcm := &hcmv3.HttpConnectionManager{}
+		if err := f.GetTypedConfig().UnmarshalTo(hcm); err != nil {
+			t.Fatal(err)
+		}
+		hcm.RouteSpecifier = &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: catchAll}
+		packed, err := anypb.New(hcm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: packed}
+	}
+	port := testenv.FreePort(t)
+	lis.Address = sockAddr("127.0.0.1", port)
+	startEnvoy(t, envoy, &bootstrapv3.Bootstrap{
+		Node:  &corev3.Node{Id: "normalize", Cluster: "test"},
+		Admin: &bootstrapv3.Admin{Address: sockAddr("127.0.0.1", testenv.FreePort(t))},
+		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
+			Listeners: []*listenerv3.Listener{lis},
+			Clusters: []*clusterv3.Cluster{{
+				Name:                 "echo",
+				ConnectTimeout:       durationpb.New(time.Second),
+				ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+				LoadAssignment: &endpointv3.ClusterLoadAssignment{ClusterName: "echo", Endpoints: []*endpointv3.LocalityLbEndpoints{{
+					LbEndpoints: []*endpointv3.LbEndpoint{{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: sockAddr(host, echoPort)}}}},
+				}}},
+			}},
+		},
+	}, map[string]int{"http": port})
+
+	for _, target := range []string{
+		"/", "/a/b", "/a/./b", "/a/../b", "/../a", "/a/..", "/a/b/.", "/a/b/..?x=/../", "/a/.b/..c",
+		"/a/%2e%2e/b", "/a/%2E/b", "/a/.%2e/b", "/%61bc", "/a%2Fb", "/a%2fb/../c", "/a//b", "//a/../b",
+		"/a%20b", "/a%zz", "/caf%C3%A9", "/a/b/%2e%2e%2fc", "/a?q=%2e%2e", "/a/b/..%3Fq",
+		"/%7e%2D%5F%41%30", "/%7E/%2e", "/a%2", "/a%", "/%41%2F%42",
+	} {
+		status, got := rawGet(t, port, target)
+		want := NormalizePath(target)
+		switch {
+		case status == http.StatusBadRequest:
+			t.Logf("%-22s Envoy refuses it (400)", target)
+		case status != http.StatusOK:
+			t.Errorf("%s: status %d", target, status)
+		case got != want:
+			t.Errorf("%s: Envoy forwarded %q, NormalizePath gives %q", target, got, want)
+		}
+	}
+}
+
+// startPathEcho serves HTTP on loopback, answering with the request target
+// exactly as it arrived.
+func startPathEcho(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.RequestURI)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return lis.Addr().String()
+}
+
+// rawGet sends target on the wire unchanged (Go's client would clean it)
+// and returns the status and body.
+func rawGet(t *testing.T, port int, target string) (int, string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: normalize.test\r\nConnection: close\r\n\r\n", target); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

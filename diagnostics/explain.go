@@ -534,17 +534,21 @@ func (a Action) ClusterNames() []string {
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// NormalizePath removes "." and ".." segments from the path part of a
-// request target (RFC 3986 section 5.2.4), leaving the query alone: what
-// Envoy's connection manager does before routing when normalize_path is
-// set, as it is on every listener Legate builds.
+// NormalizePath does to the path part of a request target what Envoy's
+// connection manager does before routing when normalize_path is set, as it
+// is on every listener Legate builds: percent-encoded unreserved characters
+// (letters, digits, "-", ".", "_", "~") are decoded, so "%2e%2e" is a dot
+// segment too, and then "." and ".." segments are removed (RFC 3986
+// sections 6.2.2.2 and 5.2.4). Other escapes, "%2F" included, stay as they
+// were written; the query is left alone.
 func NormalizePath(target string) string {
 	path, rest := target, ""
 	if i := strings.IndexAny(target, "?#"); i >= 0 {
 		path, rest = target[:i], target[i:]
 	}
+	path = decodeUnreserved(path)
 	if !strings.Contains(path, "/.") {
-		return target
+		return path + rest
 	}
 	segs := strings.Split(path, "/")
 	out := make([]string, 0, len(segs))
@@ -571,4 +575,46 @@ func NormalizePath(target string) string {
 		p = "/" + p
 	}
 	return p + rest
+}
+
+// decodeUnreserved replaces each percent-encoding of an unreserved
+// character by the character itself.
+func decodeUnreserved(path string) string {
+	if !strings.Contains(path, "%") {
+		return path
+	}
+	var b strings.Builder
+	for i := 0; i < len(path); i++ {
+		if path[i] == '%' && i+2 < len(path) {
+			if c, ok := unhex(path[i+1], path[i+2]); ok && isUnreserved(c) {
+				b.WriteByte(c)
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(path[i])
+	}
+	return b.String()
+}
+
+func unhex(hi, lo byte) (byte, bool) {
+	h, ok1 := hexValue(hi)
+	l, ok2 := hexValue(lo)
+	return h<<4 | l, ok1 && ok2
+}
+
+func hexValue(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }

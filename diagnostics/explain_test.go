@@ -161,6 +161,10 @@ func TestNormalizePath(t *testing.T) {
 		"/a/b/.":         "/a/b/",
 		"/a/b/..?x=/../": "/a/?x=/../",
 		"/a/.b/..c":      "/a/.b/..c",
+		"/a/%2e%2e/b":    "/b",
+		"/%61bc?%61":     "/abc?%61",
+		"/a%2Fb/%2e%2e":  "/",
+		"/caf%C3%A9":     "/caf%C3%A9",
 	} {
 		if got := NormalizePath(in); got != want {
 			t.Errorf("NormalizePath(%q) = %q, want %q", in, got, want)
