@@ -137,8 +137,29 @@ func ExplainResources(res *xds.Resources, cfg *ir.Config, q ExplainQuery) (Expla
 		}
 	}
 	req := q.Request
+	if err := checkEscapes(req.Path); err != nil {
+		return Explanation{}, badRequest{err}
+	}
 	req.Path = NormalizePath(req.Path)
 	return Explain(best, req), nil
+}
+
+// checkEscapes refuses a path with a malformed percent-encoding, which
+// Envoy answers with 400 before any route is looked at.
+func checkEscapes(target string) error {
+	path, _, _ := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if path[i] != '%' {
+			continue
+		}
+		if i+2 >= len(path) {
+			return fmt.Errorf("path %q: truncated percent-encoding; Envoy answers 400 Bad Request", target)
+		}
+		if _, ok := unhex(path[i+1], path[i+2]); !ok {
+			return fmt.Errorf("path %q: invalid percent-encoding %q; Envoy answers 400 Bad Request", target, path[i:i+3])
+		}
+	}
+	return nil
 }
 
 func candidateRouteConfigs(res *xds.Resources, cfg *ir.Config, q ExplainQuery) []*routev3.RouteConfiguration {

@@ -179,6 +179,7 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("explain https: %+v", ex)
 	}
 	get(t, srv, "/api/v1/explain?path=nope", http.StatusBadRequest)
+	get(t, srv, "/api/v1/explain?host=shop.example.com&path=%2Fa%25zz", http.StatusBadRequest)
 	get(t, srv, "/api/v1/explain?header=nocolon", http.StatusBadRequest)
 
 	// Diff: a second snapshot with a cluster gone, an endpoint changed and
