@@ -46,24 +46,47 @@ func buildCluster(c *ir.Cluster) (*clusterv3.Cluster, error) {
 	default:
 		return nil, fmt.Errorf("unknown cluster kind %q", c.Kind)
 	}
+	opts, err := httpProtocolOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	if opts != nil {
+		out.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsName: opts}
+	}
+	if err := applyClusterPolicies(out, c); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// httpProtocolOptions returns the cluster's upstream HTTP options (HTTP/2,
+// idle timeout), or nil when Envoy's defaults serve.
+func httpProtocolOptions(c *ir.Cluster) (*anypb.Any, error) {
+	if (c.Protocol == "" || c.Protocol == ir.UpstreamHTTP1) && c.IdleTimeout == 0 {
+		return nil, nil
+	}
+	explicit := &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{}
 	switch c.Protocol {
 	case "", ir.UpstreamHTTP1:
-	case ir.UpstreamHTTP2:
-		opts, err := toAny(&upstreamhttpv3.HttpProtocolOptions{
-			UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{
-				ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
-					ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-						Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
-					},
-				},
-			},
-		})
-		if err != nil {
-			return nil, err
+		explicit.ProtocolConfig = &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{
+			HttpProtocolOptions: &corev3.Http1ProtocolOptions{},
 		}
-		out.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsName: opts}
+	case ir.UpstreamHTTP2:
+		explicit.ProtocolConfig = &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+			Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+		}
 	default:
 		return nil, fmt.Errorf("unknown upstream protocol %q", c.Protocol)
 	}
-	return out, nil
+	opts := &upstreamhttpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: explicit},
+	}
+	switch {
+	case c.IdleTimeout > 0:
+		opts.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{IdleTimeout: durationpb.New(c.IdleTimeout)}
+	case c.IdleTimeout < 0:
+		// Envoy reads a zero idle timeout as "never".
+		opts.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{IdleTimeout: durationpb.New(0)}
+	}
+	return toAny(opts)
 }

@@ -119,6 +119,11 @@ func buildRoute(r *ir.Route) (*routev3.Route, error) {
 	default:
 		return nil, fmt.Errorf("no action")
 	}
+	md, err := annotationMetadata(r.Annotations)
+	if err != nil {
+		return nil, err
+	}
+	out.Metadata = md
 	if hm := r.Filters.RequestHeaders; hm != nil {
 		out.RequestHeadersToAdd = headersToAdd(hm)
 		out.RequestHeadersToRemove = append([]string(nil), hm.Remove...)
@@ -260,6 +265,7 @@ func buildRouteAction(r *ir.Route) (*routev3.RouteAction, error) {
 		// Envoy reads a zero timeout as "no timeout".
 		a.Timeout = durationpb.New(0)
 	}
+	applyRoutePolicies(a, r)
 	if rt := f.Retry; rt != nil {
 		rp := &routev3.RetryPolicy{RetryOn: strings.Join(rt.On, ",")}
 		if rp.RetryOn == "" {
@@ -328,6 +334,8 @@ func buildRedirect(r *ir.Redirect, m ir.PathMatch) (*routev3.RedirectAction, err
 		out.SchemeRewriteSpecifier = &routev3.RedirectAction_SchemeRedirect{SchemeRedirect: r.Scheme}
 	}
 	switch {
+	case r.Regex != nil:
+		out.PathRewriteSpecifier = &routev3.RedirectAction_RegexRewrite{RegexRewrite: regexSubstitution(r.Regex)}
 	case r.Path != "":
 		out.PathRewriteSpecifier = &routev3.RedirectAction_PathRedirect{PathRedirect: r.Path}
 	case r.PrefixReplace != "":

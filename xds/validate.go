@@ -338,6 +338,16 @@ func (v *validator) inspect(loc location, m proto.Message) {
 		if ca, ok := inlineData(m.GetTrustedCa()); ok && !x509.NewCertPool().AppendCertsFromPEM(ca) {
 			v.add(loc, "trusted CA holds no PEM certificate")
 		}
+	case *clusterv3.Cluster:
+		v.clusterPolicies(loc, m)
+	case *corev3.HealthCheck_HttpHealthCheck:
+		// Envoy refuses ranges outside [100, 600) or empty ones when it
+		// builds the checker, which protoc-gen-validate does not see.
+		for i, r := range m.GetExpectedStatuses() {
+			if r.GetStart() < 100 || r.GetEnd() > 600 || r.GetStart() >= r.GetEnd() {
+				v.add(loc.at(fmt.Sprintf("expected_statuses[%d]", i)), "status range [%d, %d) is not a non-empty range within [100, 600)", r.GetStart(), r.GetEnd())
+			}
+		}
 	case *udpproxyv3.Route:
 		v.cluster(loc, m.GetCluster())
 	case *tcpproxyv3.TcpProxy:

@@ -119,6 +119,12 @@ type Route struct {
 	DirectResponse *DirectResponse `json:"directResponse,omitempty"`
 
 	Filters Filters `json:"filters,omitzero"`
+
+	// Annotations are what the source says about the route that Envoy's
+	// routing does not act on (documentation links, authentication and
+	// rate limiting labels): kept so diagnostics can show them, and sent
+	// to Envoy as route metadata.
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // PathMatchType says how Match.Path.Value is compared with the request path.
@@ -200,6 +206,8 @@ type Redirect struct {
 	// Path replaces the whole path; PrefixReplace replaces the matched prefix.
 	Path          string `json:"path,omitempty"`
 	PrefixReplace string `json:"prefixReplace,omitempty"`
+	// Regex rewrites the path; not set together with Path or PrefixReplace.
+	Regex *RegexSubstitution `json:"regex,omitempty"`
 	// StatusCode is 301, 302, 303, 307 or 308; zero means 302.
 	StatusCode int `json:"statusCode,omitempty"`
 }
@@ -220,6 +228,15 @@ type Filters struct {
 	// a negative value disables it.
 	Timeout time.Duration `json:"timeout,omitempty"`
 	Retry   *Retry        `json:"retry,omitempty"`
+	// IdleTimeout ends a request with no activity for this long; zero
+	// keeps the default, a negative value disables it.
+	IdleTimeout time.Duration `json:"idleTimeout,omitempty"`
+	// HashPolicies say what a consistent-hash cluster hashes (sticky
+	// sessions); without them such a cluster picks at random.
+	HashPolicies []HashPolicy `json:"hashPolicies,omitempty"`
+	// Upgrades are the protocols (e.g. "websocket") a request may switch
+	// to with "Connection: Upgrade".
+	Upgrades []string `json:"upgrades,omitempty"`
 }
 
 // HeaderModifier sets, appends and removes headers.
@@ -245,6 +262,8 @@ type Rewrite struct {
 	// FullPath replaces the path; PrefixReplace replaces the matched prefix.
 	FullPath      string `json:"fullPath,omitempty"`
 	PrefixReplace string `json:"prefixReplace,omitempty"`
+	// Regex rewrites the path; not set together with the two above.
+	Regex *RegexSubstitution `json:"regex,omitempty"`
 }
 
 // Mirror sends a copy of a share of the requests to another cluster.
@@ -303,6 +322,16 @@ type Cluster struct {
 	DNSPort        uint32           `json:"dnsPort,omitempty"`
 	Protocol       UpstreamProtocol `json:"protocol,omitempty"`
 	ConnectTimeout time.Duration    `json:"connectTimeout,omitempty"`
+	// IdleTimeout closes an upstream connection with no request for this
+	// long; zero keeps Envoy's default (1h), a negative value disables it.
+	IdleTimeout time.Duration `json:"idleTimeout,omitempty"`
+	// LoadBalancer nil means round robin.
+	LoadBalancer     *LoadBalancer     `json:"loadBalancer,omitempty"`
+	CircuitBreakers  []CircuitBreaker  `json:"circuitBreakers,omitempty"`
+	HealthChecks     []HealthCheck     `json:"healthChecks,omitempty"`
+	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
+	// StatsName replaces the cluster's name in its statistics.
+	StatsName string `json:"statsName,omitempty"`
 }
 
 // Endpoint is one address of a cluster.

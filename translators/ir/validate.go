@@ -434,6 +434,7 @@ func validateFilters(r *Route, clusters map[string]bool) []string {
 	if rt := f.Retry; rt != nil && rt.PerTry < 0 {
 		errs = append(errs, "retry per-try timeout is negative")
 	}
+	errs = append(errs, validateRoutePolicies(r)...)
 	return errs
 }
 
@@ -470,6 +471,7 @@ func validateCluster(c *Cluster) []string {
 	if c.ConnectTimeout < 0 {
 		errs = append(errs, "connect timeout is negative")
 	}
+	errs = append(errs, validateClusterPolicies(c)...)
 	return errs
 }
 
