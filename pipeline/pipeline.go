@@ -16,13 +16,17 @@ import (
 type Pipeline struct {
 	Registry *translators.Registry
 	Settings translators.Settings
+
+	// validator remembers what the last run validated, so that the parts of
+	// a snapshot that did not change are not validated again.
+	validator xds.Validator
 }
 
 // Output is what one run produced.
 type Output struct {
 	translators.Result
 	// Resources are the Envoy resources made from Result.IR; they passed
-	// xds.Validate.
+	// xds.Validate (and so carry their versions).
 	Resources *xds.Resources
 	// Duration is how long translation, building and validation took.
 	Duration time.Duration
@@ -41,7 +45,7 @@ func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
 	if err != nil {
 		return out, fmt.Errorf("building Envoy resources: %w", err)
 	}
-	if err := xds.Validate(built); err != nil {
+	if err := p.validator.Validate(built); err != nil {
 		return out, fmt.Errorf("validating Envoy resources: %w", err)
 	}
 	out.Resources = built

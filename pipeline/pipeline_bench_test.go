@@ -102,3 +102,30 @@ func checkRoutes(cfg *ir.Config, n int) error {
 	}
 	return nil
 }
+
+// BenchmarkValidator is an xds.Validator validating the resources of 10k
+// HTTPRoutes (1k with -short) that it validated before: the steady state
+// of serve, where most of each snapshot did not change.
+func BenchmarkValidator(b *testing.B) {
+	cfg := translated(b)
+	var val xds.Validator
+	res, err := xds.Build(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := val.Validate(res); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		res, err := xds.Build(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := val.Validate(res); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -29,6 +29,24 @@ type Resources struct {
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	Secrets   []*tlsv3.Secret
+
+	// versions are recorded by a successful Validate.
+	versions *Versions
+}
+
+// Versions are the content versions of every resource of one Resources,
+// by resource name (a ClusterLoadAssignment by its cluster name) per type:
+// the same content always has the same version, and different content
+// (in practice) a different one.
+type Versions struct {
+	Listeners, Routes, Clusters, Endpoints, Secrets map[string]string
+}
+
+// Versions returns the versions recorded when r last passed Validate, or
+// nil if it has not. They describe r as it was then: resources must not be
+// modified after they are validated.
+func (r *Resources) Versions() *Versions {
+	return r.versions
 }
 
 // MarshalYAML renders one message as YAML with Envoy's field names

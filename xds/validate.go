@@ -1,14 +1,17 @@
 package xds
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
 	"sort"
 	"strings"
+	"sync"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -47,16 +50,79 @@ import (
 // clusters, SDS secrets, EDS assignments); weighted clusters do not all
 // weigh zero; domains are unique within a route configuration; resource
 // names are unique per type; listener addresses and SNI filter chain
-// matches do not collide.
+// matches do not collide; every resource can be encoded.
+//
+// On success res records the content version of each resource (see
+// Resources.Versions). Validate remembers nothing between calls: a long-
+// lived caller uses a Validator, which skips resources it validated before.
 func Validate(res *Resources) error {
+	var v Validator
+	return v.Validate(res)
+}
+
+// Validator is Validate with a memory: the parts of a snapshot that passed
+// (each listener, cluster, load assignment, secret, and each virtual host
+// of a route configuration) are remembered by a digest of their encoding,
+// with the references they make. A part seen in the previous call is not
+// walked again; only its references are checked against the new snapshot,
+// and the checks that span parts (names, addresses, domains) always run.
+// So one changed route out of 10,000 costs one virtual host's walk plus
+// encoding and hashing the rest, instead of a full walk.
+//
+// The zero value is ready to use. A Validator may be used by several
+// goroutines (calls are serialised).
+type Validator struct {
+	mu sync.Mutex
+	// known are the parts that passed in the last call, by digest.
+	known map[digest][]ref
+}
+
+// digest identifies the content of one part: a SHA-256 of its
+// deterministic encoding (a cryptographic hash, so that no object a user
+// writes can be made to collide with a validated one).
+type digest [sha256.Size]byte
+
+// refKind is what a reference points at.
+type refKind uint8
+
+const (
+	refCluster refKind = iota
+	refRouteConfiguration
+	refSecret
+	refLoadAssignment
+)
+
+// ref is a reference made from inside a part, remembered so that it can be
+// checked against a later snapshot without walking the part again.
+type ref struct {
+	kind  refKind
+	name  string
+	route string // the enclosing route, if any
+	path  string // relative to the part's root
+}
+
+// Validate is the package's Validate, reusing what the previous call
+// validated.
+func (val *Validator) Validate(res *Resources) error {
 	if res == nil {
 		return nil
 	}
+	val.mu.Lock()
+	defer val.mu.Unlock()
 	v := &validator{
 		routes:    map[string]bool{},
 		clusters:  map[string]bool{},
 		endpoints: map[string]bool{},
 		secrets:   map[string]bool{},
+		known:     val.known,
+		next:      make(map[digest][]ref, len(val.known)),
+	}
+	versions := &Versions{
+		Listeners: make(map[string]string, len(res.Listeners)),
+		Routes:    make(map[string]string, len(res.Routes)),
+		Clusters:  make(map[string]string, len(res.Clusters)),
+		Endpoints: make(map[string]string, len(res.Endpoints)),
+		Secrets:   make(map[string]string, len(res.Secrets)),
 	}
 	for _, l := range res.Listeners {
 		v.name("Listener", l.GetName(), nil)
@@ -84,34 +150,47 @@ func Validate(res *Resources) error {
 			}
 			addresses[key] = l.GetName()
 		}
-		v.filterChainMatches(loc, l)
-		v.message(loc, l)
+		d, _ := v.part(loc, l, func() {
+			v.filterChainMatches(loc, l)
+			v.message(loc, l)
+		})
+		versions.Listeners[l.GetName()] = d.String()
 	}
 	for _, r := range res.Routes {
 		loc := location{kind: "RouteConfiguration", name: r.GetName()}
 		v.domains(loc, r)
-		v.routeConfiguration(loc, r)
+		versions.Routes[r.GetName()] = v.routeConfiguration(loc, r).String()
 	}
 	for _, c := range res.Clusters {
 		loc := location{kind: "Cluster", name: c.GetName()}
-		if c.GetType() == clusterv3.Cluster_EDS {
-			name := c.GetEdsClusterConfig().GetServiceName()
-			if name == "" {
-				name = c.GetName()
+		d, _ := v.part(loc, c, func() {
+			if c.GetType() == clusterv3.Cluster_EDS {
+				name := c.GetEdsClusterConfig().GetServiceName()
+				if name == "" {
+					name = c.GetName()
+				}
+				v.ref(loc, refLoadAssignment, name)
 			}
-			if !v.endpoints[name] {
-				v.add(loc, "EDS cluster has no ClusterLoadAssignment %q", name)
-			}
-		}
-		v.message(loc, c)
+			v.message(loc, c)
+		})
+		versions.Clusters[c.GetName()] = d.String()
 	}
 	for _, e := range res.Endpoints {
-		v.message(location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}, e)
+		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
+		d, _ := v.part(loc, e, func() { v.message(loc, e) })
+		versions.Endpoints[e.GetClusterName()] = d.String()
 	}
 	for _, s := range res.Secrets {
-		v.message(location{kind: "Secret", name: s.GetName()}, s)
+		loc := location{kind: "Secret", name: s.GetName()}
+		d, _ := v.part(loc, s, func() { v.message(loc, s) })
+		versions.Secrets[s.GetName()] = d.String()
 	}
+	// Only what this snapshot holds is remembered, so the memory follows
+	// the configuration's size rather than its history.
+	val.known = v.next
+	res.versions = nil
 	if len(v.errs) == 0 {
+		res.versions = versions
 		return nil
 	}
 	return fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))
@@ -121,13 +200,26 @@ type validator struct {
 	routes, clusters, endpoints, secrets map[string]bool
 	seen                                 map[string]bool
 	errs                                 []error
+
+	// known are the parts that passed before; next collects those that
+	// pass now.
+	known, next map[digest][]ref
+	// refs, while a part is walked for the first time, collects its
+	// references.
+	refs *[]ref
+	// partErrs counts the errors that are not dangling references.
+	partErrs int
+	// buf is reused to encode parts.
+	buf []byte
 }
 
 // location is where in the resources a problem is.
 type location struct {
 	kind, name string // the resource
 	route      string // the enclosing route, if any
-	path       string // the field path inside the resource
+	// base is the path of the part being walked inside the resource, path
+	// the field path inside that part.
+	base, path string
 }
 
 func (l location) at(field string) location {
@@ -138,15 +230,27 @@ func (l location) at(field string) location {
 	return l
 }
 
+// fullPath is the field path inside the resource.
+func (l location) fullPath() string {
+	switch {
+	case l.base == "":
+		return l.path
+	case l.path == "":
+		return l.base
+	}
+	return l.base + "." + l.path
+}
+
 func (v *validator) add(loc location, format string, args ...any) {
 	msg := fmt.Sprintf("%s %q", loc.kind, loc.name)
 	if loc.route != "" {
 		msg += fmt.Sprintf(": route %q", loc.route)
 	}
-	if loc.path != "" {
-		msg += ": " + loc.path
+	if p := loc.fullPath(); p != "" {
+		msg += ": " + p
 	}
 	v.errs = append(v.errs, fmt.Errorf("%s: %s", msg, fmt.Sprintf(format, args...)))
+	v.partErrs++
 }
 
 // name records a resource name, reporting empty and repeated names.
@@ -167,6 +271,76 @@ func (v *validator) name(kind, name string, set map[string]bool) {
 	}
 }
 
+// part validates one part of a resource, m, rooted at loc: if a part with
+// the same encoding passed before, only its references are checked;
+// otherwise check walks it, and it is remembered if that found nothing
+// wrong. ok is false if m cannot be encoded (reported).
+func (v *validator) part(loc location, m proto.Message, check func()) (d digest, ok bool) {
+	var err error
+	v.buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(v.buf[:0], m)
+	if err != nil {
+		v.add(loc, "cannot be encoded: %v", err)
+		return d, false
+	}
+	d = sha256.Sum256(v.buf)
+	if refs, ok := v.known[d]; ok {
+		for _, r := range refs {
+			v.check(location{kind: loc.kind, name: loc.name, route: r.route, base: loc.base, path: r.path}, r.kind, r.name)
+		}
+		v.next[d] = refs
+		return d, true
+	}
+	partErrs := v.partErrs
+	refs := []ref{}
+	v.refs = &refs
+	check()
+	v.refs = nil
+	// A part whose only problems are dangling references is itself fine:
+	// remember it, as its references are checked again on every use.
+	if v.partErrs == partErrs {
+		v.next[d] = refs
+	}
+	return d, true
+}
+
+// ref records a reference from the part being walked and checks it.
+func (v *validator) ref(loc location, kind refKind, name string) {
+	if v.refs != nil {
+		*v.refs = append(*v.refs, ref{kind: kind, name: name, route: loc.route, path: loc.path})
+	}
+	v.check(loc, kind, name)
+}
+
+// check reports a reference that does not resolve in this snapshot.
+func (v *validator) check(loc location, kind refKind, name string) {
+	var format string
+	switch kind {
+	case refCluster:
+		if v.clusters[name] {
+			return
+		}
+		format = "cluster %q does not exist"
+	case refRouteConfiguration:
+		if v.routes[name] {
+			return
+		}
+		format = "RDS route configuration %q does not exist"
+	case refSecret:
+		if v.secrets[name] {
+			return
+		}
+		format = "SDS secret %q does not exist"
+	case refLoadAssignment:
+		if v.endpoints[name] {
+			return
+		}
+		format = "EDS cluster has no ClusterLoadAssignment %q"
+	}
+	v.add(loc, format, name)
+	// Not a problem of the part itself (see part).
+	v.partErrs--
+}
+
 // message runs m's protoc-gen-validate rules, which do not look inside
 // Any fields, then walks m for what they miss.
 func (v *validator) message(loc location, m proto.Message) {
@@ -178,28 +352,60 @@ func (v *validator) message(loc location, m proto.Message) {
 	v.walk(loc, m.ProtoReflect())
 }
 
-// routeConfiguration is message for a route table, with the
-// protoc-gen-validate rules of each route run on their own so that a
-// problem in a route is reported with the route's name (and so the object
-// it came from).
-func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration) {
-	shell := proto.Clone(rc).(*routev3.RouteConfiguration)
-	for _, vh := range shell.GetVirtualHosts() {
-		vh.Routes = nil
-	}
-	if err := shell.ValidateAll(); err != nil {
-		v.add(loc, "%v", err)
-	}
+// routeConfiguration validates a route table as parts: the table without
+// its virtual hosts, then each virtual host, so that a table in which one
+// host changed is walked only there. The protoc-gen-validate rules of each
+// route run on their own so that a problem in a route is reported with the
+// route's name (and so the object it came from). The table's version
+// combines the digests of its parts.
+func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration) digest {
+	h := sha256.New()
+	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
+	d, _ := v.part(loc, shell, func() { v.message(loc, shell) })
+	h.Write(d[:])
 	for i, vh := range rc.GetVirtualHosts() {
-		for j, r := range vh.GetRoutes() {
-			rloc := loc.at(fmt.Sprintf("virtual_hosts[%d].routes[%d]", i, j))
-			rloc.route = r.GetName()
-			if err := r.ValidateAll(); err != nil {
-				v.add(rloc, "%v", err)
+		vloc := loc
+		vloc.base = fmt.Sprintf("virtual_hosts[%d]", i)
+		d, _ := v.part(vloc, vh, func() {
+			if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
+				v.add(vloc, "%v", err)
 			}
-		}
+			for j, r := range vh.GetRoutes() {
+				rloc := vloc.at(fmt.Sprintf("routes[%d]", j))
+				rloc.route = r.GetName()
+				if err := r.ValidateAll(); err != nil {
+					v.add(rloc, "%v", err)
+				}
+			}
+			v.walk(vloc, vh.ProtoReflect())
+		})
+		h.Write(d[:])
 	}
-	v.walk(loc, rc.ProtoReflect())
+	var out digest
+	h.Sum(out[:0])
+	return out
+}
+
+// String is the digest as a version: 32 hex digits (128 bits) are plenty
+// to tell two versions of a resource apart.
+func (d digest) String() string {
+	return hex.EncodeToString(d[:16])
+}
+
+// without returns a shallow copy of m without field (which it shares
+// everything else with), for checking m's own rules apart from a large
+// repeated field that is checked piece by piece.
+func without(m proto.Message, field protoreflect.Name) proto.Message {
+	src := m.ProtoReflect()
+	skip := src.Descriptor().Fields().ByName(field)
+	dst := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		if fd != skip {
+			dst.Set(fd, val)
+		}
+		return true
+	})
+	return dst.Interface()
 }
 
 // walk checks m and every message below it, in field order so that the
@@ -316,13 +522,9 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			v.cluster(loc, c)
 		}
 	case *hcmv3.Rds:
-		if !v.routes[m.GetRouteConfigName()] {
-			v.add(loc, "RDS route configuration %q does not exist", m.GetRouteConfigName())
-		}
+		v.ref(loc, refRouteConfiguration, m.GetRouteConfigName())
 	case *tlsv3.SdsSecretConfig:
-		if !v.secrets[m.GetName()] {
-			v.add(loc, "SDS secret %q does not exist", m.GetName())
-		}
+		v.ref(loc, refSecret, m.GetName())
 	case *tlsv3.TlsCertificate:
 		// Envoy refuses a certificate it cannot load, and with it the
 		// whole SDS update; Go's loader checks as much (PEM, parse, key
@@ -394,9 +596,7 @@ func inlineData(ds *corev3.DataSource) ([]byte, bool) {
 }
 
 func (v *validator) cluster(loc location, name string) {
-	if !v.clusters[name] {
-		v.add(loc, "cluster %q does not exist", name)
-	}
+	v.ref(loc, refCluster, name)
 }
 
 // domains reports a domain that appears twice in one route configuration;

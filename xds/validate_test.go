@@ -309,14 +309,37 @@ func TestValidateRejects(t *testing.T) {
 			if err == nil {
 				t.Fatal("Validate accepted broken resources")
 			}
-			for _, line := range strings.Split(err.Error(), "\n") {
-				if containsAll(line, tc.want) {
-					return
+			if !mentions(err, tc.want) {
+				t.Fatalf("no reported error mentions all of %q; got:\n%v", tc.want, err)
+			}
+			if res.Versions() != nil {
+				t.Error("rejected resources got versions")
+			}
+			// A Validator that saw the intact resources skips the parts
+			// that did not change: it must report the same, and keep
+			// reporting it (a broken part is never remembered as good).
+			var val Validator
+			if err := val.Validate(buildCase(t, tc.golden)); err != nil {
+				t.Fatalf("intact resources: %v", err)
+			}
+			for range 2 {
+				warm := val.Validate(res)
+				if warm == nil || warm.Error() != err.Error() {
+					t.Fatalf("a warm Validator reported\n%v\nwhere Validate reported\n%v", warm, err)
 				}
 			}
-			t.Fatalf("no reported error mentions all of %q; got:\n%v", tc.want, err)
 		})
 	}
+}
+
+// mentions says whether one line of err contains every string of want.
+func mentions(err error, want []string) bool {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if containsAll(line, want) {
+			return true
+		}
+	}
+	return false
 }
 
 func containsAll(s string, subs []string) bool {

@@ -41,6 +41,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/legateproxy/legate/xds"
 )
 
 // DefaultGroup is the group served to nodes whose group has no snapshot of
@@ -88,6 +90,10 @@ type Server struct {
 	// served the default group's snapshot, and follow its updates until
 	// they are published themselves.
 	followers map[string]bool
+
+	// validator validates published resources that did not pass
+	// validation already.
+	validator xds.Validator
 
 	retire *retirement
 	// publishMu makes publishes one at a time.
