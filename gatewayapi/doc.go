@@ -18,21 +18,47 @@
 //
 // # Gateways and Envoy listeners
 //
-// Every Gateway binds Settings.ListenAddress (one data-plane group, one
-// address). Each port of a Gateway with programmed listeners becomes one
-// IR listener named "gateway-<namespace>-<name>-<port>" (see ListenerName),
-// so no two Gateways ever share an Envoy listener, and a route attached to
-// one Gateway is never reachable through another. The price: two Gateways
-// cannot use the same port. The oldest Gateway (creation timestamp, then
-// namespace/name) keeps the port; the younger one's listeners on it are
-// not accepted (PortUnavailable) and, if none is left, the Gateway is not
-// programmed. The ports of the shared Ingress listeners (Settings.HTTPPort
-// and HTTPSPort) are not available to Gateways either. Per-Gateway
-// addresses and node groups (one Envoy fleet per Gateway, selected by
-// node.cluster) are to come; until then spec.addresses must name addresses
-// of Settings.StatusAddresses (AddressNotUsable otherwise; types other than
-// IPAddress and Hostname are UnsupportedAddress), and status.addresses are
-// Settings.StatusAddresses (IPAddress for IPs, Hostname otherwise).
+// All Gateways of Legate's classes are translated into one IR Config, the
+// one data-plane group Legate publishes to (the Envoys whose node.cluster
+// is `legate serve --node-cluster`): every Envoy of that fleet serves every
+// Gateway. Isolation between Gateways comes from the Envoy listeners, not
+// from node groups: each port of a Gateway with programmed listeners
+// becomes one IR listener of its own, named
+// "gateway-<namespace>-<name>-<port>" (see ListenerName), so no two
+// Gateways ever share an Envoy listener, and a route attached to one
+// Gateway is never reachable through another.
+//
+// Where a Gateway's listeners bind depends on Settings.GatewayAddressPool
+// (`--gateway-address-pool`):
+//
+//   - Without a pool, every Gateway binds Settings.ListenAddress, so two
+//     Gateways cannot use the same port. The oldest Gateway (creation
+//     timestamp, then namespace/name) keeps the port; the younger one's
+//     listeners on it are not accepted (PortUnavailable) and, if none is
+//     left, the Gateway is not programmed. spec.addresses must name
+//     addresses of Settings.StatusAddresses (AddressNotUsable otherwise;
+//     types other than IPAddress and Hostname are UnsupportedAddress), and
+//     status.addresses are Settings.StatusAddresses (IPAddress for IPs,
+//     Hostname otherwise).
+//   - With a pool, every Gateway has an IP address of its own, which its
+//     Envoy listeners bind and status.addresses reports (type IPAddress);
+//     Gateways may then all use the same ports. An IPAddress entry of
+//     spec.addresses is honoured when it lies in the pool and no older
+//     Gateway holds it (AddressNotUsable otherwise; an entry with no value
+//     asks for any address). A Gateway binds one address: a second distinct
+//     one is AddressNotUsable, and Hostname (or any other type) is
+//     UnsupportedAddress. A Gateway that names no address gets the one at
+//     the FNV-1a hash of "<namespace>/<name>" in the pool, or, if an older
+//     Gateway holds that, the next free one after it. Gateways are given
+//     addresses oldest first, so a new Gateway never moves an existing one,
+//     and the same Gateways always get the same addresses. In an IPv4 pool
+//     of four or more addresses the first and last are not handed out
+//     (network and broadcast). A full pool is AddressNotUsable.
+//
+// The ports of the shared Ingress listeners (Settings.HTTPPort and
+// HTTPSPort) are not available to a Gateway that binds
+// Settings.ListenAddress, or any Gateway when that is a wildcard address
+// (0.0.0.0 or ::), since the kernel would refuse the second bind.
 //
 // # Listeners
 //

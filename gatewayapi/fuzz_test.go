@@ -37,20 +37,21 @@ func FuzzTranslate(f *testing.F) {
 		}
 		objs, _ := decodeObjects(doc)
 		build := func() *translators.Inputs { return inputsOf(objs) }
+		settings := caseSettings(doc)
 
-		r1 := gatewayapi.Translate(build(), testSettings())
+		r1 := gatewayapi.Translate(build(), settings)
 		for _, e := range r1.IR.Validate() {
 			t.Errorf("fragment does not validate: %v", e)
 		}
-		r2 := gatewayapi.Translate(build(), testSettings())
+		r2 := gatewayapi.Translate(build(), settings)
 		if !reflect.DeepEqual(r1, r2) {
 			t.Errorf("two translations of the same inputs differ")
 		}
-		res := translators.NewRegistry(gatewayapi.New()).Translate(build(), testSettings())
+		res := translators.NewRegistry(gatewayapi.New()).Translate(build(), settings)
 		for _, e := range res.IR.Validate() {
 			t.Errorf("registry result does not validate: %v", e)
 		}
-		pipe := &pipeline.Pipeline{Registry: translators.NewRegistry(gatewayapi.New()), Settings: testSettings()}
+		pipe := &pipeline.Pipeline{Registry: translators.NewRegistry(gatewayapi.New()), Settings: settings}
 		if _, err := pipe.Run(build()); err != nil {
 			t.Errorf("snapshot fails validation: %v", err)
 		}

@@ -26,6 +26,9 @@ type gatewayState struct {
 	addressReason gatewayv1.GatewayConditionReason
 	addressMsg    string
 	addresses     []gatewayv1.GatewayStatusAddress
+	// bind is the IP the Gateway's Envoy listeners bind:
+	// Settings.ListenAddress, or its own address from the pool.
+	bind string
 
 	problems problems
 }
@@ -80,12 +83,18 @@ func (t *translation) collectGateways() {
 	t.claimPorts()
 }
 
-// claimPorts gives each port to one Gateway. Every Gateway's listeners
-// bind Settings.ListenAddress, so two Gateways cannot both listen on one
-// port: the oldest Gateway keeps it, and a younger Gateway's listeners on
-// it are not accepted (PortUnavailable).
+// claimPorts gives each address and port to one Gateway. Without an
+// address pool every Gateway's listeners bind Settings.ListenAddress, so
+// two Gateways cannot both listen on one port: the oldest Gateway keeps
+// it, and a younger Gateway's listeners on it are not accepted
+// (PortUnavailable). With a pool each Gateway has an address of its own
+// and this never happens.
 func (t *translation) claimPorts() {
-	owner := map[gatewayv1.PortNumber]*gatewayState{}
+	type addrPort struct {
+		addr string
+		port gatewayv1.PortNumber
+	}
+	owner := map[addrPort]*gatewayState{}
 	for _, gs := range t.gateways {
 		if !gs.programmable() {
 			continue
@@ -94,20 +103,27 @@ func (t *translation) claimPorts() {
 			if !l.accepted || l.conflict != "" || !l.certsOK {
 				continue
 			}
-			if o, ok := owner[l.spec.Port]; ok && o != gs {
+			k := addrPort{gs.bind, l.spec.Port}
+			if o, ok := owner[k]; ok && o != gs {
 				l.reject(gatewayv1.ListenerReasonPortUnavailable,
 					"port %d is already used by Gateway %s, which is older; Gateways share one address", l.spec.Port, o.key())
 				continue
 			}
-			owner[l.spec.Port] = gs
+			owner[k] = gs
 		}
 	}
 }
 
-// addresses checks spec.addresses against where Envoy is reached
-// (Settings.StatusAddresses) and fills the status addresses. Legate cannot
-// assign addresses: a requested address must be one of those.
+// addresses works out where the Gateway is reached and what its listeners
+// bind: with an address pool, an address of its own (poolAddress);
+// otherwise Settings.ListenAddress, with spec.addresses checked against
+// Settings.StatusAddresses, since Legate cannot assign addresses then.
 func (t *translation) addresses(gs *gatewayState) {
+	gs.bind = t.s.ListenAddress
+	if t.pool != nil {
+		t.poolAddress(gs)
+		return
+	}
 	for _, a := range t.s.StatusAddresses {
 		typ := gatewayv1.HostnameAddressType
 		if _, err := netip.ParseAddr(a); err == nil {
@@ -147,6 +163,72 @@ func (t *translation) addresses(gs *gatewayState) {
 		}
 	}
 	gs.addresses = kept
+}
+
+// poolAddress gives the Gateway its address from the pool: the IPAddress
+// of spec.addresses if it names one (it must lie in the pool and not be
+// held by an older Gateway: AddressNotUsable otherwise), else one
+// allocated from the hash of its namespace/name. Only IPAddress addresses
+// can be bound (others: UnsupportedAddress), and a Gateway binds one
+// address (a second distinct one: AddressNotUsable).
+func (t *translation) poolAddress(gs *gatewayState) {
+	if !gs.class.accepted {
+		return // it serves nothing, so it holds no address
+	}
+	fail := func(reason gatewayv1.GatewayConditionReason, field, format string, args ...any) {
+		if gs.addressReason == "" {
+			gs.addressReason = reason
+			gs.addressMsg = fmt.Sprintf(format, args...)
+			gs.problems.add(errSev, field, string(reason), "%s", gs.addressMsg)
+		}
+	}
+	var want netip.Addr
+	wantField := ""
+	for i, a := range gs.gw.Spec.Addresses {
+		field := fmt.Sprintf("spec.addresses[%d]", i)
+		typ := gatewayv1.IPAddressType
+		if a.Type != nil {
+			typ = *a.Type
+		}
+		if typ != gatewayv1.IPAddressType {
+			fail(gatewayv1.GatewayReasonUnsupportedAddress, field,
+				"address type %q is not supported: Gateways get IP addresses from the pool %s", typ, t.pool.prefix)
+			return
+		}
+		if a.Value == "" {
+			continue // any address: the allocated one
+		}
+		ip, err := netip.ParseAddr(a.Value)
+		if err != nil {
+			fail(gatewayv1.GatewayReasonAddressNotUsable, field, "%q is not an IP address", a.Value)
+			return
+		}
+		ip = ip.Unmap()
+		if !t.pool.contains(ip) {
+			fail(gatewayv1.GatewayReasonAddressNotUsable, field, "address %s is not in the Gateway address pool %s", ip, t.pool.prefix)
+			return
+		}
+		if want.IsValid() && want != ip {
+			fail(gatewayv1.GatewayReasonAddressNotUsable, field, "a Gateway binds one address; %s is already requested by %s", want, wantField)
+			return
+		}
+		want, wantField = ip, field
+	}
+	if want.IsValid() {
+		if o := t.pool.claim(want, gs.key()); o != gs.key() {
+			fail(gatewayv1.GatewayReasonAddressNotUsable, wantField, "address %s is already used by Gateway %s, which is older", want, o)
+			return
+		}
+	} else {
+		a, err := t.pool.allocate(gs.key())
+		if err != nil {
+			fail(gatewayv1.GatewayReasonAddressNotUsable, "spec.addresses", "%v", err)
+			return
+		}
+		want = a
+	}
+	gs.bind = want.String()
+	gs.addresses = []gatewayv1.GatewayStatusAddress{{Type: ptr(gatewayv1.IPAddressType), Value: want.String()}}
 }
 
 // status renders the Gateway's status.

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -101,7 +102,7 @@ func (t *translation) newListener(gs *gatewayState, i int) *listenerState {
 	}
 	if spec.Port < 1 || spec.Port > 65535 {
 		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is not in 1-65535", spec.Port)
-	} else if p := uint32(spec.Port); p == t.s.HTTPPort || p == t.s.HTTPSPort {
+	} else if p := uint32(spec.Port); (p == t.s.HTTPPort || p == t.s.HTTPSPort) && t.sharesIngressAddress(gs) {
 		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is Legate's shared Ingress listener port", p)
 	}
 	if spec.Hostname != nil {
@@ -114,6 +115,17 @@ func (t *translation) newListener(gs *gatewayState, i int) *listenerState {
 		t.listenerTLS(l)
 	}
 	return l
+}
+
+// sharesIngressAddress reports whether the Gateway's listeners bind where
+// the shared Ingress listeners do (or a wildcard address overlapping it),
+// so that it cannot use their ports.
+func (t *translation) sharesIngressAddress(gs *gatewayState) bool {
+	if gs.bind == t.s.ListenAddress {
+		return true
+	}
+	a, err := netip.ParseAddr(t.s.ListenAddress)
+	return err != nil || a.IsUnspecified()
 }
 
 // allowedRoutes reads spec.allowedRoutes: the route kinds (HTTPRoute is the

@@ -81,6 +81,9 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 		secrets:      map[string]*ir.Secret{},
 		grants:       newGrants(in.ReferenceGrants),
 	}
+	if s.GatewayAddressPool.IsValid() {
+		t.pool = newAddressPool(s.GatewayAddressPool)
+	}
 	t.collectClasses()
 	t.collectGateways()
 	t.collectRoutes()
@@ -94,6 +97,9 @@ type translation struct {
 	s          translators.Settings
 	controller gatewayv1.GatewayController
 	grants     *grants
+	// pool hands out Gateway addresses; nil without
+	// Settings.GatewayAddressPool.
+	pool *addressPool
 
 	classes    map[string]*classState
 	classOrder []*classState
@@ -181,7 +187,7 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 	}
 	out := &ir.Listener{
 		Name:     ListenerName(gs.gw.Namespace, gs.gw.Name, port),
-		Address:  t.s.ListenAddress,
+		Address:  gs.bind,
 		Port:     uint32(port),
 		Protocol: proto,
 		Source: &ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: "Gateway",

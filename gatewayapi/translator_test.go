@@ -3,6 +3,7 @@ package gatewayapi_test
 import (
 	"bytes"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/legateproxy/legate/gatewayapi"
 	"github.com/legateproxy/legate/internal/golden"
+	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/ir"
 )
@@ -42,6 +44,27 @@ func testSettings() translators.Settings {
 	return s
 }
 
+// caseSettings are the settings of a golden case: testSettings, changed by
+// lines of the input of the form "# settings: key=value". The one key is
+// gatewayAddressPool (a CIDR).
+func caseSettings(data []byte) translators.Settings {
+	s := testSettings()
+	for _, line := range strings.Split(string(data), "\n") {
+		kv, ok := strings.CutPrefix(strings.TrimSpace(line), "# settings: ")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "gatewayAddressPool":
+			if p, err := netip.ParsePrefix(v); err == nil {
+				s.GatewayAddressPool = p
+			}
+		}
+	}
+	return s
+}
+
 // golden is what a .out.yaml holds: the IR the registry produces, the
 // Gateway API status, and the registry's object statuses (problems for
 // events, and what the merge reported).
@@ -55,20 +78,25 @@ type goldenOutput struct {
 // fails t if either output does not validate or the registry had to
 // change anything (merge conflicts or pruning show up as problems the
 // translator itself did not report).
-func translateAll(t testing.TB, in *translators.Inputs) goldenOutput {
+func translateAll(t testing.TB, in *translators.Inputs, s translators.Settings) goldenOutput {
 	t.Helper()
-	res := gatewayapi.Translate(in, testSettings())
+	res := gatewayapi.Translate(in, s)
 	for _, e := range res.IR.Validate() {
 		t.Errorf("fragment does not validate: %v", e)
 	}
-	reg := translators.NewRegistry(gatewayapi.New()).Translate(in, testSettings())
+	reg := translators.NewRegistry(gatewayapi.New()).Translate(in, s)
 	for _, e := range reg.IR.Validate() {
 		t.Errorf("registry result does not validate: %v", e)
+	}
+	// The Envoy resources built from it must pass the deep xDS validation.
+	pipe := &pipeline.Pipeline{Registry: translators.NewRegistry(gatewayapi.New()), Settings: s}
+	if _, err := pipe.Run(in); err != nil {
+		t.Errorf("Envoy snapshot does not validate: %v", err)
 	}
 	return goldenOutput{IR: reg.IR, GatewayStatus: res.Status, Statuses: reg.Statuses}
 }
 
-func loadCase(t testing.TB, path string) *translators.Inputs {
+func loadCase(t testing.TB, path string) (*translators.Inputs, translators.Settings) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -78,7 +106,7 @@ func loadCase(t testing.TB, path string) *translators.Inputs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return inputsOf(objs)
+	return inputsOf(objs), caseSettings(data)
 }
 
 func TestGolden(t *testing.T) {
@@ -92,12 +120,13 @@ func TestGolden(t *testing.T) {
 	for _, inPath := range ins {
 		name := strings.TrimSuffix(filepath.Base(inPath), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			in := loadCase(t, inPath)
-			got, err := yaml.Marshal(translateAll(t, in))
+			in, s := loadCase(t, inPath)
+			got, err := yaml.Marshal(translateAll(t, in, s))
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := yaml.Marshal(translateAll(t, loadCase(t, inPath)))
+			in2, s2 := loadCase(t, inPath)
+			again, err := yaml.Marshal(translateAll(t, in2, s2))
 			if err != nil {
 				t.Fatal(err)
 			}

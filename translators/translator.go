@@ -6,6 +6,7 @@ package translators
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +33,11 @@ type Settings struct {
 	// GatewayController is the GatewayClass spec.controllerName Legate
 	// owns.
 	GatewayController string
+	// GatewayAddressPool, when valid, gives every Gateway an IP address of
+	// its own from this prefix (its listeners bind it), so that Gateways
+	// may share ports. The zero Prefix keeps every Gateway on
+	// ListenAddress.
+	GatewayAddressPool netip.Prefix
 }
 
 // DefaultSettings returns the settings used when nothing is configured.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -49,6 +50,7 @@ type serveFlags struct {
 	httpPort        uint32
 	httpsPort       uint32
 	statusAddresses []string
+	gatewayPool     prefixFlag
 	ingressClass    string
 	gatewayClass    string
 	ambassadorID    string
@@ -103,6 +105,7 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	fl.Uint32Var(&f.httpPort, "http-port", 8080, "port of Envoy's HTTP listener")
 	fl.Uint32Var(&f.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
 	fl.StringSliceVar(&f.statusAddresses, "status-address", nil, "address(es) written into Ingress status.loadBalancer")
+	fl.Var(&f.gatewayPool, "gateway-address-pool", gatewayPoolUsage)
 	fl.StringVar(&f.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns")
 	fl.StringVar(&f.gatewayClass, "gateway-controller", "legate.dev/gateway-controller", "GatewayClass spec.controllerName that Legate owns")
 	fl.StringVar(&f.healthAddress, "health-address", "127.0.0.1:8081", "address of /healthz and /readyz (empty: off)")
@@ -124,12 +127,36 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	return cmd
 }
 
+const gatewayPoolUsage = "CIDR each Gateway gets an IP address of its own from (spec.addresses inside it honoured, others allocated); Envoy binds it, so Gateways may share ports (default: every Gateway binds --listen-address)"
+
+// prefixFlag is a CIDR flag, checked when the flag is parsed.
+type prefixFlag struct{ p netip.Prefix }
+
+func (f *prefixFlag) String() string {
+	if !f.p.IsValid() {
+		return ""
+	}
+	return f.p.String()
+}
+
+func (f *prefixFlag) Set(v string) error {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return fmt.Errorf("want a CIDR such as 127.0.10.0/24: %w", err)
+	}
+	f.p = p
+	return nil
+}
+
+func (f *prefixFlag) Type() string { return "cidr" }
+
 func (f *serveFlags) settings() translators.Settings {
 	s := translators.DefaultSettings()
 	s.ListenAddress = f.listenAddress
 	s.HTTPPort = f.httpPort
 	s.HTTPSPort = f.httpsPort
 	s.StatusAddresses = f.statusAddresses
+	s.GatewayAddressPool = f.gatewayPool.p
 	s.IngressController = f.ingressClass
 	s.GatewayController = f.gatewayClass
 	return s

@@ -84,6 +84,7 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 	fl.Uint32Var(&f.serve.httpPort, "http-port", 8080, "port of Envoy's HTTP listener")
 	fl.Uint32Var(&f.serve.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener")
 	fl.StringSliceVar(&f.serve.statusAddresses, "status-address", nil, "address(es) written into load balancer status")
+	fl.Var(&f.serve.gatewayPool, "gateway-address-pool", gatewayPoolUsage)
 	fl.StringVar(&f.serve.ingressClass, "ingress-controller", "legate.dev/ingress-controller", "IngressClass spec.controller that Legate owns")
 	fl.StringVar(&f.serve.gatewayClass, "gateway-controller", "legate.dev/gateway-controller", "GatewayClass spec.controllerName that Legate owns")
 	fl.StringVar(&f.serve.ambassadorID, "ambassador-id", "default", "Emissary ambassador_id this installation answers to")

@@ -105,7 +105,9 @@ type legate struct {
 	xdsPort   int
 }
 
-func startLegate(t *testing.T, configDir string) *legate {
+// startLegate runs `legate serve --envoy` on configDir; extra flags are
+// appended to the command line.
+func startLegate(t *testing.T, configDir string, extra ...string) *legate {
 	t.Helper()
 	envoy := envoyPath(t)
 	bin := legateBinary(t)
@@ -120,6 +122,7 @@ func startLegate(t *testing.T, configDir string) *legate {
 		// Ports the kernel picks, or none: tests run beside other Legates.
 		"--health-address", "127.0.0.1:0", "--metrics-address", "", "--admin-address", "",
 		"--log-level", "debug")
+	l.cmd.Args = append(l.cmd.Args, extra...)
 	l.cmd.Stdout, l.cmd.Stderr = l.out, l.out
 	if err := l.cmd.Start(); err != nil {
 		t.Fatal(err)
