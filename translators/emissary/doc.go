@@ -48,11 +48,46 @@
 //
 // Clusters are named "emissary/<namespace>/<service>/<port>",
 // "emissary/dns/<name>/<port>" and "emissary/static/<ip>/<port>", with a
-// suffix hashing the Mapping-level cluster settings (connect_timeout_ms,
-// grpc) when they differ from the defaults: Emissary names clusters per
-// service and settings too, and a distinct prefix keeps them apart from the
-// Ingress translator's clusters, which use another connect timeout
-// (Emissary's default is 3 s).
+// suffix hashing the Mapping's cluster settings when they differ from the
+// defaults: Emissary makes one cluster per service and settings too, so
+// Mappings to one service with different settings get distinct clusters.
+// The cluster settings are connect_timeout_ms (default 3000),
+// cluster_idle_timeout_ms (default one hour, Envoy's; 0 turns it off),
+// grpc (HTTP/2 to the service), load_balancer.policy (round_robin,
+// least_request, ring_hash, maglev), circuit_breakers (per priority default
+// or high; unset limits keep 1024 connections, pending and requests and 3
+// retries), health_checks (timeout 3s, interval 5s, unhealthy_threshold 2,
+// healthy_threshold 1 by default; http with path, hostname, headers and
+// expected_statuses, 100-499 when unset as only 5xx fail; grpc with
+// upstream_name and authority, which needs grpc: true), outlier_detection
+// and stats_name. A distinct prefix keeps these clusters apart from the
+// Ingress translator's.
+//
+// stats_name names the cluster in Envoy's statistics; by default it is the
+// service as written with every character but letters and digits replaced
+// by "_", as Emissary does.
+//
+// outlier_detection is a string in Emissary's CRD, with no documented
+// format (Emissary does not apply it). Legate reads it as a YAML object
+// with Envoy's field names: consecutive_5xx, consecutive_gateway_failure,
+// interval, base_ejection_time (durations such as "10s") and
+// max_ejection_percent.
+//
+// # Route settings
+//
+//   - load_balancer with ring_hash or maglev hashes one of cookie (name,
+//     ttl: Envoy sets the cookie when the request has none, path), header
+//     or source_ip: true (sticky sessions); with other policies they are
+//     ignored (Warning), and setting more than one is an Error.
+//   - idle_timeout_ms bounds the time a request may be idle; 0 turns it off.
+//   - allow_upgrade lists protocols (e.g. websocket) a request may upgrade
+//     to; the deprecated use_websocket: true means allow_upgrade: [websocket].
+//   - regex_rewrite {pattern, substitution} rewrites the path; rewrite is then
+//     ignored, as in Emissary.
+//   - bypass_auth, auth_context_extensions, labels (rate limiting) and docs
+//     configure services Legate does not run (AuthService, RateLimitService,
+//     the developer portal): they are kept as route annotations, which the
+//     diagnostics pages and Envoy's route metadata ("legate") show.
 //
 // A Service or port that does not exist (yet), or a service that asks for
 // TLS origination (https://, tls), which is not supported yet, gives a
@@ -84,7 +119,8 @@
 //     not supported yet (Warning, the header is left out).
 //   - host_redirect answers with a redirect to the host (and port, scheme) of
 //     service, code redirect_response_code (default 301); path_redirect and
-//     prefix_redirect replace the path or the matched prefix.
+//     prefix_redirect replace the path or the matched prefix; regex_redirect
+//     {pattern, substitution} rewrites the path when neither is set.
 //
 // Routes are named "mapping/<namespace>/<name>" and ordered by the IR's
 // shared rules, precedence first.

@@ -123,7 +123,7 @@ func (tr *translation) route(g *group) (*ir.Route, []*mapping) {
 			m.warn("spec.host_redirect", "ShadowedByRedirect",
 				"Mapping %s/%s with host_redirect has the same match and answers its requests with a redirect", p.obj.Namespace, p.obj.Name)
 		}
-		r := &ir.Route{Name: p.routeName(), Source: p.source(), Precedence: p.precedence, Match: p.match, Redirect: p.redirect}
+		r := &ir.Route{Name: p.routeName(), Source: p.source(), Precedence: p.precedence, Match: p.match, Redirect: p.redirect, Annotations: p.annotationsOut}
 		return r, all
 	}
 	if len(g.members) == 0 {
@@ -137,7 +137,7 @@ func (tr *translation) route(g *group) (*ir.Route, []*mapping) {
 		return nil, nil
 	}
 	p := g.members[0]
-	r := &ir.Route{Name: p.routeName(), Source: p.source(), Precedence: p.precedence, Match: p.match, Filters: p.filters}
+	r := &ir.Route{Name: p.routeName(), Source: p.source(), Precedence: p.precedence, Match: p.match, Filters: p.filters, Annotations: p.annotationsOut}
 	var backends []ir.WeightedBackend
 	total := 0
 	for i, m := range g.members {

@@ -37,6 +37,8 @@ type mapping struct {
 	// cluster is the backend's cluster, "" when there is none (yet).
 	cluster string
 	filters ir.Filters
+	// annotationsOut are the route's annotations (see annotations).
+	annotationsOut map[string]string
 }
 
 func (m *mapping) ref() translators.ObjectRef {
@@ -94,6 +96,7 @@ func (tr *translation) mapping(obj *v3.Mapping) *mapping {
 	m.weight = sp.Weight
 	m.shadow = sp.Shadow != nil && *sp.Shadow
 	m.setFilters()
+	m.routePolicies()
 	if sp.HostRedirect != nil && *sp.HostRedirect {
 		m.setRedirect()
 	} else {
@@ -103,6 +106,9 @@ func (tr *translation) mapping(obj *v3.Mapping) *mapping {
 			if f.v != "" {
 				m.warn("spec."+f.name, "IgnoredField", "%s has no effect without host_redirect: true", f.name)
 			}
+		}
+		if sp.RegexRedirect != nil {
+			m.warn("spec.regex_redirect", "IgnoredField", "regex_redirect has no effect without host_redirect: true")
 		}
 		if sp.RedirectResponseCode != nil {
 			m.warn("spec.redirect_response_code", "IgnoredField", "redirect_response_code has no effect without host_redirect: true")
@@ -123,19 +129,9 @@ func (tr *translation) unsupportedFields(m *mapping) {
 	}{
 		{"add_linkerd_headers", sp.AddLinkerdHeaders != nil && *sp.AddLinkerdHeaders},
 		{"auto_host_rewrite", sp.AutoHostRewrite != nil && *sp.AutoHostRewrite},
-		{"regex_rewrite", sp.RegexRewrite != nil},
-		{"regex_redirect", sp.RegexRedirect != nil},
-		{"circuit_breakers", len(sp.CircuitBreakers) > 0},
-		{"outlier_detection", sp.OutlierDetection != ""},
-		{"health_checks", len(sp.HealthChecks) > 0},
 		{"cors", sp.CORS != nil},
-		{"load_balancer", sp.LoadBalancer != nil},
 		{"keepalive", sp.KeepAlive != nil},
-		{"idle_timeout_ms", sp.IdleTimeoutMs != nil},
-		{"cluster_idle_timeout_ms", sp.ClusterIdleTimeoutMs != nil},
 		{"cluster_max_connection_lifetime_ms", sp.ClusterMaxConnectionLifetimeMs != nil},
-		{"allow_upgrade", len(sp.AllowUpgrade) > 0},
-		{"use_websocket", sp.UseWebsocket != nil && *sp.UseWebsocket},
 		{"error_response_overrides", len(sp.ErrorResponseOverrides) > 0},
 		{"modules", len(sp.Modules) > 0},
 		{"resolver", sp.Resolver != ""},
@@ -144,7 +140,6 @@ func (tr *translation) unsupportedFields(m *mapping) {
 		{"enable_ipv4", sp.EnableIPv4 != nil},
 		{"enable_ipv6", sp.EnableIPv6 != nil},
 		{"priority", sp.Priority != ""},
-		{"stats_name", sp.StatsName != ""},
 	}
 	for _, f := range set {
 		if f.isSet {
@@ -329,6 +324,15 @@ func (m *mapping) setFilters() {
 	if sp.RegexRewrite != nil {
 		rw = "" // Emissary ignores rewrite when regex_rewrite is set
 	}
+	if re := sp.RegexRewrite; re != nil {
+		if err := ir.ValidateRegex(re.Pattern); err != nil {
+			m.reject("spec.regex_rewrite.pattern", "InvalidRegex", "regex_rewrite: %v", err)
+		} else if strings.ContainsAny(re.Substitution, "\x00\r\n") {
+			m.reject("spec.regex_rewrite.substitution", "InvalidRewrite", "regex_rewrite: substitution contains a control character")
+		} else {
+			f.Rewrite = &ir.Rewrite{Regex: &ir.RegexSubstitution{Pattern: re.Pattern, Substitution: re.Substitution}}
+		}
+	}
 	if rw != "" && m.match.Path.Value != "" {
 		switch {
 		case !strings.HasPrefix(rw, "/") || strings.ContainsAny(rw, "\x00\r\n"):
@@ -436,7 +440,11 @@ func (m *mapping) setRedirect() {
 			m.reject("spec.redirect_response_code", "InvalidRedirect", "redirect_response_code %d is not one of 301, 302, 303, 307, 308", c)
 		}
 	}
-	// Emissary prefers path_redirect over prefix_redirect.
+	// Emissary prefers path_redirect over prefix_redirect, and both over
+	// regex_redirect.
+	if sp.RegexRedirect != nil && (sp.PathRedirect != "" || sp.PrefixRedirect != "") {
+		m.warn("spec.regex_redirect", "IgnoredField", "regex_redirect is ignored because path_redirect or prefix_redirect is set")
+	}
 	switch {
 	case sp.PathRedirect != "":
 		if !strings.HasPrefix(sp.PathRedirect, "/") || strings.ContainsAny(sp.PathRedirect, "\x00\r\n") {
@@ -454,6 +462,14 @@ func (m *mapping) setRedirect() {
 			m.reject("spec.prefix_redirect", "InvalidRedirect", "prefix_redirect needs a prefix or exact match, not prefix_regex")
 		}
 		r.PrefixReplace = sp.PrefixRedirect
+	case sp.RegexRedirect != nil:
+		re := sp.RegexRedirect
+		if err := ir.ValidateRegex(re.Pattern); err != nil {
+			m.reject("spec.regex_redirect.pattern", "InvalidRegex", "regex_redirect: %v", err)
+		} else if strings.ContainsAny(re.Substitution, "\x00\r\n") {
+			m.reject("spec.regex_redirect.substitution", "InvalidRedirect", "regex_redirect: substitution contains a control character")
+		}
+		r.Regex = &ir.RegexSubstitution{Pattern: re.Pattern, Substitution: re.Substitution}
 	}
 	m.redirect = r
 }

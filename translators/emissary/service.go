@@ -1,14 +1,11 @@
 package emissary
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -85,30 +82,6 @@ func parseService(s string) (serviceRef, error) {
 	return r, nil
 }
 
-// clusterSettings are the Mapping fields that shape a cluster.
-type clusterSettings struct {
-	connectTimeout time.Duration
-	protocol       ir.UpstreamProtocol
-}
-
-// suffix is empty for Emissary's defaults and otherwise a short hash of the
-// settings, so that Mappings with different settings get different
-// clusters of one service.
-func (c clusterSettings) suffix() string {
-	if c.connectTimeout == defaultConnectTimeout && c.protocol == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(fmt.Sprintf("connect_timeout=%d;protocol=%s", c.connectTimeout, c.protocol)))
-	return "/" + hex.EncodeToString(sum[:4])
-}
-
-func (c clusterSettings) apply(cl *ir.Cluster) *ir.Cluster {
-	cl.Name += c.suffix()
-	cl.ConnectTimeout = c.connectTimeout
-	cl.Protocol = c.protocol
-	return cl
-}
-
 // backend resolves the Mapping's service to a cluster and returns its name,
 // or "" (with a Warning) when there is nothing to send traffic to yet; an
 // invalid service leaves the Mapping out.
@@ -119,17 +92,9 @@ func (tr *translation) backend(m *mapping) string {
 		m.reject("spec.service", "InvalidService", "%v", err)
 		return ""
 	}
-	cs := clusterSettings{connectTimeout: defaultConnectTimeout}
-	if sp.ConnectTimeoutMs != nil {
-		ms := *sp.ConnectTimeoutMs
-		if ms <= 0 || ms > 1<<40 {
-			m.reject("spec.connect_timeout_ms", "InvalidTimeout", "connect_timeout_ms %d is not a positive number of milliseconds", ms)
-			return ""
-		}
-		cs.connectTimeout = time.Duration(ms) * time.Millisecond
-	}
-	if sp.GRPC != nil && *sp.GRPC {
-		cs.protocol = ir.UpstreamHTTP2
+	cs, ok := m.clusterSettings()
+	if !ok {
+		return ""
 	}
 	if svc.scheme == "https" || sp.TLS != "" {
 		field := "spec.service"
@@ -176,7 +141,7 @@ func (tr *translation) backend(m *mapping) string {
 			}
 		}
 	}
-	cl = cs.apply(cl)
+	cl = cs.apply(cl, sp.Service)
 	if _, ok := tr.clusters[cl.Name]; !ok {
 		tr.clusters[cl.Name] = cl
 	}

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/legateproxy/legate/internal/golden"
+	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/translators/emissary"
 	"github.com/legateproxy/legate/translators/ir"
@@ -66,6 +67,13 @@ func translateAll(t testing.TB, in *translators.Inputs, opts emissary.Options) g
 	res := translators.NewRegistry(emissary.New(opts)).Translate(in, testSettings())
 	for _, e := range res.IR.Validate() {
 		t.Errorf("registry result does not validate: %v", e)
+	}
+	// Every golden case must also make Envoy resources that pass the deep
+	// xDS validation (every Any unpacked, regexes compiled, references
+	// resolved, the checks Envoy makes on clusters).
+	pipe := &pipeline.Pipeline{Registry: translators.NewRegistry(emissary.New(opts)), Settings: testSettings()}
+	if _, err := pipe.Run(in); err != nil {
+		t.Errorf("the Envoy resources fail deep validation: %v", err)
 	}
 	return goldenOutput{IR: res.IR, Statuses: res.Statuses}
 }
