@@ -56,6 +56,13 @@ func buildCluster(c *ir.Cluster) (*clusterv3.Cluster, error) {
 	if err := applyClusterPolicies(out, c); err != nil {
 		return nil, err
 	}
+	if c.TLS != nil {
+		ts, err := upstreamTLS(c.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("upstream TLS: %w", err)
+		}
+		out.TransportSocket = ts
+	}
 	return out, nil
 }
 

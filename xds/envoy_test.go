@@ -151,7 +151,13 @@ func validationBootstrap(res *Resources) (*bootstrapv3.Bootstrap, error) {
 		}
 		b.StaticResources.Listeners = append(b.StaticResources.Listeners, l)
 	}
-	b.StaticResources.Clusters = append(b.StaticResources.Clusters, res.Clusters...)
+	for _, c := range res.Clusters {
+		c = proto.Clone(c).(*clusterv3.Cluster)
+		if err := staticUpstreamSecrets(c); err != nil {
+			return nil, err
+		}
+		b.StaticResources.Clusters = append(b.StaticResources.Clusters, c)
+	}
 	for _, cla := range res.Endpoints {
 		b.StaticResources.Clusters = append(b.StaticResources.Clusters, &clusterv3.Cluster{
 			Name:                 "eds-check/" + cla.GetClusterName(),
@@ -200,6 +206,36 @@ func staticSecrets(fc *listenerv3.FilterChain) error {
 		return err
 	}
 	fc.TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: packed}
+	return nil
+}
+
+// staticUpstreamSecrets makes a cluster's upstream TLS context name its
+// secrets statically (client certificate, CA), as staticSecrets does for
+// listeners, so that Envoy loads them in validate mode.
+func staticUpstreamSecrets(c *clusterv3.Cluster) error {
+	a := c.GetTransportSocket().GetTypedConfig()
+	if a == nil || !a.MessageIs(&tlsv3.UpstreamTlsContext{}) {
+		return nil
+	}
+	ctx := &tlsv3.UpstreamTlsContext{}
+	if err := a.UnmarshalTo(ctx); err != nil {
+		return err
+	}
+	common := ctx.GetCommonTlsContext()
+	for _, s := range common.GetTlsCertificateSdsSecretConfigs() {
+		s.SdsConfig = nil
+	}
+	if s := common.GetValidationContextSdsSecretConfig(); s != nil {
+		s.SdsConfig = nil
+	}
+	if s := common.GetCombinedValidationContext().GetValidationContextSdsSecretConfig(); s != nil {
+		s.SdsConfig = nil
+	}
+	packed, err := anypb.New(ctx)
+	if err != nil {
+		return err
+	}
+	c.TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: packed}
 	return nil
 }
 

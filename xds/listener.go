@@ -35,7 +35,7 @@ func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfig
 	}
 	switch l.Protocol {
 	case ir.ProtocolHTTP:
-		hcm, err := httpConnectionManager(l.Name, HTTPRouteConfigName(l.Name))
+		hcm, err := httpConnectionManager(l.Name, HTTPRouteConfigName(l.Name), needsOf(l.VirtualHosts))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -80,7 +80,7 @@ func buildHTTPSListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.L
 	defaultChain := ""
 	for _, vh := range vhosts {
 		rcName := RouteConfigName(l.Name, vh.Name)
-		hcm, err := httpConnectionManager(l.Name, rcName)
+		hcm, err := httpConnectionManager(l.Name, rcName, needsOf([]*ir.VirtualHost{vh}))
 		if err != nil {
 			return nil, nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
@@ -147,8 +147,12 @@ func filterChainMatch(serverNames []string) *listenerv3.FilterChainMatch {
 
 // httpConnectionManager is the network filter of every HTTP filter chain:
 // routes come over RDS on the same ADS stream.
-func httpConnectionManager(statPrefix, routeConfigName string) (*listenerv3.Filter, error) {
+func httpConnectionManager(statPrefix, routeConfigName string, needs httpFilterNeeds) (*listenerv3.Filter, error) {
 	router, err := toAny(&routerv3.Router{})
+	if err != nil {
+		return nil, err
+	}
+	filters, err := httpFilters(needs)
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +163,10 @@ func httpConnectionManager(statPrefix, routeConfigName string) (*listenerv3.Filt
 			ConfigSource:    adsConfigSource(),
 			RouteConfigName: routeConfigName,
 		}},
-		HttpFilters: []*hcmv3.HttpFilter{{
+		HttpFilters: append(filters, &hcmv3.HttpFilter{
 			Name:       routerFilterName,
 			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router},
-		}},
+		}),
 		// Envoy is the edge: the client address is the peer's, and
 		// X-Forwarded-For from clients is not trusted.
 		UseRemoteAddress: wrapperspb.Bool(true),

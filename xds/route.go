@@ -132,6 +132,11 @@ func buildRoute(r *ir.Route) (*routev3.Route, error) {
 		out.ResponseHeadersToAdd = headersToAdd(hm)
 		out.ResponseHeadersToRemove = append([]string(nil), hm.Remove...)
 	}
+	pfc, err := perFilterConfig(r)
+	if err != nil {
+		return nil, err
+	}
+	out.TypedPerFilterConfig = pfc
 	return out, nil
 }
 
@@ -228,15 +233,26 @@ func buildRouteAction(r *ir.Route) (*routev3.RouteAction, error) {
 		}
 		return b.Cluster
 	}
-	if len(backends) == 1 {
+	// Header changes of one backend exist only on a weighted cluster entry,
+	// so a single backend that has them is a weighted cluster of one.
+	if len(backends) == 1 && backends[0].RequestHeaders == nil && backends[0].ResponseHeaders == nil {
 		a.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: cluster(backends[0])}
 	} else {
 		wc := &routev3.WeightedCluster{}
 		for _, b := range backends {
-			wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{
+			cw := &routev3.WeightedCluster_ClusterWeight{
 				Name:   cluster(b),
 				Weight: wrapperspb.UInt32(b.Weight),
-			})
+			}
+			if hm := b.RequestHeaders; hm != nil {
+				cw.RequestHeadersToAdd = headersToAdd(hm)
+				cw.RequestHeadersToRemove = append([]string(nil), hm.Remove...)
+			}
+			if hm := b.ResponseHeaders; hm != nil {
+				cw.ResponseHeadersToAdd = headersToAdd(hm)
+				cw.ResponseHeadersToRemove = append([]string(nil), hm.Remove...)
+			}
+			wc.Clusters = append(wc.Clusters, cw)
 		}
 		a.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
 	}
@@ -267,17 +283,7 @@ func buildRouteAction(r *ir.Route) (*routev3.RouteAction, error) {
 	}
 	applyRoutePolicies(a, r)
 	if rt := f.Retry; rt != nil {
-		rp := &routev3.RetryPolicy{RetryOn: strings.Join(rt.On, ",")}
-		if rp.RetryOn == "" {
-			rp.RetryOn = defaultRetryOn
-		}
-		if rt.NumRetries > 0 {
-			rp.NumRetries = wrapperspb.UInt32(rt.NumRetries)
-		}
-		if rt.PerTry > 0 {
-			rp.PerTryTimeout = durationpb.New(rt.PerTry)
-		}
-		a.RetryPolicy = rp
+		a.RetryPolicy = retryPolicy(rt)
 	}
 	return a, nil
 }

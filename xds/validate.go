@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -17,6 +18,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
+	statefulsessionv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/stateful_session/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	udpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/udp_proxy/v3"
@@ -90,6 +93,14 @@ const (
 	refRouteConfiguration
 	refSecret
 	refLoadAssignment
+	// refCertificateSecret and refValidationSecret are references to an
+	// SDS secret that must be of that kind (when it exists).
+	refCertificateSecret
+	refValidationSecret
+	// refHTTPFilter names "<route configuration>\x00<HTTP filter>": per
+	// route configuration of a filter the connection managers using that
+	// route configuration must run.
+	refHTTPFilter
 )
 
 // ref is a reference made from inside a part, remembered so that it can be
@@ -110,12 +121,14 @@ func (val *Validator) Validate(res *Resources) error {
 	val.mu.Lock()
 	defer val.mu.Unlock()
 	v := &validator{
-		routes:    map[string]bool{},
-		clusters:  map[string]bool{},
-		endpoints: map[string]bool{},
-		secrets:   map[string]bool{},
-		known:     val.known,
-		next:      make(map[digest][]ref, len(val.known)),
+		routes:      map[string]bool{},
+		clusters:    map[string]bool{},
+		endpoints:   map[string]bool{},
+		secrets:     map[string]bool{},
+		known:       val.known,
+		next:        make(map[digest][]ref, len(val.known)),
+		secretKind:  map[string]string{},
+		httpFilters: map[string]map[string]bool{},
 	}
 	versions := &Versions{
 		Listeners: make(map[string]string, len(res.Listeners)),
@@ -138,6 +151,15 @@ func (val *Validator) Validate(res *Resources) error {
 	}
 	for _, s := range res.Secrets {
 		v.name("Secret", s.GetName(), v.secrets)
+		switch s.GetType().(type) {
+		case *tlsv3.Secret_TlsCertificate:
+			v.secretKind[s.GetName()] = "certificate"
+		case *tlsv3.Secret_ValidationContext:
+			v.secretKind[s.GetName()] = "validation context"
+		}
+	}
+	for _, l := range res.Listeners {
+		v.collectHTTPFilters(l)
 	}
 
 	addresses := map[string]string{}
@@ -211,6 +233,80 @@ type validator struct {
 	partErrs int
 	// buf is reused to encode parts.
 	buf []byte
+	// secretKind is "certificate" or "validation context" by secret name.
+	secretKind map[string]string
+	// httpFilters holds, by RDS route configuration name, the HTTP filters
+	// of the connection managers that use it; nil for a configuration
+	// that several managers with different chains share.
+	httpFilters map[string]map[string]bool
+}
+
+// collectHTTPFilters records the HTTP filter chains of l's connection
+// managers by the route configuration they fetch.
+func (v *validator) collectHTTPFilters(l *listenerv3.Listener) {
+	for _, fc := range l.GetFilterChains() {
+		for _, f := range fc.GetFilters() {
+			hcm := &hcmv3.HttpConnectionManager{}
+			if f.GetTypedConfig() == nil || f.GetTypedConfig().UnmarshalTo(hcm) != nil {
+				continue
+			}
+			rc := hcm.GetRds().GetRouteConfigName()
+			if rc == "" {
+				continue
+			}
+			names := map[string]bool{}
+			for _, hf := range hcm.GetHttpFilters() {
+				names[hf.GetName()] = true
+			}
+			if prev, ok := v.httpFilters[rc]; ok && !sameSet(prev, names) {
+				v.httpFilters[rc] = nil
+				continue
+			}
+			v.httpFilters[rc] = names
+		}
+	}
+}
+
+func sameSet(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// perFilterConfig records, as references of the part being walked, the
+// HTTP filters that per-route configuration in route configuration rc
+// names: each must run in the connection managers using rc, or Envoy
+// accepts the configuration and silently does nothing with it (a CORS
+// policy that is never applied).
+func (v *validator) perFilterConfig(loc location, rc string, cfg map[string]*anypb.Any) {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v.ref(loc.at("typed_per_filter_config"), refHTTPFilter, rc+"\x00"+k)
+	}
+}
+
+// sdsKind records a reference to an SDS secret that must be of kind want
+// ("certificate" or "validation context"): Envoy would wait for a secret
+// of the right kind forever, and the listener or cluster never warm.
+func (v *validator) sdsKind(loc location, sds *tlsv3.SdsSecretConfig, want string) {
+	if sds == nil {
+		return
+	}
+	kind := refCertificateSecret
+	if want == "validation context" {
+		kind = refValidationSecret
+	}
+	v.ref(loc, kind, sds.GetName())
 }
 
 // location is where in the resources a problem is.
@@ -335,6 +431,24 @@ func (v *validator) check(loc location, kind refKind, name string) {
 			return
 		}
 		format = "EDS cluster has no ClusterLoadAssignment %q"
+	case refCertificateSecret, refValidationSecret:
+		want := map[refKind]string{refCertificateSecret: "certificate", refValidationSecret: "validation context"}[kind]
+		got, ok := v.secretKind[name]
+		if !ok || got == want {
+			return // a missing secret is reported by its refSecret
+		}
+		v.add(loc, "SDS secret %q is a %s, a %s is needed here", name, got, want)
+		v.partErrs--
+		return
+	case refHTTPFilter:
+		rc, filter, _ := strings.Cut(name, "\x00")
+		filters, ok := v.httpFilters[rc]
+		if !ok || filters == nil || filters[filter] {
+			return
+		}
+		v.add(loc, "names HTTP filter %q, which the connection manager using this route configuration does not run", filter)
+		v.partErrs--
+		return
 	}
 	v.add(loc, format, name)
 	// Not a problem of the part itself (see part).
@@ -549,6 +663,48 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			if r.GetStart() < 100 || r.GetEnd() > 600 || r.GetStart() >= r.GetEnd() {
 				v.add(loc.at(fmt.Sprintf("expected_statuses[%d]", i)), "status range [%d, %d) is not a non-empty range within [100, 600)", r.GetStart(), r.GetEnd())
 			}
+		}
+	case *routev3.RouteConfiguration:
+		v.perFilterConfig(loc, loc.name, m.GetTypedPerFilterConfig())
+	case *routev3.VirtualHost:
+		v.perFilterConfig(loc, loc.name, m.GetTypedPerFilterConfig())
+	case *routev3.Route:
+		v.perFilterConfig(loc, loc.name, m.GetTypedPerFilterConfig())
+	case *tlsv3.CommonTlsContext:
+		for i, sds := range m.GetTlsCertificateSdsSecretConfigs() {
+			v.sdsKind(loc.at(fmt.Sprintf("tls_certificate_sds_secret_configs[%d]", i)), sds, "certificate")
+		}
+		v.sdsKind(loc.at("validation_context_sds_secret_config"), m.GetValidationContextSdsSecretConfig(), "validation context")
+		v.sdsKind(loc.at("combined_validation_context"), m.GetCombinedValidationContext().GetValidationContextSdsSecretConfig(), "validation context")
+	case *routev3.RetryPolicy:
+		if len(m.GetRetriableStatusCodes()) > 0 && !containsString(strings.Split(m.GetRetryOn(), ","), "retriable-status-codes") {
+			v.add(loc, "retriable_status_codes are set but retry_on lacks retriable-status-codes, so they are ignored")
+		}
+		if b := m.GetRetryBackOff(); b.GetMaxInterval() != nil && b.GetMaxInterval().AsDuration() < b.GetBaseInterval().AsDuration() {
+			v.add(loc, "retry back-off max_interval is below base_interval")
+		}
+		for _, c := range m.GetRetriableStatusCodes() {
+			if c < 100 || c > 599 {
+				v.add(loc, "retriable status code %d is not an HTTP status", c)
+			}
+		}
+	case *corsv3.CorsPolicy:
+		for _, f := range []struct{ field, val string }{
+			{"allow_methods", m.GetAllowMethods()}, {"allow_headers", m.GetAllowHeaders()},
+			{"expose_headers", m.GetExposeHeaders()}, {"max_age", m.GetMaxAge()},
+		} {
+			if strings.ContainsAny(f.val, "\x00\r\n") {
+				v.add(loc.at(f.field), "value %q contains a control character", f.val)
+			}
+		}
+		if ma := m.GetMaxAge(); ma != "" {
+			if _, err := strconv.ParseUint(ma, 10, 32); err != nil {
+				v.add(loc.at("max_age"), "%q is not a number of seconds", ma)
+			}
+		}
+	case *statefulsessionv3.StatefulSession:
+		if st := m.GetSessionState(); st != nil && st.GetTypedConfig() == nil {
+			v.add(loc, "session_state %q has no typed_config", st.GetName())
 		}
 	case *udpproxyv3.Route:
 		v.cluster(loc, m.GetCluster())

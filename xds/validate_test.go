@@ -12,8 +12,10 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -293,6 +295,64 @@ func TestValidateRejects(t *testing.T) {
 				r.Secrets[1].GetValidationContext().TrustedCa.Specifier = &corev3.DataSource_InlineString{InlineString: "junk"}
 			},
 			want: []string{`Secret "default/upstream-ca"`, "trusted CA holds no PEM certificate"},
+		},
+		{
+			name:   "per-route CORS on a connection manager without the CORS filter",
+			golden: "route-policies",
+			mutate: func(t *testing.T, r *Resources) {
+				a := routeIn(t, r, "HTTPRoute/default/a/0/0")
+				routeIn(t, r, "HTTPRoute/default/b/0/0").TypedPerFilterConfig = a.TypedPerFilterConfig
+			},
+			want: []string{`RouteConfiguration "https-443/b.example.com"`, `route "HTTPRoute/default/b/0/0"`, `HTTP filter "envoy.filters.http.cors"`},
+		},
+		{
+			name:   "CORS origin regex that does not compile",
+			golden: "route-policies",
+			mutate: func(t *testing.T, r *Resources) {
+				rt := routeIn(t, r, "HTTPRoute/default/p/0/0")
+				p := &corsv3.CorsPolicy{}
+				if err := rt.TypedPerFilterConfig[corsFilterName].UnmarshalTo(p); err != nil {
+					t.Fatal(err)
+				}
+				p.AllowOriginStringMatch[1].GetSafeRegex().Regex = "(["
+				rt.TypedPerFilterConfig[corsFilterName], _ = anypb.New(p)
+			},
+			want: []string{`route "HTTPRoute/default/p/0/0"`, "allow_origin_string_match[1].safe_regex", "does not compile"},
+		},
+		{
+			name:   "retriable status codes that retry_on ignores",
+			golden: "route-policies",
+			mutate: func(t *testing.T, r *Resources) {
+				routeIn(t, r, "HTTPRoute/default/p/4/0").GetRoute().RetryPolicy.RetryOn = "connect-failure,reset"
+			},
+			want: []string{`route "HTTPRoute/default/p/4/0"`, "retry_on lacks retriable-status-codes"},
+		},
+		{
+			name:   "upstream CA naming a certificate secret",
+			golden: "route-policies",
+			mutate: func(t *testing.T, r *Resources) {
+				for _, c := range r.Clusters {
+					if c.GetName() != "default/ca-only/443" {
+						continue
+					}
+					ctx := &tlsv3.UpstreamTlsContext{}
+					if err := c.GetTransportSocket().GetTypedConfig().UnmarshalTo(ctx); err != nil {
+						t.Fatal(err)
+					}
+					ctx.CommonTlsContext.GetValidationContextSdsSecretConfig().Name = "default/tls"
+					a, _ := anypb.New(ctx)
+					c.TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: a}
+				}
+			},
+			want: []string{`Cluster "default/ca-only/443"`, `SDS secret "default/tls" is a certificate, a validation context is needed`},
+		},
+		{
+			name:   "upstream CA secret that does not exist",
+			golden: "route-policies",
+			mutate: func(t *testing.T, r *Resources) {
+				r.Secrets = r.Secrets[1:]
+			},
+			want: []string{`Cluster "default/ca-only/443"`, `SDS secret "default/ca" does not exist`},
 		},
 		{
 			name:   "resource that fails its own rules",

@@ -196,6 +196,12 @@ type WeightedBackend struct {
 	// still flow.
 	Cluster string `json:"cluster"`
 	Weight  uint32 `json:"weight"`
+	// RequestHeaders and ResponseHeaders change requests sent to, and
+	// responses received from, this backend only (Gateway API's
+	// backendRefs[].filters). They apply after the route's own header
+	// changes. HTTP routes only.
+	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
 }
 
 // Redirect answers with an HTTP redirect. Unset fields keep the request's.
@@ -237,6 +243,68 @@ type Filters struct {
 	// Upgrades are the protocols (e.g. "websocket") a request may switch
 	// to with "Connection: Upgrade".
 	Upgrades []string `json:"upgrades,omitempty"`
+	// CORS answers preflight requests and adds the CORS response headers
+	// for the origins it allows.
+	CORS *CORS `json:"cors,omitempty"`
+	// SessionPersistence pins a client to the endpoint that served it.
+	SessionPersistence *SessionPersistence `json:"sessionPersistence,omitempty"`
+}
+
+// CORS is a Cross-Origin Resource Sharing policy.
+//
+// What is answered: a preflight request (OPTIONS with Origin and
+// Access-Control-Request-Method) from an allowed origin gets 200 with
+// Access-Control-Allow-Origin echoing the request's Origin, and
+// Allow-Methods, Allow-Headers, Max-Age and Allow-Credentials from the
+// policy; a preflight from any other origin gets 200 without CORS headers
+// (it is not forwarded). An actual request from an allowed origin gets
+// Allow-Origin (the Origin echoed), Allow-Credentials and Expose-Headers
+// added to the response.
+type CORS struct {
+	// AllowOrigins are origins "<scheme>://<host>[:<port>]": exact, "*"
+	// (any origin), or with a "*" in the host that matches any run of
+	// characters, dots included, e.g. "https://*.example.com" matches
+	// "https://a.b.example.com". An origin without a port also matches the
+	// scheme's default port written out (":443" for https, ":80" for http).
+	// Scheme and host compare case-insensitively. Empty allows no origin.
+	AllowOrigins []string `json:"allowOrigins,omitempty"`
+	// AllowMethods, e.g. "GET"; the single value "*" answers a preflight
+	// with the method it asks for (so it is never a literal "*", which
+	// browsers refuse with credentials).
+	AllowMethods []string `json:"allowMethods,omitempty"`
+	// AllowHeaders are request header names; the single value "*" answers a
+	// preflight with the headers it asks for.
+	AllowHeaders []string `json:"allowHeaders,omitempty"`
+	// ExposeHeaders are response header names scripts may read.
+	ExposeHeaders []string `json:"exposeHeaders,omitempty"`
+	// MaxAge is how long a preflight answer may be cached (whole seconds);
+	// zero leaves Access-Control-Max-Age out.
+	MaxAge time.Duration `json:"maxAge,omitempty"`
+	// AllowCredentials sends Access-Control-Allow-Credentials: true.
+	AllowCredentials bool `json:"allowCredentials,omitempty"`
+}
+
+// SessionPersistenceType says where a session is remembered.
+type SessionPersistenceType string
+
+const (
+	// SessionCookie: the endpoint is remembered in a cookie the proxy sets.
+	SessionCookie SessionPersistenceType = "Cookie"
+	// SessionHeader: the endpoint is remembered in a response header the
+	// client sends back on later requests.
+	SessionHeader SessionPersistenceType = "Header"
+)
+
+// SessionPersistence sends the requests of one session to the endpoint
+// that served its first request, while that endpoint is healthy.
+type SessionPersistence struct {
+	Type SessionPersistenceType `json:"type"`
+	// Name of the cookie or header.
+	Name string `json:"name"`
+	// TTL is the cookie's lifetime (Max-Age); zero makes a session cookie.
+	TTL time.Duration `json:"ttl,omitempty"`
+	// Path of the cookie; empty means "/".
+	Path string `json:"path,omitempty"`
 }
 
 // HeaderModifier sets, appends and removes headers.
@@ -278,6 +346,12 @@ type Retry struct {
 	On         []string      `json:"on,omitempty"` // Envoy retry_on values
 	NumRetries uint32        `json:"numRetries,omitempty"`
 	PerTry     time.Duration `json:"perTryTimeout,omitempty"`
+	// StatusCodes are response codes (400-599) that are retried besides
+	// what On names.
+	StatusCodes []uint32 `json:"statusCodes,omitempty"`
+	// Backoff is the least time waited before a retry; zero keeps Envoy's
+	// default (25ms, growing exponentially).
+	Backoff time.Duration `json:"backoff,omitempty"`
 }
 
 // TCPRoute forwards connections on a TCP or TLS listener.
@@ -332,6 +406,36 @@ type Cluster struct {
 	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
 	// StatsName replaces the cluster's name in its statistics.
 	StatsName string `json:"statsName,omitempty"`
+	// TLS makes connections to the endpoints TLS (originated by Envoy).
+	TLS *UpstreamTLS `json:"tls,omitempty"`
+}
+
+// UpstreamTLS is how Envoy speaks TLS to a cluster's endpoints.
+type UpstreamTLS struct {
+	// SNI is the server name sent; empty sends none.
+	SNI string `json:"sni,omitempty"`
+	// CASecret names a Secret of Config.Secrets whose CA bundle the
+	// endpoints' certificates must chain to. When it is empty and
+	// WellKnownCA is false, certificates are not verified at all. It and
+	// WellKnownCA exclude each other.
+	CASecret string `json:"caSecret,omitempty"`
+	// WellKnownCA verifies against the system's trust store (Envoy's
+	// system_root_certs).
+	WellKnownCA bool `json:"wellKnownCA,omitempty"`
+	// SubjectAltNames: the certificate must carry one of these DNS names
+	// (exact, or "*.example.com" which a certificate for a name directly
+	// under example.com matches) or URIs ("spiffe://..."). Empty: no check
+	// beyond the chain. Only meaningful with CASecret or WellKnownCA.
+	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
+	// ClientCertSecret names a Secret of Config.Secrets with a certificate
+	// and key Envoy presents to the endpoints (mutual TLS); optional.
+	ClientCertSecret string `json:"clientCertSecret,omitempty"`
+	// MinVersion and MaxVersion are "1.0", "1.1", "1.2" or "1.3"; empty
+	// keeps Envoy's defaults (1.2 and 1.3).
+	MinVersion string `json:"minVersion,omitempty"`
+	MaxVersion string `json:"maxVersion,omitempty"`
+	// ALPN protocols offered, e.g. ["h2"]; empty offers none.
+	ALPN []string `json:"alpn,omitempty"`
 }
 
 // Endpoint is one address of a cluster.

@@ -10,23 +10,8 @@ import "fmt"
 func (c *Config) Prune() []Error {
 	var errs []Error
 
-	clusters := map[string]bool{}
-	keptClusters := c.Clusters[:0:0]
-	for _, cl := range c.Clusters {
-		msgs := validateCluster(cl)
-		if clusters[cl.Name] {
-			msgs = append(msgs, "duplicate cluster name")
-		}
-		if len(msgs) > 0 {
-			errs = appendAll(errs, cl.Source, "cluster "+cl.Name, msgs)
-			continue
-		}
-		clusters[cl.Name] = true
-		keptClusters = append(keptClusters, cl)
-	}
-	c.Clusters = keptClusters
-
 	secrets := map[string]bool{}
+	secretByName := map[string]*Secret{}
 	keptSecrets := c.Secrets[:0:0]
 	for _, s := range c.Secrets {
 		msgs := validateSecret(s)
@@ -38,9 +23,26 @@ func (c *Config) Prune() []Error {
 			continue
 		}
 		secrets[s.Name] = true
+		secretByName[s.Name] = s
 		keptSecrets = append(keptSecrets, s)
 	}
 	c.Secrets = keptSecrets
+
+	clusters := map[string]bool{}
+	keptClusters := c.Clusters[:0:0]
+	for _, cl := range c.Clusters {
+		msgs := validateCluster(cl, secretByName)
+		if clusters[cl.Name] {
+			msgs = append(msgs, "duplicate cluster name")
+		}
+		if len(msgs) > 0 {
+			errs = appendAll(errs, cl.Source, "cluster "+cl.Name, msgs)
+			continue
+		}
+		clusters[cl.Name] = true
+		keptClusters = append(keptClusters, cl)
+	}
+	c.Clusters = keptClusters
 
 	names := map[string]bool{}
 	ports := map[string]string{}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Validate returns every problem in c, not just the first. A Config with no
@@ -12,24 +13,27 @@ import (
 // stage validates its own output again, more deeply).
 func (c *Config) Validate() []Error {
 	var errs []Error
+	secrets := map[string]bool{}
+	secretByName := map[string]*Secret{}
+	for _, s := range c.Secrets {
+		if secrets[s.Name] {
+			errs = append(errs, Error{s.Source, "secret " + s.Name, "duplicate secret name"})
+		} else {
+			secretByName[s.Name] = s
+		}
+		secrets[s.Name] = true
+		for _, m := range validateSecret(s) {
+			errs = append(errs, Error{s.Source, "secret " + s.Name, m})
+		}
+	}
 	clusters := map[string]bool{}
 	for _, cl := range c.Clusters {
 		if clusters[cl.Name] {
 			errs = append(errs, Error{cl.Source, "cluster " + cl.Name, "duplicate cluster name"})
 		}
 		clusters[cl.Name] = true
-		for _, m := range validateCluster(cl) {
+		for _, m := range validateCluster(cl, secretByName) {
 			errs = append(errs, Error{cl.Source, "cluster " + cl.Name, m})
-		}
-	}
-	secrets := map[string]bool{}
-	for _, s := range c.Secrets {
-		if secrets[s.Name] {
-			errs = append(errs, Error{s.Source, "secret " + s.Name, "duplicate secret name"})
-		}
-		secrets[s.Name] = true
-		for _, m := range validateSecret(s) {
-			errs = append(errs, Error{s.Source, "secret " + s.Name, m})
 		}
 	}
 	listeners := map[string]bool{}
@@ -392,22 +396,7 @@ func validateFilters(r *Route, clusters map[string]bool) []string {
 	var errs []string
 	f := r.Filters
 	for _, hm := range []*HeaderModifier{f.RequestHeaders, f.ResponseHeaders} {
-		if hm == nil {
-			continue
-		}
-		for _, h := range append(append([]Header{}, hm.Set...), hm.Add...) {
-			if !validToken(h.Name) {
-				errs = append(errs, fmt.Sprintf("header name %q is not valid", h.Name))
-			}
-			if strings.ContainsAny(h.Value, "\x00\r\n") {
-				errs = append(errs, fmt.Sprintf("header %s: value contains a control character", h.Name))
-			}
-		}
-		for _, n := range hm.Remove {
-			if !validToken(n) {
-				errs = append(errs, fmt.Sprintf("header name %q is not valid", n))
-			}
-		}
+		errs = append(errs, validateHeaderModifier(hm)...)
 	}
 	if rw := f.Rewrite; rw != nil {
 		if rw.FullPath != "" && rw.PrefixReplace != "" {
@@ -431,14 +420,121 @@ func validateFilters(r *Route, clusters map[string]bool) []string {
 			errs = append(errs, fmt.Sprintf("mirror percent %v is not in 0-100", m.Percent))
 		}
 	}
-	if rt := f.Retry; rt != nil && rt.PerTry < 0 {
-		errs = append(errs, "retry per-try timeout is negative")
+	if rt := f.Retry; rt != nil {
+		if rt.PerTry < 0 {
+			errs = append(errs, "retry per-try timeout is negative")
+		}
+		if rt.Backoff < 0 {
+			errs = append(errs, "retry backoff is negative")
+		}
+		for _, c := range rt.StatusCodes {
+			if c < 100 || c > 599 {
+				errs = append(errs, fmt.Sprintf("retry status code %d is not in 100-599", c))
+			}
+		}
+		for _, on := range rt.On {
+			if !validToken(on) {
+				errs = append(errs, fmt.Sprintf("retry condition %q is not valid", on))
+			}
+		}
+	}
+	if r.Forward != nil {
+		for _, b := range r.Forward.Backends {
+			for _, hm := range []*HeaderModifier{b.RequestHeaders, b.ResponseHeaders} {
+				for _, m := range validateHeaderModifier(hm) {
+					errs = append(errs, fmt.Sprintf("backend %q: %s", b.Cluster, m))
+				}
+			}
+		}
+	}
+	if f.CORS != nil {
+		errs = append(errs, validateCORS(f.CORS)...)
+	}
+	if sp := f.SessionPersistence; sp != nil {
+		errs = append(errs, validateSessionPersistence(sp)...)
 	}
 	errs = append(errs, validateRoutePolicies(r)...)
 	return errs
 }
 
-func validateCluster(c *Cluster) []string {
+// corsOrigin is what an origin of CORS.AllowOrigins may look like: "*", or
+// a scheme, a host (DNS labels, where "*" may stand for any run of
+// characters) and an optional port.
+var corsOrigin = regexp.MustCompile(`^(\*|[a-zA-Z][a-zA-Z0-9+.-]*://[a-zA-Z0-9*]([-a-zA-Z0-9.*]*[a-zA-Z0-9*])?(:[0-9]{1,5})?)$`)
+
+// ValidateCORSOrigin reports whether o may be one of CORS.AllowOrigins.
+func ValidateCORSOrigin(o string) error {
+	if !corsOrigin.MatchString(o) {
+		return fmt.Errorf("CORS origin %q is not \"*\" nor <scheme>://<host>[:<port>]", o)
+	}
+	if i := strings.LastIndex(o, ":"); i > strings.Index(o, "://") && o != "*" {
+		var port int
+		if _, err := fmt.Sscanf(o[i+1:], "%d", &port); err != nil || port < 1 || port > 65535 {
+			return fmt.Errorf("CORS origin %q has a port out of range", o)
+		}
+	}
+	return nil
+}
+
+func validateCORS(c *CORS) []string {
+	var errs []string
+	for _, o := range c.AllowOrigins {
+		if err := ValidateCORSOrigin(o); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	for _, list := range []struct {
+		what   string
+		values []string
+	}{{"method", c.AllowMethods}, {"allowed header", c.AllowHeaders}, {"exposed header", c.ExposeHeaders}} {
+		for _, v := range list.values {
+			if v == "*" {
+				if len(list.values) > 1 {
+					errs = append(errs, fmt.Sprintf("CORS %s \"*\" must be the only one", list.what))
+				}
+				continue
+			}
+			if !validToken(v) {
+				errs = append(errs, fmt.Sprintf("CORS %s %q is not a valid token", list.what, v))
+			}
+		}
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, "CORS max age is negative")
+	} else if c.MaxAge%time.Second != 0 {
+		errs = append(errs, fmt.Sprintf("CORS max age %s is not a whole number of seconds", c.MaxAge))
+	}
+	return errs
+}
+
+// validateSessionPersistence checks the name is a token (RFC 6265's
+// cookie-name, and a header name) and the cookie path.
+func validateSessionPersistence(sp *SessionPersistence) []string {
+	var errs []string
+	switch sp.Type {
+	case SessionCookie:
+		if sp.Path != "" && (!strings.HasPrefix(sp.Path, "/") || strings.ContainsAny(sp.Path, ";\x00\r\n ")) {
+			errs = append(errs, fmt.Sprintf("session cookie path %q is not valid", sp.Path))
+		}
+	case SessionHeader:
+		if sp.TTL != 0 || sp.Path != "" {
+			errs = append(errs, "a header session has no TTL or path")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("unknown session persistence type %q", sp.Type))
+	}
+	if !validToken(sp.Name) {
+		errs = append(errs, fmt.Sprintf("session %s name %q is not a valid token", strings.ToLower(string(sp.Type)), sp.Name))
+	}
+	if sp.TTL < 0 {
+		errs = append(errs, "session TTL is negative")
+	}
+	return errs
+}
+
+// validateCluster checks c; secrets are the Config's secrets by name, which
+// upstream TLS refers to.
+func validateCluster(c *Cluster, secrets map[string]*Secret) []string {
 	var errs []string
 	if c.Name == "" {
 		errs = append(errs, "name is empty")
@@ -472,6 +568,64 @@ func validateCluster(c *Cluster) []string {
 		errs = append(errs, "connect timeout is negative")
 	}
 	errs = append(errs, validateClusterPolicies(c)...)
+	if c.TLS != nil {
+		errs = append(errs, validateUpstreamTLS(c.TLS, secrets)...)
+	}
+	return errs
+}
+
+var tlsVersions = map[string]int{"": 0, "1.0": 1, "1.1": 2, "1.2": 3, "1.3": 4}
+
+func validateUpstreamTLS(t *UpstreamTLS, secrets map[string]*Secret) []string {
+	var errs []string
+	if t.SNI != "" {
+		if err := ValidateHostname(t.SNI); err != nil || strings.Contains(t.SNI, "*") {
+			errs = append(errs, fmt.Sprintf("upstream TLS server name %q is not a valid DNS name", t.SNI))
+		}
+	}
+	if t.CASecret != "" {
+		if t.WellKnownCA {
+			errs = append(errs, "upstream TLS names both a CA secret and the well-known CAs")
+		}
+		if s, ok := secrets[t.CASecret]; !ok {
+			errs = append(errs, fmt.Sprintf("upstream TLS CA secret %q does not exist", t.CASecret))
+		} else if len(s.CA) == 0 || len(s.Certificate) > 0 {
+			// An SDS secret is either a certificate or a validation
+			// context: one holding both is served as the certificate.
+			errs = append(errs, fmt.Sprintf("upstream TLS CA secret %q must hold a CA bundle and no certificate", t.CASecret))
+		}
+	}
+	if t.ClientCertSecret != "" {
+		if s, ok := secrets[t.ClientCertSecret]; !ok {
+			errs = append(errs, fmt.Sprintf("upstream TLS client certificate secret %q does not exist", t.ClientCertSecret))
+		} else if len(s.Certificate) == 0 {
+			errs = append(errs, fmt.Sprintf("upstream TLS client certificate secret %q holds no certificate", t.ClientCertSecret))
+		}
+	}
+	if len(t.SubjectAltNames) > 0 && t.CASecret == "" && !t.WellKnownCA {
+		errs = append(errs, "upstream TLS checks subject alternative names without verifying the certificate chain")
+	}
+	for _, san := range t.SubjectAltNames {
+		if san == "" || strings.ContainsAny(san, " \x00\r\n") {
+			errs = append(errs, fmt.Sprintf("upstream TLS subject alternative name %q is not valid", san))
+		}
+	}
+	minV, okMin := tlsVersions[t.MinVersion]
+	maxV, okMax := tlsVersions[t.MaxVersion]
+	if !okMin {
+		errs = append(errs, fmt.Sprintf("upstream TLS minimum version %q is not one of 1.0, 1.1, 1.2, 1.3", t.MinVersion))
+	}
+	if !okMax {
+		errs = append(errs, fmt.Sprintf("upstream TLS maximum version %q is not one of 1.0, 1.1, 1.2, 1.3", t.MaxVersion))
+	}
+	if okMin && okMax && minV > 0 && maxV > 0 && minV > maxV {
+		errs = append(errs, fmt.Sprintf("upstream TLS minimum version %s is above the maximum %s", t.MinVersion, t.MaxVersion))
+	}
+	for _, p := range t.ALPN {
+		if p == "" || len(p) > 255 {
+			errs = append(errs, fmt.Sprintf("upstream TLS ALPN protocol %q is not valid", p))
+		}
+	}
 	return errs
 }
 
