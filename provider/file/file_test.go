@@ -422,6 +422,29 @@ func TestUnknownFieldIsAWarningNotAnError(t *testing.T) {
 	}
 }
 
+// A key written twice is noticed even though well-formed documents are
+// parsed as YAML only once: the object is kept (the last value wins, as
+// with kubectl) and the repetition is a warning.
+func TestRepeatedKeyIsAWarningNotAnError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "svc.yaml")
+	write(t, path, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n  ports:\n  - port: 81\n")
+	p, logs := newProvider(t, dir, Options{})
+	in, err := p.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := p.Errors(); len(errs) != 0 {
+		t.Fatalf("Errors() = %v, want none", errs)
+	}
+	if len(in.Services) != 1 || in.Services[0].Spec.Ports[0].Port != 81 {
+		t.Fatalf("services = %+v, want web with port 81", in.Services)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, `\"ports\" already set`) {
+		t.Errorf("want a warning naming the repeated key; log:\n%s", out)
+	}
+}
+
 func TestDuplicateObjectsFirstFileWins(t *testing.T) {
 	dir := t.TempDir()
 	// Written in the opposite order of their names, so the file system's

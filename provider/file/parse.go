@@ -192,10 +192,29 @@ func (ps *parser) cachedDocument(d document) {
 }
 
 func (ps *parser) document(d document) {
+	// The common case, a YAML document without syntax errors or repeated
+	// keys, is parsed as YAML once: the JSON made of it is what the strict
+	// decoder reads (given the YAML, the decoder would parse it three more
+	// times: to JSON, then strictly again for repeated keys). Anything else
+	// takes the slower path below, whose messages point at lines.
+	if !d.json {
+		if js, err := yaml.YAMLToJSONStrict(d.data); err == nil {
+			ps.decoded(d, js, js)
+			return
+		}
+	}
 	js, ok := ps.toJSON(d)
 	if !ok {
 		return
 	}
+	// The document itself goes to the decoder (not the JSON made of it) so
+	// that strict decoding can also notice keys written twice.
+	ps.decoded(d, js, d.data)
+}
+
+// decoded handles a document once it is JSON: body is what the object
+// decoder reads (js, or the document's YAML).
+func (ps *parser) decoded(d document, js, body []byte) {
 	if t := bytes.TrimSpace(js); len(t) == 0 || string(t) == "null" {
 		return // empty, or only comments
 	}
@@ -212,9 +231,7 @@ func (ps *parser) document(d document) {
 		ps.list(d, js, gvk)
 		return
 	}
-	// The document itself goes to the decoder (not the JSON made of it) so
-	// that strict decoding can also notice keys written twice.
-	ps.object(d.data, d.line, gvk)
+	ps.object(body, d.line, gvk)
 }
 
 // toJSON converts a document to JSON, reporting syntax errors at the line
