@@ -6,9 +6,13 @@
 package xds
 
 import (
-	"encoding/json"
-	"errors"
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -66,42 +70,103 @@ const RedactedPEM = "<redacted>"
 // resource type, for people and golden files. With redact set, the inline
 // bytes of Secrets (private keys among them) are replaced by RedactedPEM.
 func (r *Resources) RenderYAML(redact bool) ([]byte, error) {
-	doc := map[string][]json.RawMessage{}
-	add := func(kind string, m proto.Message) error {
-		j, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-		if err != nil {
-			return fmt.Errorf("marshalling %s: %w", kind, err)
-		}
-		doc[kind] = append(doc[kind], j)
-		return nil
+	var buf bytes.Buffer
+	if err := r.WriteYAML(&buf, redact); err != nil {
+		return nil, err
 	}
-	var errs []error
-	for _, m := range r.Listeners {
-		errs = append(errs, add("listeners", m))
-	}
-	for _, m := range r.Routes {
-		errs = append(errs, add("routes", m))
-	}
-	for _, m := range r.Clusters {
-		errs = append(errs, add("clusters", m))
-	}
-	for _, m := range r.Endpoints {
-		errs = append(errs, add("endpoints", m))
-	}
+	return buf.Bytes(), nil
+}
+
+// WriteYAML writes what RenderYAML returns, resource by resource: the
+// document is never held as a whole (at 10k routes its YAML tree took
+// hundreds of megabytes), and resources are rendered on every core.
+func (r *Resources) WriteYAML(w io.Writer, redact bool) error {
+	secrets := make([]proto.Message, 0, len(r.Secrets))
 	for _, m := range r.Secrets {
 		if redact {
 			m = redactSecret(m)
 		}
-		errs = append(errs, add("secrets", m))
+		secrets = append(secrets, m)
 	}
-	if err := errors.Join(errs...); err != nil {
+	// The document is a mapping with sorted keys, so its lists come in
+	// this order; an empty list is left out.
+	kinds := []struct {
+		name  string
+		items []proto.Message
+	}{
+		{"clusters", asMessages(r.Clusters)},
+		{"endpoints", asMessages(r.Endpoints)},
+		{"listeners", asMessages(r.Listeners)},
+		{"routes", asMessages(r.Routes)},
+		{"secrets", secrets},
+	}
+	bw := bufio.NewWriter(w)
+	wrote := false
+	for _, k := range kinds {
+		if len(k.items) == 0 {
+			continue
+		}
+		wrote = true
+		if _, err := bw.WriteString(k.name + ":\n"); err != nil {
+			return fmt.Errorf("writing resources: %w", err)
+		}
+		// A list inside a mapping is written by the YAML encoder at the
+		// mapping's indentation, so each item renders as the one item of a
+		// list of its own. Batches bound what is held at once.
+		const batch = 256
+		for start := 0; start < len(k.items); start += batch {
+			items := k.items[start:min(start+batch, len(k.items))]
+			out := make([][]byte, len(items))
+			errs := make([]error, len(items))
+			var wg sync.WaitGroup
+			next := atomic.Int64{}
+			for range min(runtime.GOMAXPROCS(0), len(items)) {
+				wg.Go(func() {
+					for i := int(next.Add(1) - 1); i < len(items); i = int(next.Add(1) - 1) {
+						out[i], errs[i] = itemYAML(items[i])
+					}
+				})
+			}
+			wg.Wait()
+			for i := range items {
+				if errs[i] != nil {
+					return fmt.Errorf("marshalling %s: %w", k.name, errs[i])
+				}
+				if _, err := bw.Write(out[i]); err != nil {
+					return fmt.Errorf("writing resources: %w", err)
+				}
+			}
+		}
+	}
+	if !wrote {
+		if _, err := bw.WriteString("{}\n"); err != nil {
+			return fmt.Errorf("writing resources: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing resources: %w", err)
+	}
+	return nil
+}
+
+// itemYAML renders m as a one-item YAML list, Envoy's field names, keys
+// sorted.
+func itemYAML(m proto.Message) ([]byte, error) {
+	j, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
 		return nil, err
 	}
-	j, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("rendering resources: %w", err)
+	list := make([]byte, 0, len(j)+2)
+	list = append(append(append(list, '['), j...), ']')
+	return yaml.JSONToYAML(list)
+}
+
+func asMessages[T proto.Message](items []T) []proto.Message {
+	out := make([]proto.Message, len(items))
+	for i, m := range items {
+		out[i] = m
 	}
-	return yaml.JSONToYAML(j)
+	return out
 }
 
 // redactSecret returns a copy of s whose inline data sources say

@@ -50,12 +50,11 @@ printed. It exits non-zero if the Envoy resources fail validation.`,
 			case "xds":
 				// Private keys are redacted: translate output ends up in
 				// terminals, tickets and chat.
+				if f.output == "yaml" {
+					return out.Resources.WriteYAML(cmd.OutOrStdout(), true)
+				}
 				y, err := out.Resources.RenderYAML(true)
 				if err != nil {
-					return err
-				}
-				if f.output == "yaml" {
-					_, err = cmd.OutOrStdout().Write(y)
 					return err
 				}
 				var v any
