@@ -30,7 +30,8 @@ func failRef(reason gatewayv1.RouteConditionReason, field, format string, args .
 // the name of a cluster, which it adds to the translation. Only core
 // Services are backends; a Service in another namespace needs a
 // ReferenceGrant; the Service and its port must exist; its appProtocol must
-// be one Legate speaks.
+// be one Legate speaks. A GRPCRoute's backend is spoken to over HTTP/2
+// (h2c), whatever its appProtocol says, as gRPC needs (see grpcCluster).
 func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObjectReference, field string) (string, *refFailure) {
 	group, kind := "", "Service"
 	if br.Group != nil {
@@ -63,6 +64,10 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 	var sp *corev1.ServicePort
 	if idx >= 0 {
 		sp = &svc.Spec.Ports[idx]
+		if routeKind == "GRPCRoute" && !speaksGRPC(sp.AppProtocol) {
+			return "", failRef(gatewayv1.RouteReasonUnsupportedProtocol, field,
+				"port %d of Service %s/%s has appProtocol %q, over which gRPC cannot be spoken (it needs HTTP/2)", port, ns, name, *sp.AppProtocol)
+		}
 		if !speaksHTTP(sp.AppProtocol) {
 			return "", failRef(gatewayv1.RouteReasonUnsupportedProtocol, field,
 				"port %d of Service %s/%s has appProtocol %q, which Legate does not speak to backends", port, ns, name, *sp.AppProtocol)
@@ -74,6 +79,9 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 			msg = fmt.Sprintf("Service %s/%s has no port %d", ns, name, port)
 		}
 		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "%s", msg)
+	}
+	if routeKind == "GRPCRoute" {
+		cl = grpcCluster(cl)
 	}
 	if _, ok := t.clusters[cl.Name]; !ok {
 		t.clusters[cl.Name] = cl
@@ -93,6 +101,36 @@ func speaksHTTP(appProtocol *string) bool {
 		return true
 	}
 	return false
+}
+
+// speaksGRPC reports whether a Service port's appProtocol allows gRPC:
+// none (a GRPCRoute says the port speaks gRPC), h2c or grpc. HTTP/1.1
+// ("http") and WebSocket ports cannot carry it.
+func speaksGRPC(appProtocol *string) bool {
+	if appProtocol == nil {
+		return true
+	}
+	switch *appProtocol {
+	case "", "h2c", "kubernetes.io/h2c", "grpc":
+		return true
+	}
+	return false
+}
+
+// grpcCluster returns the cluster a GRPCRoute forwards to for the Service
+// port cluster cl: cl itself when it already speaks HTTP/2 (appProtocol
+// h2c or grpc), else a copy that does, named "<cl>/h2c" so that it never
+// differs from the HTTP/1.1 cluster other routes and translators build
+// for the same port under cl's name.
+func grpcCluster(cl *ir.Cluster) *ir.Cluster {
+	if cl.Protocol == ir.UpstreamHTTP2 {
+		return cl
+	}
+	out := *cl
+	out.Name += "/h2c"
+	out.Protocol = ir.UpstreamHTTP2
+	out.Endpoints = slices.Clone(cl.Endpoints)
+	return &out
 }
 
 // serviceCluster builds the cluster of one Service port. It must give the

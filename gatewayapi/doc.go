@@ -2,16 +2,21 @@
 // objects into Legate's IR, with the status the spec asks for.
 //
 // This is the first slice of the translator: GatewayClass, Gateway with
-// HTTP and HTTPS listeners, HTTPRoute and ReferenceGrant. GRPCRoute,
+// HTTP and HTTPS listeners, HTTPRoute, GRPCRoute and ReferenceGrant.
 // TLSRoute, TCPRoute, UDPRoute and BackendTLSPolicy are not read yet; TLS,
-// TCP and UDP listeners are reported as UnsupportedProtocol.
+// TCP and UDP listeners are reported as UnsupportedProtocol. The features
+// Legate implements are listed once, in SupportedFeatures, which every
+// GatewayClass of Legate's shows in status.supportedFeatures.
 //
 // # Which objects are Legate's
 //
 // A GatewayClass is Legate's when spec.controllerName is ControllerName. It
 // is accepted unless it sets parametersRef (Legate takes no parameters:
 // InvalidParameters). A Gateway is Legate's when its class is; a route is
-// reported on for each parentRef naming such a Gateway. A parentRef to a
+// reported on for each parentRef naming such a Gateway. A route that names
+// none any more, but whose status still holds entries of Legate's
+// controller, is reported with no parents: the status writer then removes
+// Legate's entries and keeps other controllers'. A parentRef to a
 // missing Gateway, a Gateway of another controller, or of a class that is
 // not accepted gets no status entry from Legate: it cannot know that the
 // parent is its own, and writing one would fight the owner.
@@ -71,8 +76,9 @@
 // another namespace only with a ReferenceGrant from Gateways of the
 // Gateway's namespace). A bad reference makes ResolvedRefs False
 // (InvalidCertificateRef, or RefNotPermitted) and the listener is not
-// programmed. allowedRoutes.kinds may only name HTTPRoute (others:
-// InvalidRouteKinds, and are left out of supportedKinds);
+// programmed. allowedRoutes.kinds may only name HTTPRoute and GRPCRoute,
+// the kinds HTTP and HTTPS listeners take (others: InvalidRouteKinds, and
+// are left out of supportedKinds);
 // allowedRoutes.namespaces is Same (default), All or Selector (matched
 // against the Namespace's labels, plus kubernetes.io/metadata.name, which
 // the API server always sets). attachedRoutes counts the routes whose
@@ -138,6 +144,23 @@
 // some backends fail, each failed backend keeps its weight as a share with
 // no cluster, which Envoy answers with 500, as the spec requires; the valid
 // shares still flow (and ResolvedRefs is False).
+//
+// # GRPCRoute
+//
+// A GRPCRoute attaches, intersects hostnames and is reported on exactly as
+// an HTTPRoute (the same code). Its matches become path matches (see
+// grpcroute.go) ordered by the GRPCRoute precedence; header matches,
+// RequestHeaderModifier, ResponseHeaderModifier, RequestMirror and
+// ExtensionRef (which never resolves) are those of an HTTPRoute. Its
+// clusters speak HTTP/2 (h2c): a Service port without appProtocol gets a
+// cluster of its own for gRPC, "<namespace>/<service>/<port>/h2c"; ports
+// whose appProtocol is HTTP/1.1 or WebSocket are UnsupportedProtocol. The
+// share of an invalid backend, or a rule without a valid one, is answered
+// 503, which Envoy's local reply to a gRPC call turns into grpc-status
+// UNAVAILABLE, as the spec asks. Routes are named
+// "grpcroute/<namespace>/<name>/rules[i]/matches[j]". An HTTPRoute and a
+// GRPCRoute whose hostnames intersect on a listener are never merged: the
+// older is accepted there, the younger is not (RouteKindConflict).
 //
 // # Status
 //

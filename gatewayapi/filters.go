@@ -89,7 +89,7 @@ func (t *translation) ruleFiltersFor(rs *routeState, fs []gatewayv1.HTTPRouteFil
 				desc = fmt.Sprintf("%s/%s %s", e.Group, e.Kind, e.Name)
 			}
 			fails = append(fails, failRef(gatewayv1.RouteReasonInvalidKind, ff+".extensionRef",
-				"extension filter %s is not a kind Legate knows; requests of this rule answer 500", desc))
+				"extension filter %s is not a kind Legate knows; requests of this rule are answered with an error (500, or UNAVAILABLE on a GRPCRoute)", desc))
 		default:
 			// CORS, ExternalAuth and any unknown type.
 			return out, nil, unsupported("%s: filter type %q is not supported", ff, f.Type)
@@ -315,7 +315,7 @@ func (t *translation) mirror(rs *routeState, f *gatewayv1.HTTPRequestMirrorFilte
 		}
 		percent = 100 * float64(f.Fraction.Numerator) / float64(den)
 	}
-	cluster, fail := t.backend("HTTPRoute", rs.route.Namespace, f.BackendRef, field+".backendRef")
+	cluster, fail := t.backend(rs.kind, rs.meta.Namespace, f.BackendRef, field+".backendRef")
 	if fail != nil {
 		return nil, fail, nil
 	}

@@ -44,5 +44,6 @@ func (cs *classState) status() gatewayv1.GatewayClassStatus {
 		Conditions: []metav1.Condition{
 			condition(gatewayv1.GatewayClassConditionStatusAccepted, cs.accepted, cs.reason, c.Generation, "%s", cs.message),
 		},
+		SupportedFeatures: supportedFeatures(),
 	}
 }

@@ -14,9 +14,22 @@ import (
 	"github.com/legateproxy/legate/translators/ir"
 )
 
-// routeState is what the translation decided about one HTTPRoute.
+// routeState is what the translation decided about one route: an
+// HTTPRoute or a GRPCRoute. Parent references, hostnames, attachment and
+// status are the same for both kinds (this file); only the rules differ
+// (route for an HTTPRoute, grpc for a GRPCRoute, see grpcroute.go).
 type routeState struct {
+	// kind is "HTTPRoute" or "GRPCRoute"; meta and parentRefs are the
+	// route's, whichever its kind.
+	kind       string
+	meta       *metav1.ObjectMeta
+	parentRefs []gatewayv1.ParentReference
+	// oldParents are the route's status.parents as read, to find the
+	// entries Legate wrote for parents it no longer has (see stale).
+	oldParents []gatewayv1.RouteParentStatus
+
 	route *gatewayv1.HTTPRoute
+	grpc  *gatewayv1.GRPCRoute
 	// hostnames are spec.hostnames; hostnameErr is set if one is invalid.
 	hostnames   []string
 	hostnameErr string
@@ -45,6 +58,9 @@ type ruleState struct {
 	// cluster (all invalid, all zero weight, or none), the rule answers 500.
 	backends []ir.WeightedBackend
 	timeout  time.Duration
+	// precedence, for GRPCRoute rules, is the ir.Route Precedence of each
+	// match (see grpcPrecedence); nil for HTTPRoute rules.
+	precedence []int32
 }
 
 // attachment is a route attached to a listener, with the hostnames it
@@ -54,27 +70,54 @@ type attachment struct {
 	hostnames []string
 }
 
-// collectRoutes reads every HTTPRoute with a parentRef to a Gateway of
-// Legate's, oldest first (creation timestamp, then namespace/name): the
-// order the spec gives ties in match precedence, which the stable route
-// sort keeps.
+// collectRoutes reads every HTTPRoute and GRPCRoute with a parentRef to a
+// Gateway of Legate's, oldest first (creation timestamp, then
+// namespace/name): the order the spec gives ties in match precedence,
+// which the stable route sort keeps, and the order in which an HTTPRoute
+// and a GRPCRoute claiming one hostname of a listener are decided (the
+// older wins). Routes naming none of Legate's Gateways but holding status
+// entries Legate wrote are kept aside in t.stale.
 func (t *translation) collectRoutes() {
 	seen := map[string]bool{}
-	for _, r := range t.in.HTTPRoutes {
-		if r == nil || seen[r.Namespace+"/"+r.Name] || !t.namesOurGateway(r) {
-			continue
+	add := func(rs *routeState) {
+		key := rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
+		if seen[key] {
+			return
 		}
-		seen[r.Namespace+"/"+r.Name] = true
-		t.routes = append(t.routes, &routeState{route: r})
+		seen[key] = true
+		if !t.namesOurGateway(rs) {
+			if t.hasOurParents(rs) {
+				t.stale = append(t.stale, rs)
+			}
+			return
+		}
+		t.routes = append(t.routes, rs)
+	}
+	for _, r := range t.in.HTTPRoutes {
+		if r != nil {
+			add(&routeState{kind: "HTTPRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, oldParents: r.Status.Parents, route: r})
+		}
+	}
+	for _, r := range t.in.GRPCRoutes {
+		if r != nil {
+			add(&routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, oldParents: r.Status.Parents, grpc: r})
+		}
 	}
 	slices.SortStableFunc(t.routes, func(a, b *routeState) int {
-		return cmp.Or(a.route.CreationTimestamp.Compare(b.route.CreationTimestamp.Time),
-			cmp.Compare(a.route.Namespace, b.route.Namespace), cmp.Compare(a.route.Name, b.route.Name))
+		return cmp.Or(a.meta.CreationTimestamp.Compare(b.meta.CreationTimestamp.Time),
+			cmp.Compare(a.meta.Namespace, b.meta.Namespace), cmp.Compare(a.meta.Name, b.meta.Name),
+			cmp.Compare(a.kind, b.kind))
 	})
 	for _, rs := range t.routes {
 		t.translateRules(rs)
 		t.attach(rs)
 	}
+}
+
+// hasOurParents reports whether the route's status holds an entry of
+// Legate's controller.
+func (t *translation) hasOurParents(rs *routeState) bool {
+	return slices.ContainsFunc(rs.oldParents, func(p gatewayv1.RouteParentStatus) bool { return p.ControllerName == t.controller })
 }
 
 // parentGateway returns the Gateway of Legate's a parentRef names, or nil
@@ -99,9 +142,9 @@ func (t *translation) parentGateway(routeNS string, p gatewayv1.ParentReference)
 	return gs
 }
 
-func (t *translation) namesOurGateway(r *gatewayv1.HTTPRoute) bool {
-	for _, p := range r.Spec.ParentRefs {
-		if t.parentGateway(r.Namespace, p) != nil {
+func (t *translation) namesOurGateway(rs *routeState) bool {
+	for _, p := range rs.parentRefs {
+		if t.parentGateway(rs.meta.Namespace, p) != nil {
 			return true
 		}
 	}
@@ -112,17 +155,25 @@ func (t *translation) namesOurGateway(r *gatewayv1.HTTPRoute) bool {
 // A rule that cannot be served as written is left out (and the route is
 // PartiallyInvalid, or not accepted if no rule is left).
 func (t *translation) translateRules(rs *routeState) {
-	r := rs.route
-	for i, h := range r.Spec.Hostnames {
+	var hostnames []gatewayv1.Hostname
+	nRules := 0
+	translate := t.translateRule
+	if rs.route != nil {
+		hostnames, nRules = rs.route.Spec.Hostnames, len(rs.route.Spec.Rules)
+	} else {
+		hostnames, nRules = rs.grpc.Spec.Hostnames, len(rs.grpc.Spec.Rules)
+		translate = t.translateGRPCRule
+	}
+	for i, h := range hostnames {
 		if err := validHostname(string(h)); err != nil && rs.hostnameErr == "" {
 			rs.hostnameErr = fmt.Sprintf("spec.hostnames[%d]: %v", i, err)
 			rs.problems.add(errSev, fmt.Sprintf("spec.hostnames[%d]", i), string(gatewayv1.RouteReasonUnsupportedValue), "%v; the route is not accepted", err)
 		}
 		rs.hostnames = append(rs.hostnames, string(h))
 	}
-	for i := range r.Spec.Rules {
+	for i := range nRules {
 		field := fmt.Sprintf("spec.rules[%d]", i)
-		rule, fails, bad := t.translateRule(rs, i, field)
+		rule, fails, bad := translate(rs, i, field)
 		rs.refFailures = append(rs.refFailures, fails...)
 		for _, f := range fails {
 			rs.problems.add(warnSev, f.field, string(f.reason), "%s", f.msg)
@@ -137,9 +188,11 @@ func (t *translation) translateRules(rs *routeState) {
 		}
 		rs.rules = append(rs.rules, rule)
 	}
-	if len(r.Spec.Rules) == 0 {
-		// No rules: the API defaults one rule matching everything, with no
-		// backends, which answers 500 (a folder of YAML has no defaults).
+	if nRules == 0 {
+		// No rules: the API defaults one HTTPRoute rule matching
+		// everything, with no backends, which answers 500 (a folder of YAML
+		// has no defaults); a GRPCRoute without rules is treated alike, and
+		// answers UNAVAILABLE.
 		rs.rules = append(rs.rules, &ruleState{field: "spec.rules", matches: []ir.Match{defaultMatch}})
 	}
 }
@@ -186,25 +239,35 @@ func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleS
 		if len(br.Filters) > 0 {
 			return nil, fails, unsupported("backendRefs[%d].filters: filters on a backend are not supported yet", j)
 		}
-		weight := int32(1)
-		if br.Weight != nil {
-			weight = *br.Weight
+		wb, fail, bad := t.weightedBackend(rs, br.BackendRef, j, bf)
+		if bad != nil {
+			return nil, fails, bad
 		}
-		if weight < 0 || weight > 1000000 {
-			return nil, fails, unsupported("backendRefs[%d].weight %d is not in 0-1000000", j, weight)
-		}
-		cluster, fail := t.backend("HTTPRoute", rs.route.Namespace, br.BackendObjectReference, bf)
 		if fail != nil {
 			fails = append(fails, fail)
-			// The spec: requests that would have gone to an invalid
-			// backend are answered with 500; the valid shares still flow.
-			cluster = ""
 		}
-		if weight > 0 {
-			rule.backends = append(rule.backends, ir.WeightedBackend{Cluster: cluster, Weight: uint32(weight)})
+		if wb.Weight > 0 {
+			rule.backends = append(rule.backends, wb)
 		}
 	}
 	return rule, fails, nil
+}
+
+// weightedBackend resolves backendRefs[j] of a rule of rs. A backend that
+// does not resolve keeps its weight with no cluster: the spec wants the
+// requests that would have gone to it answered with an error (500 for an
+// HTTPRoute, UNAVAILABLE for a GRPCRoute) while the valid shares still
+// flow. A weight out of range makes the rule invalid.
+func (t *translation) weightedBackend(rs *routeState, br gatewayv1.BackendRef, j int, field string) (ir.WeightedBackend, *refFailure, *invalidRule) {
+	weight := int32(1)
+	if br.Weight != nil {
+		weight = *br.Weight
+	}
+	if weight < 0 || weight > 1000000 {
+		return ir.WeightedBackend{}, nil, unsupported("backendRefs[%d].weight %d is not in 0-1000000", j, weight)
+	}
+	cluster, fail := t.backend(rs.kind, rs.meta.Namespace, br.BackendObjectReference, field)
+	return ir.WeightedBackend{Cluster: cluster, Weight: uint32(weight)}, fail, nil
 }
 
 var durationRE = regexp.MustCompile(`^([0-9]{1,5}(h|m|s|ms)){1,4}$`)
@@ -225,11 +288,10 @@ func parseDuration(s string) (time.Duration, error) {
 // attach works out, for each parentRef naming a Gateway of Legate's,
 // which listeners the route attaches to and the parent's status.
 func (t *translation) attach(rs *routeState) {
-	r := rs.route
 	counted := map[*listenerState]bool{}
 	served := map[*listenerState]int{}
-	for k, p := range r.Spec.ParentRefs {
-		gs := t.parentGateway(r.Namespace, p)
+	for k, p := range rs.parentRefs {
+		gs := t.parentGateway(rs.meta.Namespace, p)
 		if gs == nil {
 			continue
 		}
@@ -247,8 +309,7 @@ func (t *translation) attach(rs *routeState) {
 // selects and that allow it. It returns the route's Accepted condition for
 // this parent.
 func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewayv1.ParentReference, counted map[*listenerState]bool, served map[*listenerState]int, field string) metav1.Condition {
-	r := rs.route
-	gen := r.Generation
+	ns, gen := rs.meta.Namespace, rs.meta.Generation
 	var selected []*listenerState
 	for _, l := range gs.listeners {
 		if p.SectionName != nil && l.spec.Name != *p.SectionName {
@@ -269,12 +330,12 @@ func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewa
 	}
 	var allowed []*listenerState
 	for _, l := range selected {
-		if l.allowHTTPRoute && t.allowsNamespace(l, r.Namespace) {
+		if l.allowsKind(rs.kind) && t.allowsNamespace(l, ns) {
 			allowed = append(allowed, l)
 		}
 	}
 	if len(allowed) == 0 {
-		return fail(gatewayv1.RouteReasonNotAllowedByListeners, "no listener of Gateway %s allows HTTPRoutes from namespace %s", gs.key(), r.Namespace)
+		return fail(gatewayv1.RouteReasonNotAllowedByListeners, "no listener of Gateway %s allows %ss from namespace %s", gs.key(), rs.kind, ns)
 	}
 	// Attachment counts whatever the hostnames (the spec bases it on
 	// allowedRoutes and parentRefs alone).
@@ -288,16 +349,28 @@ func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewa
 		return fail(gatewayv1.RouteReasonUnsupportedValue, "%s", rs.hostnameErr)
 	}
 	matched := false
+	var conflict *kindClaim
 	for _, l := range allowed {
 		hosts := routeHostnames(l.hostname, rs.hostnames)
 		if len(hosts) == 0 {
+			continue
+		}
+		if c := l.kindConflict(rs, hosts); c != nil {
+			conflict = c
 			continue
 		}
 		matched = true
 		if _, ok := served[l]; !ok {
 			served[l] = len(rs.attachments)
 			rs.attachments = append(rs.attachments, attachment{l: l, hostnames: hosts})
+			if len(rs.rules) > 0 {
+				l.claims = append(l.claims, kindClaim{route: rs, hostnames: hosts})
+			}
 		}
+	}
+	if !matched && conflict != nil {
+		return fail(ReasonRouteKindConflict, "a hostname of the route is served on the listeners of Gateway %s it may attach to by %s %s/%s, which is older; HTTPRoutes and GRPCRoutes are never merged on one hostname",
+			gs.key(), conflict.route.kind, conflict.route.meta.Namespace, conflict.route.meta.Name)
 	}
 	if !matched {
 		return fail(gatewayv1.RouteReasonNoMatchingListenerHostname, "no hostname of the route matches a listener of Gateway %s it may attach to", gs.key())
@@ -312,7 +385,7 @@ func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewa
 // ResolvedRefs, and PartiallyInvalid when some rules were left out of an
 // accepted route.
 func (rs *routeState) parentConditions(accepted metav1.Condition) []metav1.Condition {
-	gen := rs.route.Generation
+	gen := rs.meta.Generation
 	conds := []metav1.Condition{accepted}
 	if len(rs.refFailures) == 0 {
 		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, true, gatewayv1.RouteReasonResolvedRefs, gen, "all references resolved"))
@@ -332,18 +405,29 @@ func (rs *routeState) parentConditions(accepted metav1.Condition) []metav1.Condi
 
 // irRoutes instantiates the route's rules for a listener of the given
 // port: one IR route per match of each rule, named
-// "httproute/<namespace>/<name>/rules[i]/matches[j]".
+// "<kind>/<namespace>/<name>/rules[i]/matches[j]" (kind in lower case).
+// Requests that cannot be served (an ExtensionRef filter, no valid
+// backend) answer 500 on an HTTPRoute, and 503 on a GRPCRoute, which
+// Envoy's local reply turns into grpc-status UNAVAILABLE, as that spec
+// asks.
 func (rs *routeState) irRoutes(port uint32) []*ir.Route {
-	r := rs.route
+	ns, n := rs.meta.Namespace, rs.meta.Name
+	unavailable := 500
+	if rs.grpc != nil {
+		unavailable = 503
+	}
 	var out []*ir.Route
 	for _, rule := range rs.rules {
 		for j, m := range rule.matches {
 			field := fmt.Sprintf("%s.matches[%d]", rule.field, j)
-			name := fmt.Sprintf("httproute/%s/%s/rules[%d]/matches[%d]", r.Namespace, r.Name, rule.index, j)
+			name := fmt.Sprintf("%s/%s/%s/rules[%d]/matches[%d]", strings.ToLower(rs.kind), ns, n, rule.index, j)
 			route := &ir.Route{
 				Name:   name,
-				Source: ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name, Field: field},
+				Source: ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: rs.kind, Namespace: ns, Name: n, Field: field},
 				Match:  m,
+			}
+			if j < len(rule.precedence) {
+				route.Precedence = rule.precedence[j]
 			}
 			f := rule.filters
 			route.Filters.ResponseHeaders = f.filters.ResponseHeaders
@@ -351,9 +435,12 @@ func (rs *routeState) irRoutes(port uint32) []*ir.Route {
 			case f.redirect != nil:
 				route.Redirect = redirectFor(f.redirect, rule.matches, port)
 			case f.extensionRef || !anyCluster(rule.backends):
-				route.DirectResponse = &ir.DirectResponse{StatusCode: 500}
+				route.DirectResponse = &ir.DirectResponse{StatusCode: unavailable}
 			default:
 				route.Forward = &ir.ForwardAction{Backends: slices.Clone(rule.backends)}
+				if unavailable != 500 && slices.ContainsFunc(rule.backends, func(b ir.WeightedBackend) bool { return b.Cluster == "" }) {
+					route.Forward.InvalidBackendStatus = unavailable
+				}
 				route.Filters.RequestHeaders = f.filters.RequestHeaders
 				route.Filters.Rewrite = f.filters.Rewrite
 				route.Filters.Mirrors = slices.Clone(f.filters.Mirrors)

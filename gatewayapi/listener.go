@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,7 +45,10 @@ type listenerState struct {
 
 	// supportedKinds are the route kinds the listener accepts.
 	supportedKinds []gatewayv1.RouteGroupKind
-	allowHTTPRoute bool
+	// claims are the hostnames accepted routes serve here, by route, in
+	// the order routes attached (oldest first): an HTTPRoute and a
+	// GRPCRoute never share one (see kindConflict).
+	claims []kindClaim
 	// from and selector say which namespaces' routes may attach.
 	from     gatewayv1.FromNamespaces
 	selector labels.Selector
@@ -81,7 +85,58 @@ func (l *listenerState) refFailed(reason gatewayv1.ListenerConditionReason, fiel
 	l.gw.problems.add(errSev, field, string(reason), "%s", msg)
 }
 
-var httpRouteKind = gatewayv1.RouteGroupKind{Group: ptr(gatewayv1.Group(gatewayv1.GroupName)), Kind: "HTTPRoute"}
+// routeKindsByProtocol lists, for each listener protocol, the route kinds
+// (of gateway.networking.k8s.io) Legate attaches to such a listener, in
+// the order supportedKinds shows them. A listener without
+// allowedRoutes.kinds takes all of them. Adding a route kind starts here
+// (and in SupportedFeatures).
+var routeKindsByProtocol = map[gatewayv1.ProtocolType][]gatewayv1.Kind{
+	gatewayv1.HTTPProtocolType:  {"HTTPRoute", "GRPCRoute"},
+	gatewayv1.HTTPSProtocolType: {"HTTPRoute", "GRPCRoute"},
+}
+
+func routeKind(k gatewayv1.Kind) gatewayv1.RouteGroupKind {
+	return gatewayv1.RouteGroupKind{Group: ptr(gatewayv1.Group(gatewayv1.GroupName)), Kind: k}
+}
+
+// allowsKind reports whether routes of kind may attach to the listener.
+func (l *listenerState) allowsKind(kind string) bool {
+	return slices.ContainsFunc(l.supportedKinds, func(k gatewayv1.RouteGroupKind) bool { return string(k.Kind) == kind })
+}
+
+// kindClaim is a route's claim on hostnames of a listener.
+type kindClaim struct {
+	route     *routeState
+	hostnames []string
+}
+
+// ReasonRouteKindConflict is the reason of a route's Accepted=False
+// condition when a route of the other kind (HTTPRoute against GRPCRoute),
+// older, already serves one of its hostnames on the listener. The spec
+// requires exactly one of the two to be accepted, the older, but names no
+// reason.
+const ReasonRouteKindConflict gatewayv1.RouteConditionReason = "RouteKindConflict"
+
+// kindConflict returns the claim of a route of the other kind whose
+// hostnames here intersect hosts, or nil. The GRPCRoute spec: an HTTPRoute
+// and a GRPCRoute must not be merged on a hostname of one listener; the
+// older is accepted there, the younger is not.
+func (l *listenerState) kindConflict(rs *routeState, hosts []string) *kindClaim {
+	for i := range l.claims {
+		c := &l.claims[i]
+		if c.route.kind == rs.kind {
+			continue
+		}
+		for _, a := range c.hostnames {
+			for _, b := range hosts {
+				if covers(a, b) || covers(b, a) {
+					return c
+				}
+			}
+		}
+	}
+	return nil
+}
 
 // newListener validates one listener on its own: protocol, port, hostname,
 // TLS and allowed routes. Conflicts with other listeners are found later.
@@ -128,9 +183,9 @@ func (t *translation) sharesIngressAddress(gs *gatewayState) bool {
 	return err != nil || a.IsUnspecified()
 }
 
-// allowedRoutes reads spec.allowedRoutes: the route kinds (HTTPRoute is the
-// one kind an HTTP or HTTPS listener takes, and the default) and the
-// namespaces routes may come from (Same by default).
+// allowedRoutes reads spec.allowedRoutes: the route kinds (those of
+// routeKindsByProtocol for the listener's protocol; all of them by
+// default) and the namespaces routes may come from (Same by default).
 func (t *translation) allowedRoutes(l *listenerState) {
 	ar := l.spec.AllowedRoutes
 	l.from = gatewayv1.NamespacesFromSame
@@ -154,25 +209,25 @@ func (t *translation) allowedRoutes(l *listenerState) {
 		l.reject(gatewayv1.ListenerReasonUnsupportedValue, "allowedRoutes.namespaces.from %q is not supported", l.from)
 	}
 
-	if l.spec.Protocol != gatewayv1.HTTPProtocolType && l.spec.Protocol != gatewayv1.HTTPSProtocolType {
-		l.supportedKinds = []gatewayv1.RouteGroupKind{}
+	kinds := routeKindsByProtocol[l.spec.Protocol]
+	l.supportedKinds = []gatewayv1.RouteGroupKind{}
+	if len(kinds) == 0 {
 		return
 	}
 	if ar == nil || len(ar.Kinds) == 0 {
-		l.supportedKinds = []gatewayv1.RouteGroupKind{httpRouteKind}
-		l.allowHTTPRoute = true
+		for _, k := range kinds {
+			l.supportedKinds = append(l.supportedKinds, routeKind(k))
+		}
 		return
 	}
-	l.supportedKinds = []gatewayv1.RouteGroupKind{}
 	for j, k := range ar.Kinds {
 		g := gatewayv1.GroupName
 		if k.Group != nil {
 			g = string(*k.Group)
 		}
-		if g == gatewayv1.GroupName && k.Kind == "HTTPRoute" {
-			if !l.allowHTTPRoute {
-				l.allowHTTPRoute = true
-				l.supportedKinds = append(l.supportedKinds, httpRouteKind)
+		if g == gatewayv1.GroupName && slices.Contains(kinds, k.Kind) {
+			if !l.allowsKind(string(k.Kind)) {
+				l.supportedKinds = append(l.supportedKinds, routeKind(k.Kind))
 			}
 			continue
 		}

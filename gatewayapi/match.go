@@ -21,27 +21,8 @@ func matchFor(m gatewayv1.HTTPRouteMatch) (ir.Match, error) {
 		return out, err
 	}
 	out.Path = p
-	// Header names are case-insensitive: of two entries naming one header,
-	// only the first counts (as the spec says).
-	seen := map[string]bool{}
-	for i, h := range m.Headers {
-		name := strings.ToLower(string(h.Name))
-		if !validToken(name) {
-			return out, fmt.Errorf("headers[%d]: %q is not a valid header name", i, h.Name)
-		}
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
-		t, err := stringMatchType(h.Type, i, "headers")
-		if err != nil {
-			return out, err
-		}
-		hm := ir.HeaderMatch{Name: name, Type: t, Value: h.Value}
-		if err := checkStringMatch(hm.Type, hm.Value); err != nil {
-			return out, fmt.Errorf("headers[%d]: %w", i, err)
-		}
-		out.Headers = append(out.Headers, hm)
+	if out.Headers, err = headerMatches(m.Headers); err != nil {
+		return out, err
 	}
 	// Query parameter names are case-sensitive; again the first entry of a
 	// name counts.
@@ -74,6 +55,34 @@ func matchFor(m gatewayv1.HTTPRouteMatch) (ir.Match, error) {
 		if !validToken(out.Method) {
 			return out, fmt.Errorf("method %q is not a valid HTTP method", out.Method)
 		}
+	}
+	return out, nil
+}
+
+// headerMatches translates header matches (of an HTTPRoute, or of a
+// GRPCRoute in HTTPRoute form). Header names are case-insensitive: of two
+// entries naming one header, only the first counts (as the spec says).
+func headerMatches(hs []gatewayv1.HTTPHeaderMatch) ([]ir.HeaderMatch, error) {
+	var out []ir.HeaderMatch
+	seen := map[string]bool{}
+	for i, h := range hs {
+		name := strings.ToLower(string(h.Name))
+		if !validToken(name) {
+			return nil, fmt.Errorf("headers[%d]: %q is not a valid header name", i, h.Name)
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		t, err := stringMatchType(h.Type, i, "headers")
+		if err != nil {
+			return nil, err
+		}
+		hm := ir.HeaderMatch{Name: name, Type: t, Value: h.Value}
+		if err := checkStringMatch(hm.Type, hm.Value); err != nil {
+			return nil, fmt.Errorf("headers[%d]: %w", i, err)
+		}
+		out = append(out, hm)
 	}
 	return out, nil
 }

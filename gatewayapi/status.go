@@ -20,6 +20,7 @@ type Status struct {
 	GatewayClasses []GatewayClassStatus `json:"gatewayClasses,omitempty"`
 	Gateways       []GatewayStatus      `json:"gateways,omitempty"`
 	HTTPRoutes     []RouteStatus        `json:"httpRoutes,omitempty"`
+	GRPCRoutes     []RouteStatus        `json:"grpcRoutes,omitempty"`
 }
 
 // GatewayClassStatus is the status of one GatewayClass Legate owns.
@@ -37,7 +38,9 @@ type GatewayStatus struct {
 
 // RouteStatus holds Legate's entries of a route's status.parents: one per
 // parentRef naming a Gateway of Legate's. Entries of other controllers are
-// not Legate's to write; the status writer keeps them.
+// not Legate's to write; the status writer keeps them. Parents is empty
+// for a route that no longer names any Gateway of Legate's but whose
+// status still holds entries Legate wrote: they are to be removed.
 type RouteStatus struct {
 	Namespace string                        `json:"namespace"`
 	Name      string                        `json:"name"`

@@ -33,6 +33,7 @@ func (translator) Kinds() []client.Object {
 		&gatewayv1.GatewayClass{},
 		&gatewayv1.Gateway{},
 		&gatewayv1.HTTPRoute{},
+		&gatewayv1.GRPCRoute{},
 		&gatewayv1.ReferenceGrant{},
 		&corev1.Service{},
 		&discoveryv1.EndpointSlice{},
@@ -108,6 +109,9 @@ type translation struct {
 	gatewayByKey map[string]*gatewayState
 	// routes are oldest first.
 	routes []*routeState
+	// stale are routes that name none of Legate's Gateways but whose
+	// status still holds entries of Legate's controller.
+	stale []*routeState
 
 	clusters map[string]*ir.Cluster
 	secrets  map[string]*ir.Secret
@@ -290,21 +294,36 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 			Gateway:      &s,
 		})
 	}
-	for _, rs := range t.routes {
-		st.HTTPRoutes = append(st.HTTPRoutes, RouteStatus{Namespace: rs.route.Namespace, Name: rs.route.Name, Parents: rs.parents})
+	// Stale routes name none of Legate's Gateways any more but still hold
+	// entries Legate wrote: their status is an empty list of Legate's
+	// parents, which the status writer applies by removing those entries
+	// (and keeping other controllers').
+	for _, rs := range t.stale {
+		rs.parents = []gatewayv1.RouteParentStatus{}
+	}
+	for _, rs := range append(slices.Clone(t.routes), t.stale...) {
+		rst := RouteStatus{Namespace: rs.meta.Namespace, Name: rs.meta.Name, Parents: rs.parents}
+		if rs.grpc != nil {
+			st.GRPCRoutes = append(st.GRPCRoutes, rst)
+		} else {
+			st.HTTPRoutes = append(st.HTTPRoutes, rst)
+		}
 		objs = append(objs, translators.ObjectStatus{
-			Object:       translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: rs.route.Namespace, Name: rs.route.Name},
-			Generation:   rs.route.Generation,
-			Problems:     rs.problems,
-			RouteParents: rs.parents,
+			Object:          translators.ObjectRef{Group: gatewayv1.GroupName, Kind: rs.kind, Namespace: rs.meta.Namespace, Name: rs.meta.Name},
+			Generation:      rs.meta.Generation,
+			Problems:        rs.problems,
+			RouteParents:    rs.parents,
+			RouteController: t.controller,
 		})
 	}
 	slices.SortFunc(st.Gateways, func(a, b GatewayStatus) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	slices.SortFunc(st.HTTPRoutes, func(a, b RouteStatus) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	for _, l := range [][]RouteStatus{st.HTTPRoutes, st.GRPCRoutes} {
+		slices.SortFunc(l, func(a, b RouteStatus) int {
+			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+	}
 	return st, objs
 }
 

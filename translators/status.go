@@ -73,7 +73,11 @@ type ObjectStatus struct {
 	Gateway      *gatewayv1.GatewayStatus      `json:"-"`
 	// RouteParents are Legate's entries of a route's status.parents (its
 	// controllerName); other controllers' entries are not Legate's to touch.
-	RouteParents []gatewayv1.RouteParentStatus `json:"-"`
+	// With RouteController set, they replace every entry of that
+	// controller; an empty list then removes them all (a route that no
+	// longer names any of Legate's Gateways).
+	RouteParents    []gatewayv1.RouteParentStatus `json:"-"`
+	RouteController gatewayv1.GatewayController   `json:"-"`
 }
 
 // Accepted reports whether nothing of the object was left out.
@@ -144,6 +148,9 @@ func (s *StatusSet) Merge(other []ObjectStatus) {
 		}
 		if o.RouteParents != nil {
 			st.RouteParents = o.RouteParents
+		}
+		if o.RouteController != "" {
+			st.RouteController = o.RouteController
 		}
 	}
 }

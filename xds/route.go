@@ -28,7 +28,9 @@ const defaultRetryOn = "5xx"
 // UnavailableCluster is the name a route uses for the share of its traffic
 // that goes to an invalid backend (an IR backend with no cluster): no
 // cluster has this name, and the route's cluster_not_found_response_code
-// answers those requests with 500, as Gateway API requires.
+// answers those requests with 500, as Gateway API requires of HTTPRoutes
+// (503 for GRPCRoutes: Envoy's local reply to a gRPC request maps it to
+// grpc-status UNAVAILABLE).
 const UnavailableCluster = "legate/unavailable"
 
 func buildRouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
@@ -227,8 +229,12 @@ func buildRouteAction(r *ir.Route) (*routev3.RouteAction, error) {
 	cluster := func(b ir.WeightedBackend) string {
 		if b.Cluster == "" {
 			// The share of an invalid backend: a cluster name that never
-			// exists, answered with 500 (see UnavailableCluster).
+			// exists, answered with 500, or 503 where the IR asks (see
+			// UnavailableCluster).
 			a.ClusterNotFoundResponseCode = routev3.RouteAction_INTERNAL_SERVER_ERROR
+			if r.Forward.InvalidBackendStatus == 503 {
+				a.ClusterNotFoundResponseCode = routev3.RouteAction_SERVICE_UNAVAILABLE
+			}
 			return UnavailableCluster
 		}
 		return b.Cluster

@@ -611,14 +611,15 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			v.cluster(loc, c)
 		}
 		// The unavailable share exists only as a name no cluster has, which
-		// Envoy answers with cluster_not_found_response_code: without 500
-		// set there, it would answer 503.
+		// Envoy answers with cluster_not_found_response_code: 500 (HTTP
+		// routes) or 503 (gRPC routes, whose clients read it as
+		// UNAVAILABLE); never 404, which would claim the route is missing.
 		uses := m.GetCluster() == UnavailableCluster
 		for _, c := range m.GetWeightedClusters().GetClusters() {
 			uses = uses || c.GetName() == UnavailableCluster
 		}
-		if uses && m.GetClusterNotFoundResponseCode() != routev3.RouteAction_INTERNAL_SERVER_ERROR {
-			v.add(loc, "cluster %q is used without cluster_not_found_response_code INTERNAL_SERVER_ERROR", UnavailableCluster)
+		if code := m.GetClusterNotFoundResponseCode(); uses && code != routev3.RouteAction_INTERNAL_SERVER_ERROR && code != routev3.RouteAction_SERVICE_UNAVAILABLE {
+			v.add(loc, "cluster %q is used with cluster_not_found_response_code %s, not INTERNAL_SERVER_ERROR or SERVICE_UNAVAILABLE", UnavailableCluster, code)
 		}
 	case *routev3.WeightedCluster:
 		total := uint64(0)

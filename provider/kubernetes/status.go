@@ -29,8 +29,8 @@ import (
 
 // StatusWriter writes the translators' statuses back onto the objects:
 // Ingress status.loadBalancer; GatewayClass, Gateway (conditions,
-// listeners, addresses) and HTTPRoute status (Legate's status.parents
-// entries only); Emissary Mapping state and reason; and a Warning event per
+// listeners, addresses) and route status (HTTPRoute, GRPCRoute, TLSRoute,
+// TCPRoute, UDPRoute: Legate's status.parents entries only); Emissary Mapping state and reason; and a Warning event per
 // problem. It writes
 // only what changed, and only while it runs, which is while its replica
 // holds the leader lease (see Elect).
@@ -210,16 +210,20 @@ func statusTarget(st translators.ObjectStatus, now metav1.Time) (client.Object, 
 			}
 			return setIfChanged(&gw.Status, *want)
 		}
-	case "HTTPRoute":
-		if len(st.RouteParents) == 0 {
+	case "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute":
+		ours := st.RouteController
+		if ours == "" && len(st.RouteParents) > 0 {
+			ours = st.RouteParents[0].ControllerName
+		}
+		if ours == "" {
 			return nil, nil
 		}
-		ours := st.RouteParents[0].ControllerName
-		return &gatewayv1.HTTPRoute{}, func(o client.Object) bool {
-			r := o.(*gatewayv1.HTTPRoute)
-			want := r.Status.DeepCopy()
-			want.Parents = mergeParents(r.Status.Parents, st.RouteParents, ours, now)
-			return setIfChanged(&r.Status, *want)
+		obj, status := newRoute(st.Object.Kind)
+		return obj, func(o client.Object) bool {
+			rs := status(o)
+			want := rs.DeepCopy()
+			want.Parents = mergeParents(rs.Parents, st.RouteParents, ours, now)
+			return setIfChanged(rs, *want)
 		}
 	case "Mapping":
 		want := mappingStatus(st)
@@ -233,6 +237,22 @@ func statusTarget(st translators.ObjectStatus, now metav1.Time) (client.Object, 
 		}
 	}
 	return nil, nil
+}
+
+// newRoute returns an empty route of a Gateway API route kind and how to
+// reach the status every route kind shares (status.parents).
+func newRoute(kind string) (client.Object, func(client.Object) *gatewayv1.RouteStatus) {
+	switch kind {
+	case "GRPCRoute":
+		return &gatewayv1.GRPCRoute{}, func(o client.Object) *gatewayv1.RouteStatus { return &o.(*gatewayv1.GRPCRoute).Status.RouteStatus }
+	case "TLSRoute":
+		return &gatewayv1.TLSRoute{}, func(o client.Object) *gatewayv1.RouteStatus { return &o.(*gatewayv1.TLSRoute).Status.RouteStatus }
+	case "TCPRoute":
+		return &gatewayv1.TCPRoute{}, func(o client.Object) *gatewayv1.RouteStatus { return &o.(*gatewayv1.TCPRoute).Status.RouteStatus }
+	case "UDPRoute":
+		return &gatewayv1.UDPRoute{}, func(o client.Object) *gatewayv1.RouteStatus { return &o.(*gatewayv1.UDPRoute).Status.RouteStatus }
+	}
+	return &gatewayv1.HTTPRoute{}, func(o client.Object) *gatewayv1.RouteStatus { return &o.(*gatewayv1.HTTPRoute).Status.RouteStatus }
 }
 
 // mappingStatus is Emissary's view of a Mapping: Running when all of it is
@@ -280,9 +300,16 @@ func mergeConditions(old, want []metav1.Condition, now metav1.Time) []metav1.Con
 }
 
 // mergeParents keeps other controllers' entries of a route's
-// status.parents as they are and replaces Legate's with want.
+// status.parents as they are and replaces Legate's with want: an entry of
+// Legate's for a parent the route no longer has is removed, and an empty
+// want removes them all.
 func mergeParents(old, want []gatewayv1.RouteParentStatus, ours gatewayv1.GatewayController, now metav1.Time) []gatewayv1.RouteParentStatus {
-	var out []gatewayv1.RouteParentStatus
+	if len(old) == 0 && len(want) == 0 {
+		return old
+	}
+	// Never nil once something was there: status.parents is required, and
+	// a merge patch would turn nil into removing the field.
+	out := make([]gatewayv1.RouteParentStatus, 0, len(old)+len(want))
 	for _, p := range old {
 		if p.ControllerName != ours {
 			out = append(out, p)

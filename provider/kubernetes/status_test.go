@@ -67,3 +67,20 @@ func TestMappingStatus(t *testing.T) {
 		t.Fatalf("error: %+v", bad)
 	}
 }
+
+// TestMergeParentsRemovesStaleEntries: an empty want (a route that no
+// longer names any of Legate's Gateways) removes every entry of Legate's
+// and keeps the others; the result is never nil once something was there.
+func TestMergeParentsRemovesStaleEntries(t *testing.T) {
+	now := metav1.Now()
+	other := gatewayv1.RouteParentStatus{ParentRef: gatewayv1.ParentReference{Name: "theirs"}, ControllerName: "example.com/other"}
+	mine := gatewayv1.RouteParentStatus{ParentRef: gatewayv1.ParentReference{Name: "mine"}, ControllerName: "legate.dev/gateway-controller"}
+	got := mergeParents([]gatewayv1.RouteParentStatus{mine, other}, []gatewayv1.RouteParentStatus{}, "legate.dev/gateway-controller", now)
+	if len(got) != 1 || got[0].ControllerName != "example.com/other" {
+		t.Fatalf("parents = %+v, want only the other controller's", got)
+	}
+	got = mergeParents([]gatewayv1.RouteParentStatus{mine}, nil, "legate.dev/gateway-controller", now)
+	if got == nil || len(got) != 0 {
+		t.Fatalf("parents = %#v, want an empty, non-nil list", got)
+	}
+}

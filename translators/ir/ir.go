@@ -109,7 +109,9 @@ type Route struct {
 	Name   string `json:"name"`
 	Source Source `json:"source"`
 	// Precedence orders routes before any other rule (higher first); it is
-	// Emissary's Mapping precedence and zero elsewhere.
+	// Emissary's Mapping precedence, the GRPCRoute precedence (service,
+	// method and header match sizes, which the path order cannot express)
+	// on virtual hosts that serve only GRPCRoutes, and zero elsewhere.
 	Precedence int32 `json:"precedence,omitempty"`
 	Match      Match `json:"match"`
 
@@ -186,6 +188,12 @@ type Match struct {
 // ForwardAction sends requests to one or more weighted backends.
 type ForwardAction struct {
 	Backends []WeightedBackend `json:"backends"`
+	// InvalidBackendStatus is the HTTP status that answers the shares of
+	// invalid backends (a WeightedBackend without Cluster): 500 when zero,
+	// as Gateway API's HTTPRoute requires; or 503, which Envoy's local
+	// reply to a gRPC request turns into grpc-status UNAVAILABLE, as
+	// GRPCRoute requires.
+	InvalidBackendStatus int `json:"invalidBackendStatus,omitempty"`
 }
 
 // WeightedBackend is one share of a ForwardAction.

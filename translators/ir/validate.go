@@ -230,6 +230,9 @@ func ValidateRoute(r *Route, clusters map[string]bool) []string {
 	if r.Forward != nil {
 		actions++
 		errs = append(errs, validateBackends(r.Forward.Backends, clusters)...)
+		if c := r.Forward.InvalidBackendStatus; c != 0 && c != 500 && c != 503 {
+			errs = append(errs, fmt.Sprintf("invalid backend status %d is not 500 or 503", c))
+		}
 	}
 	if r.Redirect != nil {
 		actions++

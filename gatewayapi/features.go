@@ -1,0 +1,55 @@
+package gatewayapi
+
+import (
+	"sigs.k8s.io/gateway-api/pkg/features"
+
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// SupportedFeatures is THE list of Gateway API features Legate implements:
+// the one place that says so. Every GatewayClass of Legate's lists exactly
+// these in status.supportedFeatures, and the conformance suite runs the
+// tests of exactly these (it reads that list).
+//
+// When you implement a feature, add its name here (kept in alphabetical
+// order, one per line, with what implements it) in the same change that
+// implements it, with golden cases that show it; when a feature stops
+// working, remove it. A name here that Legate does not fully implement is
+// a conformance failure; a feature missing here is a feature nobody tests.
+// TestSupportedFeatures checks the list is sorted, has no duplicates and
+// names only features of the Gateway API version Legate is built with.
+var SupportedFeatures = []features.FeatureName{
+	features.SupportGRPCRoute,                           // grpcroute.go
+	features.SupportGRPCRouteNamedRouteRule,             // rule names are accepted (and ignored)
+	features.SupportGateway,                             // gateway.go, listener.go
+	features.SupportGatewayHTTPListenerIsolation,        // per-listener virtual hosts (doc.go)
+	features.SupportHTTPRoute,                           // httproute.go
+	features.SupportHTTPRoute303RedirectStatusCode,      // filters.go: checkRedirect
+	features.SupportHTTPRoute307RedirectStatusCode,      // filters.go: checkRedirect
+	features.SupportHTTPRoute308RedirectStatusCode,      // filters.go: checkRedirect
+	features.SupportHTTPRouteBackendProtocolH2C,         // appProtocol h2c: HTTP/2 clusters
+	features.SupportHTTPRouteHostRewrite,                // filters.go: rewrite
+	features.SupportHTTPRouteMethodMatching,             // match.go
+	features.SupportHTTPRouteNamedRouteRule,             // rule names are accepted (and ignored)
+	features.SupportHTTPRouteParentRefPort,              // attachToGateway
+	features.SupportHTTPRoutePathRedirect,               // filters.go: redirectFor
+	features.SupportHTTPRoutePathRewrite,                // filters.go: rewrite
+	features.SupportHTTPRoutePortRedirect,               // filters.go: redirectFor
+	features.SupportHTTPRouteQueryParamMatching,         // match.go
+	features.SupportHTTPRouteRequestMirror,              // filters.go: mirror
+	features.SupportHTTPRouteRequestMultipleMirrors,     // filters.go: mirror
+	features.SupportHTTPRouteRequestPercentageMirror,    // filters.go: mirror
+	features.SupportHTTPRouteRequestTimeout,             // timeouts.request
+	features.SupportHTTPRouteResponseHeaderModification, // filters.go: headerModifier
+	features.SupportHTTPRouteSchemeRedirect,             // filters.go: redirectFor
+	features.SupportReferenceGrant,                      // refgrant.go
+}
+
+// supportedFeatures renders SupportedFeatures for a GatewayClass status.
+func supportedFeatures() []gatewayv1.SupportedFeature {
+	out := make([]gatewayv1.SupportedFeature, len(SupportedFeatures))
+	for i, f := range SupportedFeatures {
+		out[i] = gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)}
+	}
+	return out
+}
