@@ -266,10 +266,10 @@ func TestBuildErrors(t *testing.T) {
 			cfg: &ir.Config{Listeners: []*ir.Listener{{
 				Name: "https-443", Address: "0.0.0.0", Port: 443, Protocol: ir.ProtocolHTTPS,
 				VirtualHosts: []*ir.VirtualHost{
-					{Name: "a", Hostnames: []string{"a.example.com"}, TLS: &ir.TLSConfig{SecretNames: []string{"s"}, MinVersion: "1.1"}},
+					{Name: "a", Hostnames: []string{"a.example.com"}, TLS: &ir.TLSConfig{SecretNames: []string{"s"}, MinVersion: "1.4"}},
 				},
 			}}},
-			want: `virtual host a: unsupported TLS minimum version "1.1"`,
+			want: `virtual host a: TLS minimum version: unsupported TLS version "1.4"`,
 		},
 		{
 			name: "secret without key",

@@ -215,16 +215,19 @@ func downstreamTLS(tls *ir.TLSConfig, alpn, defaultALPN []string) (*corev3.Trans
 			SdsConfig: adsConfigSource(),
 		})
 	}
-	switch tls.MinVersion {
-	case "":
-	case "1.2":
-		common.TlsParams = &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_2}
-	case "1.3":
-		common.TlsParams = &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_3}
-	default:
-		return nil, fmt.Errorf("unsupported TLS minimum version %q", tls.MinVersion)
+	params, err := downstreamTLSParams(tls)
+	if err != nil {
+		return nil, err
 	}
-	a, err := toAny(&tlsv3.DownstreamTlsContext{CommonTlsContext: common})
+	common.TlsParams = params
+	dtc := &tlsv3.DownstreamTlsContext{CommonTlsContext: common}
+	if tls.ClientCA != "" {
+		common.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+			ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: tls.ClientCA, SdsConfig: adsConfigSource()},
+		}
+		dtc.RequireClientCertificate = wrapperspb.Bool(tls.ClientCertRequired)
+	}
+	a, err := toAny(dtc)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -209,4 +210,24 @@ func (v *validator) clusterPolicies(loc location, c *clusterv3.Cluster) {
 	if !h2 {
 		v.add(loc, "a gRPC health check needs the cluster to speak HTTP/2")
 	}
+}
+
+// downstreamTLSParams returns the TLS versions, cipher suites and curves
+// of t, or nil when all are Envoy's defaults.
+func downstreamTLSParams(t *ir.TLSConfig) (*tlsv3.TlsParameters, error) {
+	if t.MinVersion == "" && t.MaxVersion == "" && len(t.CipherSuites) == 0 && len(t.ECDHCurves) == 0 {
+		return nil, nil
+	}
+	p := &tlsv3.TlsParameters{
+		CipherSuites: append([]string(nil), t.CipherSuites...),
+		EcdhCurves:   append([]string(nil), t.ECDHCurves...),
+	}
+	var err error
+	if p.TlsMinimumProtocolVersion, err = tlsVersion(t.MinVersion); err != nil {
+		return nil, fmt.Errorf("TLS minimum version: %w", err)
+	}
+	if p.TlsMaximumProtocolVersion, err = tlsVersion(t.MaxVersion); err != nil {
+		return nil, fmt.Errorf("TLS maximum version: %w", err)
+	}
+	return p, nil
 }

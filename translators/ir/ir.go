@@ -96,8 +96,19 @@ type TLSConfig struct {
 	// SecretNames are names of Secrets in Config.Secrets: one certificate
 	// each (several allow e.g. RSA and ECDSA side by side).
 	SecretNames []string `json:"secretNames"`
-	// MinVersion is "1.2" or "1.3"; empty leaves Envoy's default.
+	// MinVersion and MaxVersion are "1.0", "1.1", "1.2" or "1.3"; empty
+	// leaves Envoy's defaults (1.2 and 1.3).
 	MinVersion string `json:"minVersion,omitempty"`
+	MaxVersion string `json:"maxVersion,omitempty"`
+	// CipherSuites (BoringSSL names) and ECDHCurves for TLS 1.0-1.2;
+	// empty keeps Envoy's defaults.
+	CipherSuites []string `json:"cipherSuites,omitempty"`
+	ECDHCurves   []string `json:"ecdhCurves,omitempty"`
+	// ClientCA names a Secret in Config.Secrets holding a CA bundle that
+	// client certificates are checked against; with ClientCertRequired a
+	// client without a valid certificate is refused.
+	ClientCA           string `json:"clientCA,omitempty"`
+	ClientCertRequired bool   `json:"clientCertRequired,omitempty"`
 	// ALPN protocols offered, e.g. ["h2", "http/1.1"].
 	ALPN []string `json:"alpn,omitempty"`
 }

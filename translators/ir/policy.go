@@ -296,3 +296,34 @@ func validateHeaderModifier(hm *HeaderModifier) []string {
 	}
 	return errs
 }
+
+// validateTLSParams checks the versions, cipher and curve names and the
+// client CA of a TLS configuration.
+func validateTLSParams(t *TLSConfig, secrets map[string]*Secret) []string {
+	var errs []string
+	for _, v := range []string{t.MinVersion, t.MaxVersion} {
+		if _, ok := tlsVersions[v]; !ok {
+			errs = append(errs, fmt.Sprintf("TLS version %q is not one of 1.0, 1.1, 1.2, 1.3", v))
+		}
+	}
+	if t.MinVersion != "" && t.MaxVersion != "" && tlsVersions[t.MinVersion] > tlsVersions[t.MaxVersion] {
+		errs = append(errs, fmt.Sprintf("TLS minimum version %s is above the maximum %s", t.MinVersion, t.MaxVersion))
+	}
+	for _, n := range append(append([]string{}, t.CipherSuites...), t.ECDHCurves...) {
+		if n == "" || strings.ContainsAny(n, ": \x00\r\n") {
+			errs = append(errs, fmt.Sprintf("cipher suite or curve name %q is not valid", n))
+		}
+	}
+	if t.ClientCA != "" {
+		if s, ok := secrets[t.ClientCA]; !ok {
+			errs = append(errs, fmt.Sprintf("client CA secret %q does not exist", t.ClientCA))
+		} else if len(s.CA) == 0 || len(s.Certificate) > 0 {
+			// An SDS secret is a certificate or a validation context.
+			errs = append(errs, fmt.Sprintf("client CA secret %q must hold a CA bundle and no certificate", t.ClientCA))
+		}
+	}
+	if t.ClientCertRequired && t.ClientCA == "" {
+		errs = append(errs, "a client certificate is required but no CA checks it")
+	}
+	return errs
+}

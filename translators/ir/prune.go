@@ -66,14 +66,14 @@ func (c *Config) Prune() []Error {
 		}
 		names[l.Name] = true
 		ports[key] = l.Name
-		errs = append(errs, pruneListener(l, clusters, secrets)...)
+		errs = append(errs, pruneListener(l, clusters, secretByName)...)
 		keptListeners = append(keptListeners, l)
 	}
 	c.Listeners = keptListeners
 	return errs
 }
 
-func pruneListener(l *Listener, clusters, secrets map[string]bool) []Error {
+func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Secret) []Error {
 	var errs []Error
 	hosts := map[string]string{}
 	vhNames := map[string]bool{}

@@ -70,7 +70,7 @@ func (c *Config) Validate() []Error {
 				}
 				hosts[h] = vh.Name
 			}
-			for _, m := range validateVirtualHost(vh, l.Protocol, secrets) {
+			for _, m := range validateVirtualHost(vh, l.Protocol, secretByName) {
 				errs = append(errs, Error{src, vel, m})
 			}
 			routes := map[string]bool{}
@@ -170,7 +170,7 @@ func validateListener(l *Listener) []string {
 	return errs
 }
 
-func validateVirtualHost(vh *VirtualHost, p Protocol, secrets map[string]bool) []string {
+func validateVirtualHost(vh *VirtualHost, p Protocol, secrets map[string]*Secret) []string {
 	var errs []string
 	if vh.Name == "" {
 		errs = append(errs, "name is empty")
@@ -191,10 +191,11 @@ func validateVirtualHost(vh *VirtualHost, p Protocol, secrets map[string]bool) [
 			errs = append(errs, "TLS has no certificate")
 		}
 		for _, s := range vh.TLS.SecretNames {
-			if !secrets[s] {
+			if secrets[s] == nil {
 				errs = append(errs, fmt.Sprintf("TLS secret %q does not exist", s))
 			}
 		}
+		errs = append(errs, validateTLSParams(vh.TLS, secrets)...)
 	}
 	return errs
 }
