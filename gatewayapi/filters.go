@@ -90,8 +90,17 @@ func (t *translation) ruleFiltersFor(rs *routeState, fs []gatewayv1.HTTPRouteFil
 			}
 			fails = append(fails, failRef(gatewayv1.RouteReasonInvalidKind, ff+".extensionRef",
 				"extension filter %s is not a kind Legate knows; requests of this rule are answered with an error (500, or UNAVAILABLE on a GRPCRoute)", desc))
+		case gatewayv1.HTTPRouteFilterCORS:
+			c, warnings, err := corsFor(f.CORS)
+			if err != nil {
+				return out, nil, unsupported("%s.cors: %v", ff, err)
+			}
+			for _, w := range warnings {
+				rs.problems.add(warnSev, ff+".cors", "Degraded", "%s", w)
+			}
+			out.filters.CORS = c
 		default:
-			// CORS, ExternalAuth and any unknown type.
+			// ExternalAuth and any unknown type.
 			return out, nil, unsupported("%s: filter type %q is not supported", ff, f.Type)
 		}
 	}

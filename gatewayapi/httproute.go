@@ -61,6 +61,11 @@ type ruleState struct {
 	// precedence, for GRPCRoute rules, is the ir.Route Precedence of each
 	// match (see grpcPrecedence); nil for HTTPRoute rules.
 	precedence []int32
+	// name is spec.rules[].name, which names the rule's IR routes.
+	name string
+	// retry and session are the rule's retry and session persistence.
+	retry   *ir.Retry
+	session *ir.SessionPersistence
 }
 
 // attachment is a route attached to a listener, with the hostnames it
@@ -200,6 +205,11 @@ func (t *translation) translateRules(rs *routeState) {
 func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleState, []*refFailure, *invalidRule) {
 	spec := &rs.route.Spec.Rules[i]
 	rule := &ruleState{index: i, field: field}
+	name, err := ruleNameFor(rs.route, i)
+	if err != nil {
+		return nil, nil, unsupported("%v", err)
+	}
+	rule.name = name
 	for j, m := range spec.Matches {
 		im, err := matchFor(m)
 		if err != nil {
@@ -220,14 +230,42 @@ func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleS
 			rule.timeout = -1 // zero disables the timeout
 		}
 	}
-	if spec.Timeouts != nil && spec.Timeouts.BackendRequest != nil {
-		rs.problems.add(warnSev, field+".timeouts.backendRequest", "NotImplemented", "backendRequest timeouts are not implemented yet and are ignored")
-	}
 	if spec.Retry != nil {
-		rs.problems.add(warnSev, field+".retry", "NotImplemented", "retries are not implemented yet and are ignored")
+		rt, err := retryFor(spec.Retry)
+		if err != nil {
+			return nil, nil, unsupported("retry: %v", err)
+		}
+		rule.retry = rt
+	}
+	if spec.Timeouts != nil && spec.Timeouts.BackendRequest != nil {
+		d, err := parseDuration(string(*spec.Timeouts.BackendRequest))
+		if err != nil {
+			return nil, nil, unsupported("timeouts.backendRequest: %v", err)
+		}
+		if d > 0 && rule.timeout > 0 && d > rule.timeout {
+			return nil, nil, unsupported("timeouts.backendRequest %s is longer than timeouts.request %s", d, rule.timeout)
+		}
+		// Zero disables the per-backend bound, leaving the request
+		// timeout (or Envoy's default) in force.
+		if d > 0 {
+			if rule.retry != nil {
+				// Each try is bounded; the request timeout (if any)
+				// still bounds all tries together.
+				rule.retry.PerTry = d
+			} else if rule.timeout <= 0 || d < rule.timeout {
+				// Without retries there is one try, so bounding the
+				// route is bounding the try; a zero (disabled) request
+				// timeout still lets the backend request be bounded.
+				rule.timeout = d
+			}
+		}
 	}
 	if spec.SessionPersistence != nil {
-		rs.problems.add(warnSev, field+".sessionPersistence", "NotImplemented", "session persistence is not implemented yet and is ignored")
+		sp, err := sessionFor(spec.SessionPersistence)
+		if err != nil {
+			return nil, nil, unsupported("sessionPersistence: %v", err)
+		}
+		rule.session = sp
 	}
 	filters, fails, bad := t.ruleFiltersFor(rs, spec.Filters, field+".filters", rule.matches)
 	if bad != nil {
@@ -236,8 +274,9 @@ func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleS
 	rule.filters = filters
 	for j, br := range spec.BackendRefs {
 		bf := fmt.Sprintf("%s.backendRefs[%d]", field, j)
-		if len(br.Filters) > 0 {
-			return nil, fails, unsupported("backendRefs[%d].filters: filters on a backend are not supported yet", j)
+		reqHeaders, respHeaders, err := backendFiltersFor(br.Filters)
+		if err != nil {
+			return nil, fails, unsupported("backendRefs[%d].%v", j, err)
 		}
 		wb, fail, bad := t.weightedBackend(rs, br.BackendRef, j, bf)
 		if bad != nil {
@@ -247,6 +286,9 @@ func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleS
 			fails = append(fails, fail)
 		}
 		if wb.Weight > 0 {
+			if wb.Cluster != "" {
+				wb.RequestHeaders, wb.ResponseHeaders = reqHeaders, respHeaders
+			}
 			rule.backends = append(rule.backends, wb)
 		}
 	}
@@ -421,6 +463,11 @@ func (rs *routeState) irRoutes(port uint32) []*ir.Route {
 		for j, m := range rule.matches {
 			field := fmt.Sprintf("%s.matches[%d]", rule.field, j)
 			name := fmt.Sprintf("%s/%s/%s/rules[%d]/matches[%d]", strings.ToLower(rs.kind), ns, n, rule.index, j)
+			if rule.name != "" {
+				// A named rule keeps its routes' names when rules are
+				// added or removed before it.
+				name = fmt.Sprintf("%s/%s/%s/%s/matches[%d]", strings.ToLower(rs.kind), ns, n, rule.name, j)
+			}
 			route := &ir.Route{
 				Name:   name,
 				Source: ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: rs.kind, Namespace: ns, Name: n, Field: field},
@@ -431,6 +478,7 @@ func (rs *routeState) irRoutes(port uint32) []*ir.Route {
 			}
 			f := rule.filters
 			route.Filters.ResponseHeaders = f.filters.ResponseHeaders
+			route.Filters.CORS = f.filters.CORS
 			switch {
 			case f.redirect != nil:
 				route.Redirect = redirectFor(f.redirect, rule.matches, port)
@@ -445,6 +493,8 @@ func (rs *routeState) irRoutes(port uint32) []*ir.Route {
 				route.Filters.Rewrite = f.filters.Rewrite
 				route.Filters.Mirrors = slices.Clone(f.filters.Mirrors)
 				route.Filters.Timeout = rule.timeout
+				route.Filters.Retry = rule.retry
+				route.Filters.SessionPersistence = rule.session
 			}
 			out = append(out, route)
 		}
