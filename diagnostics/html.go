@@ -34,7 +34,7 @@ var pages = map[string]string{
 {{range .VirtualHosts}}<h3>{{.Name}}: {{range .Domains}}<code>{{.}}</code> {{end}}</h3>
 <table><tr><th>#</th><th>Match</th><th>Action</th><th>Filters</th><th>Source</th></tr>
 {{range .Routes}}<tr><td>{{.Index}}</td><td><code>{{.Match}}</code></td><td>{{template "action" .Action}}</td>
-<td>{{range .Filters}}{{.}}<br>{{end}}</td><td>{{with .Source}}{{.Kind}} {{.Namespace}}/{{.Name}}{{if .Field}} <code>{{.Field}}</code>{{end}}{{end}}<br><small>{{.Name}}</small></td></tr>{{end}}
+<td>{{range .Filters}}{{.}}<br>{{end}}</td><td>{{with .Source}}{{.Kind}} {{.Namespace}}/{{.Name}}{{if .Field}} <code>{{.Field}}</code>{{end}}{{end}}<br><small>{{.Name}}</small>{{range $k, $v := .Annotations}}<br><small>{{$k}}: {{$v}}</small>{{end}}</td></tr>{{end}}
 </table>{{end}}{{else}}<p>No routes.</p>{{end}}`,
 	"problems": `<table><tr><th>Object</th><th>Severity</th><th>Field</th><th>Reason</th><th>Message</th></tr>
 {{range .}}<tr><td>{{.Object}}</td><td>{{.Severity}}</td><td><code>{{.Field}}</code></td><td>{{.Reason}}</td><td>{{.Message}}</td></tr>{{else}}<tr><td colspan="5">No problems.</td></tr>{{end}}</table>`,

@@ -312,6 +312,9 @@ type RouteView struct {
 	Action  Action     `json:"action"`
 	Filters []string   `json:"filters,omitempty"`
 	Source  *ir.Source `json:"source,omitempty"`
+	// Annotations are what the source said about the route beyond routing:
+	// a Mapping's docs and labels, a Gateway API rule's name.
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 func (s *Server) routeTables() []RouteTable {
@@ -346,6 +349,7 @@ func (s *Server) routeTables() []RouteTable {
 					src := ir.Source
 					rv.Source = &src
 					rv.Filters = describeFilters(ir.Filters)
+					rv.Annotations = ir.Annotations
 				}
 				v.Routes = append(v.Routes, rv)
 			}

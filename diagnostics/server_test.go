@@ -225,7 +225,7 @@ func TestPages(t *testing.T) {
 	defer srv.Close()
 	for path, want := range map[string][]string{
 		"/":         {"Snapshot <code>v1</code>", "<td>Mapping</td>", `href="/explain"`},
-		"/routes":   {"http-8080", "mapping/default/m-search", "gateway-default-gw-80", "httproute/default/gw-routes/rules[0]/matches[0]"},
+		"/routes":   {"http-8080", "mapping/default/m-search", "docs.display_name: Search API", "docs.url: https://docs.example.com/search", "gateway-default-gw-80", "httproute/default/gw-routes/rules[0]/matches[0]"},
 		"/problems": {"Ingress/default/broken"},
 		"/clusters": {"default/api/80", "10.0.0.1:8080 ready"},
 		"/diff":     {"listener", "added"},

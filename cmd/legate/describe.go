@@ -224,6 +224,9 @@ func printRoutes(w io.Writer, tables []diagnostics.RouteTable) error {
 				if r.Source != nil {
 					src = r.Source.String()
 				}
+				if d := r.Annotations["docs.display_name"]; d != "" {
+					src += " (" + d + ")"
+				}
 				fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\n", r.Index, r.Match, describeAction(r.Action), src)
 			}
 		}
