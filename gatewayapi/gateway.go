@@ -91,8 +91,9 @@ func (t *translation) collectGateways() {
 // and this never happens.
 func (t *translation) claimPorts() {
 	type addrPort struct {
-		addr string
-		port gatewayv1.PortNumber
+		addr      string
+		port      gatewayv1.PortNumber
+		transport string
 	}
 	owner := map[addrPort]*gatewayState{}
 	for _, gs := range t.gateways {
@@ -103,7 +104,7 @@ func (t *translation) claimPorts() {
 			if !l.accepted || l.conflict != "" || !l.certsOK {
 				continue
 			}
-			k := addrPort{gs.bind, l.spec.Port}
+			k := addrPort{gs.bind, l.spec.Port, transport(l.spec.Protocol)}
 			if o, ok := owner[k]; ok && o != gs {
 				l.reject(gatewayv1.ListenerReasonPortUnavailable,
 					"port %d is already used by Gateway %s, which is older; Gateways share one address", l.spec.Port, o.key())

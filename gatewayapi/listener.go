@@ -53,8 +53,14 @@ type listenerState struct {
 	from     gatewayv1.FromNamespaces
 	selector labels.Selector
 
-	// tls names the IR secrets of an HTTPS listener.
-	tls *ir.TLSConfig
+	// tls names the IR secrets of an HTTPS listener, or of a TLS listener
+	// that terminates; passthrough is set on a TLS listener that does not.
+	tls         *ir.TLSConfig
+	passthrough bool
+	// overlap, when set, is the OverlappingTLSConfig reason: the listener
+	// terminates TLS for hostnames another listener on its port covers too.
+	overlap    gatewayv1.ListenerConditionReason
+	overlapMsg string
 
 	// attached counts routes attached to the listener.
 	attached int32
@@ -93,6 +99,9 @@ func (l *listenerState) refFailed(reason gatewayv1.ListenerConditionReason, fiel
 var routeKindsByProtocol = map[gatewayv1.ProtocolType][]gatewayv1.Kind{
 	gatewayv1.HTTPProtocolType:  {"HTTPRoute", "GRPCRoute"},
 	gatewayv1.HTTPSProtocolType: {"HTTPRoute", "GRPCRoute"},
+	gatewayv1.TLSProtocolType:   {"TLSRoute"},
+	gatewayv1.TCPProtocolType:   {"TCPRoute"},
+	gatewayv1.UDPProtocolType:   {"UDPRoute"},
 }
 
 func routeKind(k gatewayv1.Kind) gatewayv1.RouteGroupKind {
@@ -138,6 +147,15 @@ func (l *listenerState) kindConflict(rs *routeState, hosts []string) *kindClaim 
 	return nil
 }
 
+// transport is the transport protocol a listener's port is bound with:
+// a UDP and a TCP-based listener may share a port number.
+func transport(p gatewayv1.ProtocolType) string {
+	if p == gatewayv1.UDPProtocolType {
+		return "udp"
+	}
+	return "tcp"
+}
+
 // newListener validates one listener on its own: protocol, port, hostname,
 // TLS and allowed routes. Conflicts with other listeners are found later.
 func (t *translation) newListener(gs *gatewayState, i int) *listenerState {
@@ -151,22 +169,38 @@ func (t *translation) newListener(gs *gatewayState, i int) *listenerState {
 		l.hostname = string(*spec.Hostname)
 	}
 	switch spec.Protocol {
-	case gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType:
+	case gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType, gatewayv1.TLSProtocolType:
+	case gatewayv1.TCPProtocolType, gatewayv1.UDPProtocolType:
+		// The spec: hostname is not used for TCP and UDP listeners, which
+		// are told apart by port alone.
+		if spec.Hostname != nil {
+			gs.problems.add(warnSev, l.field+".hostname", "Ignored", "hostname is not used on a %s listener and is ignored", spec.Protocol)
+		}
+		l.hostname = ""
 	default:
-		l.reject(gatewayv1.ListenerReasonUnsupportedProtocol, "protocol %q is not supported yet; Legate serves HTTP and HTTPS listeners", spec.Protocol)
+		l.reject(gatewayv1.ListenerReasonUnsupportedProtocol, "protocol %q is not supported; Legate serves HTTP, HTTPS, TLS, TCP and UDP listeners", spec.Protocol)
 	}
 	if spec.Port < 1 || spec.Port > 65535 {
 		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is not in 1-65535", spec.Port)
 	} else if p := uint32(spec.Port); (p == t.s.HTTPPort || p == t.s.HTTPSPort) && t.sharesIngressAddress(gs) {
 		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is Legate's shared Ingress listener port", p)
 	}
-	if spec.Hostname != nil {
+	if l.hostname != "" {
 		if err := validHostname(l.hostname); err != nil {
 			l.reject(gatewayv1.ListenerReasonUnsupportedValue, "%v", err)
 		}
 	}
 	t.allowedRoutes(l)
-	if spec.Protocol == gatewayv1.HTTPSProtocolType {
+	switch spec.Protocol {
+	case gatewayv1.HTTPSProtocolType:
+		t.listenerTLS(l)
+	case gatewayv1.TLSProtocolType:
+		if spec.TLS != nil && spec.TLS.Mode != nil && *spec.TLS.Mode == gatewayv1.TLSModePassthrough {
+			// Passthrough forwards the TLS stream unopened: there is no
+			// certificate to resolve.
+			l.passthrough = true
+			break
+		}
 		t.listenerTLS(l)
 	}
 	return l
@@ -245,16 +279,16 @@ func (t *translation) listenerTLS(l *listenerState) {
 	field := l.field + ".tls"
 	if cfg == nil {
 		l.certsOK = false
-		l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, field, "an HTTPS listener needs tls.certificateRefs")
+		l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, field, "a %s listener that terminates TLS needs tls.certificateRefs", l.spec.Protocol)
 		return
 	}
 	if cfg.Mode != nil && *cfg.Mode != gatewayv1.TLSModeTerminate {
-		l.reject(gatewayv1.ListenerReasonUnsupportedValue, "tls.mode %q is not allowed on an HTTPS listener; use Terminate", *cfg.Mode)
+		l.reject(gatewayv1.ListenerReasonUnsupportedValue, "tls.mode %q is not allowed on a %s listener", *cfg.Mode, l.spec.Protocol)
 		return
 	}
 	if len(cfg.CertificateRefs) == 0 {
 		l.certsOK = false
-		l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, field+".certificateRefs", "an HTTPS listener needs at least one certificateRef")
+		l.refFailed(gatewayv1.ListenerReasonInvalidCertificateRef, field+".certificateRefs", "a %s listener that terminates TLS needs at least one certificateRef", l.spec.Protocol)
 		return
 	}
 	gw := l.gw.gw
@@ -317,19 +351,24 @@ func (t *translation) tlsSecret(namespace, name string) (string, error) {
 // they share a hostname (HostnameConflict). As the spec requires, no
 // conflicting listener wins: all of them are left out.
 func findConflicts(ls []*listenerState) {
-	byPort := map[gatewayv1.PortNumber][]*listenerState{}
-	var ports []gatewayv1.PortNumber
+	type portKey struct {
+		port      gatewayv1.PortNumber
+		transport string
+	}
+	byPort := map[portKey][]*listenerState{}
+	var ports []portKey
 	for _, l := range ls {
 		if !l.accepted {
 			continue
 		}
-		if _, ok := byPort[l.spec.Port]; !ok {
-			ports = append(ports, l.spec.Port)
+		k := portKey{l.spec.Port, transport(l.spec.Protocol)}
+		if _, ok := byPort[k]; !ok {
+			ports = append(ports, k)
 		}
-		byPort[l.spec.Port] = append(byPort[l.spec.Port], l)
+		byPort[k] = append(byPort[k], l)
 	}
-	for _, p := range ports {
-		group := byPort[p]
+	for _, k := range ports {
+		group, p := byPort[k], k.port
 		protocols := map[gatewayv1.ProtocolType]bool{}
 		for _, l := range group {
 			protocols[l.spec.Protocol] = true
@@ -351,10 +390,38 @@ func findConflicts(ls []*listenerState) {
 				l.conflictMsg = fmt.Sprintf("listeners %s share port %d and hostname %q", listenerNames(same), p, l.hostname)
 			}
 		}
+		findOverlappingTLS(group)
 	}
 	for _, l := range ls {
 		if l.conflict != "" {
 			l.gw.problems.add(errSev, l.field, string(l.conflict), "%s", l.conflictMsg)
+		}
+	}
+}
+
+// findOverlappingTLS marks, among listeners of one port, those that
+// terminate TLS for a hostname another such listener's wildcard covers
+// (OverlappingTLSConfig, reason OverlappingHostnames): a client may then
+// reuse a connection made for one listener's hostname for the other's. It
+// is a warning: both listeners stay accepted and programmed. Listeners
+// without a hostname are left out: they would overlap every other.
+func findOverlappingTLS(group []*listenerState) {
+	for _, a := range group {
+		if a.conflict != "" || a.tls == nil || a.hostname == "" {
+			continue
+		}
+		var with []*listenerState
+		for _, b := range group {
+			if b == a || b.conflict != "" || b.tls == nil || b.hostname == "" || b.hostname == a.hostname {
+				continue
+			}
+			if covers(a.hostname, b.hostname) || covers(b.hostname, a.hostname) {
+				with = append(with, b)
+			}
+		}
+		if len(with) > 0 {
+			a.overlap = gatewayv1.ListenerReasonOverlappingHostnames
+			a.overlapMsg = fmt.Sprintf("hostname %q overlaps those of listeners %s on port %d", a.hostname, listenerNames(with), a.spec.Port)
 		}
 	}
 }
@@ -417,6 +484,9 @@ func (l *listenerState) status() gatewayv1.ListenerStatus {
 		conds = append(conds, condition(gatewayv1.ListenerConditionProgrammed, false, gatewayv1.ListenerReasonInvalid, gen, "the Gateway is not programmed"))
 	default:
 		conds = append(conds, condition(gatewayv1.ListenerConditionProgrammed, false, gatewayv1.ListenerReasonInvalid, gen, "listener is not programmed: it is not accepted, conflicts, or its certificates did not resolve"))
+	}
+	if l.overlap != "" {
+		conds = append(conds, condition(gatewayv1.ListenerConditionOverlappingTLSConfig, true, l.overlap, gen, "%s", l.overlapMsg))
 	}
 	return gatewayv1.ListenerStatus{
 		Name:           l.spec.Name,

@@ -21,6 +21,9 @@ type Status struct {
 	Gateways       []GatewayStatus      `json:"gateways,omitempty"`
 	HTTPRoutes     []RouteStatus        `json:"httpRoutes,omitempty"`
 	GRPCRoutes     []RouteStatus        `json:"grpcRoutes,omitempty"`
+	TLSRoutes      []RouteStatus        `json:"tlsRoutes,omitempty"`
+	TCPRoutes      []RouteStatus        `json:"tcpRoutes,omitempty"`
+	UDPRoutes      []RouteStatus        `json:"udpRoutes,omitempty"`
 }
 
 // GatewayClassStatus is the status of one GatewayClass Legate owns.

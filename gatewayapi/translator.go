@@ -34,6 +34,9 @@ func (translator) Kinds() []client.Object {
 		&gatewayv1.Gateway{},
 		&gatewayv1.HTTPRoute{},
 		&gatewayv1.GRPCRoute{},
+		&gatewayv1.TLSRoute{},
+		&gatewayv1.TCPRoute{},
+		&gatewayv1.UDPRoute{},
 		&gatewayv1.ReferenceGrant{},
 		&corev1.Service{},
 		&discoveryv1.EndpointSlice{},
@@ -88,6 +91,7 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 	t.collectClasses()
 	t.collectGateways()
 	t.collectRoutes()
+	t.collectL4Routes()
 	cfg := t.emit()
 	st, objs := t.statuses()
 	return Result{IR: cfg, Status: st, Objects: objs}
@@ -112,6 +116,8 @@ type translation struct {
 	// stale are routes that name none of Legate's Gateways but whose
 	// status still holds entries of Legate's controller.
 	stale []*routeState
+	// l4Routes are the TLSRoutes, TCPRoutes and UDPRoutes, oldest first.
+	l4Routes []*l4Route
 
 	clusters map[string]*ir.Cluster
 	secrets  map[string]*ir.Secret
@@ -134,20 +140,44 @@ func (t *translation) emit() *ir.Config {
 	usedSecrets := map[string]bool{}
 	gws := slices.Clone(t.gateways)
 	slices.SortFunc(gws, func(a, b *gatewayState) int { return cmp.Compare(a.key(), b.key()) })
+	type portKey struct {
+		port      int32
+		transport string
+	}
 	for _, gs := range gws {
-		byPort := map[int32][]*listenerState{}
+		byPort := map[portKey][]*listenerState{}
 		for _, l := range gs.listeners {
 			if l.programmed() {
-				byPort[int32(l.spec.Port)] = append(byPort[int32(l.spec.Port)], l)
+				k := portKey{int32(l.spec.Port), transport(l.spec.Protocol)}
+				byPort[k] = append(byPort[k], l)
 			}
 		}
-		ports := make([]int32, 0, len(byPort))
+		ports := make([]portKey, 0, len(byPort))
 		for p := range byPort {
 			ports = append(ports, p)
 		}
-		slices.Sort(ports)
-		for _, port := range ports {
-			l := t.portListener(gs, port, byPort[port])
+		slices.SortFunc(ports, func(a, b portKey) int {
+			return cmp.Or(cmp.Compare(a.port, b.port), cmp.Compare(a.transport, b.transport))
+		})
+		for _, pk := range ports {
+			ls := byPort[pk]
+			var l *ir.Listener
+			switch ls[0].spec.Protocol {
+			case gatewayv1.TLSProtocolType, gatewayv1.TCPProtocolType, gatewayv1.UDPProtocolType:
+				l = t.l4Listener(gs, pk.port, ls)
+			default:
+				l = t.portListener(gs, pk.port, ls)
+			}
+			for _, r := range l.TCPRoutes {
+				for _, b := range r.Backends {
+					usedClusters[b.Cluster] = true
+				}
+				if r.TLS != nil {
+					for _, s := range r.TLS.SecretNames {
+						usedSecrets[s] = true
+					}
+				}
+			}
 			for _, vh := range l.VirtualHosts {
 				if vh.TLS != nil {
 					for _, s := range vh.TLS.SecretNames {
@@ -314,6 +344,29 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 			Problems:        rs.problems,
 			RouteParents:    rs.parents,
 			RouteController: t.controller,
+		})
+	}
+	for _, r := range t.l4Routes {
+		rs := RouteStatus{Namespace: r.meta.Namespace, Name: r.meta.Name, Parents: r.parents}
+		switch r.kind {
+		case "TLSRoute":
+			st.TLSRoutes = append(st.TLSRoutes, rs)
+		case "TCPRoute":
+			st.TCPRoutes = append(st.TCPRoutes, rs)
+		case "UDPRoute":
+			st.UDPRoutes = append(st.UDPRoutes, rs)
+		}
+		objs = append(objs, translators.ObjectStatus{
+			Object:          translators.ObjectRef{Group: gatewayv1.GroupName, Kind: r.kind, Namespace: r.meta.Namespace, Name: r.meta.Name},
+			Generation:      r.meta.Generation,
+			Problems:        r.problems,
+			RouteParents:    r.parents,
+			RouteController: t.controller,
+		})
+	}
+	for _, list := range [][]RouteStatus{st.TLSRoutes, st.TCPRoutes, st.UDPRoutes} {
+		slices.SortFunc(list, func(a, b RouteStatus) int {
+			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 		})
 	}
 	slices.SortFunc(st.Gateways, func(a, b GatewayStatus) int {

@@ -45,8 +45,8 @@ func testSettings() translators.Settings {
 }
 
 // caseSettings are the settings of a golden case: testSettings, changed by
-// lines of the input of the form "# settings: key=value". The one key is
-// gatewayAddressPool (a CIDR).
+// lines of the input of the form "# settings: key=value". The keys are
+// gatewayAddressPool (a CIDR) and listenAddress.
 func caseSettings(data []byte) translators.Settings {
 	s := testSettings()
 	for _, line := range strings.Split(string(data), "\n") {
@@ -60,6 +60,8 @@ func caseSettings(data []byte) translators.Settings {
 			if p, err := netip.ParsePrefix(v); err == nil {
 				s.GatewayAddressPool = p
 			}
+		case "listenAddress":
+			s.ListenAddress = v
 		}
 	}
 	return s

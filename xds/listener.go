@@ -253,9 +253,10 @@ func buildTCPListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Lis
 	return lis, nil, nil
 }
 
-// buildTLSPassthroughListener forwards TLS connections unterminated,
-// choosing the route by the SNI of the ClientHello. A route without SNI
-// takes the connections no other route matches; only one may.
+// buildTLSPassthroughListener forwards TLS connections, choosing the
+// route by the SNI of the ClientHello: unterminated, or, for a route with
+// TLS, terminated in the route's chain. A route without SNI takes the
+// connections no other route matches; only one may.
 func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
 	if len(l.TCPRoutes) == 0 {
 		return nil, nil, nil
@@ -280,11 +281,22 @@ func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 		if err != nil {
 			return nil, nil, fmt.Errorf("tcp route %s: %w", r.Name, err)
 		}
-		lis.FilterChains = append(lis.FilterChains, &listenerv3.FilterChain{
+		chain := &listenerv3.FilterChain{
 			Name:             r.Name,
 			FilterChainMatch: filterChainMatch(sni),
 			Filters:          []*listenerv3.Filter{f},
-		})
+		}
+		if r.TLS != nil {
+			// Terminate here and proxy the plain bytes. No ALPN is offered
+			// unless the IR names some: what the backend speaks is unknown,
+			// and offering h2 would make clients speak it.
+			ts, err := downstreamTLS(r.TLS, r.TLS.ALPN, nil)
+			if err != nil {
+				return nil, nil, fmt.Errorf("tcp route %s: %w", r.Name, err)
+			}
+			chain.TransportSocket = ts
+		}
+		lis.FilterChains = append(lis.FilterChains, chain)
 	}
 	return lis, nil, nil
 }

@@ -380,6 +380,9 @@ type TCPRoute struct {
 	// SNI hostnames for TLS passthrough; empty matches any.
 	SNI      []string          `json:"sni,omitempty"`
 	Backends []WeightedBackend `json:"backends"`
+	// TLS, on a TLS listener only, terminates TLS with these certificates
+	// and forwards the decrypted bytes; nil passes TLS through unopened.
+	TLS *TLSConfig `json:"tls,omitempty"`
 }
 
 // ClusterKind says where a Cluster's endpoints come from.

@@ -127,7 +127,7 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 	keptTCP := l.TCPRoutes[:0:0]
 	sni := map[string]string{}
 	for _, t := range l.TCPRoutes {
-		msgs := validateTCPBackends(t.Backends, clusters)
+		msgs := append(validateTCPBackends(t.Backends, clusters), validateTCPRouteTLS(l, t, secrets)...)
 		if len(msgs) == 0 {
 			// Position among the kept routes: a dropped route frees its place.
 			kept := &Listener{Protocol: l.Protocol, TCPRoutes: append(keptTCP, t)}

@@ -87,6 +87,7 @@ func (c *Config) Validate() []Error {
 		sni := map[string]string{}
 		for i, t := range l.TCPRoutes {
 			msgs := append(validateTCPBackends(t.Backends, clusters), validateTCPRoute(l, i, t, sni)...)
+			msgs = append(msgs, validateTCPRouteTLS(l, t, secrets)...)
 			for _, m := range msgs {
 				errs = append(errs, Error{t.Source, "tcp route " + t.Name, m})
 			}
@@ -123,6 +124,32 @@ func validateTCPRoute(l *Listener, i int, t *TCPRoute, sni map[string]string) []
 				sni[n] = t.Name
 			}
 		}
+	}
+	return errs
+}
+
+// validateTCPRouteTLS checks a TCP route that terminates TLS: only on a
+// TLS listener, with at least one certificate, each a Secret of the Config.
+func validateTCPRouteTLS[V any](l *Listener, t *TCPRoute, secrets map[string]V) []string {
+	if t.TLS == nil {
+		return nil
+	}
+	var errs []string
+	if l.Protocol != ProtocolTLS {
+		errs = append(errs, "only a route of a TLS listener can terminate TLS")
+	}
+	if len(t.TLS.SecretNames) == 0 {
+		errs = append(errs, "TLS termination needs a certificate")
+	}
+	for _, n := range t.TLS.SecretNames {
+		if _, ok := secrets[n]; !ok {
+			errs = append(errs, fmt.Sprintf("secret %q does not exist", n))
+		}
+	}
+	switch t.TLS.MinVersion {
+	case "", "1.2", "1.3":
+	default:
+		errs = append(errs, fmt.Sprintf("unsupported TLS minimum version %q", t.TLS.MinVersion))
 	}
 	return errs
 }
