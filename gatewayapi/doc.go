@@ -1,11 +1,10 @@
 // Package gatewayapi translates Gateway API (gateway.networking.k8s.io/v1)
 // objects into Legate's IR, with the status the spec asks for.
 //
-// This is the first slice of the translator: GatewayClass, Gateway with
-// HTTP and HTTPS listeners, HTTPRoute, GRPCRoute and ReferenceGrant.
-// TLSRoute, TCPRoute, UDPRoute and BackendTLSPolicy are not read yet; TLS,
-// TCP and UDP listeners are reported as UnsupportedProtocol. The features
-// Legate implements are listed once, in SupportedFeatures, which every
+// It reads GatewayClass, Gateway (HTTP, HTTPS, TLS, TCP and UDP
+// listeners), HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute and
+// ReferenceGrant; BackendTLSPolicy is not read yet. The features Legate
+// implements are listed once, in SupportedFeatures, which every
 // GatewayClass of Legate's shows in status.supportedFeatures.
 //
 // # Which objects are Legate's
@@ -94,6 +93,45 @@
 // "*.example.com" only ever sees the former's routes, and answers 404 if it
 // has none. On HTTPS, each virtual host carries its listener's
 // certificates and is selected by SNI.
+//
+// # TLS, TCP and UDP listeners
+//
+// A TLS listener passes TLS through unopened (tls.mode Passthrough) or
+// terminates it with its certificateRefs (Terminate, the API's default)
+// and forwards the decrypted bytes; both modes may share a port, told apart
+// by SNI. TCP and UDP listeners are told apart by port alone (their
+// hostname is ignored, with a Warning problem); a TCP-based and a UDP
+// listener may share a port number. By default a TLS listener takes
+// TLSRoutes, a TCP listener TCPRoutes and a UDP listener UDPRoutes; any
+// other kind in allowedRoutes.kinds is InvalidRouteKinds. Among listeners
+// of one port that terminate TLS (HTTPS, or TLS in Terminate mode), one
+// whose hostname a wildcard of another covers, or covers another's, gets
+// OverlappingTLSConfig (OverlappingHostnames); it stays programmed.
+//
+// # TLSRoute, TCPRoute and UDPRoute
+//
+// All three are read in gateway.networking.k8s.io/v1, the version
+// Gateway API v1.6 stores (v1alpha2 and v1alpha3 are served only by the
+// experimental CRDs and convert to it). parentRefs, sectionName, port,
+// allowedRoutes and ReferenceGrants work as for HTTPRoute, with the same
+// reasons (NoMatchingParent, NotAllowedByListeners; BackendNotFound,
+// InvalidKind, RefNotPermitted). A TLSRoute's hostnames intersect with the
+// listener's as an HTTPRoute's do and become server names (SNI) of a
+// filter chain of its own; a route counts in attachedRoutes only on
+// listeners its hostnames meet (NoMatchingListenerHostname when none).
+// Backends are Service ports with any appProtocol, weighted; a backend
+// that does not resolve keeps its weight as a share of connections that
+// are closed at once (they go to the endpointless cluster
+// "gatewayapi/unavailable"), as the spec requires. Only the first rule is
+// served (the API allows one; others are dropped: PartiallyInvalid).
+//
+// Where routes compete, the oldest wins and all stay Accepted, as the
+// upstream conformance tests require: a TCP or UDP listener forwards to
+// its oldest route, and a server name on a TLS listener goes to the oldest
+// route serving it; the others get a Warning problem (NotServed). Envoy's
+// UDP proxy has no weighted clusters, so a UDPRoute with more than one
+// backend of non-zero weight is not accepted (UnsupportedValue) rather
+// than served with its weights ignored.
 //
 // # HTTPRoute
 //
