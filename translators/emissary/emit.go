@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"slices"
 
 	"github.com/legateproxy/legate/translators/ir"
 )
@@ -59,8 +58,7 @@ func (tr *translation) emit(ms []*mapping) *ir.Config {
 	for n := range tr.clusters {
 		clusterNames[n] = true
 	}
-	vhosts := map[string]*ir.VirtualHost{}
-	var vhostOrder []string
+	pl := newPlacement(tr)
 	used := map[string]bool{}
 	for _, g := range groups {
 		r, members := tr.route(g)
@@ -76,13 +74,16 @@ func (tr *translation) emit(ms []*mapping) *ir.Config {
 			}
 			continue
 		}
-		vh, ok := vhosts[g.vhost]
-		if !ok {
-			vh = &ir.VirtualHost{Name: g.vhost, Hostnames: []string{g.vhost}}
-			vhosts[g.vhost] = vh
-			vhostOrder = append(vhostOrder, g.vhost)
+		if !pl.add(r, g.vhost, members[0]) {
+			for _, m := range members {
+				if len(tr.hosts) > 0 {
+					m.warn("spec.hostname", "NoHost", "no Host takes this Mapping (its hostname %q and labels must match a Host's hostname and mappingSelector); it is not served", g.vhost)
+				} else {
+					m.warn("spec", "NoListener", "no HTTP Listener serves Mappings without a Host; it is not served")
+				}
+			}
+			continue
 		}
-		vh.Routes = append(vh.Routes, r)
 		if r.Forward != nil {
 			for _, b := range r.Forward.Backends {
 				used[b.Cluster] = true
@@ -92,18 +93,10 @@ func (tr *translation) emit(ms []*mapping) *ir.Config {
 			used[mi.Cluster] = true
 		}
 	}
-	cfg := &ir.Config{}
-	if len(vhostOrder) > 0 {
-		slices.Sort(vhostOrder)
-		l := &ir.Listener{
-			Name: tr.settings.HTTPListenerName(), Address: tr.settings.ListenAddress,
-			Port: tr.settings.HTTPPort, Protocol: ir.ProtocolHTTP,
-		}
-		for _, n := range vhostOrder {
-			ir.SortRoutes(vhosts[n].Routes)
-			l.VirtualHosts = append(l.VirtualHosts, vhosts[n])
-		}
-		cfg.Listeners = []*ir.Listener{l}
+	cfg := &ir.Config{Listeners: pl.result()}
+	tr.reportContexts()
+	for _, n := range sortedKeys(tr.secrets) {
+		cfg.Secrets = append(cfg.Secrets, tr.secrets[n])
 	}
 	for _, n := range sortedKeys(tr.clusters) {
 		if used[n] {

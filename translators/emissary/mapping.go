@@ -97,6 +97,9 @@ func (tr *translation) mapping(obj *v3.Mapping) *mapping {
 	m.shadow = sp.Shadow != nil && *sp.Shadow
 	m.setFilters()
 	m.routePolicies()
+	if sp.CORS != nil {
+		m.filters.CORS = m.cors(sp.CORS)
+	}
 	if sp.HostRedirect != nil && *sp.HostRedirect {
 		m.setRedirect()
 	} else {
@@ -129,7 +132,6 @@ func (tr *translation) unsupportedFields(m *mapping) {
 	}{
 		{"add_linkerd_headers", sp.AddLinkerdHeaders != nil && *sp.AddLinkerdHeaders},
 		{"auto_host_rewrite", sp.AutoHostRewrite != nil && *sp.AutoHostRewrite},
-		{"cors", sp.CORS != nil},
 		{"keepalive", sp.KeepAlive != nil},
 		{"cluster_max_connection_lifetime_ms", sp.ClusterMaxConnectionLifetimeMs != nil},
 		{"error_response_overrides", len(sp.ErrorResponseOverrides) > 0},

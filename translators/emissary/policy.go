@@ -38,6 +38,7 @@ type clusterSettings struct {
 	circuitBreakers  []ir.CircuitBreaker
 	healthChecks     []ir.HealthCheck
 	outlierDetection *ir.OutlierDetection
+	tls              *ir.UpstreamTLS
 	// statsName is stats_name when set; otherwise the cluster gets
 	// Emissary's default (see defaultStatsName), which does not make a
 	// cluster of its own.
@@ -50,7 +51,7 @@ type clusterSettings struct {
 func (c clusterSettings) suffix() string {
 	if c.connectTimeout == defaultConnectTimeout && c.idleTimeout == 0 && c.protocol == "" &&
 		c.loadBalancer == nil && len(c.circuitBreakers) == 0 && len(c.healthChecks) == 0 &&
-		c.outlierDetection == nil && c.statsName == "" {
+		c.outlierDetection == nil && c.statsName == "" && c.tls == nil {
 		return ""
 	}
 	b, err := json.Marshal(struct {
@@ -61,7 +62,8 @@ func (c clusterSettings) suffix() string {
 		HC                          []ir.HealthCheck
 		OD                          *ir.OutlierDetection
 		Stats                       string
-	}{c.connectTimeout, c.idleTimeout, c.protocol, c.loadBalancer, c.circuitBreakers, c.healthChecks, c.outlierDetection, c.statsName})
+		TLS                         *ir.UpstreamTLS
+	}{c.connectTimeout, c.idleTimeout, c.protocol, c.loadBalancer, c.circuitBreakers, c.healthChecks, c.outlierDetection, c.statsName, c.tls})
 	if err != nil {
 		panic(fmt.Sprintf("emissary: encoding cluster settings: %v", err)) // plain data: cannot fail
 	}
@@ -79,6 +81,7 @@ func (c clusterSettings) apply(cl *ir.Cluster, service string) *ir.Cluster {
 	cl.HealthChecks = c.healthChecks
 	cl.OutlierDetection = c.outlierDetection
 	cl.StatsName = c.statsName
+	cl.TLS = c.tls
 	if cl.StatsName == "" {
 		cl.StatsName = defaultStatsName(service)
 	}
@@ -466,4 +469,11 @@ func (m *mapping) annotations() {
 	if len(a) > 0 {
 		m.annotationsOut = a
 	}
+}
+
+func timeSeconds(s int64) time.Duration {
+	if s > 1<<32 {
+		s = 1 << 32
+	}
+	return time.Duration(s) * time.Second
 }

@@ -97,12 +97,11 @@ func (tr *translation) backend(m *mapping) string {
 		return ""
 	}
 	if svc.scheme == "https" || sp.TLS != "" {
-		field := "spec.service"
-		if sp.TLS != "" {
-			field = "spec.tls"
+		t, ok := tr.originationTLS(m)
+		if !ok {
+			return ""
 		}
-		m.warn(field, "NotSupportedYet", "originating TLS to the service is not supported yet; rather than send requests unencrypted, this Mapping's share answers 503")
-		return ""
+		cs.tls = t
 	}
 	var cl *ir.Cluster
 	if ip, err := netip.ParseAddr(svc.host); err == nil {

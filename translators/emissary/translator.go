@@ -72,9 +72,11 @@ func (translator) AddToScheme(s *runtime.Scheme) error {
 }
 
 func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
-	tr := &translation{in: in, settings: s, clusters: map[string]*ir.Cluster{}}
+	tr := &translation{in: in, settings: s, clusters: map[string]*ir.Cluster{}, secrets: map[string]*ir.Secret{}}
 	statuses := translators.NewStatusSet()
 	var mappings []*v3.Mapping
+	var hosts []*v3.Host
+	var listeners []*v3.Listener
 	seen := map[string]bool{}
 	for _, o := range in.Others {
 		if o == nil {
@@ -92,30 +94,49 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 				mappings = append(mappings, r)
 			}
 		case *v3.Host:
-			t.notYet(statuses, "Host", r, r.Spec.AmbassadorID)
+			if r.Spec.AmbassadorID.Matches(t.id) {
+				hosts = append(hosts, r)
+			}
 		case *v3.Listener:
-			t.notYet(statuses, "Listener", r, r.Spec.AmbassadorID)
+			if r.Spec.AmbassadorID.Matches(t.id) {
+				listeners = append(listeners, r)
+			}
 		case *v3.TLSContext:
-			t.notYet(statuses, "TLSContext", r, r.Spec.AmbassadorID)
+			if r.Spec.AmbassadorID.Matches(t.id) {
+				tr.tlsContexts = append(tr.tlsContexts, r)
+			}
 		case *v3.Module:
 			t.notYet(statuses, "Module", r, r.Spec.AmbassadorID)
 		case *v3.TCPMapping:
 			t.notYet(statuses, "TCPMapping", r, r.Spec.AmbassadorID)
 		}
 	}
-	slices.SortStableFunc(mappings, func(a, b *v3.Mapping) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-	})
+	byName := func(a, b client.Object) int {
+		return strings.Compare(a.GetNamespace()+"/"+a.GetName(), b.GetNamespace()+"/"+b.GetName())
+	}
+	slices.SortStableFunc(mappings, func(a, b *v3.Mapping) int { return byName(a, b) })
+	slices.SortStableFunc(hosts, func(a, b *v3.Host) int { return byName(a, b) })
+	slices.SortStableFunc(listeners, func(a, b *v3.Listener) int { return byName(a, b) })
+	slices.SortStableFunc(tr.tlsContexts, func(a, b *v3.TLSContext) int { return byName(a, b) })
+
 	var ms []*mapping
 	for _, m := range mappings {
 		ms = append(ms, tr.mapping(m))
 	}
+	tr.resources(hosts, listeners)
 	cfg := tr.emit(ms)
 	for _, m := range ms {
 		st := statuses.For(m.ref())
 		st.Generation = m.obj.Generation
 		for _, p := range m.problems {
 			statuses.AddProblem(m.ref(), p)
+		}
+	}
+	for _, r := range tr.reports {
+		st := statuses.For(r.ref)
+		st.Generation = r.generation
+		for _, p := range r.problems {
+			statuses.AddProblem(r.ref, p)
 		}
 	}
 	return cfg, statuses.List()
@@ -138,4 +159,16 @@ type translation struct {
 	in       *translators.Inputs
 	settings translators.Settings
 	clusters map[string]*ir.Cluster
+	// secrets are the TLS Secrets the fragment's listeners and clusters
+	// use, by IR name.
+	secrets     map[string]*ir.Secret
+	tlsContexts []*v3.TLSContext
+	// hosts and listeners are the accepted Host and Listener resources;
+	// with no Host, Mappings are served as before Hosts existed (see
+	// emit), and with no Listener Emissary's defaults apply.
+	hosts     []*host
+	listeners []*listener
+	// reports are the statuses of the kinds other than Mapping.
+	reports      []*report
+	usedContexts map[*v3.TLSContext]bool
 }
