@@ -9,15 +9,53 @@
 // "_automatic_"; a resource without ambassador_id belongs to "default".
 // Resources of other installations are ignored without a status.
 //
-// # What is translated so far
+// # Listeners, Hosts and where Mappings are served
 //
-// Mappings are served on the shared HTTP listener (Settings.HTTPPort), as
-// Emissary's default Listener on 8080 with no Host resources would serve
-// them. Host, Listener, TLSContext, Module and TCPMapping resources are not
-// translated yet: each gets a Warning saying so. Every Mapping field that is
-// not implemented yet gives a Warning naming the field while the rest of the
-// Mapping is still served; fields that cannot be ignored safely (envoy_override,
-// an invalid regular expression, ...) leave the Mapping out with an Error.
+// Listener: port, protocol (HTTP, HTTPS) or protocolStack ([HTTP, TCP],
+// [TLS, HTTP, TCP]), securityModel (XFP, SECURE, INSECURE) and hostBinding
+// (namespace SELF, the default, or ALL, and a label selector). A Listener on
+// --http-port (HTTP) or --https-port (HTTPS) is the listener Ingress and
+// Gateway routes share; others are listeners of their own. An HTTPS
+// Listener serves TLS only (Emissary also takes cleartext on it). The
+// PROXY protocol, TCP, TLS and UDP Listeners (TCPMappings) are Errors;
+// l7Depth, statsPrefix and http2MaxConcurrentStreams are reported as not
+// supported: Legate trusts no X-Forwarded-Proto from proxies in front, so
+// with XFP a request on a cleartext listener is insecure. With no
+// Listener at all, Emissary's documented defaults apply: HTTP on 8080 and
+// HTTPS on 8443 (Legate's --http-port and --https-port), security model
+// XFP, Hosts of every namespace.
+//
+// Host: hostname (a DNS glob, "*" by default; "host.example.*" is not
+// supported), tlsSecret (TLS is terminated only with one), tlsContext or
+// inline tls (not both) for min/max TLS version, cipher suites, ECDH
+// curves, ALPN, and ca_secret with cert_required for client certificates;
+// without either, a TLSContext whose hosts list the hostname applies. A
+// TLSContext naming another secret than the tlsSecret is an Error, as
+// Emissary disables TLS then. requestPolicy.insecure.action: Redirect (the
+// default with TLS: 301 to https), Reject (400) or Route (the default
+// without TLS); ACME challenges (/.well-known/acme-challenge/) are routed
+// in cleartext anyway. additionalPort -1 serves no insecure requests, a
+// port serves the insecure action there too. acmeProvider is reported as
+// not supported (unless its authority is "none").
+//
+// A Mapping is served by every Host whose hostname overlaps its own and
+// whose mappingSelector (if set) matches its labels, both required (the
+// corrected semantics of Emissary 3.2), on every listener that binds the
+// Host; a Host wider than the Mapping's hostname gets an ":authority"
+// match narrowing the route. A Mapping no Host takes is not served
+// (Warning). With no Host at all, Mappings are served on the cleartext
+// listeners under their own hostname, as before Hosts: Emissary would make
+// a "*" Host with a self-signed certificate that redirects to HTTPS;
+// Legate makes up no certificate.
+//
+// TLSContext: used by Hosts (above) and by Mappings that originate TLS;
+// one nothing uses gets a Warning. Module and TCPMapping resources are not
+// translated yet: each gets a Warning saying so.
+//
+// Every Mapping field that is not implemented yet gives a Warning naming
+// the field while the rest of the Mapping is still served; fields that
+// cannot be ignored safely (envoy_override, an invalid regular expression,
+// ...) leave the Mapping out with an Error.
 //
 // # Matching
 //
@@ -89,9 +127,22 @@
 //     the developer portal): they are kept as route annotations, which the
 //     diagnostics pages and Envoy's route metadata ("legate") show.
 //
-// A Service or port that does not exist (yet), or a service that asks for
-// TLS origination (https://, tls), which is not supported yet, gives a
-// Warning; if no backend of the route is left, the route answers 503.
+// TLS origination: an https:// service originates TLS without checking
+// the service's certificate, as Emissary does; tls names a TLSContext (in
+// the Mapping's namespace, else by a name unique across namespaces) whose
+// secret is the client certificate, ca_secret the CA the service's
+// certificate must chain to, sni the server name sent, alpn_protocols and
+// min/max_tls_version the rest. A secret "name.namespace" is read from that
+// namespace unless secret_namespacing is false.
+//
+// cors: origins, methods, headers, exposed_headers (lists, or
+// comma-separated strings inside them), credentials, max_age (whole
+// seconds).
+//
+// A Service or port that does not exist (yet), or TLS origination that
+// cannot be set up (a TLSContext or Secret missing), gives a Warning; if
+// no backend of the route is left, the route answers 503, never sending
+// cleartext where TLS was asked for.
 //
 // # Canaries
 //

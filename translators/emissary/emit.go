@@ -95,8 +95,29 @@ func (tr *translation) emit(ms []*mapping) *ir.Config {
 	}
 	cfg := &ir.Config{Listeners: pl.result()}
 	tr.reportContexts()
+	// Only the Secrets something served names: a Host left out, or a
+	// Mapping whose share answers 503, loaded some for nothing.
+	usedSecrets := map[string]bool{}
+	for _, l := range cfg.Listeners {
+		for _, vh := range l.VirtualHosts {
+			if t := vh.TLS; t != nil {
+				for _, n := range t.SecretNames {
+					usedSecrets[n] = true
+				}
+				usedSecrets[t.ClientCA] = true
+			}
+		}
+	}
+	for n, c := range tr.clusters {
+		if used[n] && c.TLS != nil {
+			usedSecrets[c.TLS.CASecret] = true
+			usedSecrets[c.TLS.ClientCertSecret] = true
+		}
+	}
 	for _, n := range sortedKeys(tr.secrets) {
-		cfg.Secrets = append(cfg.Secrets, tr.secrets[n])
+		if usedSecrets[n] {
+			cfg.Secrets = append(cfg.Secrets, tr.secrets[n])
+		}
 	}
 	for _, n := range sortedKeys(tr.clusters) {
 		if used[n] {

@@ -418,7 +418,7 @@ func (m *mapping) routePolicies() {
 			continue
 		}
 		seen[key] = true
-		if !validToken(u) {
+		if !ir.ValidUpgrade(u) {
 			m.reject("spec.allow_upgrade", "InvalidUpgrade", "%q is not a protocol name", u)
 			continue
 		}

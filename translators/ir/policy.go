@@ -237,7 +237,7 @@ func validateRoutePolicies(r *Route) []string {
 	}
 	seen := map[string]bool{}
 	for _, u := range f.Upgrades {
-		if !validToken(u) {
+		if !ValidUpgrade(u) {
 			errs = append(errs, fmt.Sprintf("upgrade %q is not a valid protocol token", u))
 		}
 		if seen[strings.ToLower(u)] {
@@ -326,4 +326,12 @@ func validateTLSParams(t *TLSConfig, secrets map[string]*Secret) []string {
 		errs = append(errs, "a client certificate is required but no CA checks it")
 	}
 	return errs
+}
+
+// ValidUpgrade accepts an Upgrade protocol as RFC 9110 writes it: a token,
+// optionally followed by "/" and a version token ("websocket", "h2c",
+// "spdy/3.1").
+func ValidUpgrade(u string) bool {
+	name, version, hasVersion := strings.Cut(u, "/")
+	return validToken(name) && (!hasVersion || validToken(version))
 }
