@@ -189,7 +189,8 @@
 // an HTTPRoute (the same code). Its matches become path matches (see
 // grpcroute.go) ordered by the GRPCRoute precedence; header matches,
 // RequestHeaderModifier, ResponseHeaderModifier, RequestMirror and
-// ExtensionRef (which never resolves) are those of an HTTPRoute. Its
+// ExtensionRef (which never resolves) are those of an HTTPRoute, and so are
+// backendRef header filters, session persistence and rule names. Its
 // clusters speak HTTP/2 (h2c): a Service port without appProtocol gets a
 // cluster of its own for gRPC, "<namespace>/<service>/<port>/h2c"; ports
 // whose appProtocol is HTTP/1.1 or WebSocket are UnsupportedProtocol. The

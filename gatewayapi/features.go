@@ -20,7 +20,7 @@ import (
 // names only features of the Gateway API version Legate is built with.
 var SupportedFeatures = []features.FeatureName{
 	features.SupportGRPCRoute,                           // grpcroute.go
-	features.SupportGRPCRouteNamedRouteRule,             // rule names are accepted (and ignored)
+	features.SupportGRPCRouteNamedRouteRule,             // rule names name their routes (grpcRuleName)
 	features.SupportGateway,                             // gateway.go, listener.go
 	features.SupportGatewayHTTPListenerIsolation,        // per-listener virtual hosts (doc.go)
 	features.SupportHTTPRoute,                           // httproute.go

@@ -60,6 +60,10 @@ func grpcMatchFor(m gatewayv1.GRPCRouteMatch) (ir.Match, int32, error) {
 		if service == "" && method == "" {
 			return out, 0, fmt.Errorf("method: one or both of service and method must be given")
 		}
+		if len(service) > 1024 || len(method) > 1024 {
+			// The API's limit, which grpcPrecedence relies on.
+			return out, 0, fmt.Errorf("method: service and method are limited to 1024 characters")
+		}
 		switch typ {
 		case gatewayv1.GRPCMethodMatchExact:
 			if service != "" && !grpcServiceRE.MatchString(service) {
@@ -120,7 +124,7 @@ func grpcMatchFor(m gatewayv1.GRPCRouteMatch) (ir.Match, int32, error) {
 func grpcPrecedence(service, method, headers int) int32 {
 	const headerSpan = 17                // 0-16 header matches
 	const methodSpan = 1025 * headerSpan // 0-1024 method characters
-	return int32(service*methodSpan + method*headerSpan + headers)
+	return int32(service*methodSpan + method*headerSpan + min(headers, headerSpan-1))
 }
 
 // grpcFilterTypes are the GRPCRoute filters Legate applies, translated as
@@ -138,6 +142,11 @@ var grpcFilterTypes = map[gatewayv1.GRPCRouteFilterType]bool{
 func (t *translation) translateGRPCRule(rs *routeState, i int, field string) (*ruleState, []*refFailure, *invalidRule) {
 	spec := &rs.grpc.Spec.Rules[i]
 	rule := &ruleState{index: i, field: field}
+	name, err := grpcRuleName(rs.grpc, i)
+	if err != nil {
+		return nil, nil, unsupported("%v", err)
+	}
+	rule.name = name
 	for j, m := range spec.Matches {
 		im, prec, err := grpcMatchFor(m)
 		if err != nil {
@@ -151,20 +160,15 @@ func (t *translation) translateGRPCRule(rs *routeState, i int, field string) (*r
 		rule.precedence = []int32{0}
 	}
 	if spec.SessionPersistence != nil {
-		rs.problems.add(warnSev, field+".sessionPersistence", "NotImplemented", "session persistence is not implemented yet and is ignored")
-	}
-	hf := make([]gatewayv1.HTTPRouteFilter, 0, len(spec.Filters))
-	for j, f := range spec.Filters {
-		if !grpcFilterTypes[f.Type] {
-			return nil, nil, unsupported("filters[%d]: filter type %q is not supported on a GRPCRoute", j, f.Type)
+		sp, err := sessionFor(spec.SessionPersistence)
+		if err != nil {
+			return nil, nil, unsupported("sessionPersistence: %v", err)
 		}
-		hf = append(hf, gatewayv1.HTTPRouteFilter{
-			Type:                   gatewayv1.HTTPRouteFilterType(f.Type),
-			RequestHeaderModifier:  f.RequestHeaderModifier,
-			ResponseHeaderModifier: f.ResponseHeaderModifier,
-			RequestMirror:          f.RequestMirror,
-			ExtensionRef:           f.ExtensionRef,
-		})
+		rule.session = sp
+	}
+	hf, bad := httpFilters(spec.Filters, "filters")
+	if bad != nil {
+		return nil, nil, bad
 	}
 	filters, fails, bad := t.ruleFiltersFor(rs, hf, field+".filters", rule.matches)
 	if bad != nil {
@@ -173,8 +177,13 @@ func (t *translation) translateGRPCRule(rs *routeState, i int, field string) (*r
 	rule.filters = filters
 	for j, br := range spec.BackendRefs {
 		bf := fmt.Sprintf("%s.backendRefs[%d]", field, j)
-		if len(br.Filters) > 0 {
-			return nil, fails, unsupported("backendRefs[%d].filters: filters on a backend are not supported yet", j)
+		bhf, bad := httpFilters(br.Filters, fmt.Sprintf("backendRefs[%d].filters", j))
+		if bad != nil {
+			return nil, fails, bad
+		}
+		reqHeaders, respHeaders, err := backendFiltersFor(bhf)
+		if err != nil {
+			return nil, fails, unsupported("backendRefs[%d].%v", j, err)
 		}
 		wb, fail, bad := t.weightedBackend(rs, br.BackendRef, j, bf)
 		if bad != nil {
@@ -184,8 +193,42 @@ func (t *translation) translateGRPCRule(rs *routeState, i int, field string) (*r
 			fails = append(fails, fail)
 		}
 		if wb.Weight > 0 {
+			if wb.Cluster != "" {
+				wb.RequestHeaders, wb.ResponseHeaders = reqHeaders, respHeaders
+			}
 			rule.backends = append(rule.backends, wb)
 		}
 	}
 	return rule, fails, nil
+}
+
+// httpFilters turns GRPCRoute filters into the HTTPRoute filters of the
+// same type, which the API defines alike, so that one translation serves
+// both kinds. A type GRPCRoute does not have leaves the rule out.
+func httpFilters(fs []gatewayv1.GRPCRouteFilter, field string) ([]gatewayv1.HTTPRouteFilter, *invalidRule) {
+	out := make([]gatewayv1.HTTPRouteFilter, 0, len(fs))
+	for j, f := range fs {
+		if !grpcFilterTypes[f.Type] {
+			return nil, unsupported("%s[%d]: filter type %q is not supported on a GRPCRoute", field, j, f.Type)
+		}
+		out = append(out, gatewayv1.HTTPRouteFilter{
+			Type:                   gatewayv1.HTTPRouteFilterType(f.Type),
+			RequestHeaderModifier:  f.RequestHeaderModifier,
+			ResponseHeaderModifier: f.ResponseHeaderModifier,
+			RequestMirror:          f.RequestMirror,
+			ExtensionRef:           f.ExtensionRef,
+		})
+	}
+	return out, nil
+}
+
+// grpcRuleName checks and returns the name of rule i of a GRPCRoute, by
+// the rules HTTPRoute rule names follow (ruleNameFor): the names are the
+// same type with the same constraints.
+func grpcRuleName(r *gatewayv1.GRPCRoute, i int) (string, error) {
+	names := &gatewayv1.HTTPRoute{Spec: gatewayv1.HTTPRouteSpec{Rules: make([]gatewayv1.HTTPRouteRule, i+1)}}
+	for k := range names.Spec.Rules {
+		names.Spec.Rules[k].Name = r.Spec.Rules[k].Name
+	}
+	return ruleNameFor(names, i)
 }
