@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -155,4 +158,276 @@ func eventuallyAt(t *testing.T, c *http.Client, addr string, port int, want stri
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s:%d never answered %q within %v; last: %s", addr, port, want, timeout, last)
+}
+
+// TestEnvoyGatewayL4 sends real connections through Envoy's TLS, TCP and
+// UDP listeners of one Gateway:
+//   - a Passthrough TLS listener routes two server names to two local TLS
+//     backends by SNI, each with its own certificate, which a Go TLS client
+//     verifies end to end (Envoy never opens the stream); an unknown name
+//     is refused;
+//   - a Terminate TLS listener presents the Gateway's certificate and
+//     forwards the decrypted bytes to a plain TCP echo;
+//   - a TCPRoute forwards to a TCP echo, and a UDPRoute on the same port
+//     number to a UDP echo.
+func TestEnvoyGatewayL4(t *testing.T) {
+	aCert, aKey := selfSigned(t, "a.example.com")
+	bCert, bKey := selfSigned(t, "b.example.com")
+	gwCert, gwKey := selfSigned(t, "term.example.com")
+	tlsA := startTLSBackend(t, "tls-a", aCert, aKey)
+	tlsB := startTLSBackend(t, "tls-b", bCert, bKey)
+	echo := startTCPEcho(t, "tcp-echo")
+	udpEcho := startUDPEcho(t, "udp-echo")
+
+	tlsPort, termPort, l4Port := freePort(t), freePort(t), freePort(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "svc.yaml"), strings.Join([]string{
+		serviceYAML("tls-a", tlsA), serviceYAML("tls-b", tlsB), serviceYAML("echo", echo), serviceYAML("udp-echo", udpEcho),
+	}, "---\n"))
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: legate}
+spec: {controllerName: legate.dev/gateway-controller}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: term-cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%[4]s
+  tls.key: |
+%[5]s
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  gatewayClassName: legate
+  listeners:
+  - {name: tls, protocol: TLS, port: %[1]d, tls: {mode: Passthrough}}
+  - name: term
+    protocol: TLS
+    port: %[2]d
+    hostname: term.example.com
+    tls: {mode: Terminate, certificateRefs: [{name: term-cert}]}
+  - {name: tcp, protocol: TCP, port: %[3]d}
+  - {name: udp, protocol: UDP, port: %[3]d}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: a, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: tls}]
+  hostnames: [a.example.com]
+  rules: [{backendRefs: [{name: tls-a, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: b, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: tls}]
+  hostnames: [b.example.com]
+  rules: [{backendRefs: [{name: tls-b, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: term, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: term}]
+  hostnames: [term.example.com]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: echo, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: tcp}]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: UDPRoute
+metadata: {name: udp-echo, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: udp}]
+  rules: [{backendRefs: [{name: udp-echo, port: 80}]}]
+`, tlsPort, termPort, l4Port, indent(gwCert, "    "), indent(gwKey, "    ")))
+	l := startLegate(t, dir)
+
+	roots := x509.NewCertPool()
+	for _, c := range []string{aCert, bCert, gwCert} {
+		roots.AppendCertsFromPEM([]byte(c))
+	}
+	// TLS passthrough: each name reaches its own backend, which presents
+	// its own certificate.
+	for _, c := range []struct{ sni, backend string }{{"a.example.com", "tls-a"}, {"b.example.com", "tls-b"}} {
+		start := time.Now()
+		cert, reply := eventuallyTLS(t, tlsPort, c.sni, roots, "ping")
+		t.Logf("%s: served by %s with a certificate for %v after %v", c.sni, reply, cert.DNSNames, time.Since(start).Round(time.Millisecond))
+		if len(cert.DNSNames) != 1 || cert.DNSNames[0] != c.sni {
+			t.Fatalf("SNI %s: certificate for %v, want %s's own", c.sni, cert.DNSNames, c.sni)
+		}
+		if reply != c.backend+" ping" {
+			t.Fatalf("SNI %s: reply %q, want it from %s", c.sni, reply, c.backend)
+		}
+	}
+	// A name no route serves is refused: no chain matches.
+	if _, _, err := tlsExchange(tlsPort, "c.example.com", roots, "ping"); err == nil {
+		t.Fatalf("a TLS connection for c.example.com succeeded; no route serves it")
+	}
+	// TLS terminated by Envoy with the Gateway's certificate, then TCP.
+	cert, reply := eventuallyTLS(t, termPort, "term.example.com", roots, "hello")
+	if cert.Subject.CommonName != "term.example.com" || reply != "tcp-echo hello" {
+		t.Fatalf("terminate listener: certificate %q, reply %q", cert.Subject.CommonName, reply)
+	}
+	// TCP and UDP on one port number.
+	eventuallyL4(t, "tcp", l4Port, "over tcp", "tcp-echo over tcp")
+	eventuallyL4(t, "udp", l4Port, "over udp", "udp-echo over udp")
+
+	if stats := l.admin(t, "/stats?filter=update_rejected"); !allZero(stats) {
+		t.Fatalf("envoy rejected an update:\n%s", stats)
+	}
+}
+
+// startTLSBackend serves TLS with the given certificate on loopback and
+// answers each line with its name and the line.
+func startTLSBackend(t *testing.T, name, certPEM, keyPEM string) int {
+	t.Helper()
+	pair, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveLines(t, l, name)
+}
+
+// startTCPEcho answers each line with its name and the line.
+func startTCPEcho(t *testing.T, name string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveLines(t, l, name)
+}
+
+func serveLines(t *testing.T, l net.Listener, name string) int {
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(c, "%s %s", name, line)
+			}()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startUDPEcho answers each datagram with its name and the datagram.
+func startUDPEcho(t *testing.T, name string) int {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo([]byte(name+" "+string(buf[:n])), addr)
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// tlsExchange opens TLS to 127.0.0.1:port with the given SNI, verifying
+// the server's certificate for that name against roots, sends msg and a
+// newline, and returns the certificate and the reply line.
+func tlsExchange(port int, sni string, roots *x509.CertPool, msg string) (*x509.Certificate, string, error) {
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{ServerName: sni, RootCAs: roots})
+	if err != nil {
+		return nil, "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := fmt.Fprintf(c, "%s\n", msg); err != nil {
+		return nil, "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return nil, "", err
+	}
+	return c.ConnectionState().PeerCertificates[0], strings.TrimSuffix(line, "\n"), nil
+}
+
+func eventuallyTLS(t *testing.T, port int, sni string, roots *x509.CertPool, msg string) (*x509.Certificate, string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cert, reply, err := tlsExchange(port, sni, roots, msg)
+		if err == nil {
+			return cert, reply
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TLS to port %d with SNI %s never answered: %v", port, sni, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// eventuallyL4 sends msg over network ("tcp" or "udp") to 127.0.0.1:port
+// until the reply is want.
+func eventuallyL4(t *testing.T, network string, port int, msg, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		got, err := exchange(network, port, msg)
+		if err == nil && got == want {
+			return
+		}
+		last = fmt.Sprintf("%q, %v", got, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s to port %d never answered %q; last: %s", network, port, want, last)
+}
+
+func exchange(network string, port int, msg string) (string, error) {
+	c, err := net.DialTimeout(network, fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if network == "udp" {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			return "", err
+		}
+		buf := make([]byte, 2048)
+		n, err := c.Read(buf)
+		return string(buf[:n]), err
+	}
+	if _, err := fmt.Fprintf(c, "%s\n", msg); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSuffix(line, "\n"), err
 }
