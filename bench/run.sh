@@ -11,7 +11,8 @@
 # mapping, mixed), EDITS (edits per serve series, default 50), RUNS
 # (translate runs, default 3), BUDGET (time limit per edit series, default
 # 90s), BENCHTIME (go test -benchtime, default 3x), WORK (keep workloads and
-# serve logs in this folder instead of a temporary one).
+# serve logs in this folder instead of a temporary one), PLOT (where to draw
+# the PNG plot of the results against N, default bench/results.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -38,4 +39,4 @@ $GO test -run '^$' -bench '^BenchmarkPipeline$' -benchtime "${BENCHTIME:-3x}" ./
 echo "running the end-to-end benchmark (sizes $sizes)" >&2
 $GO run ./bench/e2e -legate "$work/legate" -work "$work" -sizes "$sizes" \
 	-shapes "${SHAPES:-ingress,gateway,mapping}" -edits "${EDITS:-50}" -runs "${RUNS:-3}" \
-	-budget "${BUDGET:-90s}" -benchfile "$work/bench.txt"
+	-budget "${BUDGET:-90s}" -benchfile "$work/bench.txt" -plot "${PLOT:-bench/results.png}"

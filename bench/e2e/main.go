@@ -48,6 +48,8 @@ type config struct {
 	budget    time.Duration
 	benchfile string
 	serve     bool
+	plot      string
+	strict    bool
 }
 
 // result is one row of the table.
@@ -79,6 +81,8 @@ func main() {
 	flag.DurationVar(&c.budget, "budget", 90*time.Second, "time limit of each edit series (fewer edits are made if it runs out)")
 	flag.StringVar(&c.benchfile, "benchfile", "", "output of go test -bench BenchmarkPipeline, for allocs/route")
 	flag.BoolVar(&c.serve, "serve", true, "measure serve mode too")
+	flag.BoolVar(&c.strict, "strict", false, "exit non-zero if a measurement could not be made (the numbers themselves are never judged)")
+	flag.StringVar(&c.plot, "plot", "", "also draw the results against N into this PNG file")
 	flag.Parse()
 	for _, s := range strings.Split(shapes, ",") {
 		sh, err := workload.ParseShape(strings.TrimSpace(s))
@@ -121,6 +125,25 @@ func main() {
 		}
 	}
 	printTable(os.Stdout, c, results)
+	if c.plot != "" {
+		f, err := os.Create(c.plot)
+		if err != nil {
+			fatal(err)
+		}
+		if err := writePlot(f, results); err != nil {
+			fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			fatal(err)
+		}
+	}
+	if c.strict {
+		for _, r := range results {
+			if len(r.notes) > 0 {
+				fatal(fmt.Errorf("%s/%s: a measurement failed (see the notes above)", r.shape, sizeName(r.n)))
+			}
+		}
+	}
 }
 
 func fatal(err error) {
