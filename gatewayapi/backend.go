@@ -18,6 +18,11 @@ type refFailure struct {
 	reason gatewayv1.RouteConditionReason
 	field  string
 	msg    string
+	// policy marks a backend that resolved but that a BackendTLSPolicy
+	// makes unusable (no valid CA): its share answers 500, but the
+	// route's references did resolve, so ResolvedRefs stays True; the
+	// policy's status says why.
+	policy bool
 }
 
 func (f *refFailure) String() string { return f.field + ": " + f.msg }
@@ -33,6 +38,7 @@ func failRef(reason gatewayv1.RouteConditionReason, field, format string, args .
 // be one Legate speaks. A GRPCRoute's backend is spoken to over HTTP/2
 // (h2c), whatever its appProtocol says, as gRPC needs (see grpcCluster).
 func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObjectReference, field string) (string, *refFailure) {
+	t.lastTargets = nil
 	group, kind := "", "Service"
 	if br.Group != nil {
 		group = string(*br.Group)
@@ -68,7 +74,7 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 			return "", failRef(gatewayv1.RouteReasonUnsupportedProtocol, field,
 				"port %d of Service %s/%s has appProtocol %q, over which gRPC cannot be spoken (it needs HTTP/2)", port, ns, name, *sp.AppProtocol)
 		}
-		if !speaksHTTP(sp.AppProtocol) {
+		if !speaksHTTP(sp.AppProtocol) && !(speaksHTTPS(sp.AppProtocol) && t.tlsPolicyFor(svc, sp) != nil) {
 			return "", failRef(gatewayv1.RouteReasonUnsupportedProtocol, field,
 				"port %d of Service %s/%s has appProtocol %q, which Legate does not speak to backends", port, ns, name, *sp.AppProtocol)
 		}
@@ -82,6 +88,19 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 	}
 	if routeKind == "GRPCRoute" {
 		cl = grpcCluster(cl)
+	}
+	t.lastTargets = []string{tlsTargetKey(ns, name, "")}
+	if sp != nil && sp.Name != "" {
+		t.lastTargets = append(t.lastTargets, tlsTargetKey(ns, name, sp.Name))
+	}
+	if tp := t.tlsPolicyFor(svc, sp); tp != nil {
+		if tp.tls == nil {
+			f := failRef(gatewayv1.RouteReasonBackendNotFound, field,
+				"BackendTLSPolicy %s/%s applies to Service %s/%s but is not accepted (%s); requests to it answer 500", tp.policy.Namespace, tp.policy.Name, ns, name, tp.reason)
+			f.policy = true
+			return "", f
+		}
+		cl = t.withTLS(cl, tp)
 	}
 	if _, ok := t.clusters[cl.Name]; !ok {
 		t.clusters[cl.Name] = cl
@@ -101,6 +120,12 @@ func speaksHTTP(appProtocol *string) bool {
 		return true
 	}
 	return false
+}
+
+// speaksHTTPS reports whether a Service port's appProtocol says HTTP over
+// TLS, which Legate speaks to a backend a BackendTLSPolicy applies to.
+func speaksHTTPS(appProtocol *string) bool {
+	return appProtocol != nil && strings.EqualFold(*appProtocol, "https")
 }
 
 // speaksGRPC reports whether a Service port's appProtocol allows gRPC:

@@ -19,30 +19,38 @@ import (
 // TestSupportedFeatures checks the list is sorted, has no duplicates and
 // names only features of the Gateway API version Legate is built with.
 var SupportedFeatures = []features.FeatureName{
-	features.SupportGRPCRoute,                           // grpcroute.go
-	features.SupportGRPCRouteNamedRouteRule,             // rule names name their routes (grpcRuleName)
-	features.SupportGateway,                             // gateway.go, listener.go
-	features.SupportGatewayHTTPListenerIsolation,        // per-listener virtual hosts (doc.go)
-	features.SupportHTTPRoute,                           // httproute.go
-	features.SupportHTTPRoute303RedirectStatusCode,      // filters.go: checkRedirect
-	features.SupportHTTPRoute307RedirectStatusCode,      // filters.go: checkRedirect
-	features.SupportHTTPRoute308RedirectStatusCode,      // filters.go: checkRedirect
-	features.SupportHTTPRouteBackendProtocolH2C,         // appProtocol h2c: HTTP/2 clusters
-	features.SupportHTTPRouteHostRewrite,                // filters.go: rewrite
-	features.SupportHTTPRouteMethodMatching,             // match.go
-	features.SupportHTTPRouteNamedRouteRule,             // rule names are accepted (and ignored)
-	features.SupportHTTPRouteParentRefPort,              // attachToGateway
-	features.SupportHTTPRoutePathRedirect,               // filters.go: redirectFor
-	features.SupportHTTPRoutePathRewrite,                // filters.go: rewrite
-	features.SupportHTTPRoutePortRedirect,               // filters.go: redirectFor
-	features.SupportHTTPRouteQueryParamMatching,         // match.go
-	features.SupportHTTPRouteRequestMirror,              // filters.go: mirror
-	features.SupportHTTPRouteRequestMultipleMirrors,     // filters.go: mirror
-	features.SupportHTTPRouteRequestPercentageMirror,    // filters.go: mirror
-	features.SupportHTTPRouteRequestTimeout,             // timeouts.request
-	features.SupportHTTPRouteResponseHeaderModification, // filters.go: headerModifier
-	features.SupportHTTPRouteSchemeRedirect,             // filters.go: redirectFor
-	features.SupportReferenceGrant,                      // refgrant.go
+	features.SupportBackendTLSPolicy,                          // backendtls.go
+	features.SupportBackendTLSPolicySANValidation,             // backendtls.go: subjectAltNames
+	features.SupportGRPCRoute,                                 // grpcroute.go
+	features.SupportGRPCRouteNamedRouteRule,                   // rule names name their routes (grpcRuleName)
+	features.SupportGateway,                                   // gateway.go, listener.go
+	features.SupportGatewayHTTPListenerIsolation,              // per-listener virtual hosts (doc.go)
+	features.SupportHTTPRoute,                                 // httproute.go
+	features.SupportHTTPRoute303RedirectStatusCode,            // filters.go: checkRedirect
+	features.SupportHTTPRoute307RedirectStatusCode,            // filters.go: checkRedirect
+	features.SupportHTTPRoute308RedirectStatusCode,            // filters.go: checkRedirect
+	features.SupportHTTPRouteBackendProtocolH2C,               // appProtocol h2c: HTTP/2 clusters
+	features.SupportHTTPRouteBackendRequestHeaderModification, // rulepolicy.go: backendFiltersFor
+	features.SupportHTTPRouteBackendTimeout,                   // timeouts.backendRequest
+	features.SupportHTTPRouteCORS,                             // rulepolicy.go: corsFor
+	features.SupportHTTPRouteHostRewrite,                      // filters.go: rewrite
+	features.SupportHTTPRouteMethodMatching,                   // match.go
+	features.SupportHTTPRouteNamedRouteRule,                   // rule names name the rule's routes
+	features.SupportHTTPRouteParentRefPort,                    // attachToGateway
+	features.SupportHTTPRoutePathRedirect,                     // filters.go: redirectFor
+	features.SupportHTTPRoutePathRewrite,                      // filters.go: rewrite
+	features.SupportHTTPRoutePortRedirect,                     // filters.go: redirectFor
+	features.SupportHTTPRouteQueryParamMatching,               // match.go
+	features.SupportHTTPRouteRequestMirror,                    // filters.go: mirror
+	features.SupportHTTPRouteRequestMultipleMirrors,           // filters.go: mirror
+	features.SupportHTTPRouteRequestPercentageMirror,          // filters.go: mirror
+	features.SupportHTTPRouteRequestTimeout,                   // timeouts.request
+	features.SupportHTTPRouteResponseHeaderModification,       // filters.go: headerModifier
+	features.SupportHTTPRouteRetry,                            // rulepolicy.go: retryFor
+	features.SupportHTTPRouteRetryBackendTimeout,              // backendRequest bounds each try
+	features.SupportHTTPRouteRetryConnectionError,             // retries on connect failure, reset
+	features.SupportHTTPRouteSchemeRedirect,                   // filters.go: redirectFor
+	features.SupportReferenceGrant,                            // refgrant.go
 }
 
 // supportedFeatures renders SupportedFeatures for a GatewayClass status.

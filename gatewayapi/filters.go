@@ -325,6 +325,7 @@ func (t *translation) mirror(rs *routeState, f *gatewayv1.HTTPRequestMirrorFilte
 		percent = 100 * float64(f.Fraction.Numerator) / float64(den)
 	}
 	cluster, fail := t.backend(rs.kind, rs.meta.Namespace, f.BackendRef, field+".backendRef")
+	rs.useTargets(t.lastTargets)
 	if fail != nil {
 		return nil, fail, nil
 	}

@@ -41,6 +41,9 @@ type routeState struct {
 	droppedReason gatewayv1.RouteConditionReason
 	// refFailures are references that did not resolve (ResolvedRefs).
 	refFailures []*refFailure
+	// targets are the BackendTLSPolicy targets (see tlsTargetKey) of the
+	// Service ports the route's backends resolved to.
+	targets []string
 
 	parents     []gatewayv1.RouteParentStatus
 	attachments []attachment
@@ -179,8 +182,12 @@ func (t *translation) translateRules(rs *routeState) {
 	for i := range nRules {
 		field := fmt.Sprintf("spec.rules[%d]", i)
 		rule, fails, bad := translate(rs, i, field)
-		rs.refFailures = append(rs.refFailures, fails...)
 		for _, f := range fails {
+			if f.policy {
+				rs.problems.add(warnSev, f.field, "BackendTLSPolicyNotAccepted", "%s", f.msg)
+				continue
+			}
+			rs.refFailures = append(rs.refFailures, f)
 			rs.problems.add(warnSev, f.field, string(f.reason), "%s", f.msg)
 		}
 		if bad != nil {
@@ -309,6 +316,7 @@ func (t *translation) weightedBackend(rs *routeState, br gatewayv1.BackendRef, j
 		return ir.WeightedBackend{}, nil, unsupported("backendRefs[%d].weight %d is not in 0-1000000", j, weight)
 	}
 	cluster, fail := t.backend(rs.kind, rs.meta.Namespace, br.BackendObjectReference, field)
+	rs.useTargets(t.lastTargets)
 	return ir.WeightedBackend{Cluster: cluster, Weight: uint32(weight)}, fail, nil
 }
 

@@ -24,6 +24,9 @@ type Status struct {
 	TLSRoutes      []RouteStatus        `json:"tlsRoutes,omitempty"`
 	TCPRoutes      []RouteStatus        `json:"tcpRoutes,omitempty"`
 	UDPRoutes      []RouteStatus        `json:"udpRoutes,omitempty"`
+	// BackendTLSPolicies holds the policies with at least one ancestor
+	// (a Gateway of Legate's whose routes use the policy).
+	BackendTLSPolicies []BackendTLSPolicyStatus `json:"backendTLSPolicies,omitempty"`
 }
 
 // GatewayClassStatus is the status of one GatewayClass Legate owns.

@@ -38,6 +38,8 @@ func (translator) Kinds() []client.Object {
 		&gatewayv1.TCPRoute{},
 		&gatewayv1.UDPRoute{},
 		&gatewayv1.ReferenceGrant{},
+		&gatewayv1.BackendTLSPolicy{},
+		&corev1.ConfigMap{},
 		&corev1.Service{},
 		&discoveryv1.EndpointSlice{},
 		&corev1.Secret{},
@@ -90,8 +92,10 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 	}
 	t.collectClasses()
 	t.collectGateways()
+	t.collectBackendTLSPolicies()
 	t.collectRoutes()
 	t.collectL4Routes()
+	t.tlsPolicyAncestors()
 	cfg := t.emit()
 	st, objs := t.statuses()
 	return Result{IR: cfg, Status: st, Objects: objs}
@@ -113,6 +117,17 @@ type translation struct {
 	gatewayByKey map[string]*gatewayState
 	// routes are oldest first.
 	routes []*routeState
+
+	// tlsPolicies are the BackendTLSPolicies, oldest first; tlsTargets
+	// the one that applies to each target (see tlsTargetKey).
+	tlsPolicies []*tlsPolicy
+	tlsTargets  map[string]*tlsPolicy
+	// lastTargets are the BackendTLSPolicy targets of the Service port the
+	// last call of backend resolved (the Service, and the port by name),
+	// for the caller to record on its route: the Gateways of the routes
+	// using a target are the ancestors of the policies targeting it.
+	lastTargets []string
+	configMaps  map[string]*corev1.ConfigMap
 	// stale are routes that name none of Legate's Gateways but whose
 	// status still holds entries of Legate's controller.
 	stale []*routeState
@@ -200,7 +215,11 @@ func (t *translation) emit() *ir.Config {
 	}
 	for _, n := range sortedKeys(t.clusters) {
 		if usedClusters[n] {
-			cfg.Clusters = append(cfg.Clusters, t.clusters[n])
+			cl := t.clusters[n]
+			cfg.Clusters = append(cfg.Clusters, cl)
+			if cl.TLS != nil && cl.TLS.CASecret != "" {
+				usedSecrets[cl.TLS.CASecret] = true
+			}
 		}
 	}
 	for _, n := range sortedKeys(t.secrets) {
@@ -369,6 +388,25 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 		})
 	}
+	for _, tp := range t.tlsPolicies {
+		ancestors := tp.status(t.controller)
+		p := tp.policy
+		if len(ancestors) > 0 {
+			st.BackendTLSPolicies = append(st.BackendTLSPolicies, BackendTLSPolicyStatus{Namespace: p.Namespace, Name: p.Name, Ancestors: ancestors})
+		}
+		if len(ancestors) == 0 && len(tp.problems) == 0 {
+			continue
+		}
+		objs = append(objs, translators.ObjectStatus{
+			Object:          translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "BackendTLSPolicy", Namespace: p.Namespace, Name: p.Name},
+			Generation:      p.Generation,
+			Problems:        tp.problems,
+			PolicyAncestors: ancestors,
+		})
+	}
+	slices.SortFunc(st.BackendTLSPolicies, func(a, b BackendTLSPolicyStatus) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
 	slices.SortFunc(st.Gateways, func(a, b GatewayStatus) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})

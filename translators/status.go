@@ -76,8 +76,12 @@ type ObjectStatus struct {
 	// With RouteController set, they replace every entry of that
 	// controller; an empty list then removes them all (a route that no
 	// longer names any of Legate's Gateways).
-	RouteParents    []gatewayv1.RouteParentStatus `json:"-"`
-	RouteController gatewayv1.GatewayController   `json:"-"`
+	RouteParents []gatewayv1.RouteParentStatus `json:"-"`
+	// PolicyAncestors are Legate's entries of a policy's status.ancestors
+	// (BackendTLSPolicy), one per Gateway of Legate's the policy affects;
+	// other controllers' entries are not Legate's to touch.
+	PolicyAncestors []gatewayv1.PolicyAncestorStatus `json:"-"`
+	RouteController gatewayv1.GatewayController      `json:"-"`
 }
 
 // Accepted reports whether nothing of the object was left out.
@@ -148,6 +152,9 @@ func (s *StatusSet) Merge(other []ObjectStatus) {
 		}
 		if o.RouteParents != nil {
 			st.RouteParents = o.RouteParents
+		}
+		if o.PolicyAncestors != nil {
+			st.PolicyAncestors = o.PolicyAncestors
 		}
 		if o.RouteController != "" {
 			st.RouteController = o.RouteController

@@ -322,8 +322,8 @@ func tlsVersion(v string) (tlsv3.TlsParameters_TlsProtocol, error) {
 }
 
 // subjectAltNameMatchers: a name with "://" is a URI SAN, any other a DNS
-// SAN. A DNS name "*.example.com" is matched as Envoy matches DNS SANs
-// (a certificate name "*.example.com" or one label under example.com).
+// SAN, matched exactly; Envoy lets a wildcard name in the certificate
+// cover one label of an exact DNS name here.
 func subjectAltNameMatchers(names []string) []*tlsv3.SubjectAltNameMatcher {
 	var out []*tlsv3.SubjectAltNameMatcher
 	for _, n := range names {

@@ -441,13 +441,15 @@ type UpstreamTLS struct {
 	// WellKnownCA is false, certificates are not verified at all. It and
 	// WellKnownCA exclude each other.
 	CASecret string `json:"caSecret,omitempty"`
-	// WellKnownCA verifies against the system's trust store (Envoy's
-	// system_root_certs).
+	// WellKnownCA verifies against the system's trust store of the machine
+	// Envoy runs on.
 	WellKnownCA bool `json:"wellKnownCA,omitempty"`
 	// SubjectAltNames: the certificate must carry one of these DNS names
-	// (exact, or "*.example.com" which a certificate for a name directly
-	// under example.com matches) or URIs ("spiffe://..."). Empty: no check
-	// beyond the chain. Only meaningful with CASecret or WellKnownCA.
+	// or URIs ("spiffe://...", told apart by "://"). DNS names compare as
+	// Envoy compares them: a wildcard certificate name "*.example.com"
+	// covers "a.example.com", and a name "*.example.com" here matches only
+	// that wildcard certificate name. Empty: no check beyond the chain.
+	// Needs CASecret or WellKnownCA (Envoy refuses SAN checks without a CA).
 	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
 	// ClientCertSecret names a Secret of Config.Secrets with a certificate
 	// and key Envoy presents to the endpoints (mutual TLS); optional.
