@@ -87,7 +87,7 @@ func (c *Config) Validate() []Error {
 		sni := map[string]string{}
 		for i, t := range l.TCPRoutes {
 			msgs := append(validateTCPBackends(t.Backends, clusters), validateTCPRoute(l, i, t, sni)...)
-			msgs = append(msgs, validateTCPRouteTLS(l, t, secrets)...)
+			msgs = append(msgs, validateTCPRouteTLS(l, t, secretByName)...)
 			for _, m := range msgs {
 				errs = append(errs, Error{t.Source, "tcp route " + t.Name, m})
 			}
@@ -129,8 +129,9 @@ func validateTCPRoute(l *Listener, i int, t *TCPRoute, sni map[string]string) []
 }
 
 // validateTCPRouteTLS checks a TCP route that terminates TLS: only on a
-// TLS listener, with at least one certificate, each a Secret of the Config.
-func validateTCPRouteTLS[V any](l *Listener, t *TCPRoute, secrets map[string]V) []string {
+// TLS listener, with at least one certificate, each a Secret of the Config,
+// and TLS parameters as a virtual host's.
+func validateTCPRouteTLS(l *Listener, t *TCPRoute, secrets map[string]*Secret) []string {
 	if t.TLS == nil {
 		return nil
 	}
@@ -142,16 +143,11 @@ func validateTCPRouteTLS[V any](l *Listener, t *TCPRoute, secrets map[string]V) 
 		errs = append(errs, "TLS termination needs a certificate")
 	}
 	for _, n := range t.TLS.SecretNames {
-		if _, ok := secrets[n]; !ok {
+		if secrets[n] == nil {
 			errs = append(errs, fmt.Sprintf("secret %q does not exist", n))
 		}
 	}
-	switch t.TLS.MinVersion {
-	case "", "1.2", "1.3":
-	default:
-		errs = append(errs, fmt.Sprintf("unsupported TLS minimum version %q", t.TLS.MinVersion))
-	}
-	return errs
+	return append(errs, validateTLSParams(t.TLS, secrets)...)
 }
 
 func weighted(bs []WeightedBackend) int {
