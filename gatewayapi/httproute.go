@@ -414,7 +414,7 @@ func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewa
 			served[l] = len(rs.attachments)
 			rs.attachments = append(rs.attachments, attachment{l: l, hostnames: hosts})
 			if len(rs.rules) > 0 {
-				l.claims = append(l.claims, kindClaim{route: rs, hostnames: hosts})
+				l.claim(rs, hosts)
 			}
 		}
 	}

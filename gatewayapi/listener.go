@@ -45,10 +45,15 @@ type listenerState struct {
 
 	// supportedKinds are the route kinds the listener accepts.
 	supportedKinds []gatewayv1.RouteGroupKind
-	// claims are the hostnames accepted routes serve here, by route, in
-	// the order routes attached (oldest first): an HTTPRoute and a
-	// GRPCRoute never share one (see kindConflict).
-	claims []kindClaim
+	// claims are the hostnames accepted routes serve here, by route kind,
+	// each in the order routes attached (oldest first): an HTTPRoute and a
+	// GRPCRoute never share one (see kindConflict). Kept per kind so that a
+	// route is compared with the routes of the other kinds only, not with
+	// every route of its own (which made attaching N routes of one kind
+	// quadratic).
+	claims map[string][]kindClaim
+	// claimSeq numbers claims in attach order across kinds.
+	claimSeq int
 	// from and selector say which namespaces' routes may attach.
 	from     gatewayv1.FromNamespaces
 	selector labels.Selector
@@ -117,6 +122,16 @@ func (l *listenerState) allowsKind(kind string) bool {
 type kindClaim struct {
 	route     *routeState
 	hostnames []string
+	seq       int
+}
+
+// claim records rs's claim on hosts.
+func (l *listenerState) claim(rs *routeState, hosts []string) {
+	if l.claims == nil {
+		l.claims = map[string][]kindClaim{}
+	}
+	l.claims[rs.kind] = append(l.claims[rs.kind], kindClaim{route: rs, hostnames: hosts, seq: l.claimSeq})
+	l.claimSeq++
 }
 
 // ReasonRouteKindConflict is the reason of a route's Accepted=False
@@ -131,20 +146,28 @@ const ReasonRouteKindConflict gatewayv1.RouteConditionReason = "RouteKindConflic
 // and a GRPCRoute must not be merged on a hostname of one listener; the
 // older is accepted there, the younger is not.
 func (l *listenerState) kindConflict(rs *routeState, hosts []string) *kindClaim {
-	for i := range l.claims {
-		c := &l.claims[i]
-		if c.route.kind == rs.kind {
+	var first *kindClaim
+	for kind, claims := range l.claims {
+		if kind == rs.kind {
 			continue
 		}
-		for _, a := range c.hostnames {
-			for _, b := range hosts {
-				if covers(a, b) || covers(b, a) {
-					return c
+	next:
+		for i := range claims {
+			c := &claims[i]
+			if first != nil && first.seq < c.seq {
+				break
+			}
+			for _, a := range c.hostnames {
+				for _, b := range hosts {
+					if covers(a, b) || covers(b, a) {
+						first = c
+						break next
+					}
 				}
 			}
 		}
 	}
-	return nil
+	return first
 }
 
 // transport is the transport protocol a listener's port is bound with:
