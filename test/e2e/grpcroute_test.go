@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -72,14 +74,16 @@ func startGRPCBackend(t *testing.T, name string) int {
 // pick the backend (Echo to v1, EchoTwo to v2), a header match on the same
 // service outranks the service alone, the request header filter reaches
 // the backend, and a rule whose backend does not exist answers
-// UNAVAILABLE. The Services name no appProtocol: the clusters speak h2c
+// UNAVAILABLE; the same calls through the Gateway's HTTPS listener reach
+// the same backends. The Services name no appProtocol: the clusters speak h2c
 // because the route is a GRPCRoute, and the grpc-go backends accept
 // nothing else.
 func TestEnvoyGRPCRoute(t *testing.T) {
 	v1, v2 := startGRPCBackend(t, "v1"), startGRPCBackend(t, "v2")
 	dir := t.TempDir()
 	l := startLegate(t, dir)
-	gwPort := freePort(t)
+	gwPort, tlsPort := freePort(t), freePort(t)
+	certPEM, keyPEM := selfSigned(t, "grpc.example.com")
 	writeFile(t, filepath.Join(dir, "svc.yaml"), serviceYAML("grpc-v1", v1)+"---\n"+serviceYAML("grpc-v2", v2))
 	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -91,7 +95,23 @@ kind: Gateway
 metadata: {name: edge, namespace: default}
 spec:
   gatewayClassName: legate
-  listeners: [{name: http, protocol: HTTP, port: %d}]
+  listeners:
+    - {name: http, protocol: HTTP, port: %[1]d}
+    - name: https
+      protocol: HTTPS
+      port: %[3]d
+      hostname: grpc.example.com
+      tls: {certificateRefs: [{name: grpc-tls}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: grpc-tls, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%[4]s
+  tls.key: |
+%[5]s
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
@@ -111,7 +131,7 @@ spec:
       backendRefs: [{name: grpc-v2, port: 80}]
     - matches: [{method: {service: %[2]s}, headers: [{name: x-pick, value: broken}]}]
       backendRefs: [{name: missing, port: 80}]
-`, gwPort, pb.GrpcEcho_ServiceDesc.ServiceName))
+`, gwPort, pb.GrpcEcho_ServiceDesc.ServiceName, tlsPort, indent(certPEM, "    "), indent(keyPEM, "    ")))
 
 	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", gwPort),
 		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority("grpc.example.com"))
@@ -196,6 +216,34 @@ spec:
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("a call to a rule without a valid backend: got %v, want Unavailable", err)
 	}
+
+	// The same route through the Gateway's HTTPS listener: TLS ends at
+	// Envoy (the client verifies the Gateway's certificate and needs h2 by
+	// ALPN), the backend is still spoken to over h2c.
+	tlsConn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", tlsPort),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{ServerName: "grpc.example.com", RootCAs: certPool(t, certPEM)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsConn.Close()
+	tlsClient := pb.NewGrpcEchoClient(tlsConn)
+	for _, tc := range []struct{ method, backend string }{{"Echo", "v1"}, {"EchoTwo", "v2"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var resp *pb.EchoResponse
+		if tc.method == "Echo" {
+			resp, err = tlsClient.Echo(ctx, &pb.EchoRequest{}, grpc.WaitForReady(true))
+		} else {
+			resp, err = tlsClient.EchoTwo(ctx, &pb.EchoRequest{}, grpc.WaitForReady(true))
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("%s over TLS: %v", tc.method, err)
+		}
+		if got := resp.GetAssertions().GetContext().GetPod(); got != tc.backend {
+			t.Fatalf("%s over TLS reached %s, want %s", tc.method, got, tc.backend)
+		}
+	}
+
 	if stats := l.admin(t, "/stats?filter=update_rejected"); !allZero(stats) {
 		t.Fatalf("envoy rejected an update:\n%s", stats)
 	}
