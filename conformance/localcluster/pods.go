@@ -80,7 +80,9 @@ type runningContainer struct {
 func newPodRunner(c *Cluster) *podRunner {
 	return &podRunner{
 		c:     c,
-		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		// Retries (a Secret not created yet) stay frequent: a suite waits
+		// for its pods with a deadline.
+		queue: workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 2*time.Second)),
 		pods:  map[string]*runningPod{},
 		inUse: map[int]bool{},
 	}
@@ -258,9 +260,20 @@ func (r *podRunner) run(ctx context.Context, pod *corev1.Pod) error {
 		return fmt.Errorf("pod network: %w", err)
 	}
 	cleanup := func() {
+		for _, rc := range p.containers {
+			if f, ok := rc.logs.file.(*os.File); ok {
+				f.Close()
+			}
+		}
 		_ = deletePodNetwork(p.netns, r.c.hostEnd(n))
 		r.release(n)
 	}
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		cleanup()
+		return fmt.Errorf("pod folder: %w", err)
+	}
+	// Like a kubelet, wait (retry) until the Secrets and ConfigMaps the pod
+	// mounts exist: suites often create them after the Deployment.
 	mounts, err := r.writeVolumes(ctx, pod, p.dir)
 	if err != nil {
 		cleanup()
