@@ -79,7 +79,7 @@ type runningContainer struct {
 
 func newPodRunner(c *Cluster) *podRunner {
 	return &podRunner{
-		c:     c,
+		c: c,
 		// Retries (a Secret not created yet) stay frequent: a suite waits
 		// for its pods with a deadline.
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 2*time.Second)),
