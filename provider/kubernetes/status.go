@@ -225,6 +225,16 @@ func statusTarget(st translators.ObjectStatus, now metav1.Time) (client.Object, 
 			want.Parents = mergeParents(rs.Parents, st.RouteParents, ours, now)
 			return setIfChanged(rs, *want)
 		}
+	case "Host":
+		state, reason := hostState(st)
+		return &getambassadorv3alpha1.Host{}, func(o client.Object) bool {
+			h := o.(*getambassadorv3alpha1.Host)
+			if h.Status.State == state && h.Status.ErrorReason == reason {
+				return false
+			}
+			h.Status.State, h.Status.ErrorReason = state, reason
+			return true
+		}
 	case "Mapping":
 		want := mappingStatus(st)
 		return &getambassadorv3alpha1.Mapping{}, func(o client.Object) bool {
@@ -253,6 +263,23 @@ func newRoute(kind string) (client.Object, func(client.Object) *gatewayv1.RouteS
 		return &gatewayv1.UDPRoute{}, func(o client.Object) *gatewayv1.RouteStatus { return &o.(*gatewayv1.UDPRoute).Status.RouteStatus }
 	}
 	return &gatewayv1.HTTPRoute{}, func(o client.Object) *gatewayv1.RouteStatus { return &o.(*gatewayv1.HTTPRoute).Status.RouteStatus }
+}
+
+// hostState is Emissary's view of a Host: Ready when it is served, Error
+// with the first error as the reason when it is left out. Warnings (ACME
+// not supported, ...) leave it Ready; they are in the problems Legate
+// reports elsewhere (events, diagnostics).
+func hostState(st translators.ObjectStatus) (getambassadorv3alpha1.HostState, string) {
+	for _, p := range st.Problems {
+		if p.Severity == translators.SeverityError {
+			msg := p.Message
+			if p.Field != "" {
+				msg = p.Field + ": " + msg
+			}
+			return "Error", msg
+		}
+	}
+	return "Ready", ""
 }
 
 // mappingStatus is Emissary's view of a Mapping: Running when all of it is

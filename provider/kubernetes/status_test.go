@@ -50,6 +50,19 @@ func TestMergeParentsKeepsOtherControllers(t *testing.T) {
 	}
 }
 
+func TestHostState(t *testing.T) {
+	if st, r := hostState(translators.ObjectStatus{Problems: []translators.Problem{
+		{Severity: translators.SeverityWarning, Field: "spec.acmeProvider", Message: "not supported"}}}); st != "Ready" || r != "" {
+		t.Fatalf("a Host with a warning: %s %q", st, r)
+	}
+	st, r := hostState(translators.ObjectStatus{Problems: []translators.Problem{
+		{Severity: translators.SeverityWarning, Field: "spec.acmeProvider", Message: "not supported"},
+		{Severity: translators.SeverityError, Field: "spec.tlsSecret", Message: "secret default/x does not exist"}}})
+	if st != "Error" || r != "spec.tlsSecret: secret default/x does not exist" {
+		t.Fatalf("a Host with an error: %s %q", st, r)
+	}
+}
+
 func TestMappingStatus(t *testing.T) {
 	ok := mappingStatus(translators.ObjectStatus{})
 	if ok.State != "Running" || ok.Reason != "" {

@@ -3,6 +3,7 @@ package kube
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -31,7 +32,19 @@ var _ = Describe("An Emissary Mapping", func() {
 				EnvoyOverride: &runtime.RawExtension{Raw: []byte(`{"route":{"cluster":"anything"}}`)},
 			},
 		}
-		for _, obj := range []client.Object{newService(ns, "web"), newEndpointSlice(ns, "web", 8080, "192.0.2.9"), good, bad} {
+		// A Host for the Mappings' hostname (no TLS: served in cleartext),
+		// and one whose tlsSecret does not exist.
+		host := &getambassadorv3alpha1.Host{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mapping"},
+			Spec:       getambassadorv3alpha1.HostSpec{Hostname: "mapping.example"},
+		}
+		brokenHost := &getambassadorv3alpha1.Host{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "broken"},
+			Spec: getambassadorv3alpha1.HostSpec{
+				Hostname: "broken.example", TLSSecret: &corev1.SecretReference{Name: "nowhere"},
+			},
+		}
+		for _, obj := range []client.Object{newService(ns, "web"), newEndpointSlice(ns, "web", 8080, "192.0.2.9"), good, bad, host, brokenHost} {
 			Expect(k8s.Create(ctx, obj)).To(Succeed())
 		}
 		p := startLegate(legateOptions{name: "mapping", namespace: ns})
@@ -58,6 +71,16 @@ var _ = Describe("An Emissary Mapping", func() {
 			g.Expect(m.Status).NotTo(BeNil())
 			g.Expect(m.Status.State).To(Equal("Inactive"))
 			g.Expect(m.Status.Reason).To(ContainSubstring("envoy_override"))
+		}).WithTimeout(xdsWait).Should(Succeed())
+
+		By("Host status: Ready for the served Host, Error with the reason for the missing Secret")
+		Eventually(func(g Gomega) {
+			h := &getambassadorv3alpha1.Host{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(host), h)).To(Succeed())
+			g.Expect(h.Status.State).To(Equal(getambassadorv3alpha1.HostState("Ready")))
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(brokenHost), h)).To(Succeed())
+			g.Expect(h.Status.State).To(Equal(getambassadorv3alpha1.HostState("Error")))
+			g.Expect(h.Status.ErrorReason).To(ContainSubstring("nowhere"))
 		}).WithTimeout(xdsWait).Should(Succeed())
 	}, SpecTimeout(specTimeout))
 })
