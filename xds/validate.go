@@ -137,8 +137,9 @@ func (val *Validator) Validate(res *Resources) error {
 		Endpoints: make(map[string]string, len(res.Endpoints)),
 		Secrets:   make(map[string]string, len(res.Secrets)),
 	}
+	listeners := make(map[string]bool, len(res.Listeners))
 	for _, l := range res.Listeners {
-		v.name("Listener", l.GetName(), nil)
+		v.name("Listener", l.GetName(), listeners)
 	}
 	for _, r := range res.Routes {
 		v.name("RouteConfiguration", r.GetName(), v.routes)
@@ -220,7 +221,6 @@ func (val *Validator) Validate(res *Resources) error {
 
 type validator struct {
 	routes, clusters, endpoints, secrets map[string]bool
-	seen                                 map[string]bool
 	errs                                 []error
 
 	// known are the parts that passed before; next collects those that
@@ -351,20 +351,14 @@ func (v *validator) add(loc location, format string, args ...any) {
 
 // name records a resource name, reporting empty and repeated names.
 func (v *validator) name(kind, name string, set map[string]bool) {
-	if v.seen == nil {
-		v.seen = map[string]bool{}
-	}
 	loc := location{kind: kind, name: name}
 	if name == "" {
 		v.add(loc, "name is empty")
 	}
-	if v.seen[kind+"\x00"+name] {
+	if set[name] {
 		v.add(loc, "duplicate %s name", kind)
 	}
-	v.seen[kind+"\x00"+name] = true
-	if set != nil {
-		set[name] = true
-	}
+	set[name] = true
 }
 
 // part validates one part of a resource, m, rooted at loc: if a part with
