@@ -130,8 +130,12 @@
 // its oldest route, and a server name on a TLS listener goes to the oldest
 // route serving it; the others get a Warning problem (NotServed). Envoy's
 // UDP proxy has no weighted clusters, so a UDPRoute with more than one
-// backend of non-zero weight is not accepted (UnsupportedValue) rather
-// than served with its weights ignored.
+// backend of non-zero weight gets an EDS cluster of its own,
+// "udproute/<namespace>/<name>", holding its backends' endpoints with
+// load-balancing weights that give each backend its share of sessions
+// whatever its endpoint count; invalid backends' shares are left out of
+// that mix, and an ExternalName backend cannot be weighted so
+// (UnsupportedValue).
 //
 // # HTTPRoute
 //

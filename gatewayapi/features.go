@@ -51,6 +51,11 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteRetryConnectionError,             // retries on connect failure, reset
 	features.SupportHTTPRouteSchemeRedirect,                   // filters.go: redirectFor
 	features.SupportReferenceGrant,                            // refgrant.go
+	features.SupportTCPRoute,                                  // l4route.go
+	features.SupportTLSRoute,                                  // l4route.go: SNI chains
+	features.SupportTLSRouteModeMixed,                         // passthrough and terminate chains on one port
+	features.SupportTLSRouteModeTerminate,                     // listener.go: TLS Terminate, l4Listener
+	features.SupportUDPRoute,                                  // l4route.go: udpWeightedCluster for weights
 }
 
 // supportedFeatures renders SupportedFeatures for a GatewayClass status.

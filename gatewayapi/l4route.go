@@ -182,12 +182,112 @@ func (t *translation) translateL4(r *l4Route, hostnames []gatewayv1.Hostname, ru
 		r.backends = []ir.WeightedBackend{{Cluster: t.unavailable(), Weight: 1}}
 	}
 	if r.kind == "UDPRoute" && len(r.backends) > 1 {
-		// Envoy's UDP proxy sends a route's datagrams to one cluster; it
-		// has no weighted clusters.
-		r.unsupported = fmt.Sprintf("spec.rules[0].backendRefs: Legate forwards a UDPRoute to one backend with weight, this one has %d", len(r.backends))
-		r.problems.add(errSev, "spec.rules[0].backendRefs", string(gatewayv1.RouteReasonUnsupportedValue), "%s; the route is not served", r.unsupported)
-		r.backends = nil
+		cl, err := t.udpWeightedCluster(r)
+		if err != nil {
+			r.unsupported = fmt.Sprintf("spec.rules[0].backendRefs: %v", err)
+			r.problems.add(errSev, "spec.rules[0].backendRefs", string(gatewayv1.RouteReasonUnsupportedValue), "%s; the route is not served", r.unsupported)
+			r.backends = nil
+			return
+		}
+		r.backends = []ir.WeightedBackend{{Cluster: cl, Weight: 1}}
 	}
+}
+
+// udpWeightedCluster builds the cluster of a UDPRoute with several
+// weighted backends. Envoy's UDP proxy sends a route's sessions to one
+// cluster and has no weighted clusters, so the backends' endpoints are put
+// together in one cluster of the route's own, each endpoint weighted so
+// that each backend gets its share of sessions however many endpoints it
+// has: backend weight times lcm(ready endpoints of each backend) divided
+// by its own count, reduced by their greatest common divisor. Only
+// Service backends with endpoints (not ExternalName) can be weighted so;
+// the shares of invalid backends are left out of the mix (their
+// ResolvedRefs failure is reported) rather than answered, since there is
+// no endpoint to stand for "drop".
+func (t *translation) udpWeightedCluster(r *l4Route) (string, error) {
+	type share struct {
+		cl     *ir.Cluster
+		weight uint64
+		ready  uint64
+	}
+	var shares []share
+	lcm := uint64(1)
+	for _, b := range r.backends {
+		if b.Cluster == unavailableCluster {
+			continue
+		}
+		cl := t.clusters[b.Cluster]
+		if cl == nil || cl.Kind != ir.ClusterEDS {
+			return "", fmt.Errorf("backend %s is not a Service with endpoints; Legate weights UDP backends by their endpoints", b.Cluster)
+		}
+		n := uint64(0)
+		for _, e := range cl.Endpoints {
+			if e.Ready {
+				n++
+			}
+		}
+		if n > 0 {
+			lcm = lcm / gcd(lcm, n) * n
+			if lcm > 1<<20 {
+				return "", fmt.Errorf("the backends' endpoint counts are too many to weight exactly")
+			}
+		}
+		shares = append(shares, share{cl: cl, weight: uint64(b.Weight), ready: n})
+	}
+	if len(shares) == 0 {
+		return t.unavailable(), nil
+	}
+	type key struct {
+		addr string
+		port uint32
+	}
+	weights := map[key]uint64{}
+	ready := map[key]bool{}
+	var keys []key
+	for _, sh := range shares {
+		per := uint64(1)
+		if sh.ready > 0 {
+			per = sh.weight * (lcm / sh.ready)
+		}
+		for _, e := range sh.cl.Endpoints {
+			k := key{e.Address, e.Port}
+			if _, ok := weights[k]; !ok {
+				keys = append(keys, k)
+			}
+			weights[k] += per
+			ready[k] = ready[k] || e.Ready
+		}
+	}
+	g := uint64(0)
+	for _, w := range weights {
+		g = gcd(g, w)
+	}
+	total := uint64(0)
+	cl := &ir.Cluster{
+		Name:   fmt.Sprintf("udproute/%s/%s", r.meta.Namespace, r.meta.Name),
+		Source: ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: "UDPRoute", Namespace: r.meta.Namespace, Name: r.meta.Name, Field: "spec.rules[0].backendRefs"},
+		Kind:   ir.ClusterEDS,
+	}
+	for _, k := range keys {
+		w := weights[k] / max(g, 1)
+		total += w
+		if total > 1<<32-1 {
+			return "", fmt.Errorf("the backend weights are too large to weight %d endpoints exactly", len(keys))
+		}
+		cl.Endpoints = append(cl.Endpoints, ir.Endpoint{Address: k.addr, Port: k.port, Ready: ready[k], Weight: uint32(w)})
+	}
+	slices.SortFunc(cl.Endpoints, func(a, b ir.Endpoint) int {
+		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
+	})
+	t.clusters[cl.Name] = cl
+	return cl.Name, nil
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // unavailable adds the cluster of invalid backends' shares and names it.

@@ -49,11 +49,15 @@ func buildLoadAssignment(cluster string, endpoints []ir.Endpoint) *endpointv3.Cl
 		if i > 0 && e == ready[i-1] {
 			continue // the same address twice would be two endpoints to Envoy
 		}
-		locality.LbEndpoints = append(locality.LbEndpoints, &endpointv3.LbEndpoint{
+		lb := &endpointv3.LbEndpoint{
 			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
 				Address: socketAddress(e.Address, e.Port, corev3.SocketAddress_TCP),
 			}},
-		})
+		}
+		if e.Weight > 0 {
+			lb.LoadBalancingWeight = wrapperspb.UInt32(e.Weight)
+		}
+		locality.LbEndpoints = append(locality.LbEndpoints, lb)
 	}
 	cla.Endpoints = []*endpointv3.LocalityLbEndpoints{locality}
 	return cla

@@ -178,11 +178,13 @@ func TestEnvoyGatewayL4(t *testing.T) {
 	tlsB := startTLSBackend(t, "tls-b", bCert, bKey)
 	echo := startTCPEcho(t, "tcp-echo")
 	udpEcho := startUDPEcho(t, "udp-echo")
+	udpHeavy, udpLight := startUDPEcho(t, "heavy"), startUDPEcho(t, "light")
 
-	tlsPort, termPort, l4Port := freePort(t), freePort(t), freePort(t)
+	tlsPort, termPort, l4Port, weightedPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "svc.yaml"), strings.Join([]string{
 		serviceYAML("tls-a", tlsA), serviceYAML("tls-b", tlsB), serviceYAML("echo", echo), serviceYAML("udp-echo", udpEcho),
+		serviceYAML("heavy", udpHeavy), serviceYAML("light", udpLight),
 	}, "---\n"))
 	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -213,6 +215,7 @@ spec:
     tls: {mode: Terminate, certificateRefs: [{name: term-cert}]}
   - {name: tcp, protocol: TCP, port: %[3]d}
   - {name: udp, protocol: UDP, port: %[3]d}
+  - {name: udp-weighted, protocol: UDP, port: %[6]d}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
@@ -251,7 +254,14 @@ metadata: {name: udp-echo, namespace: default}
 spec:
   parentRefs: [{name: edge, sectionName: udp}]
   rules: [{backendRefs: [{name: udp-echo, port: 80}]}]
-`, tlsPort, termPort, l4Port, indent(gwCert, "    "), indent(gwKey, "    ")))
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: UDPRoute
+metadata: {name: weighted, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: udp-weighted}]
+  rules: [{backendRefs: [{name: heavy, port: 80, weight: 3}, {name: light, port: 80, weight: 1}]}]
+`, tlsPort, termPort, l4Port, indent(gwCert, "    "), indent(gwKey, "    "), weightedPort))
 	l := startLegate(t, dir)
 
 	roots := x509.NewCertPool()
@@ -283,6 +293,24 @@ spec:
 	// TCP and UDP on one port number.
 	eventuallyL4(t, "tcp", l4Port, "over tcp", "tcp-echo over tcp")
 	eventuallyL4(t, "udp", l4Port, "over udp", "udp-echo over udp")
+
+	// Weighted UDP: each new client socket is a new session, which Envoy
+	// sends to an endpoint of the route's own cluster by weight: 3:1
+	// between the backends, within 10 points over 400 sessions.
+	eventuallyL4(t, "udp", weightedPort, "hi", "heavy hi")
+	counts := map[string]int{}
+	for range 400 {
+		got, err := exchange("udp", weightedPort, "hi")
+		if err != nil {
+			t.Fatalf("weighted UDP: %v", err)
+		}
+		counts[strings.TrimSuffix(got, " hi")]++
+	}
+	heavyShare := float64(counts["heavy"]) / 400
+	t.Logf("weighted UDP sessions: %v (heavy %.1f%%, want 75%%)", counts, 100*heavyShare)
+	if len(counts) != 2 || heavyShare < 0.65 || heavyShare > 0.85 {
+		t.Fatalf("weighted UDP: %v, want heavy:light near 3:1", counts)
+	}
 
 	if stats := l.admin(t, "/stats?filter=update_rejected"); !allZero(stats) {
 		t.Fatalf("envoy rejected an update:\n%s", stats)

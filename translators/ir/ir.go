@@ -468,6 +468,9 @@ type Endpoint struct {
 	Port    uint32 `json:"port"`
 	// Ready is false for endpoints that exist but must not get traffic.
 	Ready bool `json:"ready"`
+	// Weight is the endpoint's share of the cluster's traffic relative to
+	// the others' (load balancing weight); zero counts as 1.
+	Weight uint32 `json:"weight,omitempty"`
 }
 
 // Secret is TLS material, delivered to Envoy over SDS.

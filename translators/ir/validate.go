@@ -568,6 +568,15 @@ func validateCluster(c *Cluster, secrets map[string]*Secret) []string {
 	}
 	switch c.Kind {
 	case ClusterEDS, ClusterStatic:
+		// Envoy refuses a locality whose endpoint weights add up to more
+		// than 2^32-1.
+		total := uint64(0)
+		for _, e := range c.Endpoints {
+			total += uint64(max(e.Weight, 1))
+		}
+		if total > 1<<32-1 {
+			errs = append(errs, "endpoint weights add up to more than 2^32-1")
+		}
 		for _, e := range c.Endpoints {
 			if _, err := netip.ParseAddr(e.Address); err != nil {
 				errs = append(errs, fmt.Sprintf("endpoint address %q is not an IP address", e.Address))
