@@ -41,7 +41,9 @@ type Resources struct {
 // Versions are the content versions of every resource of one Resources,
 // by resource name (a ClusterLoadAssignment by its cluster name) per type:
 // the same content always has the same version, and different content
-// (in practice) a different one.
+// (in practice) a different one. Except for route configurations (a hash
+// of their parts' hashes), a version is the hex SHA-256 of the resource's
+// deterministic encoding.
 type Versions struct {
 	Listeners, Routes, Clusters, Endpoints, Secrets map[string]string
 }

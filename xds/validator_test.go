@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // dropCluster removes the cluster named name and its load assignment.
@@ -77,9 +80,16 @@ func TestValidatorVersions(t *testing.T) {
 		len(va.Clusters) != len(a.Clusters) || len(va.Endpoints) != len(a.Endpoints) {
 		t.Fatalf("versions %+v do not name every resource", va)
 	}
-	for name, v := range va.Clusters {
-		if len(v) != 32 {
-			t.Errorf("cluster %q: version %q is not 32 hex digits", name, v)
+	// Outside route tables, a version is the hash go-control-plane puts
+	// on the wire for the resource in delta xDS.
+	for _, c := range a.Clusters {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if v := va.Clusters[c.GetName()]; v != hex.EncodeToString(sum[:]) {
+			t.Errorf("cluster %q: version %q, want the hex SHA-256 of its encoding", c.GetName(), v)
 		}
 	}
 

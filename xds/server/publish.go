@@ -266,7 +266,7 @@ func hashResources(items []cachetypes.Resource, known map[string]string) (string
 				return "", nil, fmt.Errorf("encoding %q: %w", it.name, err)
 			}
 			sum := sha256.Sum256(b)
-			v = hex.EncodeToString(sum[:16])
+			v = hex.EncodeToString(sum[:])
 		}
 		each[it.name] = v
 		// Length-prefix both parts so that no two different lists can
