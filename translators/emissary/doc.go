@@ -48,9 +48,25 @@
 // a "*" Host with a self-signed certificate that redirects to HTTPS;
 // Legate makes up no certificate.
 //
-// TLSContext: used by Hosts (above) and by Mappings that originate TLS;
-// one nothing uses gets a Warning. Module and TCPMapping resources are not
+// TLSContext: used by Hosts (above) and by Mappings and TCPMappings that
+// originate TLS; one nothing uses gets a Warning. Module resources are not
 // translated yet: each gets a Warning saying so.
+//
+// # TCPMappings
+//
+// A TCPMapping forwards the connections of its port (on address, or the
+// listen address) to service, which must name a port. Without host the
+// port is a TCP listener; TCPMappings of one port split its connections
+// by weight as Mappings do (weighted ones get their weight, the others
+// share the rest of 100). With host the port is a TLS listener that passes
+// connections through unopened to the TCPMapping whose host is the
+// ClientHello's server name; one without host there takes the others.
+// Legate does not terminate TLS on TCPMappings (a TLSContext listing the
+// host gives a Warning). tls originates TLS to the service as for
+// Mappings; circuit_breakers and stats_name shape the cluster;
+// idle_timeout_ms, resolver, cluster_tag, enable_ipv4/6 are not supported
+// yet (Warning). A TCP or TLS Listener is accepted but builds nothing: the
+// TCPMappings of its port do.
 //
 // Every Mapping field that is not implemented yet gives a Warning naming
 // the field while the rest of the Mapping is still served; fields that

@@ -93,7 +93,14 @@ func (tr *translation) emit(ms []*mapping) *ir.Config {
 			used[mi.Cluster] = true
 		}
 	}
-	cfg := &ir.Config{Listeners: pl.result()}
+	cfg := &ir.Config{Listeners: append(pl.result(), tr.tcpListeners...)}
+	for _, l := range tr.tcpListeners {
+		for _, r := range l.TCPRoutes {
+			for _, b := range r.Backends {
+				used[b.Cluster] = true
+			}
+		}
+	}
 	tr.reportContexts()
 	// Only the Secrets something served names: a Host left out, or a
 	// Mapping whose share answers 503, loaded some for nothing.

@@ -76,6 +76,9 @@ type listener struct {
 }
 
 func (l *listener) binds(h *host) bool {
+	if l.protocol != ir.ProtocolHTTP && l.protocol != ir.ProtocolHTTPS {
+		return false // a TCP Listener serves TCPMappings, not Hosts
+	}
 	if l.only != nil {
 		return l.only[h]
 	}
@@ -204,8 +207,9 @@ func (tr *translation) listener(obj *v3.Listener) *listener {
 		switch {
 		case slices.Contains(stack, "PROXY"):
 			rep.add(translators.SeverityError, "spec.protocolStack", "NotSupported", "the PROXY protocol is not supported; the Listener is left out")
-		case !slices.Contains(stack, "HTTP"):
-			rep.add(translators.SeverityError, "spec.protocolStack", "NotSupported", "Listeners for TCPMappings (%s) are not supported yet; the Listener is left out", joined)
+		case joined == "TCP" || joined == "TLS,TCP":
+			// TCPMappings make the listeners of their ports themselves.
+			l.protocol = ir.ProtocolTCP
 		default:
 			rep.add(translators.SeverityError, "spec.protocolStack", "NotSupported", "protocol stack %s is not supported; the Listener is left out", joined)
 		}
@@ -241,6 +245,9 @@ func (tr *translation) listener(obj *v3.Listener) *listener {
 	}
 	if rep.failed {
 		return nil
+	}
+	if l.protocol == ir.ProtocolTCP {
+		return nil // nothing to build: the TCPMappings of its port do
 	}
 	switch {
 	case l.protocol == ir.ProtocolHTTP && l.port == tr.settings.HTTPPort:

@@ -143,7 +143,7 @@ func (m *mapping) clusterSettings() (clusterSettings, bool) {
 			cs.loadBalancer = &ir.LoadBalancer{Policy: p}
 		}
 	}
-	cbs, cbOK := m.circuitBreakers(sp.CircuitBreakers)
+	cbs, cbOK := circuitBreakers(m, sp.CircuitBreakers)
 	cs.circuitBreakers = cbs
 	hcs, hcOK := m.healthChecks(cs.protocol)
 	cs.healthChecks = hcs
@@ -158,7 +158,7 @@ func (m *mapping) clusterSettings() (clusterSettings, bool) {
 	return cs, ok && cbOK && hcOK && odOK
 }
 
-func (m *mapping) circuitBreakers(in []*v3.CircuitBreaker) ([]ir.CircuitBreaker, bool) {
+func circuitBreakers(m problems, in []*v3.CircuitBreaker) ([]ir.CircuitBreaker, bool) {
 	var out []ir.CircuitBreaker
 	seen := map[ir.Priority]bool{}
 	ok := true

@@ -97,50 +97,64 @@ func (tr *translation) backend(m *mapping) string {
 		return ""
 	}
 	if svc.scheme == "https" || sp.TLS != "" {
-		t, ok := tr.originationTLS(m)
+		t, ok := tr.originationTLS(m, m.obj.Namespace, sp.TLS)
 		if !ok {
 			return ""
 		}
 		cs.tls = t
 	}
+	return tr.clusterFor(m, m.obj.Namespace, sp.Service, svc, cs, m.source())
+}
+
+// problems is where clusterFor reports: a Mapping or a TCPMapping.
+type problems interface {
+	reject(field, reason, format string, args ...any)
+	warn(field, reason, format string, args ...any)
+}
+
+// clusterFor resolves the parsed service svc (written as service by an
+// object in namespace ns) to a cluster with the settings cs, adds it to
+// the fragment and returns its name; "" (with a problem reported) when
+// there is nothing to send traffic to.
+func (tr *translation) clusterFor(p problems, ns, service string, svc serviceRef, cs clusterSettings, src ir.Source) string {
 	var cl *ir.Cluster
 	if ip, err := netip.ParseAddr(svc.host); err == nil {
 		if ip.Zone() != "" {
-			m.reject("spec.service", "InvalidService", "service %q: an address with a zone is not supported", sp.Service)
+			p.reject("spec.service", "InvalidService", "service %q: an address with a zone is not supported", service)
 			return ""
 		}
 		cl = &ir.Cluster{
 			Name:      fmt.Sprintf("emissary/static/%s/%d", ip, svc.port),
-			Source:    m.source(),
+			Source:    src,
 			Kind:      ir.ClusterStatic,
 			Endpoints: []ir.Endpoint{{Address: ip.String(), Port: svc.port, Ready: true}},
 		}
 	} else {
 		host := strings.TrimSuffix(strings.ToLower(svc.host), ".")
-		name, ns, dns := tr.serviceName(m, host)
+		name, sns, dns := tr.serviceName(ns, host)
 		switch {
 		case !dns:
 			var msg string
-			cl, msg = tr.serviceCluster(m, ns, name, svc.port)
+			cl, msg = tr.serviceCluster(sns, name, svc.port)
 			if cl == nil {
-				m.warn("spec.service", "ServiceNotFound", "%s; requests answer 503 until it does", msg)
+				p.warn("spec.service", "ServiceNotFound", "%s; requests answer 503 until it does", msg)
 				return ""
 			}
 		default:
 			if err := ir.ValidateHostname(host); err != nil || strings.HasPrefix(host, "*") {
-				m.reject("spec.service", "InvalidService", "service %q: %q is neither a Service nor a valid DNS name", sp.Service, svc.host)
+				p.reject("spec.service", "InvalidService", "service %q: %q is neither a Service nor a valid DNS name", service, svc.host)
 				return ""
 			}
 			cl = &ir.Cluster{
 				Name:    fmt.Sprintf("emissary/dns/%s/%d", host, svc.port),
-				Source:  m.source(),
+				Source:  src,
 				Kind:    ir.ClusterDNS,
 				DNSName: host,
 				DNSPort: svc.port,
 			}
 		}
 	}
-	cl = cs.apply(cl, sp.Service)
+	cl = cs.apply(cl, service)
 	if _, ok := tr.clusters[cl.Name]; !ok {
 		tr.clusters[cl.Name] = cl
 	}
@@ -149,11 +163,11 @@ func (tr *translation) backend(m *mapping) string {
 
 // serviceName decides whether host names a Kubernetes Service (name,
 // namespace) or is a DNS name.
-func (tr *translation) serviceName(m *mapping, host string) (name, ns string, dns bool) {
+func (tr *translation) serviceName(objNS, host string) (name, ns string, dns bool) {
 	labels := strings.Split(host, ".")
 	switch {
 	case len(labels) == 1:
-		return host, m.obj.Namespace, false
+		return host, objNS, false
 	case len(labels) == 3 && labels[2] == "svc",
 		len(labels) == 5 && strings.Join(labels[2:], ".") == "svc.cluster.local",
 		len(labels) == 2:
@@ -167,7 +181,7 @@ func (tr *translation) serviceName(m *mapping, host string) (name, ns string, dn
 
 // serviceCluster builds the cluster of port of the Service ns/name, or says
 // why there is none.
-func (tr *translation) serviceCluster(m *mapping, ns, name string, port uint32) (*ir.Cluster, string) {
+func (tr *translation) serviceCluster(ns, name string, port uint32) (*ir.Cluster, string) {
 	svc := tr.in.Service(ns, name)
 	if svc == nil {
 		return nil, fmt.Sprintf("Service %s/%s does not exist", ns, name)

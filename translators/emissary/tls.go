@@ -113,10 +113,9 @@ func splitList(items ...string) []string {
 // https:// service or tls naming a TLSContext); ok is false, with a
 // Warning, when it cannot be built, and the Mapping's share answers 503
 // rather than go out unencrypted.
-func (tr *translation) originationTLS(m *mapping) (*ir.UpstreamTLS, bool) {
-	sp := &m.obj.Spec
+func (tr *translation) originationTLS(m problems, ns, tlsName string) (*ir.UpstreamTLS, bool) {
 	out := &ir.UpstreamTLS{}
-	if sp.TLS == "" {
+	if tlsName == "" {
 		// https:// alone: Emissary originates TLS without verifying the
 		// service's certificate.
 		return out, true
@@ -125,9 +124,9 @@ func (tr *translation) originationTLS(m *mapping) (*ir.UpstreamTLS, bool) {
 		m.warn("spec.tls", "InvalidTLSContext", format+"; rather than send requests unencrypted, this Mapping's share answers 503", args...)
 		return nil, false
 	}
-	ctx := tr.findTLSContext(m.obj.Namespace, sp.TLS)
+	ctx := tr.findTLSContext(ns, tlsName)
 	if ctx == nil {
-		return fail("TLSContext %q does not exist", sp.TLS)
+		return fail("TLSContext %q does not exist", tlsName)
 	}
 	tr.usedContext(ctx)
 	cs := &ctx.Spec

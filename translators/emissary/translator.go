@@ -77,6 +77,7 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 	var mappings []*v3.Mapping
 	var hosts []*v3.Host
 	var listeners []*v3.Listener
+	var tcpms []*v3.TCPMapping
 	seen := map[string]bool{}
 	for _, o := range in.Others {
 		if o == nil {
@@ -108,7 +109,9 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 		case *v3.Module:
 			t.notYet(statuses, "Module", r, r.Spec.AmbassadorID)
 		case *v3.TCPMapping:
-			t.notYet(statuses, "TCPMapping", r, r.Spec.AmbassadorID)
+			if r.Spec.AmbassadorID.Matches(t.id) {
+				tcpms = append(tcpms, r)
+			}
 		}
 	}
 	byName := func(a, b client.Object) int {
@@ -117,6 +120,7 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 	slices.SortStableFunc(mappings, func(a, b *v3.Mapping) int { return byName(a, b) })
 	slices.SortStableFunc(hosts, func(a, b *v3.Host) int { return byName(a, b) })
 	slices.SortStableFunc(listeners, func(a, b *v3.Listener) int { return byName(a, b) })
+	slices.SortStableFunc(tcpms, func(a, b *v3.TCPMapping) int { return byName(a, b) })
 	slices.SortStableFunc(tr.tlsContexts, func(a, b *v3.TLSContext) int { return byName(a, b) })
 
 	var ms []*mapping
@@ -124,6 +128,7 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 		ms = append(ms, tr.mapping(m))
 	}
 	tr.resources(hosts, listeners)
+	tr.tcpListeners = tr.tcpMappings(tcpms)
 	cfg := tr.emit(ms)
 	for _, m := range ms {
 		st := statuses.For(m.ref())
@@ -169,6 +174,8 @@ type translation struct {
 	hosts     []*host
 	listeners []*listener
 	// reports are the statuses of the kinds other than Mapping.
-	reports      []*report
+	reports []*report
+	// tcpListeners are the listeners of the TCPMappings.
+	tcpListeners []*ir.Listener
 	usedContexts map[*v3.TLSContext]bool
 }
