@@ -394,7 +394,10 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 		if len(ancestors) > 0 {
 			st.BackendTLSPolicies = append(st.BackendTLSPolicies, BackendTLSPolicyStatus{Namespace: p.Namespace, Name: p.Name, Ancestors: ancestors})
 		}
-		if len(ancestors) == 0 && len(tp.problems) == 0 {
+		// A policy Legate once wrote ancestors of, but that has none now,
+		// is still reported: the writer then removes Legate's entries.
+		stale := slices.ContainsFunc(p.Status.Ancestors, func(a gatewayv1.PolicyAncestorStatus) bool { return a.ControllerName == t.controller })
+		if len(ancestors) == 0 && len(tp.problems) == 0 && !stale {
 			continue
 		}
 		objs = append(objs, translators.ObjectStatus{
@@ -402,6 +405,8 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 			Generation:      p.Generation,
 			Problems:        tp.problems,
 			PolicyAncestors: ancestors,
+			// The entries of this controller are Legate's to replace.
+			RouteController: t.controller,
 		})
 	}
 	slices.SortFunc(st.BackendTLSPolicies, func(a, b BackendTLSPolicyStatus) int {

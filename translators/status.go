@@ -76,12 +76,13 @@ type ObjectStatus struct {
 	// With RouteController set, they replace every entry of that
 	// controller; an empty list then removes them all (a route that no
 	// longer names any of Legate's Gateways).
-	RouteParents []gatewayv1.RouteParentStatus `json:"-"`
+	RouteParents    []gatewayv1.RouteParentStatus `json:"-"`
+	RouteController gatewayv1.GatewayController   `json:"-"`
 	// PolicyAncestors are Legate's entries of a policy's status.ancestors
 	// (BackendTLSPolicy), one per Gateway of Legate's the policy affects;
-	// other controllers' entries are not Legate's to touch.
+	// other controllers' entries are not Legate's to touch. RouteController
+	// says whose entries they replace, as for RouteParents.
 	PolicyAncestors []gatewayv1.PolicyAncestorStatus `json:"-"`
-	RouteController gatewayv1.GatewayController      `json:"-"`
 }
 
 // Accepted reports whether nothing of the object was left out.

@@ -29,7 +29,7 @@ import (
 
 // StatusWriter writes the translators' statuses back onto the objects:
 // Ingress status.loadBalancer; GatewayClass, Gateway (conditions,
-// listeners, addresses) and route status (HTTPRoute, GRPCRoute, TLSRoute,
+// listeners, addresses), BackendTLSPolicy ancestors and route status (HTTPRoute, GRPCRoute, TLSRoute,
 // TCPRoute, UDPRoute: Legate's status.parents entries only); Emissary Mapping state and reason; and a Warning event per
 // problem. It writes
 // only what changed, and only while it runs, which is while its replica
@@ -235,6 +235,20 @@ func statusTarget(st translators.ObjectStatus, now metav1.Time) (client.Object, 
 			h.Status.State, h.Status.ErrorReason = state, reason
 			return true
 		}
+	case "BackendTLSPolicy":
+		ours := st.RouteController
+		if ours == "" && len(st.PolicyAncestors) > 0 {
+			ours = st.PolicyAncestors[0].ControllerName
+		}
+		if ours == "" {
+			return nil, nil
+		}
+		return &gatewayv1.BackendTLSPolicy{}, func(o client.Object) bool {
+			p := o.(*gatewayv1.BackendTLSPolicy)
+			want := p.Status.DeepCopy()
+			want.Ancestors = mergeAncestors(p.Status.Ancestors, st.PolicyAncestors, ours, now)
+			return setIfChanged(&p.Status, *want)
+		}
 	case "Mapping":
 		want := mappingStatus(st)
 		return &getambassadorv3alpha1.Mapping{}, func(o client.Object) bool {
@@ -352,6 +366,33 @@ func mergeParents(old, want []gatewayv1.RouteParentStatus, ours gatewayv1.Gatewa
 		p = *p.DeepCopy()
 		p.Conditions = mergeConditions(prev, p.Conditions, now)
 		out = append(out, p)
+	}
+	return out
+}
+
+// mergeAncestors is mergeParents for a policy's status.ancestors: other
+// controllers' entries are kept, Legate's replaced by want.
+func mergeAncestors(old, want []gatewayv1.PolicyAncestorStatus, ours gatewayv1.GatewayController, now metav1.Time) []gatewayv1.PolicyAncestorStatus {
+	if len(old) == 0 && len(want) == 0 {
+		return old
+	}
+	// Never nil once something was there: status.ancestors is required.
+	out := make([]gatewayv1.PolicyAncestorStatus, 0, len(old)+len(want))
+	for _, a := range old {
+		if a.ControllerName != ours {
+			out = append(out, a)
+		}
+	}
+	for _, a := range want {
+		var prev []metav1.Condition
+		for _, o := range old {
+			if o.ControllerName == ours && reflect.DeepEqual(o.AncestorRef, a.AncestorRef) {
+				prev = o.Conditions
+			}
+		}
+		a = *a.DeepCopy()
+		a.Conditions = mergeConditions(prev, a.Conditions, now)
+		out = append(out, a)
 	}
 	return out
 }

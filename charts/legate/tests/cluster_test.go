@@ -610,7 +610,26 @@ func statusObjects(ns string) []*unstructured.Unstructured {
 		}),
 		obj("gateway.networking.k8s.io/v1", "HTTPRoute", "web", map[string]any{
 			"parentRefs": []any{map[string]any{"name": "edge"}},
-			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "missing", "port": int64(80)}}}},
+			"rules": []any{
+				map[string]any{"backendRefs": []any{map[string]any{"name": "missing", "port": int64(80)}}},
+				map[string]any{
+					"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": "/tls"}}},
+					"backendRefs": []any{map[string]any{"name": "tls", "port": int64(443)}},
+				},
+			},
+		}),
+		// A Service the route uses, with a BackendTLSPolicy whose CA
+		// ConfigMap is missing: the policy's status (ancestors) is written
+		// too, and ConfigMaps are read.
+		obj("v1", "Service", "tls", map[string]any{
+			"ports": []any{map[string]any{"name": "https", "port": int64(443)}},
+		}),
+		obj("gateway.networking.k8s.io/v1", "BackendTLSPolicy", "tls", map[string]any{
+			"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "tls"}},
+			"validation": map[string]any{
+				"caCertificateRefs": []any{map[string]any{"group": "", "kind": "ConfigMap", "name": "missing-ca"}},
+				"hostname":          "tls.example.com",
+			},
 		}),
 		obj("getambassador.io/v3alpha1", "Mapping", "web", map[string]any{
 			"hostname": "*", "prefix": "/", "service": "missing:80",
@@ -619,7 +638,7 @@ func statusObjects(ns string) []*unstructured.Unstructured {
 }
 
 // otherStatusWritten tells whether legate wrote the status of the Gateway,
-// the HTTPRoute and the Mapping of statusObjects.
+// the HTTPRoute, the BackendTLSPolicy and the Mapping of statusObjects.
 func otherStatusWritten(c *cluster, ns string) bool {
 	get := func(group, version, resource, name string) map[string]any {
 		u, err := c.dyn.Resource(schema.GroupVersionResource{Group: group, Version: version, Resource: resource}).
@@ -639,11 +658,13 @@ func otherStatusWritten(c *cluster, ns string) bool {
 	gw := get("gateway.networking.k8s.io", "v1", "gateways", "edge")
 	route := get("gateway.networking.k8s.io", "v1", "httproutes", "web")
 	mapping := get("getambassador.io", "v3alpha1", "mappings", "web")
+	policy := get("gateway.networking.k8s.io", "v1", "backendtlspolicies", "tls")
 	conds, _, _ := unstructured.NestedSlice(gw, "conditions")
 	parents, _, _ := unstructured.NestedSlice(route, "parents")
 	state, _, _ := unstructured.NestedString(mapping, "state")
+	ancestors, _, _ := unstructured.NestedSlice(policy, "ancestors")
 	// The CRDs default conditions to Unknown ("Pending"): only True is ours.
-	return conditionTrue(classConds, "Accepted") && conditionTrue(conds, "Accepted") && len(parents) > 0 && state != ""
+	return conditionTrue(classConds, "Accepted") && conditionTrue(conds, "Accepted") && len(parents) > 0 && state != "" && len(ancestors) > 0
 }
 
 func conditionTrue(conds []any, typ string) bool {
