@@ -49,8 +49,15 @@
 // Legate makes up no certificate.
 //
 // TLSContext: used by Hosts (above) and by Mappings and TCPMappings that
-// originate TLS; one nothing uses gets a Warning. Module resources are not
-// translated yet: each gets a Warning saying so.
+// originate TLS; one nothing uses gets a Warning.
+//
+// Module: only the one named "ambassador" is read (the first by namespace
+// and name; others get a Warning). Its circuit_breakers, load_balancer,
+// retry_policy, cors, cluster_idle_timeout_ms and cluster_request_timeout_ms
+// (as timeout_ms) apply to every Mapping that does not set them itself.
+// use_remote_address: true, xff_num_trusted_hops: 0, regex_type: safe and
+// merge_slashes: false are what Legate builds anyway and are accepted;
+// every other setting is reported by name as not supported.
 //
 // # TCPMappings
 //

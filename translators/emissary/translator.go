@@ -78,6 +78,7 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 	var hosts []*v3.Host
 	var listeners []*v3.Listener
 	var tcpms []*v3.TCPMapping
+	var modules []*v3.Module
 	seen := map[string]bool{}
 	for _, o := range in.Others {
 		if o == nil {
@@ -107,7 +108,9 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 				tr.tlsContexts = append(tr.tlsContexts, r)
 			}
 		case *v3.Module:
-			t.notYet(statuses, "Module", r, r.Spec.AmbassadorID)
+			if r.Spec.AmbassadorID.Matches(t.id) {
+				modules = append(modules, r)
+			}
 		case *v3.TCPMapping:
 			if r.Spec.AmbassadorID.Matches(t.id) {
 				tcpms = append(tcpms, r)
@@ -123,9 +126,11 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 	slices.SortStableFunc(tcpms, func(a, b *v3.TCPMapping) int { return byName(a, b) })
 	slices.SortStableFunc(tr.tlsContexts, func(a, b *v3.TLSContext) int { return byName(a, b) })
 
+	slices.SortStableFunc(modules, func(a, b *v3.Module) int { return byName(a, b) })
+	tr.module(modules)
 	var ms []*mapping
 	for _, m := range mappings {
-		ms = append(ms, tr.mapping(m))
+		ms = append(ms, tr.mapping(tr.withDefaults(m)))
 	}
 	tr.resources(hosts, listeners)
 	tr.tcpListeners = tr.tcpMappings(tcpms)
@@ -147,19 +152,6 @@ func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*
 	return cfg, statuses.List()
 }
 
-// notYet reports a resource kind that is not translated yet.
-func (t translator) notYet(st *translators.StatusSet, kind string, o client.Object, id v3.AmbassadorID) {
-	if !id.Matches(t.id) {
-		return
-	}
-	ref := translators.ObjectRef{Group: Group, Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName()}
-	st.For(ref).Generation = o.GetGeneration()
-	st.AddProblem(ref, translators.Problem{
-		Severity: translators.SeverityWarning, Reason: "NotSupportedYet",
-		Message: kind + " resources are not supported yet; this one has no effect",
-	})
-}
-
 type translation struct {
 	in       *translators.Inputs
 	settings translators.Settings
@@ -175,6 +167,8 @@ type translation struct {
 	listeners []*listener
 	// reports are the statuses of the kinds other than Mapping.
 	reports []*report
+	// defaults are the ambassador Module's Mapping defaults, if any.
+	defaults *moduleDefaults
 	// tcpListeners are the listeners of the TCPMappings.
 	tcpListeners []*ir.Listener
 	usedContexts map[*v3.TLSContext]bool
