@@ -505,3 +505,115 @@ func hasNonZero(stats, name string) bool {
 	}
 	return false
 }
+
+// TestEnvoyGatewaySessionPersistence: with cookie session persistence,
+// Envoy sets the cookie on the first answer and every request sending it
+// back reaches the same endpoint, while requests without it are spread
+// over both; with header persistence, the header Envoy returns does the
+// same.
+func TestEnvoyGatewaySessionPersistence(t *testing.T) {
+	a, b := startBackend(t, "one"), startBackend(t, "two")
+	dir := t.TempDir()
+	gwPort := freePort(t)
+	writeFile(t, filepath.Join(dir, "services.yaml"), fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: pair, namespace: default}
+spec:
+  ports: [{name: http, port: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: pair-1, namespace: default, labels: {kubernetes.io/service-name: pair}}
+addressType: IPv4
+ports: [{name: http, port: %d}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: pair-2, namespace: default, labels: {kubernetes.io/service-name: pair}}
+addressType: IPv4
+ports: [{name: http, port: %d}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+`, a.port, b.port))
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: legate}
+spec: {controllerName: legate.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  gatewayClassName: legate
+  listeners: [{name: http, protocol: HTTP, port: %d}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: sticky, namespace: default}
+spec:
+  parentRefs: [{name: edge}]
+  hostnames: [policy.example.com]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /cookie}}]
+      sessionPersistence: {sessionName: sticky, type: Cookie}
+      backendRefs: [{name: pair, port: 80}]
+    - matches: [{path: {type: PathPrefix, value: /header}}]
+      sessionPersistence: {sessionName: x-session, type: Header}
+      backendRefs: [{name: pair, port: 80}]
+`, gwPort))
+	l := startLegate(t, dir)
+	client := &http.Client{}
+	served := func(body string) string { name, _, _ := strings.Cut(body, " "); return name }
+
+	// Without the cookie, both endpoints serve (so that pinning means
+	// something).
+	seen := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("both endpoints never served without a session: %v", seen)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		code, body, err := get(ctx, client, gwPort, "policy.example.com", "/cookie")
+		cancel()
+		if err == nil && code == 200 {
+			seen[served(body)]++
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	resp, body := do(t, client, http.MethodGet, gwPort, "/cookie", nil)
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "sticky" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatalf("no sticky cookie set; headers %v", resp.Header)
+	}
+	first := served(body)
+	for i := range 20 {
+		_, body := do(t, client, http.MethodGet, gwPort, "/cookie", map[string]string{"Cookie": cookie.Name + "=" + cookie.Value})
+		if got := served(body); got != first {
+			t.Fatalf("request %d with the cookie went to %s, the session is on %s", i, got, first)
+		}
+	}
+
+	resp, body = do(t, client, http.MethodGet, gwPort, "/header", nil)
+	session := resp.Header.Get("X-Session")
+	if session == "" {
+		t.Fatalf("no x-session header returned; headers %v", resp.Header)
+	}
+	first = served(body)
+	for i := range 20 {
+		_, body := do(t, client, http.MethodGet, gwPort, "/header", map[string]string{"X-Session": session})
+		if got := served(body); got != first {
+			t.Fatalf("request %d with the session header went to %s, the session is on %s", i, got, first)
+		}
+	}
+	if stats := l.admin(t, "/stats?filter=update_rejected"); !allZero(stats) {
+		t.Fatalf("envoy rejected an update:\n%s", stats)
+	}
+}
