@@ -2,8 +2,9 @@
 // objects into Legate's IR, with the status the spec asks for.
 //
 // It reads GatewayClass, Gateway (HTTP, HTTPS, TLS, TCP and UDP
-// listeners), HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute and
-// ReferenceGrant; BackendTLSPolicy is not read yet. The features Legate
+// listeners), HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute,
+// ReferenceGrant and BackendTLSPolicy (with the ConfigMaps and Secrets its
+// CA references name; see backendtls.go). The features Legate
 // implements are listed once, in SupportedFeatures, which every
 // GatewayClass of Legate's shows in status.supportedFeatures.
 //
@@ -165,21 +166,37 @@
 // listener's port when no scheme is given), URLRewrite (hostname, full path,
 // prefix) and RequestMirror (to a Service, with percent or fraction). An
 // ExtensionRef filter never resolves (Legate defines no extension kinds):
-// the rule answers 500 and ResolvedRefs is False (InvalidKind). CORS,
-// ExternalAuth, unknown filter types, filters on backendRefs, a filter
-// type given twice, RequestRedirect with URLRewrite, and any value Legate
-// cannot serve as written leave the rule out: the route is PartiallyInvalid
-// ("Dropped Rule(s): ...") or, with no rule left, not accepted
-// (UnsupportedValue or IncompatibleFilters). timeouts.request bounds the
-// request ("0s" disables the timeout); timeouts.backendRequest, retry and
-// session persistence are not implemented yet and are ignored with a
-// Warning problem.
+// the rule answers 500 and ResolvedRefs is False (InvalidKind). CORS is
+// Envoy's CORS filter with the rule's policy: preflights from allowed
+// origins are answered by Envoy (the Origin echoed, "*" methods and headers
+// echoed from the preflight, maxAge 5s unless given), preflights from other
+// origins get 200 without CORS headers and are not forwarded. On a
+// backendRef, RequestHeaderModifier and ResponseHeaderModifier apply to
+// that backend only. ExternalAuth, unknown filter types, other filters on
+// a backendRef, a filter type given twice, RequestRedirect with
+// URLRewrite, and any value Legate cannot serve as written leave the rule
+// out: the route is PartiallyInvalid ("Dropped Rule(s): ...") or, with no
+// rule left, not accepted (UnsupportedValue or IncompatibleFilters).
+//
+// timeouts.request bounds the request ("0s" disables the timeout).
+// timeouts.backendRequest bounds each try: Envoy's per-try timeout when the
+// rule retries, else the route's timeout (there is one try), never longer
+// than timeouts.request. retry retries connection failures, resets and
+// refused streams, plus the listed codes, attempts times (Envoy's default,
+// once, without attempts), waiting at least backoff. sessionPersistence is
+// Envoy's stateful sessions: a cookie (Session, or Permanent with
+// absoluteTimeout as Max-Age; default name legate-session) or a header
+// holding the endpoint; an absoluteTimeout Envoy cannot enforce (a header
+// session, a Session cookie) is UnsupportedValue. A named rule's routes
+// are named "<kind>/<namespace>/<name>/<rule name>/matches[j]", so they
+// keep their names when other rules move; a name given twice, or not a
+// valid section name, drops the rule.
 //
 // Backends are core Services (other kinds: InvalidKind), in another
 // namespace only with a ReferenceGrant (RefNotPermitted); the Service and
 // port must exist (BackendNotFound) and the port's appProtocol must be one
-// Legate speaks (none, http, h2c, kubernetes.io/h2c, grpc, kubernetes.io/ws;
-// others: UnsupportedProtocol). Clusters are the very ones every Legate
+// Legate speaks (none, http, h2c, kubernetes.io/h2c, grpc, kubernetes.io/ws,
+// and https where a BackendTLSPolicy applies; others: UnsupportedProtocol). Clusters are the very ones every Legate
 // translator builds for a Service port ("<namespace>/<service>/<port>",
 // endpoints from EndpointSlices, HTTP/2 for h2c and gRPC). A rule whose
 // backends all fail, weigh zero, or that has none, answers 500. When only
