@@ -327,6 +327,11 @@ func (t *translation) withTLS(cl *ir.Cluster, tp *tlsPolicy) *ir.Cluster {
 	out.Name = fmt.Sprintf("%s/backendtlspolicy/%s", cl.Name, tp.policy.Name)
 	tls := *tp.tls
 	tls.SubjectAltNames = slices.Clone(tp.tls.SubjectAltNames)
+	if out.Protocol == ir.UpstreamHTTP2 {
+		// HTTP/2 over TLS is negotiated by ALPN; servers (gRPC ones among
+		// them) refuse a TLS connection that does not offer h2.
+		tls.ALPN = []string{"h2"}
+	}
 	out.TLS = &tls
 	if tp.ca != nil {
 		t.secrets[tp.ca.Name] = tp.ca
