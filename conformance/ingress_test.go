@@ -1,0 +1,208 @@
+package conformance
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The Ingress acceptance suite: testdata/acceptance/ingress.yaml applied to
+// the local cluster, and real requests through Envoy to echo-basic pods.
+var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func() {
+	const ns = "acc-ingress"
+	var ca *testCA
+
+	BeforeAll(func() {
+		namespace(ns)
+		echoBackends(ns, "exact", "prefix", "impl", "wild", "longest", "fallback", "foreign")
+		ca = newTestCA()
+		create(
+			ca.tlsSecret(ns, "tls-a", "a.tls.ingress.test"),
+			ca.tlsSecret(ns, "tls-b", "b.tls.ingress.test"),
+		)
+		createManifests("ingress.yaml")
+		waitAvailable(ns)
+		// Everything is applied at once; the first route to answer shows
+		// that Legate has caught up with the pods' EndpointSlices.
+		reach(ns, "exact", "paths.ingress.test", "/exact", firstConvergence)
+	})
+
+	Describe("path types", func() {
+		It("Exact matches the whole path only", func() {
+			r := reach(ns, "exact", "paths.ingress.test", "/exact", convergence)
+			Expect(r.echo.Path).To(Equal("/exact"))
+			Expect(r.echo.Host).To(Equal("paths.ingress.test"))
+			for _, p := range []string{"/exact/", "/exact/more", "/exactly"} {
+				r, err := get("paths.ingress.test", p)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(r.backend()).NotTo(Equal("exact"), "GET %s: %v", p, r)
+			}
+		})
+
+		It("Prefix matches whole path segments, with or without a trailing slash", func() {
+			for _, p := range []string{"/foo", "/foo/", "/foo/bar", "/foo/bar/baz?q=1"} {
+				r := reach(ns, "prefix", "paths.ingress.test", p, convergence)
+				Expect(r.echo.Path).To(Equal(p), "the path reaches the backend unchanged")
+			}
+			// "/bar/" is declared with a trailing slash, which Prefix ignores.
+			for _, p := range []string{"/bar", "/bar/", "/bar/x"} {
+				reach(ns, "prefix", "paths.ingress.test", p, convergence)
+			}
+			for _, p := range []string{"/foobar", "/fo", "/barn"} {
+				r, err := get("paths.ingress.test", p)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(r.status).To(Equal(http.StatusNotFound), "GET %s is no segment of a Prefix path: %v", p, r)
+			}
+		})
+
+		It("ImplementationSpecific is a plain string prefix", func() {
+			for _, p := range []string{"/impl", "/impl/x", "/implicit"} {
+				reach(ns, "impl", "paths.ingress.test", p, convergence)
+			}
+		})
+
+		It("the longest path wins across Ingresses of one host", func() {
+			for p, want := range map[string]string{
+				"/api/v2":   "longest",
+				"/api/v2/x": "longest",
+				"/api/v1":   "prefix",
+				"/api":      "prefix",
+				"/api/v20":  "prefix",
+			} {
+				reach(ns, want, "longest.ingress.test", p, convergence)
+			}
+		})
+	})
+
+	Describe("hosts", func() {
+		It("routes an exact host, case-insensitively", func() {
+			r := reach(ns, "exact", "host.ingress.test", "/anything", convergence)
+			Expect(r.echo.Host).To(Equal("host.ingress.test"))
+			reach(ns, "exact", "HOST.Ingress.Test", "/anything", convergence)
+		})
+
+		It("routes a wildcard host to exactly one more DNS label", func() {
+			r := reach(ns, "wild", "a.wild.ingress.test", "/x", convergence)
+			Expect(r.echo.Host).To(Equal("a.wild.ingress.test"))
+			reach(ns, "wild", "other.wild.ingress.test", "/", convergence)
+			for _, h := range []string{"a.b.wild.ingress.test", "wild.ingress.test"} {
+				r, err := get(h, "/x")
+				Expect(err).NotTo(HaveOccurred())
+				Expect(r.backend()).NotTo(Equal("wild"), "Host %s is not matched by *.wild.ingress.test: %v", h, r)
+			}
+		})
+	})
+
+	It("sends requests no rule takes to the default backend", func() {
+		reach(ns, "fallback", "unknown.example", "/some/path", convergence)
+		reach(ns, "fallback", "unknown.example", "/", convergence)
+	})
+
+	Describe("IngressClass", func() {
+		It("ignores the Ingress of another controller's class", func() {
+			// Its host is then unknown: the default backend answers.
+			reach(ns, "fallback", "foreign.ingress.test", "/", convergence)
+			var ing networkingv1.Ingress
+			Expect(acc.k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "foreign"}, &ing)).To(Succeed())
+			Expect(ing.Status.LoadBalancer.Ingress).To(BeEmpty(), "Legate must not write another controller's status")
+		})
+
+		It("writes status.loadBalancer on its own Ingresses", func() {
+			for _, name := range []string{"paths", "hosts", "tls", "fallback"} {
+				Eventually(func(g Gomega) {
+					var ing networkingv1.Ingress
+					g.Expect(acc.k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &ing)).To(Succeed())
+					g.Expect(ing.Status.LoadBalancer.Ingress).To(ConsistOf(networkingv1.IngressLoadBalancerIngress{IP: ingressAddress}), "Ingress %s", name)
+				}).WithTimeout(convergence).WithPolling(poll).Should(Succeed())
+			}
+		})
+	})
+
+	Describe("TLS", func() {
+		It("serves each host with its own certificate, picked by SNI", func() {
+			c := httpsClient(ca.pool)
+			for host, want := range map[string]string{"a.tls.ingress.test": "exact", "b.tls.ingress.test": "prefix"} {
+				var last *reply
+				Eventually(func(g Gomega) {
+					r, err := send(c, http.MethodGet, "https://"+host+"/secure")
+					g.Expect(err).NotTo(HaveOccurred())
+					last = r
+					g.Expect(r.backend()).To(Equal(want), "reply %v", r)
+				}).WithTimeout(convergence).WithPolling(poll).Should(Succeed(), "GET https://%s/secure", host)
+				// The Go client checked the chain and the name; say so plainly.
+				leaf := last.tls.PeerCertificates[0]
+				Expect(leaf.DNSNames).To(Equal([]string{host}))
+				Expect(leaf.VerifyHostname(host)).To(Succeed())
+				Expect(last.echo.Path).To(Equal("/secure"))
+				Expect(last.echo.Host).To(Equal(host))
+			}
+		})
+
+		It("offers no certificate valid for a name it does not serve", func() {
+			conn, err := tls.Dial("tcp", ingressHTTPS, &tls.Config{ServerName: "c.tls.ingress.test", RootCAs: ca.pool, MinVersion: tls.VersionTLS12})
+			if err == nil {
+				conn.Close()
+			}
+			GinkgoWriter.Printf("TLS handshake for an unknown name: %v\n", err)
+			// Envoy either has no filter chain for the name (it resets the
+			// connection) or offers a certificate of another name (the
+			// client refuses it); a refused dial would prove nothing.
+			Expect(err).To(HaveOccurred(), "a TLS handshake for an unknown name must not succeed")
+			var op *net.OpError
+			Expect(errors.As(err, &op) && op.Op == "dial").To(BeFalse(), "the listener must be up: %v", err)
+		})
+
+		It("keeps serving the TLS hosts over cleartext HTTP", func() {
+			reach(ns, "exact", "a.tls.ingress.test", "/plain", convergence)
+		})
+	})
+
+	It("keeps serving everything else when an Ingress names a missing Service", func() {
+		broken := &networkingv1.Ingress{}
+		broken.Namespace, broken.Name = ns, "broken"
+		broken.Spec.IngressClassName = ptrTo("legate")
+		pt := networkingv1.PathTypePrefix
+		broken.Spec.Rules = []networkingv1.IngressRule{{
+			Host: "broken.ingress.test",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+				Path: "/", PathType: &pt,
+				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "missing", Port: networkingv1.ServiceBackendPort{Number: 80}}},
+			}}}},
+		}}
+		later := broken.DeepCopy()
+		later.Name = "after-broken"
+		later.Spec.Rules[0].Host = "after.ingress.test"
+		later.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name = "impl"
+		create(broken, later)
+		// An Ingress created after the broken one is served: translation
+		// goes on.
+		reach(ns, "impl", "after.ingress.test", "/", convergence)
+		status(http.StatusServiceUnavailable, "broken.ingress.test", "/", convergence)
+		reach(ns, "exact", "paths.ingress.test", "/exact", convergence)
+		reach(ns, "prefix", "paths.ingress.test", "/foo/bar", convergence)
+	})
+
+	It("follows the Service's endpoints: a new pod of a scaled Deployment gets traffic", func() {
+		var d appsv1.Deployment
+		Expect(acc.k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "impl"}, &d)).To(Succeed())
+		d.Spec.Replicas = ptrTo(int32(2))
+		Expect(acc.k8s.Update(context.Background(), &d)).To(Succeed())
+		pods := map[string]bool{}
+		Eventually(func(g Gomega) {
+			r, err := get("paths.ingress.test", "/impl")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(r.backend()).To(Equal("impl"), "%v", r)
+			pods[r.echo.Pod] = true
+			g.Expect(pods).To(HaveLen(2))
+		}).WithTimeout(firstConvergence).WithPolling(50 * time.Millisecond).Should(Succeed())
+	})
+})
