@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -29,7 +32,7 @@ var _ = Describe("Emissary", Label("emissary"), Ordered, ContinueOnFailure, func
 		namespace(ns)
 		echoBackends(ns, "em-a", "em-b")
 		ca = newTestCA()
-		create(ca.tlsSecret(ns, "secure-cert", "secure.emissary-tls.test"))
+		create(ca.tlsSecret(ns, "secure-cert", "secure.emissary-tls.test", "strict.emissary-tls.test"))
 		createManifests("emissary.yaml")
 		waitAvailable(ns)
 		reach(ns, "em-a", app, "/a/", firstConvergence)
@@ -63,6 +66,47 @@ var _ = Describe("Emissary", Label("emissary"), Ordered, ContinueOnFailure, func
 		reach(ns, "em-b", app, "/hdr/", convergence, "X-Canary: yes")
 		reach(ns, "em-a", app, "/hdr/", convergence, "X-Canary: no")
 		reach(ns, "em-a", app, "/hdr/", convergence)
+	})
+
+	It("matches query parameters and methods", func() {
+		reach(ns, "em-b", app, "/q/x?flavor=vanilla", convergence)
+		reach(ns, "em-a", app, "/q/x?flavor=chocolate", convergence)
+		reach(ns, "em-a", app, "/q/x", convergence)
+		Eventually(func(g Gomega) {
+			r, err := send(httpClient, http.MethodPost, "http://"+app+"/m/x")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(r.backend()).To(Equal("em-b"), "%v", r)
+			g.Expect(r.echo.Method).To(Equal(http.MethodPost))
+		}).WithTimeout(convergence).WithPolling(poll).Should(Succeed())
+		reach(ns, "em-a", app, "/m/x", convergence)
+	})
+
+	It("matches prefix_exact as the whole path and case_sensitive: false in any case", func() {
+		r := reach(ns, "em-b", app, "/exact-only", convergence)
+		Expect(r.echo.Path).To(Equal("/exact-only"))
+		status(http.StatusNotFound, app, "/exact-only/more", convergence)
+		r = reach(ns, "em-b", app, "/nocase/x", convergence)
+		Expect(r.echo.Path).To(Equal("/x"))
+		reach(ns, "em-b", app, "/NOCASE/x", convergence)
+	})
+
+	It("rewrites the Host header with host_rewrite", func() {
+		r := reach(ns, "em-a", app, "/hr/x", convergence)
+		Expect(r.echo.Host).To(Equal("rewritten.example"))
+	})
+
+	It("orders by precedence before prefix length", func() {
+		reach(ns, "em-b", app, "/prec/long/x", convergence)
+		reach(ns, "em-b", app, "/prec/x", convergence)
+	})
+
+	It("mirrors requests to a shadow Mapping's service, whose answers are dropped", func() {
+		marker := fmt.Sprintf("/shadowed-%d", time.Now().UnixNano())
+		r := reach(ns, "em-a", app, "/shadow"+marker, convergence)
+		Expect(r.echo.Path).To(Equal(marker))
+		Eventually(func(g Gomega) {
+			g.Expect(podLogs(ns, "em-b")).To(ContainSubstring("request made to " + marker + " "))
+		}).WithTimeout(convergence).WithPolling(poll).Should(Succeed(), "em-b's log should show the mirrored request")
 	})
 
 	It("splits a canary by weight (30% within 10 points over 500 requests)", func() {
@@ -171,13 +215,23 @@ var _ = Describe("Emissary", Label("emissary"), Ordered, ContinueOnFailure, func
 				last = r
 				g.Expect(r.backend()).To(Equal("em-b"), "%v", r)
 			}).WithTimeout(convergence).WithPolling(poll).Should(Succeed())
-			Expect(last.tls.PeerCertificates[0].DNSNames).To(Equal([]string{host}))
+			Expect(last.tls.PeerCertificates[0].DNSNames).To(ContainElement(host))
 			Expect(last.echo.Path).To(Equal("/in/tls"), "prefix / rewritten to / keeps the path")
 		})
 
 		It("redirects cleartext requests to https", func() {
 			r := status(http.StatusMovedPermanently, host, "/x?q=1", convergence)
 			Expect(r.header.Get("Location")).To(Equal("https://" + host + "/x?q=1"))
+		})
+
+		It("rejects cleartext requests with 400 when the action is Reject", func() {
+			c := httpsClient(ca.pool)
+			Eventually(func(g Gomega) {
+				r, err := send(c, http.MethodGet, "https://strict.emissary-tls.test/x")
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(r.backend()).To(Equal("em-a"), "%v", r)
+			}).WithTimeout(convergence).WithPolling(poll).Should(Succeed())
+			status(http.StatusBadRequest, "strict.emissary-tls.test", "/x", convergence)
 		})
 	})
 
@@ -193,9 +247,21 @@ var _ = Describe("Emissary", Label("emissary"), Ordered, ContinueOnFailure, func
 		}
 
 		It("is Running for a served Mapping", func() {
-			for _, name := range []string{"prefix-a", "canary-new", "secure"} {
+			for _, name := range []string{"prefix-a", "canary-new", "secure", "strict", "shadow-copy", "websocket"} {
 				Eventually(func() string { s, _ := mapping(name); return s }).
 					WithTimeout(convergence).WithPolling(poll).Should(Equal("Running"), "Mapping %s", name)
+			}
+		})
+
+		It("is Ready for a Host with its TLS Secret", func() {
+			for _, name := range []string{"apps", "secure", "strict"} {
+				Eventually(func(g Gomega) {
+					u := &unstructured.Unstructured{}
+					u.SetGroupVersionKind(schema.GroupVersionKind{Group: "getambassador.io", Version: "v3alpha1", Kind: "Host"})
+					g.Expect(acc.k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, u)).To(Succeed())
+					state, _, _ := unstructured.NestedString(u.Object, "status", "state")
+					g.Expect(state).To(Equal("Ready"), "Host %s: %v", name, u.Object["status"])
+				}).WithTimeout(convergence).WithPolling(poll).Should(Succeed())
 			}
 		})
 
@@ -253,4 +319,19 @@ func websocketEcho(host, path, msg string) (code int, echo string) {
 	_, err = io.ReadFull(br, payload)
 	Expect(err).NotTo(HaveOccurred())
 	return resp.StatusCode, string(payload)
+}
+
+// podLogs is the log of every pod of Deployment name (label app=name) in
+// ns, read through the API server as kubectl logs does.
+func podLogs(ns, name string) string {
+	GinkgoHelper()
+	pods, err := acc.env.cluster.Clientset.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + name})
+	Expect(err).NotTo(HaveOccurred())
+	var sb strings.Builder
+	for _, p := range pods.Items {
+		b, err := acc.env.cluster.Clientset.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(context.Background())
+		Expect(err).NotTo(HaveOccurred(), "logs of pod %s/%s", ns, p.Name)
+		sb.Write(b)
+	}
+	return sb.String()
 }

@@ -167,21 +167,8 @@ var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func()
 	})
 
 	It("keeps serving everything else when an Ingress names a missing Service", func() {
-		broken := &networkingv1.Ingress{}
-		broken.Namespace, broken.Name = ns, "broken"
-		broken.Spec.IngressClassName = ptrTo("legate")
-		pt := networkingv1.PathTypePrefix
-		broken.Spec.Rules = []networkingv1.IngressRule{{
-			Host: "broken.ingress.test",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
-				Path: "/", PathType: &pt,
-				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "missing", Port: networkingv1.ServiceBackendPort{Number: 80}}},
-			}}}},
-		}}
-		later := broken.DeepCopy()
-		later.Name = "after-broken"
-		later.Spec.Rules[0].Host = "after.ingress.test"
-		later.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name = "impl"
+		broken := simpleIngress(ns, "broken", "broken.ingress.test", "/", "missing")
+		later := simpleIngress(ns, "after-broken", "after.ingress.test", "/", "impl")
 		create(broken, later)
 		// An Ingress created after the broken one is served: translation
 		// goes on.
@@ -189,6 +176,61 @@ var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func()
 		status(http.StatusServiceUnavailable, "broken.ingress.test", "/", convergence)
 		reach(ns, "exact", "paths.ingress.test", "/exact", convergence)
 		reach(ns, "prefix", "paths.ingress.test", "/foo/bar", convergence)
+	})
+
+	It("applies an edit and a deletion of an Ingress", func() {
+		ing := simpleIngress(ns, "edited", "edited.ingress.test", "/", "exact")
+		create(ing)
+		reach(ns, "exact", "edited.ingress.test", "/", convergence)
+		Expect(acc.k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "edited"}, ing)).To(Succeed())
+		ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name = "prefix"
+		Expect(acc.k8s.Update(context.Background(), ing)).To(Succeed())
+		reach(ns, "prefix", "edited.ingress.test", "/", convergence)
+		Expect(acc.k8s.Delete(context.Background(), ing)).To(Succeed())
+		// The host is unknown again: the default backend answers.
+		reach(ns, "fallback", "edited.ingress.test", "/", convergence)
+	})
+
+	It("gives a host and path claimed by two Ingresses to the older one", func() {
+		create(simpleIngress(ns, "claim-first", "claimed.ingress.test", "/claimed", "exact"))
+		reach(ns, "exact", "claimed.ingress.test", "/claimed", convergence)
+		second := simpleIngress(ns, "claim-second", "claimed.ingress.test", "/claimed", "impl")
+		pt := networkingv1.PathTypePrefix
+		second.Spec.Rules[0].HTTP.Paths = append(second.Spec.Rules[0].HTTP.Paths, networkingv1.HTTPIngressPath{
+			Path: "/second", PathType: &pt,
+			Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "impl", Port: networkingv1.ServiceBackendPort{Number: 80}}},
+		})
+		create(second)
+		// Its other path is served, so Legate has read it; the claimed
+		// path stays with the first.
+		reach(ns, "impl", "claimed.ingress.test", "/second", convergence)
+		reach(ns, "exact", "claimed.ingress.test", "/claimed", convergence)
+	})
+
+	It("takes Ingresses without a class by the legacy annotation, or when its class is the default", func() {
+		classless := simpleIngress(ns, "classless", "classless.ingress.test", "/", "exact")
+		classless.Spec.IngressClassName = nil
+		annotated := simpleIngress(ns, "annotated", "annotated.ingress.test", "/", "exact")
+		annotated.Spec.IngressClassName = nil
+		annotated.Annotations = map[string]string{"kubernetes.io/ingress.class": "legate"}
+		create(classless, annotated)
+		reach(ns, "exact", "annotated.ingress.test", "/", convergence)
+		// Created with the annotated one, yet not Legate's.
+		reach(ns, "fallback", "classless.ingress.test", "/", convergence)
+
+		setDefault := func(on bool) {
+			var class networkingv1.IngressClass
+			Expect(acc.k8s.Get(context.Background(), types.NamespacedName{Name: "legate"}, &class)).To(Succeed())
+			if on {
+				class.Annotations = map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}
+			} else {
+				delete(class.Annotations, networkingv1.AnnotationIsDefaultIngressClass)
+			}
+			Expect(acc.k8s.Update(context.Background(), &class)).To(Succeed())
+		}
+		setDefault(true)
+		DeferCleanup(setDefault, false)
+		reach(ns, "exact", "classless.ingress.test", "/", convergence)
 	})
 
 	It("follows the Service's endpoints: a new pod of a scaled Deployment gets traffic", func() {
@@ -206,3 +248,20 @@ var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func()
 		}).WithTimeout(firstConvergence).WithPolling(50 * time.Millisecond).Should(Succeed())
 	})
 })
+
+// simpleIngress is an Ingress of class legate with one Prefix path to
+// port 80 of service.
+func simpleIngress(ns, name, host, path, service string) *networkingv1.Ingress {
+	pt := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{}
+	ing.Namespace, ing.Name = ns, name
+	ing.Spec.IngressClassName = ptrTo("legate")
+	ing.Spec.Rules = []networkingv1.IngressRule{{
+		Host: host,
+		IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+			Path: path, PathType: &pt,
+			Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: service, Port: networkingv1.ServiceBackendPort{Number: 80}}},
+		}}}},
+	}}
+	return ing
+}
