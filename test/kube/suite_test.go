@@ -87,10 +87,12 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred(), "locating the Gateway API module")
 	testEnv = &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		// The CRDs of every registered translator: Gateway API (standard
-		// channel, from the module) and getambassador.io (generated).
+		// The CRDs of every registered translator: Gateway API (the
+		// experimental channel, from the module: a superset of the standard
+		// one, so that fields like rules[].retry survive the API server's
+		// pruning and reach legate) and getambassador.io (generated).
 		CRDDirectoryPaths: []string{
-			filepath.Join(strings.TrimSpace(string(gatewayAPI)), "config", "crd", "standard"),
+			filepath.Join(strings.TrimSpace(string(gatewayAPI)), "config", "crd", "experimental"),
 			filepath.Join(filepath.Dir(file), "..", "..", "charts", "legate", "crds"),
 		},
 		ErrorIfCRDPathMissing:    true,
