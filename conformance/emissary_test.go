@@ -30,11 +30,14 @@ var _ = Describe("Emissary", Label("emissary"), Ordered, ContinueOnFailure, func
 
 	BeforeAll(func() {
 		namespace(ns)
+		namespace(ns + "-other")
 		echoBackends(ns, "em-a", "em-b")
+		echoBackends(ns+"-other", "em-c")
 		ca = newTestCA()
 		create(ca.tlsSecret(ns, "secure-cert", "secure.emissary-tls.test", "strict.emissary-tls.test"))
 		createManifests("emissary.yaml")
 		waitAvailable(ns)
+		waitAvailable(ns + "-other")
 		reach(ns, "em-a", app, "/a/", firstConvergence)
 	})
 
@@ -179,6 +182,38 @@ var _ = Describe("Emissary", Label("emissary"), Ordered, ContinueOnFailure, func
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.status).To(Equal(http.StatusGatewayTimeout), "%v", r)
 		Expect(time.Since(start)).To(BeNumerically("<", 2*time.Second), "timeout_ms 500 should cut the request short")
+	})
+
+	It("times out after Emissary's default 3000 ms, and never with timeout_ms: 0", func() {
+		reach(ns, "em-a", app, "/default-timeout/", convergence)
+		reach(ns, "em-a", app, "/no-timeout/", convergence)
+		start := time.Now()
+		r, err := get(app, "/default-timeout/?delay=4s")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.status).To(Equal(http.StatusGatewayTimeout), "%v", r)
+		Expect(time.Since(start)).To(BeNumerically("~", 3*time.Second, 700*time.Millisecond))
+		r, err = get(app, "/no-timeout/?delay=3500ms")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.backend()).To(Equal("em-a"), "%v", r)
+	})
+
+	It("matches prefix_regex, rewrites with regex_rewrite and matches regex_headers", func() {
+		r := reach(ns, "em-b", app, "/items/42", convergence)
+		Expect(r.echo.Path).To(Equal("/items/42"))
+		status(http.StatusNotFound, app, "/items/abc", convergence)
+		r = reach(ns, "em-a", app, "/users/ada/profile", convergence)
+		Expect(r.echo.Path).To(Equal("/profiles/ada"))
+		reach(ns, "em-b", app, "/rh/", convergence, "X-Version: v3")
+		reach(ns, "em-a", app, "/rh/", convergence, "X-Version: v1")
+	})
+
+	It("redirects with prefix_redirect, replacing the matched prefix", func() {
+		r := status(http.StatusMovedPermanently, app, "/docs/intro/page", convergence)
+		Expect(r.header.Get("Location")).To(Equal("http://docs.example.org/manual/intro/page"))
+	})
+
+	It("routes to a Service of another namespace", func() {
+		reach(ns+"-other", "em-c", app, "/other-ns/x", convergence)
 	})
 
 	It("retries a request whose first attempt fails", func() {

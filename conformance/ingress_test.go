@@ -28,6 +28,7 @@ var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func()
 		create(
 			ca.tlsSecret(ns, "tls-a", "a.tls.ingress.test"),
 			ca.tlsSecret(ns, "tls-b", "b.tls.ingress.test"),
+			ca.tlsSecret(ns, "tls-wildcard", "*.wc.ingress.test"),
 		)
 		createManifests("ingress.yaml")
 		waitAvailable(ns)
@@ -159,6 +160,18 @@ var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func()
 			Expect(err).To(HaveOccurred(), "a TLS handshake for an unknown name must not succeed")
 			var op *net.OpError
 			Expect(errors.As(err, &op) && op.Op == "dial").To(BeFalse(), "the listener must be up: %v", err)
+		})
+
+		It("serves a wildcard TLS host, and redirects its cleartext requests with force-ssl-redirect", func() {
+			c := httpsClient(ca.pool)
+			Eventually(func(g Gomega) {
+				r, err := send(c, http.MethodGet, "https://x.wc.ingress.test/page")
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(r.backend()).To(Equal("wild"), "%v", r)
+				g.Expect(r.tls.PeerCertificates[0].DNSNames).To(Equal([]string{"*.wc.ingress.test"}))
+			}).WithTimeout(convergence).WithPolling(poll).Should(Succeed())
+			r := status(http.StatusMovedPermanently, "x.wc.ingress.test", "/page?q=1", convergence)
+			Expect(r.header.Get("Location")).To(Equal("https://x.wc.ingress.test/page?q=1"))
 		})
 
 		It("keeps serving the TLS hosts over cleartext HTTP", func() {
