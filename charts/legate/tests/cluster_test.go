@@ -585,8 +585,9 @@ var (
 
 func ptr[T any](v T) *T { return &v }
 
-// statusObjects are a GatewayClass, a Gateway of it with an HTTPRoute (to
-// the missing Service), and a Mapping in ns.
+// statusObjects are a GatewayClass, a Gateway of it with HTTP, TLS, TCP and
+// UDP listeners and a route of each kind (to the missing Service), a
+// BackendTLSPolicy, and a Mapping in ns.
 func statusObjects(ns string) []*unstructured.Unstructured {
 	obj := func(apiVersion, kind, name string, spec map[string]any) *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{
@@ -606,7 +607,30 @@ func statusObjects(ns string) []*unstructured.Unstructured {
 		obj("gateway.networking.k8s.io/v1", "Gateway", "edge", map[string]any{
 			"gatewayClassName": "legate-" + ns,
 			// Not the shared Ingress port, which Gateways cannot take.
-			"listeners": []any{map[string]any{"name": "http", "protocol": "HTTP", "port": int64(9080)}},
+			"listeners": []any{
+				map[string]any{"name": "http", "protocol": "HTTP", "port": int64(9080)},
+				map[string]any{"name": "tls", "protocol": "TLS", "port": int64(9443), "tls": map[string]any{"mode": "Passthrough"}},
+				map[string]any{"name": "tcp", "protocol": "TCP", "port": int64(9000)},
+				map[string]any{"name": "udp", "protocol": "UDP", "port": int64(9000)},
+			},
+		}),
+		// One route of every other kind, so each route status right is used.
+		obj("gateway.networking.k8s.io/v1", "GRPCRoute", "grpc", map[string]any{
+			"parentRefs": []any{map[string]any{"name": "edge", "sectionName": "http"}},
+			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "missing", "port": int64(80)}}}},
+		}),
+		obj("gateway.networking.k8s.io/v1", "TLSRoute", "tls", map[string]any{
+			"parentRefs": []any{map[string]any{"name": "edge", "sectionName": "tls"}},
+			"hostnames":  []any{"tls.example.com"},
+			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "missing", "port": int64(443)}}}},
+		}),
+		obj("gateway.networking.k8s.io/v1", "TCPRoute", "tcp", map[string]any{
+			"parentRefs": []any{map[string]any{"name": "edge", "sectionName": "tcp"}},
+			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "missing", "port": int64(80)}}}},
+		}),
+		obj("gateway.networking.k8s.io/v1", "UDPRoute", "udp", map[string]any{
+			"parentRefs": []any{map[string]any{"name": "edge", "sectionName": "udp"}},
+			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "missing", "port": int64(53)}}}},
 		}),
 		obj("gateway.networking.k8s.io/v1", "HTTPRoute", "web", map[string]any{
 			"parentRefs": []any{map[string]any{"name": "edge"}},
@@ -663,6 +687,12 @@ func otherStatusWritten(c *cluster, ns string) bool {
 	parents, _, _ := unstructured.NestedSlice(route, "parents")
 	state, _, _ := unstructured.NestedString(mapping, "state")
 	ancestors, _, _ := unstructured.NestedSlice(policy, "ancestors")
+	for _, r := range []string{"grpcroutes", "tlsroutes", "tcproutes", "udproutes"} {
+		name := map[string]string{"grpcroutes": "grpc", "tlsroutes": "tls", "tcproutes": "tcp", "udproutes": "udp"}[r]
+		if ps, _, _ := unstructured.NestedSlice(get("gateway.networking.k8s.io", "v1", r, name), "parents"); len(ps) == 0 {
+			return false
+		}
+	}
 	// The CRDs default conditions to Unknown ("Pending"): only True is ours.
 	return conditionTrue(classConds, "Accepted") && conditionTrue(conds, "Accepted") && len(parents) > 0 && state != "" && len(ancestors) > 0
 }
