@@ -82,8 +82,10 @@
 // allowedRoutes.namespaces is Same (default), All or Selector (matched
 // against the Namespace's labels, plus kubernetes.io/metadata.name, which
 // the API server always sets). attachedRoutes counts the routes whose
-// parentRefs select the listener and that its allowedRoutes admit, as the
-// spec defines it, whatever their hostnames or validity.
+// parentRefs select the listener, that its allowedRoutes admit and whose
+// hostnames meet the listener's (the upstream conformance suite does not
+// count a route refused with NoMatchingListenerHostname), whatever the
+// validity of their rules.
 //
 // Listener isolation: on an IR listener, each programmed listener's
 // hostname (or "*" when it has none) is a virtual host of its own, even

@@ -387,14 +387,6 @@ func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewa
 	if len(allowed) == 0 {
 		return fail(gatewayv1.RouteReasonNotAllowedByListeners, "no listener of Gateway %s allows %ss from namespace %s", gs.key(), rs.kind, ns)
 	}
-	// Attachment counts whatever the hostnames (the spec bases it on
-	// allowedRoutes and parentRefs alone).
-	for _, l := range allowed {
-		if !counted[l] {
-			counted[l] = true
-			l.attached++
-		}
-	}
 	if rs.hostnameErr != "" {
 		return fail(gatewayv1.RouteReasonUnsupportedValue, "%s", rs.hostnameErr)
 	}
@@ -404,6 +396,15 @@ func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewa
 		hosts := routeHostnames(l.hostname, rs.hostnames)
 		if len(hosts) == 0 {
 			continue
+		}
+		// A route counts in attachedRoutes where its hostnames meet the
+		// listener's: the upstream conformance test GatewayWithAttachedRoutes
+		// expects a route refused with NoMatchingListenerHostname not to
+		// count, though the API reference speaks of parentRefs and
+		// allowedRoutes alone.
+		if !counted[l] {
+			counted[l] = true
+			l.attached++
 		}
 		if c := l.kindConflict(rs, hosts); c != nil {
 			conflict = c
