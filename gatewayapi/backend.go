@@ -39,34 +39,11 @@ func failRef(reason gatewayv1.RouteConditionReason, field, format string, args .
 // (h2c), whatever its appProtocol says, as gRPC needs (see grpcCluster).
 func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObjectReference, field string) (string, *refFailure) {
 	t.lastTargets = nil
-	group, kind := "", "Service"
-	if br.Group != nil {
-		group = string(*br.Group)
+	sb, f := t.serviceBackend(routeKind, routeNS, br, field)
+	if f != nil {
+		return "", f
 	}
-	if br.Kind != nil {
-		kind = string(*br.Kind)
-	}
-	if group != "" || kind != "Service" {
-		return "", failRef(gatewayv1.RouteReasonInvalidKind, field, "backend kind %s/%s is not supported; only core Services are", group, kind)
-	}
-	ns := routeNS
-	if br.Namespace != nil && *br.Namespace != "" {
-		ns = string(*br.Namespace)
-	}
-	name := string(br.Name)
-	if !t.grants.permits(ref{gatewayv1.GroupName, routeKind, routeNS, ""}, ref{"", "Service", ns, name}) {
-		return "", failRef(gatewayv1.RouteReasonRefNotPermitted, field,
-			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to Service %s", ns, routeKind, routeNS, name)
-	}
-	if br.Port == nil {
-		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "a Service backend needs a port")
-	}
-	port := int32(*br.Port)
-	svc := t.in.Service(ns, name)
-	if svc == nil {
-		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "Service %s/%s does not exist", ns, name)
-	}
-	idx := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
+	svc, ns, name, port, idx := sb.svc, sb.ns, sb.name, sb.port, sb.idx
 	var sp *corev1.ServicePort
 	if idx >= 0 {
 		sp = &svc.Spec.Ports[idx]
@@ -106,6 +83,51 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 		t.clusters[cl.Name] = cl
 	}
 	return cl.Name, nil
+}
+
+// serviceBackend is a backendRef resolved to a Service of the Inputs: its
+// port, and the index of that port in the Service's spec (-1 when the
+// Service does not list it, which an ExternalName Service need not).
+type serviceBackend struct {
+	svc      *corev1.Service
+	ns, name string
+	port     int32
+	idx      int
+}
+
+// serviceBackend checks what every route kind asks of a backendRef: it is
+// a core Service, one in another namespace is granted by a ReferenceGrant,
+// and the Service exists with a port number.
+func (t *translation) serviceBackend(routeKind, routeNS string, br gatewayv1.BackendObjectReference, field string) (serviceBackend, *refFailure) {
+	group, kind := "", "Service"
+	if br.Group != nil {
+		group = string(*br.Group)
+	}
+	if br.Kind != nil {
+		kind = string(*br.Kind)
+	}
+	if group != "" || kind != "Service" {
+		return serviceBackend{}, failRef(gatewayv1.RouteReasonInvalidKind, field, "backend kind %s/%s is not supported; only core Services are", group, kind)
+	}
+	ns := routeNS
+	if br.Namespace != nil && *br.Namespace != "" {
+		ns = string(*br.Namespace)
+	}
+	name := string(br.Name)
+	if !t.grants.permits(ref{gatewayv1.GroupName, routeKind, routeNS, ""}, ref{"", "Service", ns, name}) {
+		return serviceBackend{}, failRef(gatewayv1.RouteReasonRefNotPermitted, field,
+			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to Service %s", ns, routeKind, routeNS, name)
+	}
+	if br.Port == nil {
+		return serviceBackend{}, failRef(gatewayv1.RouteReasonBackendNotFound, field, "a Service backend needs a port")
+	}
+	port := int32(*br.Port)
+	svc := t.in.Service(ns, name)
+	if svc == nil {
+		return serviceBackend{}, failRef(gatewayv1.RouteReasonBackendNotFound, field, "Service %s/%s does not exist", ns, name)
+	}
+	idx := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
+	return serviceBackend{svc: svc, ns: ns, name: name, port: port, idx: idx}, nil
 }
 
 // speaksHTTP reports whether a Service port's appProtocol is one an HTTP

@@ -306,40 +306,11 @@ func (t *translation) unavailable() string {
 // does for HTTP routes, except that any appProtocol will do: the bytes
 // are forwarded as they come.
 func (t *translation) l4Backend(routeKind, routeNS string, br gatewayv1.BackendObjectReference, field string) (string, *refFailure) {
-	group, kind := "", "Service"
-	if br.Group != nil {
-		group = string(*br.Group)
+	sb, f := t.serviceBackend(routeKind, routeNS, br, field)
+	if f != nil {
+		return "", f
 	}
-	if br.Kind != nil {
-		kind = string(*br.Kind)
-	}
-	if group != "" || kind != "Service" {
-		return "", failRef(gatewayv1.RouteReasonInvalidKind, field, "backend kind %s/%s is not supported; only core Services are", group, kind)
-	}
-	ns := routeNS
-	if br.Namespace != nil && *br.Namespace != "" {
-		ns = string(*br.Namespace)
-	}
-	name := string(br.Name)
-	if !t.grants.permits(ref{gatewayv1.GroupName, routeKind, routeNS, ""}, ref{"", "Service", ns, name}) {
-		return "", failRef(gatewayv1.RouteReasonRefNotPermitted, field,
-			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to Service %s", ns, routeKind, routeNS, name)
-	}
-	if br.Port == nil {
-		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "a Service backend needs a port")
-	}
-	port := int32(*br.Port)
-	svc := t.in.Service(ns, name)
-	if svc == nil {
-		return "", failRef(gatewayv1.RouteReasonBackendNotFound, field, "Service %s/%s does not exist", ns, name)
-	}
-	idx := -1
-	for i, p := range svc.Spec.Ports {
-		if p.Port == port {
-			idx = i
-			break
-		}
-	}
+	svc, ns, name, port, idx := sb.svc, sb.ns, sb.name, sb.port, sb.idx
 	cl, msg := t.serviceCluster(svc, portAt(svc.Spec.Ports, idx), port, idx)
 	if cl == nil {
 		if msg == "" {
