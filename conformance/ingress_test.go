@@ -11,8 +11,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // The Ingress acceptance suite: testdata/acceptance/ingress.yaml applied to
@@ -23,7 +26,7 @@ var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func()
 
 	BeforeAll(func() {
 		namespace(ns)
-		echoBackends(ns, "exact", "prefix", "impl", "wild", "longest", "fallback", "foreign")
+		echoBackends(ns, "exact", "prefix", "impl", "wild", "longest", "fallback", "foreign", "scaled")
 		ca = newTestCA()
 		create(
 			ca.tlsSecret(ns, "tls-a", "a.tls.ingress.test"),
@@ -244,6 +247,52 @@ var _ = Describe("Ingress", Label("ingress"), Ordered, ContinueOnFailure, func()
 		setDefault(true)
 		DeferCleanup(setDefault, false)
 		reach(ns, "exact", "classless.ingress.test", "/", convergence)
+	})
+
+	It("also sends an Ingress's own hosts' unmatched paths to its defaultBackend", func() {
+		ing := simpleIngress(ns, "own-default", "owndefault.ingress.test", "/only", "exact")
+		ing.Spec.DefaultBackend = &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "impl", Port: networkingv1.ServiceBackendPort{Number: 80}}}
+		create(ing)
+		reach(ns, "exact", "owndefault.ingress.test", "/only/x", convergence)
+		reach(ns, "impl", "owndefault.ingress.test", "/elsewhere", convergence)
+		// The older Ingress "fallback" keeps the default backend of other hosts.
+		reach(ns, "fallback", "unknown.example", "/", convergence)
+	})
+
+	It("still serves a host in cleartext when its TLS Secret is missing", func() {
+		ing := simpleIngress(ns, "tls-missing", "nosecret.ingress.test", "/", "exact")
+		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"nosecret.ingress.test"}, SecretName: "no-such-secret"}}
+		create(ing)
+		reach(ns, "exact", "nosecret.ingress.test", "/", convergence)
+	})
+
+	It("reaches pods through a Service whose targetPort is a container port's name", func() {
+		create(&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "named-target", Namespace: ns},
+			Spec: corev1.ServiceSpec{
+				Selector: map[string]string{"app": "exact"},
+				Ports:    []corev1.ServicePort{{Name: "web", Port: 8080, TargetPort: intstr.FromString("http")}},
+			},
+		})
+		ing := simpleIngress(ns, "named-target", "namedtarget.ingress.test", "/", "named-target")
+		ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port = networkingv1.ServiceBackendPort{Name: "web"}
+		create(ing)
+		reach(ns, "exact", "namedtarget.ingress.test", "/", convergence)
+	})
+
+	It("answers 503 while a Service has no ready endpoint, and serves again when it has", func() {
+		create(simpleIngress(ns, "scaled", "scaled.ingress.test", "/", "scaled"))
+		reach(ns, "scaled", "scaled.ingress.test", "/", convergence)
+		scale := func(n int32) {
+			var d appsv1.Deployment
+			Expect(acc.k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "scaled"}, &d)).To(Succeed())
+			d.Spec.Replicas = ptrTo(n)
+			Expect(acc.k8s.Update(context.Background(), &d)).To(Succeed())
+		}
+		scale(0)
+		status(http.StatusServiceUnavailable, "scaled.ingress.test", "/", convergence)
+		scale(1)
+		reach(ns, "scaled", "scaled.ingress.test", "/", firstConvergence)
 	})
 
 	It("follows the Service's endpoints: a new pod of a scaled Deployment gets traffic", func() {
