@@ -47,6 +47,11 @@ var acc struct {
 // (ingress_test.go, emissary_test.go) on the local cluster, with real
 // requests through Envoy to echo-basic pods. Pick one suite with
 // -ginkgo.label-filter=ingress or =emissary.
+//
+// It is the package's only Ginkgo entry point, and must stay so: RunSpecs
+// runs every spec registered in the package, and Ginkgo refuses to run a
+// second time in one process. A new acceptance suite is a new top-level
+// Describe with a Label of its own, not a new RunSpecs.
 func TestAcceptance(t *testing.T) {
 	// A pod range of its own, so that it never meets TestGatewayAPI's.
 	acc.env = startEnv(t, t.Context(), "10.245.0.0/16")
@@ -56,7 +61,13 @@ func TestAcceptance(t *testing.T) {
 	}
 	acc.k8s = c
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Legate acceptance")
+	suite, reporter := GinkgoConfiguration()
+	// make conformance writes the output to a file and greps it: no
+	// colour codes there.
+	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice == 0 {
+		reporter.NoColor = true
+	}
+	RunSpecs(t, "Legate acceptance", suite, reporter)
 }
 
 // Where Envoy's shared listeners are reached from the host.
