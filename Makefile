@@ -65,7 +65,7 @@ check:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 clean:
-	rm -rf bin .test.log
+	rm -rf bin .test.log .conformance.log
 
 # generate rewrites the deepcopy code of apis/ and the CRDs of the chart from
 # the Go types (hack/generate.sh --check tells whether they are stale).
@@ -102,3 +102,27 @@ bench-smoke: build
 .PHONY: bench
 bench:
 	./bench/run.sh
+
+# conformance runs, on a local process cluster (conformance/localcluster:
+# kube-apiserver, etcd, kube-controller-manager, pods as processes in their
+# own network namespaces), the cluster's own test and the upstream Gateway
+# API conformance suite against Legate and Envoy, writes the report under
+# conformance/reports/ and prints its summary. Needs root. See
+# conformance/README.md for the knobs (LEGATE_CONFORMANCE_*).
+.PHONY: conformance
+conformance: envoy kube
+	@set -o pipefail; export LEGATE_ENVOY="$$(./hack/install-envoy.sh)"; \
+	export KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)"; \
+	cd conformance && $(GO) vet ./... && start=$$(date +%s); status=0; \
+	$(GO) test -p 1 -count=1 -timeout 30m -v ./... > ../.conformance.log 2>&1 || status=$$?; \
+	grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL' ../.conformance.log | grep -v '^\s*--- FAIL: TestGatewayAPI/' ; \
+	sed -n '/^conformance report /,/^end of report/p' ../.conformance.log; \
+	echo "conformance: $$(( $$(date +%s) - start ))s, full log in .conformance.log"; \
+	exit $$status
+
+# conformance-kind runs the same suite on a kind cluster with the Helm chart
+# (needs docker or podman, kind, kubectl, helm, cloud-provider-kind); it
+# creates the cluster and deletes it at the end. See hack/conformance-kind.sh.
+.PHONY: conformance-kind
+conformance-kind:
+	./hack/conformance-kind.sh

@@ -13,10 +13,13 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
@@ -42,17 +45,30 @@ const gatewayClassName = "legate"
 // publishes in the GatewayClass status (supportedFeatures), unless
 // $LEGATE_CONFORMANCE_FEATURES lists others. Knobs, all optional:
 //
-//	LEGATE_CONFORMANCE_PROFILES  comma-separated profiles (default GATEWAY-HTTP,GATEWAY-GRPC)
+//	LEGATE_CONFORMANCE_PROFILES  comma-separated profiles (default: GATEWAY-HTTP, and GATEWAY-GRPC,
+//	                             -TLS, -TCP, -UDP for each route kind the GatewayClass claims)
 //	LEGATE_CONFORMANCE_FEATURES  comma-separated features instead of the GatewayClass's
 //	LEGATE_CONFORMANCE_RUN       one test's ShortName (e.g. HTTPRouteSimpleSameNamespace)
 //	LEGATE_CONFORMANCE_SKIP      comma-separated ShortNames to skip
 //	LEGATE_CONFORMANCE_REPORT    report path ("" with RUN set: no report)
 //	LEGATE_CONFORMANCE_DEBUG     non-empty: the suite's debug output
+//	LEGATE_CONFORMANCE_KUBECONFIG  run against this cluster, where Legate already runs,
+//	                             instead of starting the local cluster and Legate
 func TestGatewayAPI(t *testing.T) {
 	ctx := t.Context()
 	started := time.Now()
-	e := startEnv(t, ctx, "10.244.0.0/16")
-	cfg := e.cluster.Config
+	var e *env
+	var cfg *rest.Config
+	if kc := os.Getenv("LEGATE_CONFORMANCE_KUBECONFIG"); kc != "" {
+		// A cluster where Legate already runs (make conformance-kind).
+		var err error
+		if cfg, err = clientcmd.BuildConfigFromFlags("", kc); err != nil {
+			t.Fatalf("LEGATE_CONFORMANCE_KUBECONFIG: %v", err)
+		}
+	} else {
+		e = startEnv(t, ctx, "10.244.0.0/16")
+		cfg = e.cluster.Config
+	}
 
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
@@ -75,13 +91,14 @@ func TestGatewayAPI(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: gatewayClassName},
 		Spec:       gatewayv1.GatewayClassSpec{ControllerName: "legate.dev/gateway-controller"},
 	}
-	if err := c.Create(ctx, gwc); err != nil {
+	// The Helm chart creates it on kind.
+	if err := c.Create(ctx, gwc); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	waitClassAccepted(t, ctx, c, e)
+	claimed := waitClassAccepted(t, ctx, c, e)
 
 	version := legateVersion()
-	profiles := envList("LEGATE_CONFORMANCE_PROFILES", "GATEWAY-HTTP,GATEWAY-GRPC")
+	profiles := envList("LEGATE_CONFORMANCE_PROFILES", strings.Join(defaultProfiles(claimed), ","))
 	opts := suite.ConformanceOptions{
 		ConfigurableOptions: suite.ConfigurableOptions{
 			GatewayClassName:     gatewayClassName,
@@ -138,9 +155,29 @@ func TestGatewayAPI(t *testing.T) {
 	conformance.RunConformanceWithOptions(t, opts)
 }
 
-// waitClassAccepted waits for Legate to accept the GatewayClass and logs
+// defaultProfiles are GATEWAY-HTTP, and each other Gateway profile whose
+// route kind the GatewayClass claims.
+func defaultProfiles(claimed []string) []string {
+	profiles := []string{string(suite.GatewayHTTPConformanceProfileName)}
+	for _, p := range []struct {
+		feature features.FeatureName
+		profile suite.ConformanceProfileName
+	}{
+		{features.SupportGRPCRoute, suite.GatewayGRPCConformanceProfileName},
+		{features.SupportTLSRoute, suite.GatewayTLSConformanceProfileName},
+		{features.SupportTCPRoute, suite.GatewayTCPConformanceProfileName},
+		{features.SupportUDPRoute, suite.GatewayUDPConformanceProfileName},
+	} {
+		if slices.Contains(claimed, string(p.feature)) {
+			profiles = append(profiles, string(p.profile))
+		}
+	}
+	return profiles
+}
+
+// waitClassAccepted waits for Legate to accept the GatewayClass and returns
 // the features it claims.
-func waitClassAccepted(t *testing.T, ctx context.Context, c client.Client, e *env) {
+func waitClassAccepted(t *testing.T, ctx context.Context, c client.Client, e *env) []string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -153,13 +190,13 @@ func waitClassAccepted(t *testing.T, ctx context.Context, c client.Client, e *en
 			}
 			slices.Sort(names)
 			t.Logf("GatewayClass %s accepted; supportedFeatures (%d): %s", gatewayClassName, len(names), strings.Join(names, ", "))
-			return
+			return names
 		}
 		if gone, log := e.legateExited(); gone {
 			t.Fatalf("legate exited:\n%s", log)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GatewayClass %s not accepted after 2m (err %v, conditions %+v); legate's log: %s", gatewayClassName, err, gwc.Status.Conditions, e.logPath)
+			t.Fatalf("GatewayClass %s not accepted after 2m (err %v, conditions %+v); see legate's log", gatewayClassName, err, gwc.Status.Conditions)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -191,7 +228,8 @@ func summarize(t *testing.T, path string) {
 			line("extended", p.Extended.Status)
 		}
 	}
-	// Printed, not logged, so `make conformance` shows it without -v.
+	// Printed as one block, which `make conformance` cuts out of the log.
+	sb.WriteString("end of report\n")
 	fmt.Print(sb.String())
 }
 

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -52,8 +51,21 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(self), "..")
 }
 
+// testingT is what the harness needs of a test: *testing.T, or Ginkgo's
+// GinkgoT() (whose Cleanup is a DeferCleanup).
+type testingT interface {
+	Helper()
+	Logf(string, ...any)
+	Errorf(string, ...any)
+	Fatal(...any)
+	Fatalf(string, ...any)
+	Failed() bool
+	Cleanup(func())
+	TempDir() string
+}
+
 // requireTools fails the test when a prerequisite is missing.
-func requireTools(t *testing.T) (assets, envoy string) {
+func requireTools(t testingT) (assets, envoy string) {
 	t.Helper()
 	assets, envoy = os.Getenv("KUBEBUILDER_ASSETS"), os.Getenv("LEGATE_ENVOY")
 	if assets == "" || envoy == "" {
@@ -67,7 +79,7 @@ func requireTools(t *testing.T) (assets, envoy string) {
 
 // startEnv builds what it needs, starts the cluster on podCIDR and Legate
 // with Envoy, and registers their cleanup (also on SIGINT/SIGTERM).
-func startEnv(t *testing.T, ctx context.Context, podCIDR string) *env {
+func startEnv(t testingT, ctx context.Context, podCIDR string) *env {
 	t.Helper()
 	assets, envoy := requireTools(t)
 	// controller-runtime's clients log through this; warnings are enough.
@@ -180,6 +192,9 @@ func (e *env) stopLegate() {
 // legateExited reports whether Legate is gone (it should never be during
 // a run), with the end of its log.
 func (e *env) legateExited() (bool, string) {
+	if e == nil {
+		return false, ""
+	}
 	select {
 	case <-e.done:
 		b, _ := os.ReadFile(e.logPath)

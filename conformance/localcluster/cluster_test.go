@@ -51,7 +51,7 @@ func TestCluster(t *testing.T) {
 	}
 	c, err := Start(ctx, Options{
 		AssetsDir: assets,
-		PodCIDR:   "10.245.0.0/16",
+		PodCIDR:   "10.247.0.0/16",
 		Images:    programs,
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
