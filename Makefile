@@ -107,7 +107,8 @@ bench:
 # kube-apiserver, etcd, kube-controller-manager, pods as processes in their
 # own network namespaces), the cluster's own test and the upstream Gateway
 # API conformance suite against Legate and Envoy, writes the report under
-# conformance/reports/ and prints its summary. Needs root. See
+# conformance/reports/ and prints its summary, and Legate's Ingress and
+# Emissary acceptance specs (Ginkgo: failed specs and counts printed). Needs root. See
 # conformance/README.md for the knobs (LEGATE_CONFORMANCE_*).
 .PHONY: conformance
 conformance: envoy kube
@@ -115,7 +116,7 @@ conformance: envoy kube
 	export KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)"; \
 	cd conformance && $(GO) vet ./... && start=$$(date +%s); status=0; \
 	$(GO) test -p 1 -count=1 -timeout 30m -v ./... > ../.conformance.log 2>&1 || status=$$?; \
-	grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL' ../.conformance.log | grep -v '^\s*--- FAIL: TestGatewayAPI/' ; \
+	grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL|^\s*\[FAIL\] |^Ran [0-9]+ of [0-9]+ Specs|^SUCCESS!' ../.conformance.log | grep -v '^\s*--- FAIL: TestGatewayAPI/' ; \
 	sed -n '/^conformance report /,/^end of report/p' ../.conformance.log; \
 	echo "conformance: $$(( $$(date +%s) - start ))s, full log in .conformance.log"; \
 	exit $$status
