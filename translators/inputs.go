@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -55,9 +56,19 @@ type Inputs struct {
 // ErrUnknownKind is returned by Add for a nil object.
 var ErrUnknownKind = errors.New("inputs: unknown kind")
 
+// ErrInvalidName is returned by Add for an object whose namespace or name
+// is not valid UTF-8: every name ends up in Envoy's protobufs (route and
+// cluster names), which cannot carry it. The API server never stores such
+// a name; a YAML file or a program can make one.
+var ErrInvalidName = errors.New("inputs: namespace or name is not valid UTF-8")
+
 // Add puts one object into the snapshot. It returns an error for a kind
-// Inputs has no place for; the caller decides whether that matters.
+// Inputs has no place for, or a name no configuration can carry; the
+// caller decides whether that matters.
 func (in *Inputs) Add(obj client.Object) error {
+	if obj != nil && !utf8.ValidString(obj.GetNamespace()+obj.GetName()) {
+		return fmt.Errorf("%w: %q/%q", ErrInvalidName, obj.GetNamespace(), obj.GetName())
+	}
 	switch o := obj.(type) {
 	case *corev1.Namespace:
 		in.Namespaces = append(in.Namespaces, o)

@@ -482,7 +482,7 @@ func (p *Provider) snapshot() *translators.Inputs {
 				continue // cannot happen: o.obj is a client.Object
 			}
 			if err := in.Add(obj); err != nil {
-				p.log.Warn("object of a registered kind has no place in Inputs; ignored",
+				p.log.Warn("object ignored",
 					"at", location(o.file, o.line), "kind", o.gk.Kind, "error", err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Validate returns every problem in c, not just the first. A Config with no
@@ -101,6 +102,9 @@ func (c *Config) Validate() []Error {
 // and SNI names that no earlier route of a TLS listener claimed (sni).
 func validateTCPRoute(l *Listener, i int, t *TCPRoute, sni map[string]string) []string {
 	var errs []string
+	if p := invalidUTF8(t); p != "" {
+		errs = append(errs, fmt.Sprintf("%s is not valid UTF-8", p))
+	}
 	switch l.Protocol {
 	case ProtocolTCP, ProtocolUDP:
 		if i > 0 {
@@ -198,6 +202,9 @@ func validateVirtualHost(vh *VirtualHost, p Protocol, secrets map[string]*Secret
 	if vh.Name == "" {
 		errs = append(errs, "name is empty")
 	}
+	if !utf8.ValidString(vh.Name) {
+		errs = append(errs, "name is not valid UTF-8")
+	}
 	if len(vh.Hostnames) == 0 {
 		errs = append(errs, "no hostnames")
 	}
@@ -272,6 +279,9 @@ func ValidateRoute(r *Route, clusters map[string]bool) []string {
 		errs = append(errs, fmt.Sprintf("a route needs exactly one action, has %d", actions))
 	}
 	errs = append(errs, validateFilters(r, clusters)...)
+	if p := invalidUTF8(r); p != "" {
+		errs = append(errs, fmt.Sprintf("%s is not valid UTF-8", p))
+	}
 	return errs
 }
 
@@ -565,6 +575,9 @@ func validateCluster(c *Cluster, secrets map[string]*Secret) []string {
 	var errs []string
 	if c.Name == "" {
 		errs = append(errs, "name is empty")
+	}
+	if p := invalidUTF8(c); p != "" {
+		errs = append(errs, fmt.Sprintf("%s is not valid UTF-8", p))
 	}
 	switch c.Kind {
 	case ClusterEDS, ClusterStatic:
