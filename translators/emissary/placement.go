@@ -91,6 +91,9 @@ const acmeChallenge = "/.well-known/acme-challenge/"
 // add places r, the route of Mappings with hostname glob whose first is m;
 // it reports whether any listener took it.
 func (p *placement) add(r *ir.Route, glob string, m *mapping) bool {
+	// A Mapping is a predicate on the request's host: it keeps serving a
+	// hostname it covers that another source claims more specifically.
+	r.MatchesNarrowerHosts = true
 	placed := false
 	if len(p.tr.hosts) == 0 {
 		for _, l := range p.tr.listeners {

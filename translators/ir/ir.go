@@ -133,6 +133,13 @@ type Route struct {
 
 	Filters Filters `json:"filters,omitzero"`
 
+	// MatchesNarrowerHosts says the route is a predicate on the request's
+	// host (an Emissary Mapping) rather than a member of its virtual host
+	// alone: it also serves requests for a narrower hostname that another
+	// virtual host of its listener claims, which Envoy would otherwise send
+	// only to that more specific virtual host. Merge copies it there.
+	MatchesNarrowerHosts bool `json:"matchesNarrowerHosts,omitempty"`
+
 	// Annotations are what the source says about the route that Envoy's
 	// routing does not act on (documentation links, authentication and
 	// rate limiting labels): kept so diagnostics can show them, and sent

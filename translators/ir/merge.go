@@ -3,8 +3,10 @@ package ir
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Merge combines the fragments of several translators into one Config.
@@ -99,6 +101,7 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 		}
 	}
 	for _, l := range out.Listeners {
+		spreadToNarrowerHosts(l)
 		for _, vh := range l.VirtualHosts {
 			SortRoutes(vh.Routes)
 			var lost []Error
@@ -107,6 +110,105 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 		}
 	}
 	return out, errs
+}
+
+// spreadToNarrowerHosts copies every route marked MatchesNarrowerHosts
+// into each other virtual host of l that claims a hostname narrower than
+// one of the route's own virtual host (an exact name under its wildcard,
+// anything under "*"), and that its :authority match, if any, admits.
+// Envoy gives a request to the most specific virtual host only, so without
+// the copy such a route would go dark for that hostname as soon as another
+// source claimed it. A virtual host where the route's own translator put
+// routes is left alone: that translator already chose what serves it.
+func spreadToNarrowerHosts(l *Listener) {
+	type spread struct {
+		from   *VirtualHost
+		routes []*Route
+	}
+	var all []spread
+	for _, w := range l.VirtualHosts {
+		var rs []*Route
+		for _, r := range w.Routes {
+			if r.MatchesNarrowerHosts {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) > 0 {
+			all = append(all, spread{w, rs})
+		}
+	}
+	// Which translators put routes where, before any copy.
+	filledBy := map[*VirtualHost]map[string]bool{}
+	for _, v := range l.VirtualHosts {
+		filledBy[v] = map[string]bool{}
+		for _, r := range v.Routes {
+			filledBy[v][r.Source.Translator] = true
+		}
+	}
+	for _, s := range all {
+		for _, v := range l.VirtualHosts {
+			if v == s.from {
+				continue
+			}
+			for _, r := range s.routes {
+				if filledBy[v][r.Source.Translator] || !narrowerHostFor(v.Hostnames, s.from.Hostnames, r) {
+					continue
+				}
+				v.Routes = append(v.Routes, r)
+			}
+		}
+	}
+}
+
+// narrowerHostFor reports whether one of narrow is strictly narrower than
+// one of wide and, when it is an exact name, admitted by r's :authority
+// match.
+func narrowerHostFor(narrow, wide []string, r *Route) bool {
+	for _, h := range narrow {
+		for _, w := range wide {
+			if h == w || !hostCovers(w, h) {
+				continue
+			}
+			if strings.HasPrefix(h, "*") || authorityAdmits(r, h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostCovers reports whether the virtual host name w ("*", "*.suffix" or
+// exact) covers h.
+func hostCovers(w, h string) bool {
+	switch {
+	case w == "*":
+		return true
+	case strings.HasPrefix(w, "*."):
+		return strings.HasSuffix(h, w[1:]) && len(h) > len(w)-1
+	}
+	return w == h
+}
+
+// authorityAdmits reports whether r's :authority matches, if any, accept
+// host h (without a port).
+func authorityAdmits(r *Route, h string) bool {
+	for _, m := range r.Match.Headers {
+		if m.Name != ":authority" || m.Invert {
+			continue
+		}
+		switch m.Type {
+		case MatchExact:
+			if !strings.EqualFold(m.Value, h) {
+				return false
+			}
+		case MatchRegex:
+			re, err := regexp.Compile(m.Value)
+			if err != nil || !re.MatchString(h) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func withoutSource(c *Cluster) Cluster {

@@ -210,3 +210,55 @@ func TestPruneTCPListeners(t *testing.T) {
 		t.Fatalf("s3 must survive once s2 is gone: %+v", got)
 	}
 }
+
+// TestMergeSpreadsHostPredicates: routes marked MatchesNarrowerHosts (a
+// Mapping under a wildcard Host) keep serving a hostname another source
+// claims with a virtual host of its own, where Envoy would send the
+// request; their :authority match decides which exact names they reach;
+// unmarked routes and virtual hosts their own translator filled stay as
+// they were.
+func TestMergeSpreadsHostPredicates(t *testing.T) {
+	mark := func(r *Route, translator, authority string) *Route {
+		r.Source.Translator = translator
+		r.MatchesNarrowerHosts = translator == "a"
+		if authority != "" {
+			r.Match.Headers = []HeaderMatch{{Name: ":authority", Type: MatchRegex, Value: "(?i)^" + authority + "(:[0-9]+)?$"}}
+		}
+		return r
+	}
+	shared := mark(route("a-shared", PathPrefix, "/mapping/"), "a", `shared\.x`)
+	any := mark(route("a-any", PathPrefix, "/any/"), "a", "")
+	plain := route("a-plain", PathPrefix, "/plain/")
+	plain.Source.Translator = "a"
+	own := mark(route("a-own", PathPrefix, "/own/"), "a", "")
+	fa := &Config{Listeners: []*Listener{{Name: "http", Port: 8080, Protocol: ProtocolHTTP, VirtualHosts: []*VirtualHost{
+		{Name: "*.x", Hostnames: []string{"*.x"}, Routes: []*Route{shared, any, plain}},
+		{Name: "mine.x", Hostnames: []string{"mine.x"}, Routes: []*Route{own}},
+	}}}}
+	fb := &Config{Listeners: []*Listener{{Name: "http", Port: 8080, Protocol: ProtocolHTTP, VirtualHosts: []*VirtualHost{
+		{Name: "shared.x", Hostnames: []string{"shared.x"}, Routes: []*Route{mark(route("b-shared", PathPrefix, "/"), "b", "")}},
+		{Name: "other.x", Hostnames: []string{"other.x"}, Routes: []*Route{mark(route("b-other", PathPrefix, "/"), "b", "")}},
+		{Name: "mine.x", Hostnames: []string{"mine.x"}, Routes: []*Route{mark(route("b-mine", PathPrefix, "/b/"), "b", "")}},
+		{Name: "y", Hostnames: []string{"y"}, Routes: []*Route{mark(route("b-y", PathPrefix, "/"), "b", "")}},
+	}}}}
+	cfg, errs := Merge(fa, fb)
+	if len(errs) != 0 {
+		t.Fatalf("merge errors: %v", errs)
+	}
+	got := map[string]string{}
+	for _, vh := range cfg.Listeners[0].VirtualHosts {
+		got[vh.Name] = names(vh.Routes)
+	}
+	want := map[string]string{
+		"*.x":      "a-shared,a-plain,a-any",
+		"shared.x": "a-shared,a-any,b-shared",
+		"other.x":  "a-any,b-other",
+		"mine.x":   "a-own,b-mine",
+		"y":        "b-y",
+	}
+	for vh, w := range want {
+		if got[vh] != w {
+			t.Errorf("virtual host %s: routes %s, want %s", vh, got[vh], w)
+		}
+	}
+}
