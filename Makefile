@@ -36,8 +36,11 @@ run: build envoy
 
 # test is the whole suite: static checks, every Go test (golden, validator,
 # ADS, grpc-go xDS client, real Envoy end to end, a real kube-apiserver and
-# etcd), and a short fuzz run.
-test: check unit chart-test fuzz-smoke bench-smoke
+# etcd, a headless browser), the chart's tests, a short fuzz run, a CI-sized
+# benchmark, and the conformance run on a local process cluster (the
+# upstream Gateway API suite and Legate's Ingress and Emissary acceptance
+# specs; needs root for network namespaces).
+test: check unit chart-test fuzz-smoke bench-smoke conformance
 
 unit: envoy kube chromium
 	@set -o pipefail; export LEGATE_ENVOY="$$(./hack/install-envoy.sh)"; \
