@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"sigs.k8s.io/gateway-api/pkg/features"
+	"slices"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -58,10 +59,25 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportUDPRoute,                                  // l4route.go: udpWeightedCluster for weights
 }
 
-// supportedFeatures renders SupportedFeatures for a GatewayClass status.
-func supportedFeatures() []gatewayv1.SupportedFeature {
-	out := make([]gatewayv1.SupportedFeature, len(SupportedFeatures))
-	for i, f := range SupportedFeatures {
+// PoolFeatures are claimed on top of SupportedFeatures only when
+// --gateway-address-pool gives every Gateway an address of its own: only
+// then are a Gateway's spec.addresses honoured (a static address from the
+// pool, or an address without value, which the pool fills).
+var PoolFeatures = []features.FeatureName{
+	features.SupportGatewayAddressEmpty,    // addresspool.go: an entry without value
+	features.SupportGatewayStaticAddresses, // addresspool.go: a requested address in the pool
+}
+
+// supportedFeatures renders the features claimed for a GatewayClass
+// status, sorted: SupportedFeatures, and PoolFeatures with a pool.
+func supportedFeatures(withPool bool) []gatewayv1.SupportedFeature {
+	names := slices.Clone(SupportedFeatures)
+	if withPool {
+		names = append(names, PoolFeatures...)
+		slices.Sort(names)
+	}
+	out := make([]gatewayv1.SupportedFeature, len(names))
+	for i, f := range names {
 		out[i] = gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)}
 	}
 	return out

@@ -16,6 +16,11 @@ import (
 // know, which would hide a typo).
 func TestSupportedFeatures(t *testing.T) {
 	list := gatewayapi.SupportedFeatures
+	for _, f := range gatewayapi.PoolFeatures {
+		if slices.Contains(list, f) {
+			t.Errorf("%s is claimed with a pool only, but is in SupportedFeatures", f)
+		}
+	}
 	if len(list) == 0 {
 		t.Fatal("no supported features")
 	}

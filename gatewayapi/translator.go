@@ -313,7 +313,7 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 	st := &Status{}
 	var objs []translators.ObjectStatus
 	for _, cs := range t.classOrder {
-		s := cs.status()
+		s := cs.status(t.pool != nil)
 		st.GatewayClasses = append(st.GatewayClasses, GatewayClassStatus{Name: cs.class.Name, Status: s})
 		var ps problems
 		if !cs.accepted {
