@@ -38,7 +38,7 @@ func failRef(reason gatewayv1.RouteConditionReason, field, format string, args .
 // be one Legate speaks. A GRPCRoute's backend is spoken to over HTTP/2
 // (h2c), whatever its appProtocol says, as gRPC needs (see grpcCluster).
 func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObjectReference, field string) (string, *refFailure) {
-	t.lastTargets = nil
+	t.lastTargets, t.lastWebSocket = nil, false
 	sb, f := t.serviceBackend(routeKind, routeNS, br, field)
 	if f != nil {
 		return "", f
@@ -66,6 +66,7 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 	if routeKind == "GRPCRoute" {
 		cl = grpcCluster(cl)
 	}
+	t.lastWebSocket = sp != nil && sp.AppProtocol != nil && *sp.AppProtocol == "kubernetes.io/ws"
 	t.lastTargets = []string{tlsTargetKey(ns, name, "")}
 	if sp != nil && sp.Name != "" {
 		t.lastTargets = append(t.lastTargets, tlsTargetKey(ns, name, sp.Name))

@@ -31,6 +31,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRoute307RedirectStatusCode,            // filters.go: checkRedirect
 	features.SupportHTTPRoute308RedirectStatusCode,            // filters.go: checkRedirect
 	features.SupportHTTPRouteBackendProtocolH2C,               // appProtocol h2c: HTTP/2 clusters
+	features.SupportHTTPRouteBackendProtocolWebSocket,         // appProtocol kubernetes.io/ws: upgrades on the rule's routes
 	features.SupportHTTPRouteBackendRequestHeaderModification, // rulepolicy.go: backendFiltersFor
 	features.SupportHTTPRouteBackendTimeout,                   // timeouts.backendRequest
 	features.SupportHTTPRouteCORS,                             // rulepolicy.go: corsFor

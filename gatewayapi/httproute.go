@@ -69,6 +69,9 @@ type ruleState struct {
 	// retry and session are the rule's retry and session persistence.
 	retry   *ir.Retry
 	session *ir.SessionPersistence
+	// websocket: a backend's port has appProtocol kubernetes.io/ws, so
+	// the rule's routes let requests upgrade to WebSocket.
+	websocket bool
 }
 
 // attachment is a route attached to a listener, with the hostnames it
@@ -289,6 +292,7 @@ func (t *translation) translateRule(rs *routeState, i int, field string) (*ruleS
 		if bad != nil {
 			return nil, fails, bad
 		}
+		rule.websocket = rule.websocket || t.lastWebSocket
 		if fail != nil {
 			fails = append(fails, fail)
 		}
@@ -504,6 +508,9 @@ func (rs *routeState) irRoutes(port uint32) []*ir.Route {
 				route.Filters.Timeout = rule.timeout
 				route.Filters.Retry = rule.retry
 				route.Filters.SessionPersistence = rule.session
+				if rule.websocket {
+					route.Filters.Upgrades = []string{"websocket"}
+				}
 			}
 			out = append(out, route)
 		}

@@ -127,7 +127,10 @@ type translation struct {
 	// for the caller to record on its route: the Gateways of the routes
 	// using a target are the ancestors of the policies targeting it.
 	lastTargets []string
-	configMaps  map[string]*corev1.ConfigMap
+	// lastWebSocket says the Service port backend last resolved has
+	// appProtocol kubernetes.io/ws (GEP-1911).
+	lastWebSocket bool
+	configMaps    map[string]*corev1.ConfigMap
 	// stale are routes that name none of Legate's Gateways but whose
 	// status still holds entries of Legate's controller.
 	stale []*routeState
