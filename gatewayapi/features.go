@@ -1,10 +1,13 @@
 package gatewayapi
 
 import (
-	"sigs.k8s.io/gateway-api/pkg/features"
+	"net/netip"
 	"slices"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
+
+	"github.com/legateproxy/legate/translators"
 )
 
 // SupportedFeatures is THE list of Gateway API features Legate implements:
@@ -70,16 +73,36 @@ var PoolFeatures = []features.FeatureName{
 }
 
 // supportedFeatures renders the features claimed for a GatewayClass
-// status, sorted: SupportedFeatures, and PoolFeatures with a pool.
-func supportedFeatures(withPool bool) []gatewayv1.SupportedFeature {
+// status, sorted: SupportedFeatures, PoolFeatures with a pool, and
+// GatewayPort8080 when a Gateway can listen on port 8080 (see
+// port8080Free).
+func supportedFeatures(withPool, port8080 bool) []gatewayv1.SupportedFeature {
 	names := slices.Clone(SupportedFeatures)
 	if withPool {
 		names = append(names, PoolFeatures...)
-		slices.Sort(names)
 	}
+	if port8080 {
+		names = append(names, features.SupportGatewayPort8080)
+	}
+	slices.Sort(names)
 	out := make([]gatewayv1.SupportedFeature, len(names))
 	for i, f := range names {
 		out[i] = gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)}
 	}
 	return out
+}
+
+// port8080Free reports whether Gateways may listen on port 8080: the
+// shared Ingress listeners do not use it, or every Gateway binds an
+// address of its own that the shared listeners' address does not cover.
+// By default (shared listeners on 0.0.0.0:8080) they may not.
+func port8080Free(s translators.Settings) bool {
+	if s.HTTPPort != 8080 && s.HTTPSPort != 8080 {
+		return true
+	}
+	if !s.GatewayAddressPool.IsValid() {
+		return false
+	}
+	a, err := netip.ParseAddr(s.ListenAddress)
+	return err == nil && !a.IsUnspecified() && !s.GatewayAddressPool.Contains(a)
 }

@@ -38,12 +38,12 @@ func (t *translation) collectClasses() {
 	}
 }
 
-func (cs *classState) status(withPool bool) gatewayv1.GatewayClassStatus {
+func (cs *classState) status(withPool, port8080 bool) gatewayv1.GatewayClassStatus {
 	c := cs.class
 	return gatewayv1.GatewayClassStatus{
 		Conditions: []metav1.Condition{
 			condition(gatewayv1.GatewayClassConditionStatusAccepted, cs.accepted, cs.reason, c.Generation, "%s", cs.message),
 		},
-		SupportedFeatures: supportedFeatures(withPool),
+		SupportedFeatures: supportedFeatures(withPool, port8080),
 	}
 }

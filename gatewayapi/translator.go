@@ -316,7 +316,7 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 	st := &Status{}
 	var objs []translators.ObjectStatus
 	for _, cs := range t.classOrder {
-		s := cs.status(t.pool != nil)
+		s := cs.status(t.pool != nil, port8080Free(t.s))
 		st.GatewayClasses = append(st.GatewayClasses, GatewayClassStatus{Name: cs.class.Name, Status: s})
 		var ps problems
 		if !cs.accepted {
