@@ -38,6 +38,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendRequestHeaderModification, // rulepolicy.go: backendFiltersFor
 	features.SupportHTTPRouteBackendTimeout,                   // timeouts.backendRequest
 	features.SupportHTTPRouteCORS,                             // rulepolicy.go: corsFor
+	features.SupportHTTPRouteDestinationPortMatching,          // GEP-957: parentRef port selects listeners (attachToGateway)
 	features.SupportHTTPRouteHostRewrite,                      // filters.go: rewrite
 	features.SupportHTTPRouteMethodMatching,                   // match.go
 	features.SupportHTTPRouteNamedRouteRule,                   // rule names name the rule's routes
