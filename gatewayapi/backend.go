@@ -214,10 +214,11 @@ func (t *translation) serviceCluster(svc *corev1.Service, sp *corev1.ServicePort
 		return nil, ""
 	}
 	return &ir.Cluster{
-		Name:      name,
-		Source:    src,
-		Kind:      ir.ClusterEDS,
-		Endpoints: translators.ServiceEndpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
-		Protocol:  translators.UpstreamProtocol(sp.AppProtocol),
+		Name:          name,
+		Source:        src,
+		Kind:          ir.ClusterEDS,
+		Endpoints:     translators.ServiceEndpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
+		EndpointsFrom: &ir.ServicePort{Namespace: svc.Namespace, Service: svc.Name, PortName: sp.Name},
+		Protocol:      translators.UpstreamProtocol(sp.AppProtocol),
 	}, ""
 }

@@ -133,11 +133,12 @@ func (t *translation) cluster(svc *corev1.Service, sp *corev1.ServicePort, numbe
 		return "", nil, ""
 	}
 	cl := &ir.Cluster{
-		Name:      clusterName(svc, sp.Port),
-		Source:    src,
-		Kind:      ir.ClusterEDS,
-		Endpoints: translators.ServiceEndpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
-		Protocol:  translators.UpstreamProtocol(sp.AppProtocol),
+		Name:          clusterName(svc, sp.Port),
+		Source:        src,
+		Kind:          ir.ClusterEDS,
+		Endpoints:     translators.ServiceEndpoints(t.in.EndpointSlicesFor(svc.Namespace, svc.Name), sp.Name),
+		EndpointsFrom: &ir.ServicePort{Namespace: svc.Namespace, Service: svc.Name, PortName: sp.Name},
+		Protocol:      translators.UpstreamProtocol(sp.AppProtocol),
 	}
 	return cl.Name, cl, ""
 }

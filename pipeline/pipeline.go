@@ -20,6 +20,9 @@ type Pipeline struct {
 	// validator remembers what the last run validated, so that the parts of
 	// a snapshot that did not change are not validated again.
 	validator xds.Validator
+	// last is the previous successful run, for the endpoint fast path
+	// (fastpath.go).
+	last *last
 }
 
 // Output is what one run produced.
@@ -30,13 +33,31 @@ type Output struct {
 	Resources *xds.Resources
 	// Duration is how long translation, building and validation took.
 	Duration time.Duration
+	// EndpointsOnly is set when only EndpointSlices changed since the last
+	// run, and only the affected load assignments were rebuilt (the
+	// endpoint fast path); Statuses are then the last run's.
+	EndpointsOnly bool
 }
 
 // Run translates in and builds validated Envoy resources. An error means the
 // resources could not be built or failed deep validation: a bug, since the IR
 // was already pruned of everything invalid; the caller must keep serving its
 // last good resources.
+//
+// Run is not safe for concurrent use: it remembers its last snapshot.
 func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
+	if out, err := p.runEndpoints(in); out != nil || err != nil {
+		if err != nil {
+			// The fast path failing is a bug, not a bad snapshot: fall
+			// back to the full path, which does not depend on its
+			// reasoning (with p.last cleared, Run takes it).
+			p.last = nil
+			return p.Run(in)
+		}
+		p.last = &last{in: in, settings: p.Settings, out: out}
+		return out, nil
+	}
+	p.last = nil
 	start := time.Now()
 	res := p.Registry.Translate(in, p.Settings)
 	out := &Output{Result: res}
@@ -49,5 +70,6 @@ func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
 		return out, fmt.Errorf("validating Envoy resources: %w", err)
 	}
 	out.Resources = built
+	p.last = &last{in: in, settings: p.Settings, out: out}
 	return out, nil
 }

@@ -184,7 +184,13 @@ func (ps *parser) cachedDocument(d document) {
 		return
 	}
 	rel := make([]parsedObject, 0, len(ps.objs)-nObjs)
-	for _, o := range ps.objs[nObjs:] {
+	for i, o := range ps.objs[nObjs:] {
+		// The document's hash is the object's version, as the API server's
+		// resourceVersion would be: it changes whenever the object may
+		// have, which is what lets the pipeline tell that nothing but
+		// EndpointSlices changed. A version written in the file is not
+		// trusted for that.
+		o.obj.SetResourceVersion(fmt.Sprintf("%x.%d", key[:12], i))
 		o.line -= d.line
 		rel = append(rel, o)
 	}

@@ -203,9 +203,10 @@ func (tr *translation) serviceCluster(ns, name string, port uint32) (*ir.Cluster
 		return nil, fmt.Sprintf("Service %s/%s has no port %d", ns, name, port)
 	}
 	return &ir.Cluster{
-		Name:      base,
-		Source:    src,
-		Kind:      ir.ClusterEDS,
-		Endpoints: translators.ServiceEndpoints(tr.in.EndpointSlicesFor(ns, name), svc.Spec.Ports[idx].Name),
+		Name:          base,
+		Source:        src,
+		Kind:          ir.ClusterEDS,
+		Endpoints:     translators.ServiceEndpoints(tr.in.EndpointSlicesFor(ns, name), svc.Spec.Ports[idx].Name),
+		EndpointsFrom: &ir.ServicePort{Namespace: ns, Service: name, PortName: svc.Spec.Ports[idx].Name},
 	}, ""
 }

@@ -420,6 +420,13 @@ type Cluster struct {
 	Kind   ClusterKind `json:"kind"`
 	// Endpoints of EDS and Static clusters, sorted.
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// EndpointsFrom, when set, promises that Endpoints are exactly
+	// translators.ServiceEndpoints of that Service port's EndpointSlices,
+	// and that nothing else in the translation depends on them: the
+	// pipeline then recomputes Endpoints alone when only EndpointSlices
+	// changed. A translator that derives endpoints any other way leaves it
+	// nil (which makes every EndpointSlice change a full translation).
+	EndpointsFrom *ServicePort `json:"-"`
 	// DNSName and DNSPort for DNS clusters.
 	DNSName        string           `json:"dnsName,omitempty"`
 	DNSPort        uint32           `json:"dnsPort,omitempty"`
@@ -437,6 +444,12 @@ type Cluster struct {
 	StatsName string `json:"statsName,omitempty"`
 	// TLS makes connections to the endpoints TLS (originated by Envoy).
 	TLS *UpstreamTLS `json:"tls,omitempty"`
+}
+
+// ServicePort names the port of a Service by the port's name ("" for an
+// unnamed port), as EndpointSlices name their ports.
+type ServicePort struct {
+	Namespace, Service, PortName string
 }
 
 // UpstreamTLS is how Envoy speaks TLS to a cluster's endpoints.

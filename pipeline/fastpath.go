@@ -1,0 +1,168 @@
+package pipeline
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// The endpoint fast path.
+//
+// Pods come and go far more often than anything else changes, and every
+// such change is an EndpointSlice update. Translating the whole snapshot
+// for it (10k routes: most of a second) is wasted work, since the only
+// thing an EndpointSlice can change is the endpoints of the clusters built
+// from its Service: translators read EndpointSlices only through
+// translators.ServiceEndpoints, and say so on each cluster they build that
+// way (ir.Cluster.EndpointsFrom).
+//
+// So when the new Inputs differ from the last ones in EndpointSlices only,
+// Run takes the last IR, recomputes with that same helper the endpoints of
+// the clusters whose Service's slices changed, and rebuilds and validates
+// just their ClusterLoadAssignments (xds.Validator.WithEndpoints). Its
+// output is the output a full run would give (TestFastPathEqualsFullPath
+// checks this on random edits). Anything it cannot prove unchanged takes
+// the full path:
+//   - any object other than an EndpointSlice added, removed or changed,
+//     or one without a resourceVersion (nothing to compare), or new
+//     Settings;
+//   - an EndpointSlice without a resourceVersion;
+//   - a last IR holding an EDS cluster whose endpoints were derived some
+//     other way (EndpointsFrom nil), or a snapshot with UDPRoutes (their
+//     translator weights backends by endpoint counts, which can change
+//     statuses);
+//   - no last good output.
+
+// last is what the previous successful run saw and made.
+type last struct {
+	in       *translators.Inputs
+	settings translators.Settings
+	out      *Output
+}
+
+// runEndpoints is the fast path: it returns nil, nil when in does not
+// qualify, and the caller runs the full path.
+func (p *Pipeline) runEndpoints(in *translators.Inputs) (*Output, error) {
+	prev := p.last
+	if prev == nil || prev.out.Resources == nil || !reflect.DeepEqual(prev.settings, p.Settings) {
+		return nil, nil
+	}
+	if len(in.UDPRoutes) > 0 || !sameExceptEndpointSlices(prev.in, in) {
+		return nil, nil
+	}
+	changed, ok := changedServices(prev.in.EndpointSlices, in.EndpointSlices)
+	if !ok {
+		return nil, nil
+	}
+	start := time.Now()
+	cfg := *prev.out.IR
+	cfg.Clusters = append(cfg.Clusters[:0:0], cfg.Clusters...)
+	var rebuilt []*ir.Cluster
+	for i, c := range cfg.Clusters {
+		if c.Kind != ir.ClusterEDS {
+			continue
+		}
+		from := c.EndpointsFrom
+		if from == nil {
+			return nil, nil
+		}
+		if !changed[from.Namespace+"/"+from.Service] {
+			continue
+		}
+		cl := *c
+		cl.Endpoints = translators.ServiceEndpoints(in.EndpointSlicesFor(from.Namespace, from.Service), from.PortName)
+		cfg.Clusters[i] = &cl
+		rebuilt = append(rebuilt, &cl)
+	}
+	res, err := p.validator.WithEndpoints(prev.out.Resources, rebuilt)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint fast path: %w", err)
+	}
+	// Statuses do not depend on endpoints (see above), so the last ones
+	// still hold.
+	out := &Output{
+		Result:        translators.Result{IR: &cfg, Statuses: prev.out.Statuses},
+		Resources:     res,
+		EndpointsOnly: true,
+	}
+	out.Duration = time.Since(start)
+	return out, nil
+}
+
+// sameExceptEndpointSlices reports whether a and b hold the same objects,
+// EndpointSlices aside: the same kinds, namespaces and names, each with
+// the same (non-empty) UID and resourceVersion. Both are sorted (Sort),
+// so the lists line up.
+func sameExceptEndpointSlices(a, b *translators.Inputs) bool {
+	oa, ob := a.All(), b.All()
+	i, j := 0, 0
+	for {
+		for i < len(oa) && isSlice(oa[i]) {
+			i++
+		}
+		for j < len(ob) && isSlice(ob[j]) {
+			j++
+		}
+		if i == len(oa) || j == len(ob) {
+			return i == len(oa) && j == len(ob)
+		}
+		x, y := oa[i], ob[j]
+		if reflect.TypeOf(x) != reflect.TypeOf(y) || x.GetNamespace() != y.GetNamespace() ||
+			x.GetName() != y.GetName() || x.GetUID() != y.GetUID() ||
+			x.GetResourceVersion() == "" || x.GetResourceVersion() != y.GetResourceVersion() {
+			return false
+		}
+		i++
+		j++
+	}
+}
+
+func isSlice(o client.Object) bool {
+	_, ok := o.(*discoveryv1.EndpointSlice)
+	return ok
+}
+
+// changedServices returns the Services ("namespace/name") whose
+// EndpointSlices differ between a and b: a slice added, removed, changed
+// (by resourceVersion or UID), or moved to another Service. ok is false if
+// some slice has no resourceVersion to compare.
+func changedServices(a, b []*discoveryv1.EndpointSlice) (map[string]bool, bool) {
+	type state struct{ uid, version, service string }
+	key := func(es *discoveryv1.EndpointSlice) string { return es.Namespace + "/" + es.Name }
+	svc := func(es *discoveryv1.EndpointSlice) string {
+		return es.Namespace + "/" + es.Labels[discoveryv1.LabelServiceName]
+	}
+	before := make(map[string]state, len(a))
+	for _, es := range a {
+		if es.ResourceVersion == "" {
+			return nil, false
+		}
+		before[key(es)] = state{string(es.UID), es.ResourceVersion, svc(es)}
+	}
+	changed := map[string]bool{}
+	for _, es := range b {
+		if es.ResourceVersion == "" {
+			return nil, false
+		}
+		now := state{string(es.UID), es.ResourceVersion, svc(es)}
+		old, had := before[key(es)]
+		delete(before, key(es))
+		if had && old == now {
+			continue
+		}
+		changed[now.service] = true
+		if had {
+			changed[old.service] = true
+		}
+	}
+	for _, gone := range before {
+		changed[gone.service] = true
+	}
+	return changed, true
+}

@@ -1,0 +1,56 @@
+package xds
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// WithEndpoints returns a copy of res in which the ClusterLoadAssignments
+// of clusters are rebuilt from those clusters' endpoints, exactly as Build
+// makes them, and validated; every other resource (and its recorded
+// version) is shared with res. It is the endpoint fast path: when only
+// endpoints changed, nothing else needs to be built, encoded or hashed
+// again.
+//
+// res must have passed Validate (it carries versions), and every cluster
+// must be an EDS cluster whose load assignment res already holds: the set
+// of resource names, and so every reference between resources, is then
+// the same as in res, and only the new assignments themselves need a walk.
+// res is not modified.
+func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Resources, error) {
+	prev := res.Versions()
+	if prev == nil {
+		return nil, errors.New("replacing endpoints: the resources have not passed validation")
+	}
+	index := make(map[string]int, len(res.Endpoints))
+	for i, e := range res.Endpoints {
+		index[e.GetClusterName()] = i
+	}
+	out := *res
+	out.Endpoints = append(res.Endpoints[:0:0], res.Endpoints...)
+	versions := *prev
+	versions.Endpoints = maps.Clone(prev.Endpoints)
+
+	val.mu.Lock()
+	defer val.mu.Unlock()
+	v := &validator{known: val.known, next: map[digest][]ref{}}
+	for _, c := range clusters {
+		i, ok := index[c.Name]
+		if c.Kind != ir.ClusterEDS || !ok {
+			return nil, fmt.Errorf("replacing endpoints: %s is not an EDS cluster of the resources", c.Name)
+		}
+		cla := buildLoadAssignment(c.Name, c.Endpoints)
+		loc := location{kind: "ClusterLoadAssignment", name: c.Name}
+		d, _ := v.part(loc, cla, func() { v.message(loc, cla) })
+		out.Endpoints[i] = cla
+		versions.Endpoints[c.Name] = d.String()
+	}
+	if len(v.errs) > 0 {
+		return nil, fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))
+	}
+	out.versions = &versions
+	return &out, nil
+}
