@@ -23,45 +23,46 @@ import (
 // TestSupportedFeatures checks the list is sorted, has no duplicates and
 // names only features of the Gateway API version Legate is built with.
 var SupportedFeatures = []features.FeatureName{
-	features.SupportBackendTLSPolicy,                          // backendtls.go
-	features.SupportBackendTLSPolicySANValidation,             // backendtls.go: subjectAltNames
-	features.SupportGRPCRoute,                                 // grpcroute.go
-	features.SupportGRPCRouteNamedRouteRule,                   // rule names name their routes (grpcRuleName)
-	features.SupportGateway,                                   // gateway.go, listener.go
-	features.SupportGatewayHTTPListenerIsolation,              // per-listener virtual hosts (doc.go)
-	features.SupportHTTPRoute,                                 // httproute.go
-	features.SupportHTTPRoute303RedirectStatusCode,            // filters.go: checkRedirect
-	features.SupportHTTPRoute307RedirectStatusCode,            // filters.go: checkRedirect
-	features.SupportHTTPRoute308RedirectStatusCode,            // filters.go: checkRedirect
-	features.SupportHTTPRouteBackendProtocolH2C,               // appProtocol h2c: HTTP/2 clusters
-	features.SupportHTTPRouteBackendProtocolWebSocket,         // appProtocol kubernetes.io/ws: upgrades on the rule's routes
-	features.SupportHTTPRouteBackendRequestHeaderModification, // rulepolicy.go: backendFiltersFor
-	features.SupportHTTPRouteBackendTimeout,                   // timeouts.backendRequest
-	features.SupportHTTPRouteCORS,                             // rulepolicy.go: corsFor
-	features.SupportHTTPRouteDestinationPortMatching,          // GEP-957: parentRef port selects listeners (attachToGateway)
-	features.SupportHTTPRouteHostRewrite,                      // filters.go: rewrite
-	features.SupportHTTPRouteMethodMatching,                   // match.go
-	features.SupportHTTPRouteNamedRouteRule,                   // rule names name the rule's routes
-	features.SupportHTTPRouteParentRefPort,                    // attachToGateway
-	features.SupportHTTPRoutePathRedirect,                     // filters.go: redirectFor
-	features.SupportHTTPRoutePathRewrite,                      // filters.go: rewrite
-	features.SupportHTTPRoutePortRedirect,                     // filters.go: redirectFor
-	features.SupportHTTPRouteQueryParamMatching,               // match.go
-	features.SupportHTTPRouteRequestMirror,                    // filters.go: mirror
-	features.SupportHTTPRouteRequestMultipleMirrors,           // filters.go: mirror
-	features.SupportHTTPRouteRequestPercentageMirror,          // filters.go: mirror
-	features.SupportHTTPRouteRequestTimeout,                   // timeouts.request
-	features.SupportHTTPRouteResponseHeaderModification,       // filters.go: headerModifier
-	features.SupportHTTPRouteRetry,                            // rulepolicy.go: retryFor
-	features.SupportHTTPRouteRetryBackendTimeout,              // backendRequest bounds each try
-	features.SupportHTTPRouteRetryConnectionError,             // retries on connect failure, reset
-	features.SupportHTTPRouteSchemeRedirect,                   // filters.go: redirectFor
-	features.SupportReferenceGrant,                            // refgrant.go
-	features.SupportTCPRoute,                                  // l4route.go
-	features.SupportTLSRoute,                                  // l4route.go: SNI chains
-	features.SupportTLSRouteModeMixed,                         // passthrough and terminate chains on one port
-	features.SupportTLSRouteModeTerminate,                     // listener.go: TLS Terminate, l4Listener
-	features.SupportUDPRoute,                                  // l4route.go: udpWeightedCluster for weights
+	features.SupportBackendTLSPolicy,                              // backendtls.go
+	features.SupportBackendTLSPolicySANValidation,                 // backendtls.go: subjectAltNames
+	features.SupportGRPCRoute,                                     // grpcroute.go
+	features.SupportGRPCRouteNamedRouteRule,                       // rule names name their routes (grpcRuleName)
+	features.SupportGateway,                                       // gateway.go, listener.go
+	features.SupportGatewayHTTPListenerIsolation,                  // per-listener virtual hosts (doc.go)
+	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests, // xds: 421 on a chain for another chain's hosts
+	features.SupportHTTPRoute,                                     // httproute.go
+	features.SupportHTTPRoute303RedirectStatusCode,                // filters.go: checkRedirect
+	features.SupportHTTPRoute307RedirectStatusCode,                // filters.go: checkRedirect
+	features.SupportHTTPRoute308RedirectStatusCode,                // filters.go: checkRedirect
+	features.SupportHTTPRouteBackendProtocolH2C,                   // appProtocol h2c: HTTP/2 clusters
+	features.SupportHTTPRouteBackendProtocolWebSocket,             // appProtocol kubernetes.io/ws: upgrades on the rule's routes
+	features.SupportHTTPRouteBackendRequestHeaderModification,     // rulepolicy.go: backendFiltersFor
+	features.SupportHTTPRouteBackendTimeout,                       // timeouts.backendRequest
+	features.SupportHTTPRouteCORS,                                 // rulepolicy.go: corsFor
+	features.SupportHTTPRouteDestinationPortMatching,              // GEP-957: parentRef port selects listeners (attachToGateway)
+	features.SupportHTTPRouteHostRewrite,                          // filters.go: rewrite
+	features.SupportHTTPRouteMethodMatching,                       // match.go
+	features.SupportHTTPRouteNamedRouteRule,                       // rule names name the rule's routes
+	features.SupportHTTPRouteParentRefPort,                        // attachToGateway
+	features.SupportHTTPRoutePathRedirect,                         // filters.go: redirectFor
+	features.SupportHTTPRoutePathRewrite,                          // filters.go: rewrite
+	features.SupportHTTPRoutePortRedirect,                         // filters.go: redirectFor
+	features.SupportHTTPRouteQueryParamMatching,                   // match.go
+	features.SupportHTTPRouteRequestMirror,                        // filters.go: mirror
+	features.SupportHTTPRouteRequestMultipleMirrors,               // filters.go: mirror
+	features.SupportHTTPRouteRequestPercentageMirror,              // filters.go: mirror
+	features.SupportHTTPRouteRequestTimeout,                       // timeouts.request
+	features.SupportHTTPRouteResponseHeaderModification,           // filters.go: headerModifier
+	features.SupportHTTPRouteRetry,                                // rulepolicy.go: retryFor
+	features.SupportHTTPRouteRetryBackendTimeout,                  // backendRequest bounds each try
+	features.SupportHTTPRouteRetryConnectionError,                 // retries on connect failure, reset
+	features.SupportHTTPRouteSchemeRedirect,                       // filters.go: redirectFor
+	features.SupportReferenceGrant,                                // refgrant.go
+	features.SupportTCPRoute,                                      // l4route.go
+	features.SupportTLSRoute,                                      // l4route.go: SNI chains
+	features.SupportTLSRouteModeMixed,                             // passthrough and terminate chains on one port
+	features.SupportTLSRouteModeTerminate,                         // listener.go: TLS Terminate, l4Listener
+	features.SupportUDPRoute,                                      // l4route.go: udpWeightedCluster for weights
 }
 
 // PoolFeatures are claimed on top of SupportedFeatures only when

@@ -254,7 +254,10 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 	vhost := func(h string, owner *listenerState) *ir.VirtualHost {
 		vh, ok := vhosts[h]
 		if !ok {
-			vh = &ir.VirtualHost{Name: h, Hostnames: []string{h}}
+			// The virtual hosts of one Gateway listener are one group: a
+			// request for another listener's hostname on a connection
+			// made for this one is misdirected (421).
+			vh = &ir.VirtualHost{Name: h, Hostnames: []string{h}, Group: string(owner.spec.Name)}
 			if owner.tls != nil {
 				vh.TLS = &ir.TLSConfig{SecretNames: slices.Clone(owner.tls.SecretNames)}
 			}

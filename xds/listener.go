@@ -2,6 +2,7 @@ package xds
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	xdscorev3 "github.com/cncf/xds/go/xds/core/v3"
@@ -58,10 +59,13 @@ func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfig
 	}
 }
 
-// buildHTTPSListener terminates TLS with one filter chain per virtual host
-// that has TLS, chosen by SNI. Each chain has its own connection manager
-// and route table holding only that virtual host, so a request whose Host
-// header names a host of another certificate is not served under this one.
+// buildHTTPSListener terminates TLS with one filter chain per group of
+// virtual hosts that have TLS (ir.VirtualHost.Group; a virtual host
+// without a group is a group of its own), chosen by SNI. Each chain has its
+// own connection manager and route table holding that group's virtual
+// hosts, so a request whose Host header names a host of another group is
+// not served under this one's certificate: it is answered 421 (see
+// misdirectedVirtualHost).
 //
 // Virtual hosts without TLS are left out: there is no certificate they
 // could be served with, and serving them on another host's chain would
@@ -78,36 +82,111 @@ func buildHTTPSListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.L
 	lis.ListenerFilters = []*listenerv3.ListenerFilter{inspector}
 	var routes []*routev3.RouteConfiguration
 	defaultChain := ""
-	for _, vh := range vhosts {
-		rcName := RouteConfigName(l.Name, vh.Name)
-		hcm, err := httpConnectionManager(l.Name, rcName, needsOf([]*ir.VirtualHost{vh}))
+	for _, members := range tlsGroups(vhosts) {
+		first := members[0]
+		rcName := RouteConfigName(l.Name, first.Name)
+		hcm, err := httpConnectionManager(l.Name, rcName, needsOf(members))
 		if err != nil {
-			return nil, nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+			return nil, nil, fmt.Errorf("virtual host %s: %w", first.Name, err)
 		}
-		ts, err := downstreamTLS(vh.TLS, vh.TLS.ALPN, defaultALPN)
+		ts, err := downstreamTLS(first.TLS, first.TLS.ALPN, defaultALPN)
 		if err != nil {
-			return nil, nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+			return nil, nil, fmt.Errorf("virtual host %s: %w", first.Name, err)
 		}
-		sni := serverNames(vh.Hostnames)
+		var hostnames []string
+		for _, vh := range members {
+			hostnames = append(hostnames, vh.Hostnames...)
+		}
+		sni := serverNames(hostnames)
 		if sni == nil {
 			if defaultChain != "" {
-				return nil, nil, fmt.Errorf("virtual hosts %s and %s both match any server name", defaultChain, vh.Name)
+				return nil, nil, fmt.Errorf("virtual hosts %s and %s both match any server name", defaultChain, first.Name)
 			}
-			defaultChain = vh.Name
+			defaultChain = first.Name
 		}
 		lis.FilterChains = append(lis.FilterChains, &listenerv3.FilterChain{
-			Name:             vh.Name,
+			Name:             first.Name,
 			FilterChainMatch: filterChainMatch(sni),
 			Filters:          []*listenerv3.Filter{hcm},
 			TransportSocket:  ts,
 		})
-		rc, err := buildRouteConfiguration(rcName, []*ir.VirtualHost{vh})
+		rc, err := buildRouteConfiguration(rcName, members)
 		if err != nil {
 			return nil, nil, err
+		}
+		if mv := misdirectedVirtualHost(members, vhosts); mv != nil {
+			rc.VirtualHosts = append(rc.VirtualHosts, mv)
 		}
 		routes = append(routes, rc)
 	}
 	return lis, routes, nil
+}
+
+// tlsGroups splits TLS virtual hosts (sorted by name) into the groups
+// that share a filter chain: those of one non-empty Group together (they
+// share its certificate: the first one's TLS settings are used), every
+// other alone; in the order of each group's first virtual host.
+func tlsGroups(vhosts []*ir.VirtualHost) [][]*ir.VirtualHost {
+	var out [][]*ir.VirtualHost
+	index := map[string]int{}
+	for _, vh := range vhosts {
+		if vh.Group != "" {
+			if i, ok := index[vh.Group]; ok {
+				out[i] = append(out[i], vh)
+				continue
+			}
+			index[vh.Group] = len(out)
+		}
+		out = append(out, []*ir.VirtualHost{vh})
+	}
+	return out
+}
+
+// MisdirectedVirtualHost names the virtual host of an HTTPS route table
+// that answers requests meant for another certificate's hosts.
+const MisdirectedVirtualHost = "misdirected"
+
+// misdirectedVirtualHost answers 421 Misdirected Request (RFC 9110
+// section 15.5.20) on a chain for a Host header that another chain of the
+// listener serves: the client reused a connection, or sent a server name,
+// meant for another group's certificate, and should retry on a connection
+// of its own. It covers the domains of every virtual host outside members
+// that members do not have themselves (nil when there are none); Envoy
+// picks it only where one of them is a better match for the Host than the
+// chain's own.
+func misdirectedVirtualHost(members, all []*ir.VirtualHost) *routev3.VirtualHost {
+	own := map[string]bool{}
+	for _, vh := range members {
+		for _, d := range Domains(vh.Hostnames) {
+			own[d] = true
+		}
+	}
+	seen := map[string]bool{}
+	var domains []string
+	for _, other := range all {
+		if slices.Contains(members, other) {
+			continue
+		}
+		for _, d := range Domains(other.Hostnames) {
+			if !own[d] && !seen[d] {
+				seen[d] = true
+				domains = append(domains, d)
+			}
+		}
+	}
+	if len(domains) == 0 {
+		return nil
+	}
+	sort.Strings(domains)
+	return &routev3.VirtualHost{
+		Name:    MisdirectedVirtualHost,
+		Domains: domains,
+		Routes: []*routev3.Route{{
+			Name:   MisdirectedVirtualHost,
+			Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+			Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 421}},
+		}},
+	}
 }
 
 // tlsVirtualHosts returns the virtual hosts that carry TLS, sorted by name.

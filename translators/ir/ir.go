@@ -89,6 +89,13 @@ type VirtualHost struct {
 	Routes []*Route `json:"routes,omitempty"`
 	// TLS terminates TLS for these hostnames on an HTTPS listener.
 	TLS *TLSConfig `json:"tls,omitempty"`
+	// Group names what serves this virtual host's hostnames alike, e.g. the
+	// Gateway listener that claims them. On an HTTPS listener a request
+	// whose Host names another group's hostnames, arriving on this virtual
+	// host's connection (chosen by server name), is misdirected: Envoy
+	// answers 421. Virtual hosts without a group are each a group of
+	// their own.
+	Group string `json:"group,omitempty"`
 }
 
 // TLSConfig is how a listener terminates TLS for a virtual host.

@@ -76,7 +76,7 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 				key := l.Name + "\x00" + vh.Name
 				mvh, ok := vhosts[key]
 				if !ok {
-					mvh = &VirtualHost{Name: vh.Name, Hostnames: slices.Clone(vh.Hostnames), TLS: vh.TLS}
+					mvh = &VirtualHost{Name: vh.Name, Hostnames: slices.Clone(vh.Hostnames), TLS: vh.TLS, Group: vh.Group}
 					vhosts[key] = mvh
 					ml.VirtualHosts = append(ml.VirtualHosts, mvh)
 					mvh.Routes = append(mvh.Routes, vh.Routes...)
