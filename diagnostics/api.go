@@ -126,7 +126,10 @@ func ExplainResources(res *xds.Resources, cfg *ir.Config, q ExplainQuery) (Expla
 		vh, d := SelectVirtualHost(rc, q.Host)
 		rank := 0
 		switch {
-		case vh == nil:
+		// A chain whose 421 answers the host is the wrong certificate's:
+		// a client sends the host as its server name, so another chain
+		// gets the request.
+		case vh == nil, vh.GetName() == xds.MisdirectedVirtualHost:
 		case d == "*":
 			rank = 1
 		default:
