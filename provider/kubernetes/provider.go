@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -140,13 +141,19 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 		default:
 		}
 	}
-	handler := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { poke() },
-		UpdateFunc: func(any, any) { poke() },
-		DeleteFunc: func(any) { poke() },
-	}
 	watched := p.kinds[:0:0]
 	for _, k := range p.kinds {
+		statusTracked := hasStatusSubresource(k.gvk)
+		handler := toolscache.ResourceEventHandlerFuncs{
+			AddFunc: func(any) { poke() },
+			UpdateFunc: func(oldObj, newObj any) {
+				if statusTracked && statusOnly(oldObj, newObj) {
+					return
+				}
+				poke()
+			},
+			DeleteFunc: func(any) { poke() },
+		}
 		inf, err := p.cache.GetInformer(ctx, k.template)
 		if meta.IsNoMatchError(err) {
 			// A translator's CRDs are not installed (say, no Emissary
@@ -213,6 +220,41 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 			return err
 		}
 	}
+}
+
+// hasStatusSubresource reports whether objects of kind gvk keep their
+// status apart from their spec, with metadata.generation counting changes
+// to everything but metadata and status: Ingress, the Gateway API kinds and
+// the getambassador.io kinds.
+func hasStatusSubresource(gvk schema.GroupVersionKind) bool {
+	switch gvk.Group {
+	case "gateway.networking.k8s.io", "getambassador.io":
+		return true
+	case "networking.k8s.io":
+		return gvk.Kind == "Ingress"
+	}
+	return false
+}
+
+// statusOnly reports whether an update of an object of such a kind left
+// its generation, labels, annotations and deletion time alone: what
+// changed is then its status (or bookkeeping such as managed fields), which
+// translators read only to find the status entries Legate once wrote and
+// must clean up. Legate's own status writes are such updates; without this
+// filter each would trigger a full translation of its own. The informer
+// cache still holds the new object, so the next snapshot sees it.
+func statusOnly(oldObj, newObj any) bool {
+	o, ok := oldObj.(client.Object)
+	if !ok {
+		return false
+	}
+	n, ok := newObj.(client.Object)
+	if !ok {
+		return false
+	}
+	return n.GetGeneration() != 0 && o.GetGeneration() == n.GetGeneration() &&
+		maps.Equal(o.GetLabels(), n.GetLabels()) && maps.Equal(o.GetAnnotations(), n.GetAnnotations()) &&
+		o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
 }
 
 func (p *Provider) emit(ctx context.Context, out chan<- *translators.Inputs) error {
