@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -57,6 +58,56 @@ func BenchmarkEdit(b *testing.B) {
 				out, err := p.Run(in)
 				if err != nil {
 					b.Fatal(err)
+				}
+				_, changed, err := srv.Publish("", out.Resources)
+				if err != nil || !changed {
+					b.Fatalf("publish: changed %v, err %v", changed, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEndpointEdit is what serve does after one EndpointSlice
+// changed, with N routes loaded: the endpoint fast path of Pipeline.Run
+// and a Publish in which only EDS changes. Objects carry resourceVersions,
+// as every provider's do.
+func BenchmarkEndpointEdit(b *testing.B) {
+	for _, size := range benchutil.Sizes() {
+		b.Run(size.Name, func(b *testing.B) {
+			objs := benchutil.Objects(b, workload.Gateway, size.N)
+			slice := -1
+			for i, o := range objs {
+				o.SetResourceVersion("1")
+				if _, ok := o.(*discoveryv1.EndpointSlice); ok && slice < 0 {
+					slice = i
+				}
+			}
+			orig := objs[slice].(*discoveryv1.EndpointSlice)
+			p := benchPipeline()
+			srv := server.New(server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			out, err := p.Run(benchutil.Snapshot(objs))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := srv.Publish("", out.Resources); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				b.StopTimer()
+				edited := orig.DeepCopy()
+				edited.ResourceVersion = fmt.Sprint(i + 1)
+				edited.Endpoints[0].Addresses = []string{fmt.Sprintf("10.250.%d.%d", i/250%250, i%250)}
+				next := append([]client.Object(nil), objs...)
+				next[slice] = edited
+				in := benchutil.Snapshot(next)
+				b.StartTimer()
+				out, err := p.Run(in)
+				if err != nil || !out.EndpointsOnly {
+					b.Fatalf("run: fast path %v, err %v", out != nil && out.EndpointsOnly, err)
 				}
 				_, changed, err := srv.Publish("", out.Resources)
 				if err != nil || !changed {
