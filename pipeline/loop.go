@@ -85,6 +85,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.Metrics.published.Inc()
 			}
 			log.Info("configuration published", "group", l.Group, "version", version, "changed", changed,
+				"endpointsOnly", out.EndpointsOnly,
 				"duration", out.Duration, "listeners", len(out.Resources.Listeners),
 				"routeConfigurations", len(out.Resources.Routes), "clusters", len(out.Resources.Clusters))
 			if l.OnPublished != nil {
