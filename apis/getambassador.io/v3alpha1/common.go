@@ -98,14 +98,51 @@ type KeepAlive struct {
 	Interval *int `json:"interval,omitempty"`
 }
 
-// CORS is a cross-origin resource sharing policy.
+// StringList is a list that Emissary lets one write either as a YAML list
+// or as a single comma-separated string ("POST, GET"). A string decodes
+// into a list of that one string; readers split it at commas.
+type StringList []string
+
+// UnmarshalJSON accepts a string, null, or a list of strings.
+func (l *StringList) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case bytes.Equal(data, []byte("null")):
+		*l = nil
+		return nil
+	case len(data) > 0 && data[0] == '"':
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return fmt.Errorf("string list: %w", err)
+		}
+		*l = StringList{s}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(data, &list); err != nil {
+		return fmt.Errorf("want a string or a list of strings: %w", err)
+	}
+	*l = list
+	return nil
+}
+
+// CORS is a cross-origin resource sharing policy. Its lists may each be
+// a YAML list or one comma-separated string, hence their open schema.
 type CORS struct {
-	Origins        []string `json:"origins,omitempty"`
-	Methods        []string `json:"methods,omitempty"`
-	Headers        []string `json:"headers,omitempty"`
-	Credentials    *bool    `json:"credentials,omitempty"`
-	ExposedHeaders []string `json:"exposed_headers,omitempty"`
-	MaxAge         string   `json:"max_age,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Origins StringList `json:"origins,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Methods StringList `json:"methods,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Headers     StringList `json:"headers,omitempty"`
+	Credentials *bool      `json:"credentials,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	ExposedHeaders StringList `json:"exposed_headers,omitempty"`
+	MaxAge         string     `json:"max_age,omitempty"`
 
 	V2CommaSeparatedOrigins bool `json:"v2CommaSeparatedOrigins,omitempty"`
 }

@@ -105,3 +105,24 @@ func TestDeepCopyIsIndependent(t *testing.T) {
 		t.Errorf("changing the copy changed the original: %+v", m.Spec)
 	}
 }
+
+// TestStringListForms reads CORS lists in both of Emissary's forms: a YAML
+// list, and one comma-separated string (kept whole; readers split it).
+func TestStringListForms(t *testing.T) {
+	var c v3.CORS
+	if err := yaml.Unmarshal([]byte("origins: http://a.example,http://b.example\nmethods: [GET, POST]\nheaders: null\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Origins, v3.StringList{"http://a.example,http://b.example"}) {
+		t.Errorf("origins = %q", c.Origins)
+	}
+	if !reflect.DeepEqual(c.Methods, v3.StringList{"GET", "POST"}) {
+		t.Errorf("methods = %q", c.Methods)
+	}
+	if c.Headers != nil {
+		t.Errorf("headers = %q, want none", c.Headers)
+	}
+	if err := yaml.Unmarshal([]byte("origins: {a: b}\n"), &c); err == nil {
+		t.Errorf("an object decoded as a string list")
+	}
+}
