@@ -264,8 +264,11 @@ func buildRouteAction(r *ir.Route) (*routev3.RouteAction, error) {
 	}
 	f := r.Filters
 	if rw := f.Rewrite; rw != nil {
-		if rw.Hostname != "" {
+		switch {
+		case rw.Hostname != "":
 			a.HostRewriteSpecifier = &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rw.Hostname}
+		case rw.AutoHostname:
+			a.HostRewriteSpecifier = &routev3.RouteAction_AutoHostRewrite{AutoHostRewrite: wrapperspb.Bool(true)}
 		}
 		switch {
 		case rw.FullPath != "":

@@ -187,6 +187,10 @@
 //   - rewrite replaces the matched prefix, default "/" ("" turns it off); for
 //     prefix_regex it replaces the whole path (as Envoy's prefix_rewrite does
 //     on a regex route).
+//   - host_rewrite sets the Host header; auto_host_rewrite sets it to the
+//     upstream's hostname, the DNS name of an external service or of an
+//     ExternalName Service (host_rewrite wins if both are set, with a
+//     Warning); Kubernetes endpoints have no hostname, so Host stays.
 //   - timeout_ms bounds each request, default 3000; 0 turns the timeout off.
 //   - add_request_headers / add_response_headers: append defaults to true;
 //     append: false replaces. Values with Envoy's %COMMAND% operators are

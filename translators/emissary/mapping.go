@@ -131,7 +131,6 @@ func (tr *translation) unsupportedFields(m *mapping) {
 		isSet bool
 	}{
 		{"add_linkerd_headers", sp.AddLinkerdHeaders != nil && *sp.AddLinkerdHeaders},
-		{"auto_host_rewrite", sp.AutoHostRewrite != nil && *sp.AutoHostRewrite},
 		{"keepalive", sp.KeepAlive != nil},
 		{"cluster_max_connection_lifetime_ms", sp.ClusterMaxConnectionLifetimeMs != nil},
 		{"error_response_overrides", len(sp.ErrorResponseOverrides) > 0},
@@ -354,6 +353,20 @@ func (m *mapping) setFilters() {
 				f.Rewrite = &ir.Rewrite{}
 			}
 			f.Rewrite.Hostname = sp.HostRewrite
+		}
+	}
+	if sp.AutoHostRewrite != nil && *sp.AutoHostRewrite {
+		switch {
+		case f.Rewrite != nil && f.Rewrite.Hostname != "":
+			m.warn("spec.auto_host_rewrite", "HostRewriteWins", "host_rewrite is set and names the Host header itself; auto_host_rewrite is ignored")
+		default:
+			// Envoy puts the chosen endpoint's hostname in the Host
+			// header: the DNS name of an external service. Endpoints of a
+			// Kubernetes Service have no hostname, so Host stays as sent.
+			if f.Rewrite == nil {
+				f.Rewrite = &ir.Rewrite{}
+			}
+			f.Rewrite.AutoHostname = true
 		}
 	}
 	f.RequestHeaders = m.headerModifier("add_request_headers", sp.AddRequestHeaders, "remove_request_headers", sp.RemoveRequestHeaders)

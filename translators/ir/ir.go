@@ -360,6 +360,9 @@ type Header struct {
 // Rewrite changes the request before it is forwarded.
 type Rewrite struct {
 	Hostname string `json:"hostname,omitempty"`
+	// AutoHostname sets the Host header to the hostname of the upstream
+	// endpoint chosen (the DNS name of a DNS cluster); not with Hostname.
+	AutoHostname bool `json:"autoHostname,omitempty"`
 	// FullPath replaces the path; PrefixReplace replaces the matched prefix.
 	FullPath      string `json:"fullPath,omitempty"`
 	PrefixReplace string `json:"prefixReplace,omitempty"`

@@ -445,6 +445,9 @@ func validateFilters(r *Route, clusters map[string]bool) []string {
 		if rw.PrefixReplace != "" && r.Match.Path.Type == PathRegex {
 			errs = append(errs, "prefix rewrite needs a prefix or exact path match")
 		}
+		if rw.Hostname != "" && rw.AutoHostname {
+			errs = append(errs, "rewrite sets both a hostname and the upstream's hostname")
+		}
 		if rw.Hostname != "" && strings.ContainsAny(rw.Hostname, "/?#@ \x00\r\n") {
 			errs = append(errs, fmt.Sprintf("rewrite hostname %q is not valid", rw.Hostname))
 		}
