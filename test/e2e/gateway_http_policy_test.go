@@ -147,19 +147,7 @@ func startPolicyHTTPBackend(t *testing.T, cert *tls.Certificate) *policyHTTPBack
 // the CA that signed its certificate, one with another CA, one naming a
 // hostname the certificate is not for, one whose CA does not exist.
 func gatewayPolicyYAML(gwPort int, goodCA, wrongCA string) string {
-	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: legate}
-spec: {controllerName: legate.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  gatewayClassName: legate
-  listeners: [{name: http, protocol: HTTP, port: %d}]
----
-apiVersion: gateway.networking.k8s.io/v1
+	return fmt.Sprintf(gatewayClassYAML+httpGatewayYAML+`apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: policies, namespace: default}
 spec:
@@ -535,19 +523,7 @@ addressType: IPv4
 ports: [{name: http, port: %d}]
 endpoints: [{addresses: ["127.0.0.1"]}]
 `, a.port, b.port))
-	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: legate}
-spec: {controllerName: legate.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  gatewayClassName: legate
-  listeners: [{name: http, protocol: HTTP, port: %d}]
----
-apiVersion: gateway.networking.k8s.io/v1
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(gatewayClassYAML+httpGatewayYAML+`apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: sticky, namespace: default}
 spec:

@@ -31,12 +31,7 @@ func TestEnvoyGatewayAddressPool(t *testing.T) {
 	pinned := strings.Replace(pool, ".0.0/16", fmt.Sprintf(".%d.%d", 1+rand.IntN(200), 1+rand.IntN(200)), 1)
 	port := freePort(t)
 	writeFile(t, filepath.Join(dir, "svc.yaml"), serviceYAML("red", red.port)+"---\n"+serviceYAML("blue", blue.port))
-	writeFile(t, filepath.Join(dir, "gateways.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: legate}
-spec: {controllerName: legate.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
+	writeFile(t, filepath.Join(dir, "gateways.yaml"), fmt.Sprintf(gatewayClassYAML+`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: red, namespace: default}
 spec:
@@ -186,12 +181,7 @@ func TestEnvoyGatewayL4(t *testing.T) {
 		serviceYAML("tls-a", tlsA), serviceYAML("tls-b", tlsB), serviceYAML("echo", echo), serviceYAML("udp-echo", udpEcho),
 		serviceYAML("heavy", udpHeavy), serviceYAML("light", udpLight),
 	}, "---\n"))
-	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: legate}
-spec: {controllerName: legate.dev/gateway-controller}
----
-apiVersion: v1
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(gatewayClassYAML+`apiVersion: v1
 kind: Secret
 metadata: {name: term-cert, namespace: default}
 type: kubernetes.io/tls

@@ -19,19 +19,7 @@ func TestEnvoyGatewayAPI(t *testing.T) {
 	l := startLegate(t, dir) // an empty folder first: the files arrive while it runs
 	gwPort := freePort(t)
 	writeFile(t, filepath.Join(dir, "svc.yaml"), serviceYAML("good", good.port))
-	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: legate}
-spec: {controllerName: legate.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  gatewayClassName: legate
-  listeners: [{name: http, protocol: HTTP, port: %d}]
----
-apiVersion: gateway.networking.k8s.io/v1
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(gatewayClassYAML+httpGatewayYAML+`apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: app, namespace: default}
 spec:

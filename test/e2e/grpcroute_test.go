@@ -85,12 +85,7 @@ func TestEnvoyGRPCRoute(t *testing.T) {
 	gwPort, tlsPort := freePort(t), freePort(t)
 	certPEM, keyPEM := selfSigned(t, "grpc.example.com")
 	writeFile(t, filepath.Join(dir, "svc.yaml"), serviceYAML("grpc-v1", v1)+"---\n"+serviceYAML("grpc-v2", v2))
-	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: legate}
-spec: {controllerName: legate.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(gatewayClassYAML+`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: default}
 spec:

@@ -191,3 +191,24 @@ func eventually(t *testing.T, c *http.Client, port int, host, path, want string,
 	t.Fatalf("%s%s never answered %q within %v; last: %s", host, path, want, timeout, last)
 	return 0
 }
+
+// gatewayClassYAML is the GatewayClass of Legate's controller that the
+// Gateway API tests use, followed by a document separator.
+const gatewayClassYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: legate}
+spec: {controllerName: legate.dev/gateway-controller}
+---
+`
+
+// httpGatewayYAML is a Gateway "edge" in namespace default of class legate
+// with one HTTP listener "http", whose port is the first %d of the format
+// it is joined to, followed by a document separator.
+const httpGatewayYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  gatewayClassName: legate
+  listeners: [{name: http, protocol: HTTP, port: %d}]
+---
+`
