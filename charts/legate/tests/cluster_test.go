@@ -318,7 +318,11 @@ func runImpersonated(t *testing.T, c *cluster, legate string, r *rendered, suffi
 		"--kubeconfig="+kubeconfig, "--log-format=json",
 		"--xds-address=127.0.0.1:0", "--health-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0",
 		// A quick lease, so a run without Lease rights fails fast.
-		"--leader-election-retry-period=200ms")
+		"--leader-election-retry-period=200ms",
+		// A controller name of the run's own: GatewayClasses are
+		// cluster-wide, and a parallel run's legate (with other rights)
+		// would otherwise write this run's class status for it.
+		"--gateway-controller="+runController(ns))
 	if !watchAll {
 		args = append(args, "--watch-namespaces="+ns)
 	}
@@ -585,6 +589,9 @@ var (
 
 func ptr[T any](v T) *T { return &v }
 
+// runController is the Gateway API controller name of the run in ns.
+func runController(ns string) string { return "legate.dev/run-" + ns }
+
 // statusObjects are a GatewayClass, a Gateway of it with HTTP, TLS, TCP and
 // UDP listeners and a route of each kind (to the missing Service), a
 // BackendTLSPolicy, and a Mapping in ns.
@@ -599,7 +606,7 @@ func statusObjects(ns string) []*unstructured.Unstructured {
 	// A GatewayClass of the run's own, so that its status is written by
 	// this run (the chart's class may have been written by another).
 	class := obj("gateway.networking.k8s.io/v1", "GatewayClass", "legate-"+ns, map[string]any{
-		"controllerName": "legate.dev/gateway-controller",
+		"controllerName": runController(ns),
 	})
 	unstructured.RemoveNestedField(class.Object, "metadata", "namespace")
 	return []*unstructured.Unstructured{
