@@ -354,7 +354,7 @@ func (t *translation) attach(rs *routeState) {
 		rs.parents = append(rs.parents, gatewayv1.RouteParentStatus{
 			ParentRef:      p,
 			ControllerName: t.controller,
-			Conditions:     rs.parentConditions(accepted),
+			Conditions:     parentConditions(accepted, rs.meta.Generation, rs.refFailures, rs.dropped),
 		})
 	}
 }
@@ -436,24 +436,24 @@ func (t *translation) attachToGateway(rs *routeState, gs *gatewayState, p gatewa
 	return condition(gatewayv1.RouteConditionAccepted, true, gatewayv1.RouteReasonAccepted, gen, "route is accepted")
 }
 
-// parentConditions are the conditions of one parent entry: Accepted,
-// ResolvedRefs, and PartiallyInvalid when some rules were left out of an
-// accepted route.
-func (rs *routeState) parentConditions(accepted metav1.Condition) []metav1.Condition {
-	gen := rs.meta.Generation
+// parentConditions are the conditions of one parent entry of a route of
+// generation gen: Accepted, ResolvedRefs (false with every reference that
+// failed), and PartiallyInvalid when rules were left out of an accepted
+// route. Every route kind reports them alike.
+func parentConditions(accepted metav1.Condition, gen int64, refFailures []*refFailure, dropped []string) []metav1.Condition {
 	conds := []metav1.Condition{accepted}
-	if len(rs.refFailures) == 0 {
+	if len(refFailures) == 0 {
 		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, true, gatewayv1.RouteReasonResolvedRefs, gen, "all references resolved"))
 	} else {
-		msgs := make([]string, len(rs.refFailures))
-		for i, f := range rs.refFailures {
+		msgs := make([]string, len(refFailures))
+		for i, f := range refFailures {
 			msgs[i] = f.String()
 		}
-		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, false, rs.refFailures[0].reason, gen, "%s", strings.Join(msgs, "; ")))
+		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, false, refFailures[0].reason, gen, "%s", strings.Join(msgs, "; ")))
 	}
-	if accepted.Status == metav1.ConditionTrue && len(rs.dropped) > 0 {
+	if accepted.Status == metav1.ConditionTrue && len(dropped) > 0 {
 		conds = append(conds, condition(gatewayv1.RouteConditionPartiallyInvalid, true, gatewayv1.RouteReasonUnsupportedValue, gen,
-			"Dropped Rule(s): %s", strings.Join(rs.dropped, "; ")))
+			"Dropped Rule(s): %s", strings.Join(dropped, "; ")))
 	}
 	return conds
 }

@@ -338,7 +338,7 @@ func (t *translation) attachL4(r *l4Route) {
 		r.parents = append(r.parents, gatewayv1.RouteParentStatus{
 			ParentRef:      p,
 			ControllerName: t.controller,
-			Conditions:     r.parentConditions(accepted),
+			Conditions:     parentConditions(accepted, r.meta.Generation, r.refFailures, r.dropped),
 		})
 	}
 }
@@ -405,27 +405,6 @@ func (t *translation) attachL4ToGateway(r *l4Route, gs *gatewayState, p gatewayv
 		return condition(gatewayv1.RouteConditionAccepted, false, gatewayv1.RouteReasonUnsupportedValue, gen, "%s", r.unsupported)
 	}
 	return condition(gatewayv1.RouteConditionAccepted, true, gatewayv1.RouteReasonAccepted, gen, "route is accepted")
-}
-
-// parentConditions are Accepted, ResolvedRefs and, when rules were left
-// out of an accepted route, PartiallyInvalid.
-func (r *l4Route) parentConditions(accepted metav1.Condition) []metav1.Condition {
-	gen := r.meta.Generation
-	conds := []metav1.Condition{accepted}
-	if len(r.refFailures) == 0 {
-		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, true, gatewayv1.RouteReasonResolvedRefs, gen, "all references resolved"))
-	} else {
-		msgs := make([]string, len(r.refFailures))
-		for i, f := range r.refFailures {
-			msgs[i] = f.String()
-		}
-		conds = append(conds, condition(gatewayv1.RouteConditionResolvedRefs, false, r.refFailures[0].reason, gen, "%s", strings.Join(msgs, "; ")))
-	}
-	if accepted.Status == metav1.ConditionTrue && len(r.dropped) > 0 {
-		conds = append(conds, condition(gatewayv1.RouteConditionPartiallyInvalid, true, gatewayv1.RouteReasonUnsupportedValue, gen,
-			"Dropped Rule(s): %s", strings.Join(r.dropped, "; ")))
-	}
-	return conds
 }
 
 // l4Listener builds the IR listener of one port of a Gateway from its

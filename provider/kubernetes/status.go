@@ -345,54 +345,49 @@ func mergeConditions(old, want []metav1.Condition, now metav1.Time) []metav1.Con
 // Legate's for a parent the route no longer has is removed, and an empty
 // want removes them all.
 func mergeParents(old, want []gatewayv1.RouteParentStatus, ours gatewayv1.GatewayController, now metav1.Time) []gatewayv1.RouteParentStatus {
-	if len(old) == 0 && len(want) == 0 {
-		return old
-	}
-	// Never nil once something was there: status.parents is required, and
-	// a merge patch would turn nil into removing the field.
-	out := make([]gatewayv1.RouteParentStatus, 0, len(old)+len(want))
-	for _, p := range old {
-		if p.ControllerName != ours {
-			out = append(out, p)
-		}
-	}
-	for _, p := range want {
-		var prev []metav1.Condition
-		for _, o := range old {
-			if o.ControllerName == ours && reflect.DeepEqual(o.ParentRef, p.ParentRef) {
-				prev = o.Conditions
-			}
-		}
-		p = *p.DeepCopy()
-		p.Conditions = mergeConditions(prev, p.Conditions, now)
-		out = append(out, p)
-	}
-	return out
+	return mergeEntries(old, want, ours, now, func(p *gatewayv1.RouteParentStatus) (gatewayv1.GatewayController, any, *[]metav1.Condition) {
+		return p.ControllerName, p.ParentRef, &p.Conditions
+	})
 }
 
-// mergeAncestors is mergeParents for a policy's status.ancestors: other
-// controllers' entries are kept, Legate's replaced by want.
+// mergeAncestors is mergeParents for a policy's status.ancestors.
 func mergeAncestors(old, want []gatewayv1.PolicyAncestorStatus, ours gatewayv1.GatewayController, now metav1.Time) []gatewayv1.PolicyAncestorStatus {
+	return mergeEntries(old, want, ours, now, func(a *gatewayv1.PolicyAncestorStatus) (gatewayv1.GatewayController, any, *[]metav1.Condition) {
+		return a.ControllerName, a.AncestorRef, &a.Conditions
+	})
+}
+
+// mergeEntries merges per-controller status entries (route parents,
+// policy ancestors): others' entries are kept as they are, Legate's are
+// replaced by want, each keeping the transition times of the entry it
+// replaces for the same reference. fields gives an entry's controller, its
+// reference and its conditions.
+func mergeEntries[E any](old, want []E, ours gatewayv1.GatewayController, now metav1.Time,
+	fields func(*E) (gatewayv1.GatewayController, any, *[]metav1.Condition)) []E {
 	if len(old) == 0 && len(want) == 0 {
 		return old
 	}
-	// Never nil once something was there: status.ancestors is required.
-	out := make([]gatewayv1.PolicyAncestorStatus, 0, len(old)+len(want))
-	for _, a := range old {
-		if a.ControllerName != ours {
-			out = append(out, a)
+	// Never nil once something was there: these lists are required, and a
+	// merge patch would turn nil into removing the field.
+	out := make([]E, 0, len(old)+len(want))
+	for i := range old {
+		if c, _, _ := fields(&old[i]); c != ours {
+			out = append(out, old[i])
 		}
 	}
-	for _, a := range want {
+	for _, w := range want {
+		_, ref, _ := fields(&w)
 		var prev []metav1.Condition
-		for _, o := range old {
-			if o.ControllerName == ours && reflect.DeepEqual(o.AncestorRef, a.AncestorRef) {
-				prev = o.Conditions
+		for i := range old {
+			if c, oref, conds := fields(&old[i]); c == ours && reflect.DeepEqual(oref, ref) {
+				prev = *conds
 			}
 		}
-		a = *a.DeepCopy()
-		a.Conditions = mergeConditions(prev, a.Conditions, now)
-		out = append(out, a)
+		_, _, conds := fields(&w)
+		// w is a copy of want's entry, but its conditions slice is
+		// shared: mergeConditions returns a new one.
+		*conds = mergeConditions(prev, *conds, now)
+		out = append(out, w)
 	}
 	return out
 }
