@@ -22,7 +22,6 @@ import (
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"sigs.k8s.io/yaml"
 )
 
 // Resources is one complete set of Envoy resources for a data-plane group,
@@ -62,7 +61,7 @@ func MarshalYAML(m proto.Message) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshalling %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
 	}
-	return yaml.JSONToYAML(j)
+	return jsonToYAML(j)
 }
 
 // RedactedPEM replaces key and certificate bytes in RenderYAML output.
@@ -160,7 +159,7 @@ func itemYAML(m proto.Message) ([]byte, error) {
 	}
 	list := make([]byte, 0, len(j)+2)
 	list = append(append(append(list, '['), j...), ']')
-	return yaml.JSONToYAML(list)
+	return jsonToYAML(list)
 }
 
 func asMessages[T proto.Message](items []T) []proto.Message {
