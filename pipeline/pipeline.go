@@ -17,8 +17,11 @@ type Pipeline struct {
 	Registry *translators.Registry
 	Settings translators.Settings
 
-	// validator remembers what the last run validated, so that the parts of
-	// a snapshot that did not change are not validated again.
+	// builder remembers what the last run built from each IR route,
+	// cluster and secret, and validator what it validated, so that the
+	// parts of a snapshot that did not change are neither built nor
+	// validated again.
+	builder   xds.Builder
 	validator xds.Validator
 	// last is the previous successful run, for the endpoint fast path
 	// (fastpath.go).
@@ -62,7 +65,7 @@ func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
 	res := p.Registry.Translate(in, p.Settings)
 	out := &Output{Result: res}
 	defer func() { out.Duration = time.Since(start) }()
-	built, err := xds.Build(res.IR)
+	built, err := p.builder.Build(res.IR)
 	if err != nil {
 		return out, fmt.Errorf("building Envoy resources: %w", err)
 	}

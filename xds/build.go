@@ -3,9 +3,16 @@ package xds
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
+	"sync"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -46,14 +53,105 @@ func HTTPRouteConfigName(listener string) string {
 // Build expects a Config that passed ir.Config.Validate; it still returns an
 // error (naming the IR element) for what it cannot express in Envoy terms,
 // with every such problem joined.
+//
+// Build remembers nothing between calls; a long-lived caller that builds
+// one snapshot after another uses a Builder.
 func Build(cfg *ir.Config) (*Resources, error) {
+	return (&buildRun{}).build(cfg)
+}
+
+// Builder is Build with a memory of its last call, for a caller that
+// builds one configuration after another from IR that translators share
+// between runs (an unchanged object gives the very *ir.Route, *ir.Cluster
+// and *ir.Secret it gave before, and nobody writes into those afterwards).
+// The Envoy resource made from such an IR element last time is reused
+// instead of being built again: a route from the same *ir.Route, a cluster
+// and its load assignment from the same *ir.Cluster, a secret from the
+// same *ir.Secret, and a whole virtual host when the IR virtual host has
+// the same name and hostnames and the same route pointers in the same
+// order. What Build returns for a Config, a Builder returns too (proto.Equal,
+// resource by resource); it only shares unchanged messages with its
+// previous output, which, like every output, must not be modified.
+//
+// Only the last call's elements are remembered, so memory follows the
+// configuration's size, not its history. The zero value is ready to use; a
+// Builder may be used by several goroutines (calls are serialised).
+type Builder struct {
+	mu   sync.Mutex
+	last *buildMemo
+}
+
+// Build is the package's Build, reusing what the previous call built from
+// the same IR elements. After an error the next call starts from nothing.
+func (b *Builder) Build(cfg *ir.Config) (*Resources, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	run := &buildRun{prev: b.last, next: newBuildMemo(b.last)}
+	b.last = nil
+	res, err := run.build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	b.last = run.next
+	return res, nil
+}
+
+// buildMemo is what one build made, by the IR element it was made from.
+// Keys are pointers: a memo holds them, so no other element can be given
+// the same address while it is remembered.
+type buildMemo struct {
+	routes   map[*ir.Route]*routev3.Route
+	vhosts   map[vhostKey]builtVirtualHost
+	clusters map[*ir.Cluster]builtCluster
+	secrets  map[*ir.Secret]*tlsv3.Secret
+}
+
+func newBuildMemo(sizeLike *buildMemo) *buildMemo {
+	if sizeLike == nil {
+		sizeLike = &buildMemo{}
+	}
+	return &buildMemo{
+		routes:   make(map[*ir.Route]*routev3.Route, len(sizeLike.routes)),
+		vhosts:   make(map[vhostKey]builtVirtualHost, len(sizeLike.vhosts)),
+		clusters: make(map[*ir.Cluster]builtCluster, len(sizeLike.clusters)),
+		secrets:  make(map[*ir.Secret]*tlsv3.Secret, len(sizeLike.secrets)),
+	}
+}
+
+// vhostKey names a virtual host in a build: virtual host names are unique
+// within a route configuration.
+type vhostKey struct{ routeConfig, name string }
+
+// builtVirtualHost is a virtual host proto with what it was made from:
+// its own copies of the IR virtual host's hostnames and route pointers
+// (VirtualHost values are rebuilt every run, and their slices are not
+// promised to stay untouched).
+type builtVirtualHost struct {
+	hostnames []string
+	routes    []*ir.Route
+	proto     *routev3.VirtualHost
+}
+
+// builtCluster is a cluster and, for an EDS cluster, its load assignment.
+type builtCluster struct {
+	cluster   *clusterv3.Cluster
+	endpoints *endpointv3.ClusterLoadAssignment
+}
+
+// buildRun is one build. With a nil next it remembers nothing (Build);
+// with a nil prev it reuses nothing.
+type buildRun struct {
+	prev, next *buildMemo
+}
+
+func (b *buildRun) build(cfg *ir.Config) (*Resources, error) {
 	res := &Resources{}
 	if cfg == nil {
 		return res, nil
 	}
 	var errs []error
 	for _, l := range cfg.Listeners {
-		lis, routes, err := buildListener(l)
+		lis, routes, err := b.listener(l)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listener %s: %w", l.Name, err))
 			continue
@@ -64,18 +162,18 @@ func Build(cfg *ir.Config) (*Resources, error) {
 		res.Routes = append(res.Routes, routes...)
 	}
 	for _, c := range cfg.Clusters {
-		cl, err := buildCluster(c)
+		built, err := b.cluster(c)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
 			continue
 		}
-		res.Clusters = append(res.Clusters, cl)
-		if c.Kind == ir.ClusterEDS {
-			res.Endpoints = append(res.Endpoints, buildLoadAssignment(c.Name, c.Endpoints))
+		res.Clusters = append(res.Clusters, built.cluster)
+		if built.endpoints != nil {
+			res.Endpoints = append(res.Endpoints, built.endpoints)
 		}
 	}
 	for _, s := range cfg.Secrets {
-		sec, err := buildSecret(s)
+		sec, err := b.secret(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("secret %s: %w", s.Name, err))
 			continue
@@ -89,16 +187,64 @@ func Build(cfg *ir.Config) (*Resources, error) {
 	return res, nil
 }
 
+// cluster builds c, or reuses what the last run built from it.
+func (b *buildRun) cluster(c *ir.Cluster) (builtCluster, error) {
+	if b.prev != nil {
+		if built, ok := b.prev.clusters[c]; ok {
+			b.next.clusters[c] = built
+			return built, nil
+		}
+	}
+	cl, err := buildCluster(c)
+	if err != nil {
+		return builtCluster{}, err
+	}
+	built := builtCluster{cluster: cl}
+	if c.Kind == ir.ClusterEDS {
+		built.endpoints = buildLoadAssignment(c.Name, c.Endpoints)
+	}
+	if b.next != nil {
+		b.next.clusters[c] = built
+	}
+	return built, nil
+}
+
+// secret builds s, or reuses what the last run built from it.
+func (b *buildRun) secret(s *ir.Secret) (*tlsv3.Secret, error) {
+	if b.prev != nil {
+		if sec, ok := b.prev.secrets[s]; ok {
+			b.next.secrets[s] = sec
+			return sec, nil
+		}
+	}
+	sec, err := buildSecret(s)
+	if err != nil {
+		return nil, err
+	}
+	if b.next != nil {
+		b.next.secrets[s] = sec
+	}
+	return sec, nil
+}
+
 // sort orders every resource list by name, so that output does not depend
 // on the order of the IR.
 func (r *Resources) sort() {
-	sort.SliceStable(r.Listeners, func(i, j int) bool { return r.Listeners[i].GetName() < r.Listeners[j].GetName() })
-	sort.SliceStable(r.Routes, func(i, j int) bool { return r.Routes[i].GetName() < r.Routes[j].GetName() })
-	sort.SliceStable(r.Clusters, func(i, j int) bool { return r.Clusters[i].GetName() < r.Clusters[j].GetName() })
-	sort.SliceStable(r.Endpoints, func(i, j int) bool {
-		return r.Endpoints[i].GetClusterName() < r.Endpoints[j].GetClusterName()
-	})
-	sort.SliceStable(r.Secrets, func(i, j int) bool { return r.Secrets[i].GetName() < r.Secrets[j].GetName() })
+	sortBy(r.Listeners, (*listenerv3.Listener).GetName)
+	sortBy(r.Routes, (*routev3.RouteConfiguration).GetName)
+	sortBy(r.Clusters, (*clusterv3.Cluster).GetName)
+	sortBy(r.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	sortBy(r.Secrets, (*tlsv3.Secret).GetName)
+}
+
+// sortBy sorts items stably by name. The IR usually lists them in order
+// already, which is checked first: that costs one pass instead of a sort.
+func sortBy[T any](items []T, name func(T) string) {
+	less := func(a, b T) int { return strings.Compare(name(a), name(b)) }
+	if slices.IsSortedFunc(items, less) {
+		return
+	}
+	slices.SortStableFunc(items, less)
 }
 
 // adsConfigSource points a resource reference at the ADS stream the

@@ -36,7 +36,9 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 
 	val.mu.Lock()
 	defer val.mu.Unlock()
-	v := &validator{known: val.known, next: map[digest][]ref{}}
+	// What was validated is looked up, but nothing is added: the
+	// Validator keeps describing the last full validation.
+	v := &validator{known: val.known, byMessage: val.byMessage}
 	for _, c := range clusters {
 		i, ok := index[c.Name]
 		if c.Kind != ir.ClusterEDS || !ok {
@@ -44,9 +46,9 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 		}
 		cla := buildLoadAssignment(c.Name, c.Endpoints)
 		loc := location{kind: "ClusterLoadAssignment", name: c.Name}
-		d, _ := v.part(loc, cla, func() { v.message(loc, cla) })
+		p := v.part(loc, cla, false, func() { v.message(loc, cla) })
 		out.Endpoints[i] = cla
-		versions.Endpoints[c.Name] = d.String()
+		versions.Endpoints[c.Name] = p.version
 	}
 	if len(v.errs) > 0 {
 		return nil, fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))

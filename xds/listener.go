@@ -30,6 +30,12 @@ var defaultALPN = []string{"h2", "http/1.1"}
 // nothing Envoy could serve (an HTTPS listener without any TLS virtual
 // host), because Envoy rejects a listener without filter chains.
 func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+	return (&buildRun{}).listener(l)
+}
+
+// listener is buildListener in a build that may reuse virtual hosts and
+// routes.
+func (b *buildRun) listener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
 	lis := &listenerv3.Listener{
 		Name:    l.Name,
 		Address: socketAddress(l.Address, l.Port, corev3.SocketAddress_TCP),
@@ -41,13 +47,13 @@ func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfig
 			return nil, nil, err
 		}
 		lis.FilterChains = []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{hcm}}}
-		rc, err := buildRouteConfiguration(HTTPRouteConfigName(l.Name), l.VirtualHosts)
+		rc, err := b.routeConfiguration(HTTPRouteConfigName(l.Name), l.VirtualHosts)
 		if err != nil {
 			return nil, nil, err
 		}
 		return lis, []*routev3.RouteConfiguration{rc}, nil
 	case ir.ProtocolHTTPS:
-		return buildHTTPSListener(lis, l)
+		return b.httpsListener(lis, l)
 	case ir.ProtocolTCP:
 		return buildTCPListener(lis, l)
 	case ir.ProtocolTLS:
@@ -59,7 +65,7 @@ func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfig
 	}
 }
 
-// buildHTTPSListener terminates TLS with one filter chain per group of
+// httpsListener terminates TLS with one filter chain per group of
 // virtual hosts that have TLS (ir.VirtualHost.Group; a virtual host
 // without a group is a group of its own), chosen by SNI. Each chain has its
 // own connection manager and route table holding that group's virtual
@@ -70,7 +76,7 @@ func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfig
 // Virtual hosts without TLS are left out: there is no certificate they
 // could be served with, and serving them on another host's chain would
 // present a certificate that is not valid for them.
-func buildHTTPSListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+func (b *buildRun) httpsListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
 	vhosts := tlsVirtualHosts(l.VirtualHosts)
 	if len(vhosts) == 0 {
 		return nil, nil, nil
@@ -110,7 +116,7 @@ func buildHTTPSListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.L
 			Filters:          []*listenerv3.Filter{hcm},
 			TransportSocket:  ts,
 		})
-		rc, err := buildRouteConfiguration(rcName, members)
+		rc, err := b.routeConfiguration(rcName, members)
 		if err != nil {
 			return nil, nil, err
 		}

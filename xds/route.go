@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -22,9 +22,6 @@ import (
 // streams.
 const defaultRetryOn = "5xx"
 
-// buildRouteConfiguration makes one route table holding vhosts, sorted by
-// name. Route order inside a virtual host is the IR's: it is evaluation
-// order.
 // UnavailableCluster is the name a route uses for the share of its traffic
 // that goes to an invalid backend (an IR backend with no cluster): no
 // cluster has this name, and the route's cluster_not_found_response_code
@@ -33,7 +30,10 @@ const defaultRetryOn = "5xx"
 // grpc-status UNAVAILABLE).
 const UnavailableCluster = "legate/unavailable"
 
-func buildRouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
+// routeConfiguration makes one route table holding vhosts, sorted by
+// name. Route order inside a virtual host is the IR's: it is evaluation
+// order.
+func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
 	rc := &routev3.RouteConfiguration{
 		Name: name,
 		// Host headers carry a port when the client used a non-default one.
@@ -48,9 +48,10 @@ func buildRouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.Ro
 		ValidateClusters: wrapperspb.Bool(false),
 	}
 	sorted := append([]*ir.VirtualHost(nil), vhosts...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	sortBy(sorted, func(vh *ir.VirtualHost) string { return vh.Name })
+	rc.VirtualHosts = make([]*routev3.VirtualHost, 0, len(sorted))
 	for _, vh := range sorted {
-		v, err := buildVirtualHost(vh)
+		v, err := b.virtualHost(name, vh)
 		if err != nil {
 			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
@@ -59,14 +60,56 @@ func buildRouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.Ro
 	return rc, nil
 }
 
-func buildVirtualHost(vh *ir.VirtualHost) (*routev3.VirtualHost, error) {
+// virtualHost builds vh of route configuration rc. A virtual host's proto
+// depends on its name, hostnames and routes alone (TLS and Group shape the
+// listener and which table it is in, which rc stands for), so the last
+// run's proto is reused when those are the same: the same route pointers,
+// whose protos would be reused anyway, in the same order. Otherwise only
+// the routes that are new pointers are built.
+func (b *buildRun) virtualHost(rc string, vh *ir.VirtualHost) (*routev3.VirtualHost, error) {
+	key := vhostKey{rc, vh.Name}
+	if b.prev != nil {
+		if old, ok := b.prev.vhosts[key]; ok && slices.Equal(old.hostnames, vh.Hostnames) && slices.Equal(old.routes, vh.Routes) {
+			b.next.vhosts[key] = old
+			for i, r := range old.routes {
+				b.next.routes[r] = old.proto.Routes[i]
+			}
+			return old.proto, nil
+		}
+	}
 	out := &routev3.VirtualHost{Name: vh.Name, Domains: Domains(vh.Hostnames)}
 	for _, r := range vh.Routes {
-		route, err := buildRoute(r)
+		route, err := b.route(r)
 		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", r.Name, err)
 		}
 		out.Routes = append(out.Routes, route)
+	}
+	if b.next != nil {
+		b.next.vhosts[key] = builtVirtualHost{
+			hostnames: slices.Clone(vh.Hostnames),
+			routes:    slices.Clone(vh.Routes),
+			proto:     out,
+		}
+	}
+	return out, nil
+}
+
+// route builds r, or reuses what the last run built from it: a route's
+// proto depends on the *ir.Route alone.
+func (b *buildRun) route(r *ir.Route) (*routev3.Route, error) {
+	if b.prev != nil {
+		if out, ok := b.prev.routes[r]; ok {
+			b.next.routes[r] = out
+			return out, nil
+		}
+	}
+	out, err := buildRoute(r)
+	if err != nil {
+		return nil, err
+	}
+	if b.next != nil {
+		b.next.routes[r] = out
 	}
 	return out, nil
 }

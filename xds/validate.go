@@ -72,12 +72,38 @@ func Validate(res *Resources) error {
 // So one changed route out of 10,000 costs one virtual host's walk plus
 // encoding and hashing the rest, instead of a full walk.
 //
+// Parts are also remembered by the message they were seen as: a message
+// of the last call seen again (a Builder hands over the very messages of
+// unchanged IR) is not even encoded, as its digest is known; only its
+// references are checked. This relies on resources not being modified
+// once validated.
+//
 // The zero value is ready to use. A Validator may be used by several
 // goroutines (calls are serialised).
 type Validator struct {
 	mu sync.Mutex
-	// known are the parts that passed in the last call, by digest.
-	known map[digest][]ref
+	// known are the parts that passed in the last call, by digest, and
+	// byMessage by the messages they were seen as in it. Entries carry the
+	// call that last used them (call); each call drops those it did not use,
+	// which costs a pass over the maps rather than building new ones.
+	known     map[digest]*knownPart
+	byMessage map[proto.Message]*seenMessage
+	call      uint64
+}
+
+// knownPart is a part that passed: its digest, its version (the digest
+// as text, made once) and the references it makes.
+type knownPart struct {
+	digest  digest
+	version string
+	refs    []ref
+	call    uint64
+}
+
+// seenMessage is a message that was a part that passed.
+type seenMessage struct {
+	part *knownPart
+	call uint64
 }
 
 // digest identifies the content of one part: a SHA-256 of its
@@ -97,9 +123,11 @@ const (
 	// SDS secret that must be of that kind (when it exists).
 	refCertificateSecret
 	refValidationSecret
-	// refHTTPFilter names "<route configuration>\x00<HTTP filter>": per
-	// route configuration of a filter the connection managers using that
-	// route configuration must run.
+	// refHTTPFilter names an HTTP filter that the connection managers
+	// using the route configuration the reference is made in must run
+	// (per-filter configuration of it). The route configuration is the
+	// resource being checked, not part of the name, so that a virtual host
+	// remembered from one route configuration is checked right in another.
 	refHTTPFilter
 )
 
@@ -120,13 +148,20 @@ func (val *Validator) Validate(res *Resources) error {
 	}
 	val.mu.Lock()
 	defer val.mu.Unlock()
+	if val.known == nil {
+		val.known = map[digest]*knownPart{}
+		val.byMessage = map[proto.Message]*seenMessage{}
+	}
+	val.call++
 	v := &validator{
-		routes:      map[string]bool{},
-		clusters:    map[string]bool{},
-		endpoints:   map[string]bool{},
-		secrets:     map[string]bool{},
+		routes:      make(map[string]bool, len(res.Routes)),
+		clusters:    make(map[string]bool, len(res.Clusters)),
+		endpoints:   make(map[string]bool, len(res.Endpoints)),
+		secrets:     make(map[string]bool, len(res.Secrets)),
 		known:       val.known,
-		next:        make(map[digest][]ref, len(val.known)),
+		byMessage:   val.byMessage,
+		call:        val.call,
+		remember:    true,
 		secretKind:  map[string]string{},
 		httpFilters: map[string]map[string]bool{},
 	}
@@ -173,11 +208,11 @@ func (val *Validator) Validate(res *Resources) error {
 			}
 			addresses[key] = l.GetName()
 		}
-		d, _ := v.part(loc, l, func() {
+		p := v.part(loc, l, false, func() {
 			v.filterChainMatches(loc, l)
 			v.message(loc, l)
 		})
-		versions.Listeners[l.GetName()] = d.String()
+		versions.Listeners[l.GetName()] = p.version
 	}
 	for _, r := range res.Routes {
 		loc := location{kind: "RouteConfiguration", name: r.GetName()}
@@ -186,7 +221,7 @@ func (val *Validator) Validate(res *Resources) error {
 	}
 	for _, c := range res.Clusters {
 		loc := location{kind: "Cluster", name: c.GetName()}
-		d, _ := v.part(loc, c, func() {
+		p := v.part(loc, c, false, func() {
 			if c.GetType() == clusterv3.Cluster_EDS {
 				name := c.GetEdsClusterConfig().GetServiceName()
 				if name == "" {
@@ -196,21 +231,21 @@ func (val *Validator) Validate(res *Resources) error {
 			}
 			v.message(loc, c)
 		})
-		versions.Clusters[c.GetName()] = d.String()
+		versions.Clusters[c.GetName()] = p.version
 	}
 	for _, e := range res.Endpoints {
 		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
-		d, _ := v.part(loc, e, func() { v.message(loc, e) })
-		versions.Endpoints[e.GetClusterName()] = d.String()
+		p := v.part(loc, e, false, func() { v.message(loc, e) })
+		versions.Endpoints[e.GetClusterName()] = p.version
 	}
 	for _, s := range res.Secrets {
 		loc := location{kind: "Secret", name: s.GetName()}
-		d, _ := v.part(loc, s, func() { v.message(loc, s) })
-		versions.Secrets[s.GetName()] = d.String()
+		p := v.part(loc, s, false, func() { v.message(loc, s) })
+		versions.Secrets[s.GetName()] = p.version
 	}
 	// Only what this snapshot holds is remembered, so the memory follows
 	// the configuration's size rather than its history.
-	val.known = v.next
+	val.forget()
 	res.versions = nil
 	if len(v.errs) == 0 {
 		res.versions = versions
@@ -219,13 +254,30 @@ func (val *Validator) Validate(res *Resources) error {
 	return fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))
 }
 
+// forget drops what the last call did not use.
+func (val *Validator) forget() {
+	for d, p := range val.known {
+		if p.call != val.call {
+			delete(val.known, d)
+		}
+	}
+	for m, s := range val.byMessage {
+		if s.call != val.call {
+			delete(val.byMessage, m)
+		}
+	}
+}
+
 type validator struct {
 	routes, clusters, endpoints, secrets map[string]bool
 	errs                                 []error
 
-	// known are the parts that passed before; next collects those that
-	// pass now.
-	known, next map[digest][]ref
+	// known and byMessage are the Validator's parts (see there), call the
+	// number of this call. Unless remember is set they are only read.
+	known     map[digest]*knownPart
+	byMessage map[proto.Message]*seenMessage
+	call      uint64
+	remember  bool
 	// refs, while a part is walked for the first time, collects its
 	// references.
 	refs *[]ref
@@ -280,18 +332,18 @@ func sameSet(a, b map[string]bool) bool {
 }
 
 // perFilterConfig records, as references of the part being walked, the
-// HTTP filters that per-route configuration in route configuration rc
-// names: each must run in the connection managers using rc, or Envoy
-// accepts the configuration and silently does nothing with it (a CORS
-// policy that is never applied).
-func (v *validator) perFilterConfig(loc location, rc string, cfg map[string]*anypb.Any) {
+// HTTP filters that per-route configuration in the route configuration
+// being checked names: each must run in the connection managers using it,
+// or Envoy accepts the configuration and silently does nothing with it (a
+// CORS policy that is never applied).
+func (v *validator) perFilterConfig(loc location, cfg map[string]*anypb.Any) {
 	keys := make([]string, 0, len(cfg))
 	for k := range cfg {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v.ref(loc.at("typed_per_filter_config"), refHTTPFilter, rc+"\x00"+k)
+		v.ref(loc.at("typed_per_filter_config"), refHTTPFilter, k)
 	}
 }
 
@@ -313,9 +365,12 @@ func (v *validator) sdsKind(loc location, sds *tlsv3.SdsSecretConfig, want strin
 type location struct {
 	kind, name string // the resource
 	route      string // the enclosing route, if any
-	// base is the path of the part being walked inside the resource, path
-	// the field path inside that part.
-	base, path string
+	// vhost, when not zero, says the part being walked is the virtual host
+	// at index vhost-1 of a route configuration (its path inside the
+	// resource, written out only for an error); path is the field path
+	// inside the part.
+	vhost int
+	path  string
 }
 
 func (l location) at(field string) location {
@@ -328,13 +383,14 @@ func (l location) at(field string) location {
 
 // fullPath is the field path inside the resource.
 func (l location) fullPath() string {
-	switch {
-	case l.base == "":
+	if l.vhost == 0 {
 		return l.path
-	case l.path == "":
-		return l.base
 	}
-	return l.base + "." + l.path
+	base := fmt.Sprintf("virtual_hosts[%d]", l.vhost-1)
+	if l.path == "" {
+		return base
+	}
+	return base + "." + l.path
 }
 
 func (v *validator) add(loc location, format string, args ...any) {
@@ -361,36 +417,61 @@ func (v *validator) name(kind, name string, set map[string]bool) {
 	set[name] = true
 }
 
-// part validates one part of a resource, m, rooted at loc: if a part with
-// the same encoding passed before, only its references are checked;
-// otherwise check walks it, and it is remembered if that found nothing
-// wrong. ok is false if m cannot be encoded (reported).
-func (v *validator) part(loc location, m proto.Message, check func()) (d digest, ok bool) {
+// part validates one part of a resource, m, rooted at loc, and returns
+// its digest and version: if m itself, or a part with the same encoding,
+// passed before, only its references are checked; otherwise check walks
+// it, and it is remembered if that found nothing wrong. transient says m
+// was made for this call alone, so is not remembered as a message. The
+// digest is zero if m cannot be encoded (reported).
+func (v *validator) part(loc location, m proto.Message, transient bool, check func()) *knownPart {
+	if s := v.byMessage[m]; s != nil {
+		v.recheck(loc, s.part)
+		if v.remember {
+			s.call = v.call
+			s.part.call = v.call
+		}
+		return s.part
+	}
 	var err error
 	v.buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(v.buf[:0], m)
 	if err != nil {
 		v.add(loc, "cannot be encoded: %v", err)
-		return d, false
+		return &knownPart{}
 	}
-	d = sha256.Sum256(v.buf)
-	if refs, ok := v.known[d]; ok {
-		for _, r := range refs {
-			v.check(location{kind: loc.kind, name: loc.name, route: r.route, base: loc.base, path: r.path}, r.kind, r.name)
+	d := sha256.Sum256(v.buf)
+	p := v.known[d]
+	if p != nil {
+		v.recheck(loc, p)
+	} else {
+		partErrs := v.partErrs
+		refs := []ref{}
+		v.refs = &refs
+		check()
+		v.refs = nil
+		p = &knownPart{digest: d, version: digest(d).String(), refs: refs}
+		// A part whose only problems are dangling references is itself
+		// fine: remember it, as its references are checked again on every
+		// use.
+		if v.partErrs != partErrs || !v.remember {
+			return p
 		}
-		v.next[d] = refs
-		return d, true
+		v.known[d] = p
 	}
-	partErrs := v.partErrs
-	refs := []ref{}
-	v.refs = &refs
-	check()
-	v.refs = nil
-	// A part whose only problems are dangling references is itself fine:
-	// remember it, as its references are checked again on every use.
-	if v.partErrs == partErrs {
-		v.next[d] = refs
+	if v.remember {
+		p.call = v.call
+		if !transient {
+			v.byMessage[m] = &seenMessage{part: p, call: v.call}
+		}
 	}
-	return d, true
+	return p
+}
+
+// recheck checks the references of a part that passed before, as they
+// were found when it was walked.
+func (v *validator) recheck(loc location, p *knownPart) {
+	for _, r := range p.refs {
+		v.check(location{kind: loc.kind, name: loc.name, route: r.route, vhost: loc.vhost, path: r.path}, r.kind, r.name)
+	}
 }
 
 // ref records a reference from the part being walked and checks it.
@@ -435,8 +516,8 @@ func (v *validator) check(loc location, kind refKind, name string) {
 		v.partErrs--
 		return
 	case refHTTPFilter:
-		rc, filter, _ := strings.Cut(name, "\x00")
-		filters, ok := v.httpFilters[rc]
+		filter := name
+		filters, ok := v.httpFilters[loc.name]
 		if !ok || filters == nil || filters[filter] {
 			return
 		}
@@ -470,12 +551,12 @@ func (v *validator) message(loc location, m proto.Message) {
 func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration) digest {
 	h := sha256.New()
 	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
-	d, _ := v.part(loc, shell, func() { v.message(loc, shell) })
-	h.Write(d[:])
+	p := v.part(loc, shell, true, func() { v.message(loc, shell) })
+	h.Write(p.digest[:])
 	for i, vh := range rc.GetVirtualHosts() {
 		vloc := loc
-		vloc.base = fmt.Sprintf("virtual_hosts[%d]", i)
-		d, _ := v.part(vloc, vh, func() {
+		vloc.vhost = i + 1
+		p := v.part(vloc, vh, false, func() {
 			if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
 				v.add(vloc, "%v", err)
 			}
@@ -488,7 +569,7 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 			}
 			v.walk(vloc, vh.ProtoReflect())
 		})
-		h.Write(d[:])
+		h.Write(p.digest[:])
 	}
 	var out digest
 	h.Sum(out[:0])
@@ -663,11 +744,11 @@ func (v *validator) inspect(loc location, m proto.Message) {
 			}
 		}
 	case *routev3.RouteConfiguration:
-		v.perFilterConfig(loc, loc.name, m.GetTypedPerFilterConfig())
+		v.perFilterConfig(loc, m.GetTypedPerFilterConfig())
 	case *routev3.VirtualHost:
-		v.perFilterConfig(loc, loc.name, m.GetTypedPerFilterConfig())
+		v.perFilterConfig(loc, m.GetTypedPerFilterConfig())
 	case *routev3.Route:
-		v.perFilterConfig(loc, loc.name, m.GetTypedPerFilterConfig())
+		v.perFilterConfig(loc, m.GetTypedPerFilterConfig())
 	case *tlsv3.CommonTlsContext:
 		for i, sds := range m.GetTlsCertificateSdsSecretConfigs() {
 			v.sdsKind(loc.at(fmt.Sprintf("tls_certificate_sds_secret_configs[%d]", i)), sds, "certificate")
@@ -757,12 +838,12 @@ func (v *validator) cluster(loc location, name string) {
 // Envoy compares them without regard to case and rejects the whole
 // configuration.
 func (v *validator) domains(loc location, rc *routev3.RouteConfiguration) {
-	owner := map[string]string{}
+	owner := make(map[string]string, 2*len(rc.GetVirtualHosts()))
 	for i, vh := range rc.GetVirtualHosts() {
-		vloc := loc.at(fmt.Sprintf("virtual_hosts[%d]", i))
 		for _, d := range vh.GetDomains() {
 			key := strings.ToLower(d)
 			if other, ok := owner[key]; ok {
+				vloc := loc.at(fmt.Sprintf("virtual_hosts[%d]", i))
 				if other == vh.GetName() {
 					v.add(vloc, "domain %q appears twice in virtual host %q", d, other)
 				} else {
