@@ -81,8 +81,9 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 		cl = t.withTLS(cl, tp)
 	}
 	if _, ok := t.clusters[cl.Name]; !ok {
-		t.clusters[cl.Name] = cl
+		t.clusters[cl.Name] = t.sameCluster(cl)
 	}
+	t.registered(t.clusters[cl.Name], nil)
 	return cl.Name, nil
 }
 
@@ -123,6 +124,7 @@ func (t *translation) serviceBackend(routeKind, routeNS string, br gatewayv1.Bac
 		return serviceBackend{}, failRef(gatewayv1.RouteReasonBackendNotFound, field, "a Service backend needs a port")
 	}
 	port := int32(*br.Port)
+	t.readService(ns, name)
 	svc := t.in.Service(ns, name)
 	if svc == nil {
 		return serviceBackend{}, failRef(gatewayv1.RouteReasonBackendNotFound, field, "Service %s/%s does not exist", ns, name)

@@ -334,7 +334,10 @@ func (t *translation) withTLS(cl *ir.Cluster, tp *tlsPolicy) *ir.Cluster {
 	}
 	out.TLS = &tls
 	if tp.ca != nil {
-		t.secrets[tp.ca.Name] = tp.ca
+		if _, ok := t.secrets[tp.ca.Name]; !ok {
+			t.secrets[tp.ca.Name] = tp.ca
+		}
+		t.registered(nil, t.secrets[tp.ca.Name])
 	}
 	return &out
 }

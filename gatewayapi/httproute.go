@@ -48,6 +48,10 @@ type routeState struct {
 	parents     []gatewayv1.RouteParentStatus
 	attachments []attachment
 	problems    problems
+
+	// memo is the route's entry in this run's memo, nil when not
+	// remembered (see memo.go).
+	memo *routeMemo
 }
 
 // ruleState is one valid rule of a route.
@@ -120,7 +124,7 @@ func (t *translation) collectRoutes() {
 			cmp.Compare(a.kind, b.kind))
 	})
 	for _, rs := range t.routes {
-		t.translateRules(rs)
+		t.translateRoute(rs)
 		t.attach(rs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -21,14 +22,22 @@ const Name = "gatewayapi"
 // ControllerName is the GatewayClass spec.controllerName Legate owns.
 const ControllerName gatewayv1.GatewayController = "legate.dev/gateway-controller"
 
-type translator struct{}
+// translator remembers, from one run to the next, what each route
+// translated to (see memo.go), so that re-translating a snapshot in which
+// few routes changed costs little more than those routes.
+type translator struct {
+	mu   sync.Mutex
+	memo *memo
+}
 
-// New returns the Gateway API translator.
-func New() translators.Translator { return translator{} }
+// New returns the Gateway API translator. It may be shared: runs on
+// several goroutines at once are safe (each reads the memo it started
+// from, and the last to finish leaves its own).
+func New() translators.Translator { return &translator{} }
 
-func (translator) Name() string { return Name }
+func (*translator) Name() string { return Name }
 
-func (translator) Kinds() []client.Object {
+func (*translator) Kinds() []client.Object {
 	return []client.Object{
 		&gatewayv1.GatewayClass{},
 		&gatewayv1.Gateway{},
@@ -50,7 +59,7 @@ func (translator) Kinds() []client.Object {
 // AddToScheme registers gateway.networking.k8s.io/v1 and the core kinds.
 // v1beta1 is left out: its Go types are distinct from v1's, and Inputs has
 // no place for them, so decoding them would only hide them.
-func (translator) AddToScheme(s *runtime.Scheme) error {
+func (*translator) AddToScheme(s *runtime.Scheme) error {
 	for _, add := range []func(*runtime.Scheme) error{gatewayv1.Install, corev1.AddToScheme, discoveryv1.AddToScheme} {
 		if err := add(s); err != nil {
 			return fmt.Errorf("gatewayapi: adding types to scheme: %w", err)
@@ -59,9 +68,21 @@ func (translator) AddToScheme(s *runtime.Scheme) error {
 	return nil
 }
 
-func (translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
-	res := Translate(in, s)
+func (tr *translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
+	res := tr.translate(in, s)
 	return res.IR, res.Objects
+}
+
+// translate is Translate with the full Result, through the memo.
+func (tr *translator) translate(in *translators.Inputs, s translators.Settings) Result {
+	tr.mu.Lock()
+	prev := tr.memo
+	tr.mu.Unlock()
+	res, next := translate(in, s, prev, true)
+	tr.mu.Lock()
+	tr.memo = next
+	tr.mu.Unlock()
+	return res
 }
 
 // Result is one translation: the IR fragment, the Gateway API status of
@@ -77,6 +98,13 @@ type Result struct {
 // Translate translates the Gateway API objects of in. It is what the
 // Translator does, with the full Gateway API status besides.
 func Translate(in *translators.Inputs, s translators.Settings) Result {
+	res, _ := translate(in, s, nil, false)
+	return res
+}
+
+// translate translates in, reusing what prev remembers; with remember, it
+// returns what the next run may reuse.
+func translate(in *translators.Inputs, s translators.Settings, prev *memo, remember bool) (Result, *memo) {
 	t := &translation{
 		in:           in,
 		s:            s,
@@ -93,12 +121,15 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 	t.collectClasses()
 	t.collectGateways()
 	t.collectBackendTLSPolicies()
+	if remember {
+		t.startMemo(prev)
+	}
 	t.collectRoutes()
 	t.collectL4Routes()
 	t.tlsPolicyAncestors()
 	cfg := t.emit()
 	st, objs := t.statuses()
-	return Result{IR: cfg, Status: st, Objects: objs}
+	return Result{IR: cfg, Status: st, Objects: objs}, t.next
 }
 
 type translation struct {
@@ -139,6 +170,12 @@ type translation struct {
 
 	clusters map[string]*ir.Cluster
 	secrets  map[string]*ir.Secret
+
+	// prev is the last run's memo when this run may reuse it; next is
+	// this run's, nil when not remembering; rec is the route being
+	// translated, recording what it reads and registers (see memo.go).
+	prev, next *memo
+	rec        *routeMemo
 }
 
 // ListenerName names the IR listener of a Gateway's port.
@@ -282,7 +319,7 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 					continue // a more specific listener takes this hostname
 				}
 				vh := vhost(h, a.l)
-				for _, r := range rs.irRoutes(uint32(port)) {
+				for _, r := range t.routesFor(rs, uint32(port)) {
 					if !names[h][r.Name] {
 						names[h][r.Name] = true
 						vh.Routes = append(vh.Routes, r)

@@ -1,0 +1,429 @@
+package gatewayapi_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/legateproxy/legate/bench/workload"
+	"github.com/legateproxy/legate/gatewayapi"
+	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/ir"
+)
+
+// world is a set of objects edited step by step as a provider would: an
+// edited object is a new object with a new resourceVersion, every other
+// object is shared, unchanged, with the previous snapshot.
+type world struct {
+	objs []client.Object
+	rnd  *rand.Rand
+	seq  int
+}
+
+func newWorld(objs []client.Object, seed uint64) *world {
+	w := &world{rnd: rand.New(rand.NewPCG(seed, 8))}
+	for _, o := range objs {
+		o = o.DeepCopyObject().(client.Object)
+		o.SetUID(types.UID(fmt.Sprintf("uid-%T-%s-%s", o, o.GetNamespace(), o.GetName())))
+		o.SetResourceVersion("1")
+		w.objs = append(w.objs, o)
+	}
+	return w
+}
+
+func (w *world) inputs() *translators.Inputs { return inputsOf(w.objs) }
+
+// pick returns the index of a random object of type T, or -1.
+func pick[T client.Object](w *world) int {
+	var idx []int
+	for i, o := range w.objs {
+		if _, ok := o.(T); ok {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return -1
+	}
+	return idx[w.rnd.IntN(len(idx))]
+}
+
+// replace puts a changed copy of object i in place, with a new
+// resourceVersion.
+func (w *world) replace(i int, change func(client.Object)) {
+	o := w.objs[i].DeepCopyObject().(client.Object)
+	change(o)
+	w.seq++
+	o.SetResourceVersion(fmt.Sprintf("e%d", w.seq))
+	w.objs = append(w.objs[:i:i], append([]client.Object{o}, w.objs[i+1:]...)...)
+}
+
+func (w *world) remove(i int) {
+	w.objs = append(w.objs[:i:i], w.objs[i+1:]...)
+}
+
+// serviceNames are the Services of the world, for edits that point a
+// backend elsewhere.
+func (w *world) serviceNames() []string {
+	var out []string
+	for _, o := range w.objs {
+		if s, ok := o.(*corev1.Service); ok {
+			out = append(out, s.Name)
+		}
+	}
+	return append(out, "missing-service")
+}
+
+// edit applies one random edit and says what it was.
+func (w *world) edit() string {
+	w.seq++
+	n := w.seq
+	switch w.rnd.IntN(12) {
+	case 0, 1, 2: // a route changed
+		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
+			w.replace(i, func(o client.Object) { w.changeRoute(o.(*gatewayv1.HTTPRoute), n) })
+			return "HTTPRoute changed"
+		}
+		if i := pick[*gatewayv1.GRPCRoute](w); i >= 0 {
+			w.replace(i, func(o client.Object) {
+				r := o.(*gatewayv1.GRPCRoute)
+				r.Spec.Hostnames = append(r.Spec.Hostnames, gatewayv1.Hostname(fmt.Sprintf("g%d.example.com", n)))
+			})
+			return "GRPCRoute changed"
+		}
+	case 3: // a route added
+		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
+			r := w.objs[i].DeepCopyObject().(*gatewayv1.HTTPRoute)
+			r.Name = fmt.Sprintf("%s-copy-%d", r.Name, n)
+			r.UID = types.UID(fmt.Sprintf("uid-new-%d", n))
+			r.ResourceVersion = fmt.Sprintf("e%d", n)
+			w.changeRoute(r, n)
+			w.objs = append(w.objs, r)
+			return "HTTPRoute added"
+		}
+	case 4: // a route removed
+		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
+			w.remove(i)
+			return "HTTPRoute removed"
+		}
+	case 5: // a Service changed
+		if i := pick[*corev1.Service](w); i >= 0 {
+			w.replace(i, func(o client.Object) {
+				s := o.(*corev1.Service)
+				if len(s.Spec.Ports) == 0 {
+					s.Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}
+					return
+				}
+				switch w.rnd.IntN(3) {
+				case 0:
+					s.Spec.Ports[0].AppProtocol = ptrTo("kubernetes.io/h2c")
+				case 1:
+					s.Spec.Ports[0].Port++
+				default:
+					s.Spec.Ports[0].Name += "x"
+				}
+			})
+			return "Service changed"
+		}
+	case 6: // an EndpointSlice changed
+		if i := pick[*discoveryv1.EndpointSlice](w); i >= 0 {
+			w.replace(i, func(o client.Object) {
+				es := o.(*discoveryv1.EndpointSlice)
+				es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.99.%d.%d", n/250%250, n%250)}})
+			})
+			return "EndpointSlice changed"
+		}
+	case 7: // a Gateway changed
+		if i := pick[*gatewayv1.Gateway](w); i >= 0 {
+			w.replace(i, func(o client.Object) {
+				g := o.(*gatewayv1.Gateway)
+				if len(g.Spec.Listeners) == 0 {
+					return
+				}
+				l := &g.Spec.Listeners[w.rnd.IntN(len(g.Spec.Listeners))]
+				switch w.rnd.IntN(3) {
+				case 0:
+					l.Port++
+				case 1:
+					l.Hostname = ptrTo(gatewayv1.Hostname(fmt.Sprintf("*.w%d.example.com", n)))
+				default:
+					l.Hostname = nil
+				}
+			})
+			return "Gateway changed"
+		}
+	case 8: // an object loses its resourceVersion
+		i := w.rnd.IntN(len(w.objs))
+		o := w.objs[i].DeepCopyObject().(client.Object)
+		o.SetResourceVersion("")
+		w.objs[i] = o
+		return "resourceVersion removed"
+	case 9: // an object gets a copy with its version: nothing changed
+		i := w.rnd.IntN(len(w.objs))
+		w.objs[i] = w.objs[i].DeepCopyObject().(client.Object)
+		return "same version, new copy"
+	case 10: // a Service removed
+		if i := pick[*corev1.Service](w); i >= 0 {
+			w.remove(i)
+			return "Service removed"
+		}
+	case 11: // a policy, grant, ConfigMap or Secret changed, or one removed
+		for _, i := range []int{pick[*gatewayv1.BackendTLSPolicy](w), pick[*gatewayv1.ReferenceGrant](w), pick[*corev1.ConfigMap](w), pick[*corev1.Secret](w)} {
+			if i < 0 || w.rnd.IntN(2) == 0 {
+				continue
+			}
+			if w.rnd.IntN(3) == 0 {
+				w.remove(i)
+				return "policy, grant, ConfigMap or Secret removed"
+			}
+			w.replace(i, func(o client.Object) {
+				switch o := o.(type) {
+				case *gatewayv1.BackendTLSPolicy:
+					o.Spec.Validation.Hostname = gatewayv1.PreciseHostname(fmt.Sprintf("b%d.example.com", n))
+				case *gatewayv1.ReferenceGrant:
+					o.Spec.From = o.Spec.From[:0]
+				case *corev1.ConfigMap:
+					o.Data = nil
+				case *corev1.Secret:
+					o.Data = nil
+				}
+			})
+			return "policy, grant, ConfigMap or Secret changed"
+		}
+	}
+	return "nothing"
+}
+
+// changeRoute changes one thing of r: a path, a backend, a hostname or
+// its rules.
+func (w *world) changeRoute(r *gatewayv1.HTTPRoute, n int) {
+	if len(r.Spec.Rules) == 0 {
+		r.Spec.Hostnames = append(r.Spec.Hostnames, gatewayv1.Hostname(fmt.Sprintf("h%d.example.com", n)))
+		return
+	}
+	rule := &r.Spec.Rules[w.rnd.IntN(len(r.Spec.Rules))]
+	switch w.rnd.IntN(4) {
+	case 0:
+		v := fmt.Sprintf("/edit-%d", n)
+		if len(rule.Matches) > 0 && rule.Matches[0].Path != nil {
+			rule.Matches[0].Path.Value = &v
+		} else {
+			rule.Matches = append(rule.Matches, gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: ptrTo(gatewayv1.PathMatchPathPrefix), Value: &v}})
+		}
+	case 1:
+		names := w.serviceNames()
+		if len(rule.BackendRefs) > 0 {
+			rule.BackendRefs[0].Name = gatewayv1.ObjectName(names[w.rnd.IntN(len(names))])
+		}
+	case 2:
+		r.Spec.Hostnames = append(r.Spec.Hostnames, gatewayv1.Hostname(fmt.Sprintf("h%d.example.com", n)))
+	default:
+		r.Spec.Rules = r.Spec.Rules[:len(r.Spec.Rules)-1]
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// checkSame fails t if got, from a translator that has seen earlier
+// snapshots, is not what a fresh translation gives.
+func checkSame(t *testing.T, what string, got, want gatewayapi.Result) {
+	t.Helper()
+	if reflect.DeepEqual(got, want) {
+		return
+	}
+	g, _ := yaml.Marshal(got)
+	w, _ := yaml.Marshal(want)
+	gl, wl := strings.Split(string(g), "\n"), strings.Split(string(w), "\n")
+	for i := range min(len(gl), len(wl)) {
+		if gl[i] != wl[i] {
+			t.Fatalf("%s: the remembering translator differs from a fresh one at line %d:\n got  %s\n want %s", what, i+1, gl[i], wl[i])
+		}
+	}
+	t.Fatalf("%s: the remembering translator differs from a fresh one (%d lines against %d; equal as YAML: %v)", what, len(gl), len(wl), string(g) == string(w))
+}
+
+// TestMemoEqualsFreshTranslation: one translator fed a sequence of
+// snapshots, each a random edit of the one before (a route changed, added
+// or removed, a Service, EndpointSlice, Gateway, policy, grant, ConfigMap
+// or Secret changed or removed, an object without resourceVersion, an
+// unchanged object copied), gives after every step exactly what a fresh
+// translation of that snapshot gives: IR, Gateway API status and object
+// statuses. The worlds are every golden case's input and a generated
+// workload.
+func TestMemoEqualsFreshTranslation(t *testing.T) {
+	ins, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type start struct {
+		name  string
+		objs  []client.Object
+		s     translators.Settings
+		steps int
+	}
+	var starts []start
+	for _, p := range ins {
+		in, s := loadCase(t, p)
+		starts = append(starts, start{strings.TrimSuffix(filepath.Base(p), ".in.yaml"), in.All(), s, 12})
+	}
+	wl, err := workload.Objects(workload.Gateway, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts = append(starts, start{"workload", wl, testSettings(), 200})
+	hits := 0
+	for k, st := range starts {
+		t.Run(st.name, func(t *testing.T) {
+			w := newWorld(st.objs, uint64(k))
+			tr := gatewayapi.New()
+			last := gatewayapi.TranslateWith(tr, w.inputs(), st.s)
+			lastWant := gatewayapi.Translate(w.inputs(), st.s)
+			checkSame(t, "first run", last, lastWant)
+			for step := range st.steps {
+				what := w.edit()
+				got := gatewayapi.TranslateWith(tr, w.inputs(), st.s)
+				want := gatewayapi.Translate(w.inputs(), st.s)
+				checkSame(t, fmt.Sprintf("step %d (%s)", step, what), got, want)
+				// A result is never written once returned, though the
+				// next run shares parts of it.
+				checkSame(t, fmt.Sprintf("step %d (%s), the last result", step, what), last, lastWant)
+				// Again, unchanged: everything that can be reused is.
+				again := gatewayapi.TranslateWith(tr, w.inputs(), st.s)
+				checkSame(t, fmt.Sprintf("step %d (%s), again", step, what), again, gatewayapi.Translate(w.inputs(), st.s))
+				checkSame(t, fmt.Sprintf("step %d (%s), again, the last result", step, what), got, want)
+				hits += sharedRoutes(got.IR, again.IR)
+				last, lastWant = again, want
+			}
+		})
+	}
+	if hits == 0 {
+		t.Fatal("no IR route was ever reused: the memo was never used")
+	}
+}
+
+// routePointers maps each IR route of cfg, by virtual host and name, to
+// its pointer.
+func routePointers(cfg *ir.Config) map[string]*ir.Route {
+	out := map[string]*ir.Route{}
+	for _, l := range cfg.Listeners {
+		for _, vh := range l.VirtualHosts {
+			for _, r := range vh.Routes {
+				out[l.Name+"|"+vh.Name+"|"+r.Name] = r
+			}
+		}
+	}
+	return out
+}
+
+// sharedRoutes counts the IR routes b holds as the very pointers a holds.
+func sharedRoutes(a, b *ir.Config) int {
+	pa, n := routePointers(a), 0
+	for k, r := range routePointers(b) {
+		if pa[k] == r {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMemoKeepsUnchangedRoutePointers: after one HTTPRoute changed, every
+// other route's IR routes and clusters are the very values of the last
+// run (later stages memoize by pointer); the changed route's are new, and
+// so are those of a route whose Service changed.
+func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
+	objs, err := workload.Objects(workload.Gateway, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(objs, 1)
+	tr := gatewayapi.New()
+	s := testSettings()
+	first := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	before := routePointers(first.IR)
+	if len(before) != 40 {
+		t.Fatalf("got %d IR routes, want 40 (20 routes of 2 rules)", len(before))
+	}
+	clusters := map[string]*ir.Cluster{}
+	for _, c := range first.IR.Clusters {
+		clusters[c.Name] = c
+	}
+
+	// Route 3 changes; Service 7 (the first backend of route 7, the
+	// second of route 6) changes.
+	edited, svc := workload.RouteName(3), workload.ServiceName(7)
+	for i, o := range w.objs {
+		switch {
+		case o.GetName() == edited:
+			w.replace(i, func(o client.Object) {
+				v := "/changed"
+				o.(*gatewayv1.HTTPRoute).Spec.Rules[0].Matches[0].Path.Value = &v
+			})
+		case o.GetName() == svc:
+			if _, ok := o.(*corev1.Service); ok {
+				w.replace(i, func(o client.Object) { o.SetLabels(map[string]string{"changed": "yes"}) })
+			}
+		}
+	}
+	second := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	checkSame(t, "after the edit", second, gatewayapi.Translate(w.inputs(), s))
+	after := routePointers(second.IR)
+	if len(after) != len(before) {
+		t.Fatalf("got %d IR routes after the edit, want %d", len(after), len(before))
+	}
+	for k, r := range after {
+		changed := strings.Contains(k, "/"+edited+"/") || strings.Contains(k, "/"+workload.RouteName(7)+"/") || strings.Contains(k, "/"+workload.RouteName(6)+"/")
+		switch {
+		case changed && before[k] == r:
+			t.Errorf("route %s is the last run's value, though its HTTPRoute or a Service of it changed", k)
+		case !changed && before[k] != r:
+			t.Errorf("route %s is a new value, though nothing it depends on changed", k)
+		}
+	}
+	for _, c := range second.IR.Clusters {
+		if c.Name != workload.Namespace+"/"+svc+"/"+fmt.Sprint(workload.ServicePort) && clusters[c.Name] != c {
+			t.Errorf("cluster %s is a new value, though its Service did not change", c.Name)
+		}
+	}
+}
+
+// TestMemoConcurrentRuns: one translator run from several goroutines at
+// once on different snapshots gives each what a fresh translation gives
+// (run with -race, this also checks that runs share nothing they write).
+func TestMemoConcurrentRuns(t *testing.T) {
+	objs, err := workload.Objects(workload.Gateway, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := newWorld(objs, 2)
+	tr := gatewayapi.New()
+	s := testSettings()
+	gatewayapi.TranslateWith(tr, base.inputs(), s)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		w := &world{objs: append([]client.Object(nil), base.objs...), rnd: rand.New(rand.NewPCG(uint64(g), 3)), seq: 1000 * g}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				w.edit()
+				got := gatewayapi.TranslateWith(tr, w.inputs(), s)
+				if want := gatewayapi.Translate(w.inputs(), s); !reflect.DeepEqual(got, want) {
+					t.Errorf("goroutine %d: a concurrent run differs from a fresh translation", g)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
