@@ -16,6 +16,7 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	udpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/udp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legateproxy/legate/translators/ir"
@@ -42,7 +43,7 @@ func (b *buildRun) listener(l *ir.Listener) (*listenerv3.Listener, []*routev3.Ro
 	}
 	switch l.Protocol {
 	case ir.ProtocolHTTP:
-		hcm, err := httpConnectionManager(l.Name, HTTPRouteConfigName(l.Name), needsOf(l.VirtualHosts))
+		hcm, err := httpConnectionManager(l.Name, HTTPRouteConfigName(l.Name), needsOf(l.VirtualHosts), l.HTTPConnection)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -91,7 +92,7 @@ func (b *buildRun) httpsListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 	for _, members := range tlsGroups(vhosts) {
 		first := members[0]
 		rcName := RouteConfigName(l.Name, first.Name)
-		hcm, err := httpConnectionManager(l.Name, rcName, needsOf(members))
+		hcm, err := httpConnectionManager(l.Name, rcName, needsOf(members), l.HTTPConnection)
 		if err != nil {
 			return nil, nil, fmt.Errorf("virtual host %s: %w", first.Name, err)
 		}
@@ -231,8 +232,9 @@ func filterChainMatch(serverNames []string) *listenerv3.FilterChainMatch {
 }
 
 // httpConnectionManager is the network filter of every HTTP filter chain:
-// routes come over RDS on the same ADS stream.
-func httpConnectionManager(statPrefix, routeConfigName string, needs httpFilterNeeds) (*listenerv3.Filter, error) {
+// routes come over RDS on the same ADS stream. conn, when set, changes the
+// listener-wide settings (see ir.HTTPConnection).
+func httpConnectionManager(statPrefix, routeConfigName string, needs httpFilterNeeds, conn *ir.HTTPConnection) (*listenerv3.Filter, error) {
 	router, err := toAny(&routerv3.Router{})
 	if err != nil {
 		return nil, err
@@ -266,6 +268,7 @@ func httpConnectionManager(statPrefix, routeConfigName string, needs httpFilterN
 		// break APIs that use them in identifiers.
 		PathWithEscapedSlashesAction: hcmv3.HttpConnectionManager_KEEP_UNCHANGED,
 	}
+	applyHTTPConnection(hcm, conn)
 	a, err := toAny(hcm)
 	if err != nil {
 		return nil, err
@@ -274,6 +277,28 @@ func httpConnectionManager(statPrefix, routeConfigName string, needs httpFilterN
 		Name:       httpConnectionManagerName,
 		ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: a},
 	}, nil
+}
+
+// applyHTTPConnection sets the connection manager fields conn names.
+func applyHTTPConnection(hcm *hcmv3.HttpConnectionManager, conn *ir.HTTPConnection) {
+	if conn == nil {
+		return
+	}
+	hcm.ServerName = conn.ServerName
+	if conn.UseRemoteAddress != nil {
+		hcm.UseRemoteAddress = wrapperspb.Bool(*conn.UseRemoteAddress)
+	}
+	hcm.XffNumTrustedHops = conn.XFFNumTrustedHops
+	// Only a port equal to the listener's own is removed, so a Host
+	// naming another port still misses, as it should.
+	hcm.StripMatchingHostPort = conn.StripMatchingHostPort
+	switch {
+	case conn.IdleTimeout > 0:
+		hcm.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{IdleTimeout: durationpb.New(conn.IdleTimeout)}
+	case conn.IdleTimeout < 0:
+		// Zero is how Envoy spells "no idle timeout".
+		hcm.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{IdleTimeout: durationpb.New(0)}
+	}
 }
 
 func tlsInspector() (*listenerv3.ListenerFilter, error) {

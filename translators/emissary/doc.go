@@ -55,9 +55,31 @@
 // and name; others get a Warning). Its circuit_breakers, load_balancer,
 // retry_policy, cors, cluster_idle_timeout_ms and cluster_request_timeout_ms
 // (as timeout_ms) apply to every Mapping that does not set them itself.
-// use_remote_address: true, xff_num_trusted_hops: 0, regex_type: safe and
-// merge_slashes: false are what Legate builds anyway and are accepted;
-// every other setting is reported by name as not supported.
+// regex_type: safe and merge_slashes: false are what Legate builds anyway
+// and are accepted.
+//
+// The Module's connection settings hold, as in Emissary, for every HTTP
+// and HTTPS listener of Emissary's (the shared listeners when no Listener
+// names other ports), which then exists even with no Mapping on it: they
+// become the listeners' ir.HTTPConnection and so also hold for the
+// Ingresses and Gateways that share those listeners. With Emissary's
+// defaults: server_name is the Server response header ("envoy");
+// use_remote_address (true) takes the client address from the connection
+// rather than X-Forwarded-For; xff_num_trusted_hops (0) is how many
+// proxies in front are trusted in X-Forwarded-For (with
+// use_remote_address false the client is the (N+1)th address from the
+// right, with true the Nth); strip_matching_host_port (false) removes the
+// port from Host when it is the listener's own, before routing and so
+// also for the backend (Legate matches virtual hosts ignoring the port
+// either way); listener_idle_timeout_ms (1 hour, Envoy's) closes a client
+// connection with no request in flight, and 0 disables the timeout, as
+// Emissary's reference says. A value of the wrong type or out of range is
+// an Error on its own field (spec.config.<name>) and left out; the other
+// settings and every route still apply. diagnostics is reported as not
+// applied: Emissary's diagnostics routes (/ambassador/v0/diag/) are never
+// served through Envoy's listeners, and Legate's own diagnostics are on
+// its admin address whatever the Module says. Every other setting is
+// reported by name as not supported.
 //
 // # TCPMappings
 //

@@ -2,10 +2,13 @@ package emissary
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
+	"time"
 
 	v3 "github.com/legateproxy/legate/apis/getambassador.io/v3alpha1"
 	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/ir"
 )
 
 // moduleDefaults are the settings of the ambassador Module that apply to
@@ -22,18 +25,24 @@ type moduleDefaults struct {
 // moduleMatches are Module settings whose value Legate already has: set
 // to that value they are accepted, otherwise reported as not supported.
 var moduleMatches = map[string]any{
-	"use_remote_address":   true,
-	"xff_num_trusted_hops": float64(0),
-	"regex_type":           "safe",
-	"merge_slashes":        false,
+	"regex_type":    "safe",
+	"merge_slashes": false,
+}
+
+// moduleNotApplied explains Module settings that Legate reads but cannot
+// apply, by name.
+var moduleNotApplied = map[string]string{
+	"diagnostics": "diagnostics is not applied: Legate never serves Emissary's diagnostics (/ambassador/v0/diag/) through Envoy's listeners; " +
+		"its own diagnostics are on `legate serve --admin-address`, loopback only unless allowed, whatever this setting says",
 }
 
 // module reads the Modules: the one named "ambassador" gives Mapping
 // defaults (circuit_breakers, load_balancer, retry_policy, cors,
-// cluster_idle_timeout_ms, cluster_request_timeout_ms as timeout_ms);
-// settings that match what Legate builds anyway (use_remote_address: true,
-// xff_num_trusted_hops: 0, regex_type: safe, merge_slashes: false) are
-// accepted; every other setting is reported as not supported.
+// cluster_idle_timeout_ms, cluster_request_timeout_ms as timeout_ms) and
+// the connection settings of Emissary's HTTP listeners (see
+// connectionSettings); settings that match what Legate builds anyway
+// (regex_type: safe, merge_slashes: false) are accepted; every other
+// setting is reported as not supported.
 func (tr *translation) module(mods []*v3.Module) {
 	found := false
 	for _, mod := range mods {
@@ -68,9 +77,17 @@ func (tr *translation) module(mods []*v3.Module) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
+		tr.httpConn = connectionSettings(all, rep)
 		for _, k := range keys {
 			switch k {
 			case "circuit_breakers", "load_balancer", "retry_policy", "cors", "cluster_idle_timeout_ms", "cluster_request_timeout_ms":
+				continue
+			}
+			if _, ok := connectionKeys[k]; ok {
+				continue
+			}
+			if why, ok := moduleNotApplied[k]; ok {
+				rep.add(translators.SeverityWarning, "spec.config."+k, "NotSupported", "%s", why)
 				continue
 			}
 			if want, ok := moduleMatches[k]; ok {
@@ -118,4 +135,98 @@ func (tr *translation) withDefaults(obj *v3.Mapping) *v3.Mapping {
 		sp.TimeoutMs = &v
 	}
 	return out
+}
+
+// connectionKeys are the Module settings of the HTTP connection manager
+// of Emissary's listeners: they become the listeners' ir.HTTPConnection.
+var connectionKeys = map[string]bool{
+	"server_name":              true,
+	"use_remote_address":       true,
+	"xff_num_trusted_hops":     true,
+	"strip_matching_host_port": true,
+	"listener_idle_timeout_ms": true,
+}
+
+// connectionSettings reads the connection settings of the ambassador
+// Module's config, with Emissary's semantics and defaults:
+//
+//   - server_name: the Server response header (default "envoy", Envoy's).
+//   - use_remote_address: the client address is the connection's peer
+//     (default true); false takes it from X-Forwarded-For.
+//   - xff_num_trusted_hops: how many proxies in front of Envoy are
+//     trusted in X-Forwarded-For (default 0).
+//   - strip_matching_host_port: remove the port from Host before routing
+//     when it is the listener's port (default false).
+//   - listener_idle_timeout_ms: close a client connection idle this long
+//     (default 1 hour, Envoy's); 0 disables the timeout.
+//
+// A value of the wrong type or out of range is reported on its field (an
+// Error) and left out; the other settings and every route still apply.
+// It returns nil when the Module sets none of them.
+func connectionSettings(all map[string]json.RawMessage, rep *report) *ir.HTTPConnection {
+	hc := &ir.HTTPConnection{Source: rep.source("spec.config")}
+	set := false
+	bad := func(k, format string, args ...any) {
+		rep.add(translators.SeverityError, "spec.config."+k, "InvalidValue", "%s is left out: "+format, append([]any{k}, args...)...)
+	}
+	if raw, ok := all["server_name"]; ok {
+		var v string
+		switch err := json.Unmarshal(raw, &v); {
+		case err != nil:
+			bad("server_name", "want a string")
+		case ir.ValidateServerName(v) != nil:
+			bad("server_name", "%v", ir.ValidateServerName(v))
+		default:
+			hc.ServerName, set = v, true
+		}
+	}
+	for _, k := range []string{"use_remote_address", "strip_matching_host_port"} {
+		raw, ok := all[k]
+		if !ok {
+			continue
+		}
+		var v bool
+		if err := json.Unmarshal(raw, &v); err != nil {
+			bad(k, "want true or false")
+			continue
+		}
+		set = true
+		if k == "use_remote_address" {
+			hc.UseRemoteAddress = &v
+		} else {
+			hc.StripMatchingHostPort = v
+		}
+	}
+	if raw, ok := all["xff_num_trusted_hops"]; ok {
+		if n, ok := wholeNumber(raw, math.MaxUint32); ok {
+			hc.XFFNumTrustedHops, set = uint32(n), true
+		} else {
+			bad("xff_num_trusted_hops", "want a whole number from 0 to %d", uint32(math.MaxUint32))
+		}
+	}
+	if raw, ok := all["listener_idle_timeout_ms"]; ok {
+		// Envoy takes durations up to about 315 576 000 000 seconds.
+		const maxMs = 315_576_000_000_000
+		switch n, ok := wholeNumber(raw, maxMs); {
+		case !ok:
+			bad("listener_idle_timeout_ms", "want a whole number of milliseconds from 0 to %d", int64(maxMs))
+		case n == 0:
+			hc.IdleTimeout, set = -1, true // 0 disables the timeout
+		default:
+			hc.IdleTimeout, set = time.Duration(n)*time.Millisecond, true
+		}
+	}
+	if !set {
+		return nil
+	}
+	return hc
+}
+
+// wholeNumber reads raw as an integer in [0, max].
+func wholeNumber(raw json.RawMessage, max uint64) (uint64, bool) {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil || f < 0 || f != math.Trunc(f) || f > float64(max) {
+		return 0, false
+	}
+	return uint64(f), true
 }

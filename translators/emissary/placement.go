@@ -64,7 +64,8 @@ func newPlacement(tr *translation) *placement {
 	return p
 }
 
-func (p *placement) vhost(l *listener, name string, tls *ir.TLSConfig) *ir.VirtualHost {
+// listener returns the IR listener of l, made on first use.
+func (p *placement) listener(l *listener) *ir.Listener {
 	il, ok := p.listeners[l.name]
 	if !ok {
 		il = &ir.Listener{Name: l.name, Address: p.tr.settings.ListenAddress, Port: l.port, Protocol: l.protocol}
@@ -74,6 +75,11 @@ func (p *placement) vhost(l *listener, name string, tls *ir.TLSConfig) *ir.Virtu
 		}
 		p.listeners[l.name] = il
 	}
+	return il
+}
+
+func (p *placement) vhost(l *listener, name string, tls *ir.TLSConfig) *ir.VirtualHost {
+	il := p.listener(l)
 	key := l.name + "\x00" + name
 	vh, ok := p.vhosts[key]
 	if !ok {
@@ -139,8 +145,19 @@ func (p *placement) add(r *ir.Route, glob string, m *mapping) bool {
 }
 
 // result returns the listeners, sorted by name, with their virtual hosts
-// sorted and routes in evaluation order.
+// sorted and routes in evaluation order. The ambassador Module's
+// connection settings, if any, go on every HTTP and HTTPS listener of
+// Emissary's, even one without virtual hosts: in Emissary they hold for
+// the whole Envoy listener, and the shared listeners also serve the
+// Ingresses and Gateways that join them.
 func (p *placement) result() []*ir.Listener {
+	if hc := p.tr.httpConn; hc != nil {
+		for _, l := range p.tr.listeners {
+			if l.protocol == ir.ProtocolHTTP || l.protocol == ir.ProtocolHTTPS {
+				p.listener(l).HTTPConnection = hc
+			}
+		}
+	}
 	var out []*ir.Listener
 	for _, n := range sortedKeys(p.listeners) {
 		l := p.listeners[n]

@@ -169,6 +169,9 @@ type translation struct {
 	reports []*report
 	// defaults are the ambassador Module's Mapping defaults, if any.
 	defaults *moduleDefaults
+	// httpConn are the ambassador Module's connection settings, set on
+	// every HTTP listener of the fragment; nil when it sets none.
+	httpConn *ir.HTTPConnection
 	// tcpListeners are the listeners of the TCPMappings.
 	tcpListeners []*ir.Listener
 	usedContexts map[*v3.TLSContext]bool

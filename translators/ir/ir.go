@@ -75,7 +75,38 @@ type Listener struct {
 	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"`
 	// TCPRoutes serve TCP listeners, and TLS listeners (matched by SNI).
 	TCPRoutes []*TCPRoute `json:"tcpRoutes,omitempty"`
-	Source    *Source     `json:"source,omitempty"`
+	// HTTPConnection, on an HTTP or HTTPS listener, changes how every
+	// request it takes is handled, whatever its virtual host; nil keeps
+	// Legate's defaults.
+	HTTPConnection *HTTPConnection `json:"httpConnection,omitempty"`
+	Source         *Source         `json:"source,omitempty"`
+}
+
+// HTTPConnection are the settings of an HTTP listener's connection
+// handling (Envoy's HTTP connection manager) that are not per route. They
+// belong to the listener, so every source sharing it gets them: Merge
+// keeps the first fragment's and reports a later one that differs.
+type HTTPConnection struct {
+	// Source is the object the settings came from.
+	Source Source `json:"source"`
+	// ServerName is the value of the Server response header; empty keeps
+	// Envoy's, "envoy".
+	ServerName string `json:"serverName,omitempty"`
+	// UseRemoteAddress says the client address is the peer's, as seen
+	// on the connection, rather than one read from X-Forwarded-For; nil
+	// keeps Legate's default, true (Envoy at the edge).
+	UseRemoteAddress *bool `json:"useRemoteAddress,omitempty"`
+	// XFFNumTrustedHops is the number of proxies in front of Envoy whose
+	// X-Forwarded-For entries are trusted when finding the client address.
+	XFFNumTrustedHops uint32 `json:"xffNumTrustedHops,omitempty"`
+	// StripMatchingHostPort removes the port from the Host header before
+	// routing when it is the listener's own port, so "a.example:8080"
+	// matches the virtual host of "a.example".
+	StripMatchingHostPort bool `json:"stripMatchingHostPort,omitempty"`
+	// IdleTimeout closes a client connection with no request in flight
+	// for this long; zero keeps Envoy's default (1h), a negative value
+	// disables it.
+	IdleTimeout time.Duration `json:"idleTimeout,omitempty"`
 }
 
 // VirtualHost is a set of hostnames and the routes that serve them.

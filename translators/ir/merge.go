@@ -14,7 +14,10 @@ import (
 // The rules, applied in fragment order (the registry's translator order):
 //
 //   - Listeners with the same Name are one listener; they must agree on
-//     address, port and protocol, or the later one is left out.
+//     address, port and protocol, or the later one is left out. The first
+//     fragment's HTTPConnection settings hold for the whole listener; a
+//     later fragment's that differ are reported (and a fragment without
+//     any takes those of the others).
 //   - VirtualHosts with the same Name in one listener are one virtual host:
 //     their hostnames are united and their routes put together. If both carry
 //     TLS settings and they differ, the first fragment's TLS wins and the
@@ -70,6 +73,15 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 			} else if ml.Address != l.Address || ml.Port != l.Port || ml.Protocol != l.Protocol {
 				errs = append(errs, listenerConflict(l, ml)...)
 				continue
+			}
+			if hc := l.HTTPConnection; hc != nil {
+				switch prev := ml.HTTPConnection; {
+				case prev == nil:
+					ml.HTTPConnection = hc
+				case !sameHTTPConnection(prev, hc):
+					errs = append(errs, Error{hc.Source, "listener " + l.Name,
+						"its connection settings differ from those " + prev.Source.String() + " gives the same listener, which are kept"})
+				}
 			}
 			ml.TCPRoutes = append(ml.TCPRoutes, l.TCPRoutes...)
 			for _, vh := range l.VirtualHosts {
@@ -209,6 +221,14 @@ func authorityAdmits(r *Route, h string) bool {
 		}
 	}
 	return true
+}
+
+// sameHTTPConnection reports whether a and b are the same settings,
+// wherever they came from.
+func sameHTTPConnection(a, b *HTTPConnection) bool {
+	ca, cb := *a, *b
+	ca.Source, cb.Source = Source{}, Source{}
+	return reflect.DeepEqual(ca, cb)
 }
 
 func withoutSource(c *Cluster) Cluster {

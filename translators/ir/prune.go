@@ -64,6 +64,12 @@ func (c *Config) Prune() []Error {
 			errs = append(errs, listenerConflict(l, &Listener{Address: "(removed)"})...)
 			continue
 		}
+		if hmsgs := validateHTTPConnection(l); len(hmsgs) > 0 {
+			// Settings that cannot be served are dropped alone: the
+			// listener's routes still flow with the defaults.
+			errs = appendAll(errs, l.HTTPConnection.Source, "listener "+l.Name, hmsgs)
+			l.HTTPConnection = nil
+		}
 		names[l.Name] = true
 		ports[key] = l.Name
 		errs = append(errs, pruneListener(l, clusters, secretByName)...)

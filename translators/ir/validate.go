@@ -57,6 +57,9 @@ func (c *Config) Validate() []Error {
 		for _, m := range validateListener(l) {
 			errs = append(errs, Error{src, el, m})
 		}
+		for _, m := range validateHTTPConnection(l) {
+			errs = append(errs, Error{l.HTTPConnection.Source, el, m})
+		}
 		hosts := map[string]string{}
 		vhosts := map[string]bool{}
 		for _, vh := range l.VirtualHosts {
@@ -195,6 +198,40 @@ func validateListener(l *Listener) []string {
 		errs = append(errs, fmt.Sprintf("unknown protocol %q", l.Protocol))
 	}
 	return errs
+}
+
+// validateHTTPConnection checks l's connection settings, if any.
+func validateHTTPConnection(l *Listener) []string {
+	hc := l.HTTPConnection
+	if hc == nil {
+		return nil
+	}
+	var errs []string
+	if l.Protocol != ProtocolHTTP && l.Protocol != ProtocolHTTPS {
+		errs = append(errs, "a "+string(l.Protocol)+" listener has no HTTP connection settings")
+	}
+	if err := ValidateServerName(hc.ServerName); err != nil {
+		errs = append(errs, err.Error())
+	}
+	return errs
+}
+
+// ValidateServerName checks a Server header value: printable, with no
+// control characters (which Envoy refuses in a header value), and not
+// longer than a header line should be.
+func ValidateServerName(v string) error {
+	if len(v) > 1024 {
+		return fmt.Errorf("server name is %d bytes long, more than 1024", len(v))
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("server name is not valid UTF-8")
+	}
+	for _, c := range v {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return fmt.Errorf("server name %q contains a control character", v)
+		}
+	}
+	return nil
 }
 
 func validateVirtualHost(vh *VirtualHost, p Protocol, secrets map[string]*Secret) []string {
