@@ -31,7 +31,9 @@
 // becomes one IR listener of its own, named
 // "gateway-<namespace>-<name>-<port>" (see ListenerName), so no two
 // Gateways ever share an Envoy listener, and a route attached to one
-// Gateway is never reachable through another.
+// Gateway is never reachable through another. The one exception is the
+// shared HTTP listener, which one Gateway at a time may join (see
+// "Joining the shared HTTP listener").
 //
 // Where a Gateway's listeners bind depends on Settings.GatewayAddressPool
 // (`--gateway-address-pool`):
@@ -63,7 +65,66 @@
 // The ports of the shared Ingress listeners (Settings.HTTPPort and
 // HTTPSPort) are not available to a Gateway that binds
 // Settings.ListenAddress, or any Gateway when that is a wildcard address
-// (0.0.0.0 or ::), since the kernel would refuse the second bind.
+// (0.0.0.0 or ::), since the kernel would refuse the second bind, with one
+// exception: an HTTP listener joins the shared HTTP listener (below).
+//
+// # Joining the shared HTTP listener
+//
+// Ingresses and Emissary Mappings share Legate's shared listeners. A
+// Gateway of Legate's class whose listeners bind exactly
+// Settings.ListenAddress (no address pool, or a pool that hands out that
+// very address) joins the shared HTTP listener with its HTTP listeners on
+// Settings.HTTPPort, so that an Ingress, a Mapping and an HTTPRoute for
+// the same hostname are served side by side on one port:
+//
+//   - The IR listener of that port is named Settings.HTTPListenerName()
+//     ("http-8080"), the name the Ingress and Emissary translators give the
+//     shared HTTP listener, at the same address, port and protocol, so
+//     ir.Merge makes one listener of them. Virtual hosts of one name (the
+//     hostname) are one virtual host: their routes are put together and
+//     ordered by the IR's shared precedence (ir.SortRoutes: exact path,
+//     longest path, method, most headers, most query parameters; Mapping
+//     precedence first). A route whose match equals that of a route of an
+//     earlier translator (registry order: Ingress, Gateway API, Emissary)
+//     on that virtual host can never be reached: the merge leaves it out
+//     and reports it on its object.
+//   - Hostname isolation works as on a Gateway's own listener among the
+//     Gateway's listeners, and across sources by the most specific
+//     hostname: Envoy gives a request to the virtual host with the most
+//     specific matching name (exact, then the longest wildcard, then "*"),
+//     whichever source claimed it. So an Ingress or Mapping for
+//     "a.example.com" owns that name against a Gateway listener
+//     "*.example.com" (the Gateway's routes do not serve it), and a
+//     Gateway listener "shop.example.com" owns it against an Ingress
+//     wildcard; where two sources claim the same name, they share its
+//     virtual host. Mappings are the exception the IR already makes:
+//     they also serve narrower names other sources claim
+//     (ir.Route.MatchesNarrowerHosts).
+//   - Listener-wide settings of the shared listener (the ambassador
+//     Module's connection settings, ir.HTTPConnection) hold for the
+//     Gateway's requests too.
+//   - Status: the listeners that join are Accepted and Programmed, and
+//     attachedRoutes counts their routes as anywhere else;
+//     status.addresses are Settings.StatusAddresses, where the shared
+//     listener is reached. Only one Gateway holds a port of one address
+//     (the oldest, as above): a younger Gateway's listener on the shared
+//     HTTP port is PortUnavailable.
+//   - HTTPS does not join. On the shared HTTPS listener, Ingresses and
+//     Emissary Hosts pick certificates per hostname, each virtual host a
+//     filter chain of its own (ir.VirtualHost.Group empty), while a Gateway
+//     listener's virtual hosts form one group under its certificate. A
+//     hostname both claimed would be merged into one virtual host under one
+//     certificate and one chain, and group names (listener names) of two
+//     Gateways could meet, so the TLS grouping that keeps certificates and
+//     421 answers right could not be kept. A Gateway's listener on
+//     Settings.HTTPSPort at the shared address stays PortUnavailable, and
+//     its message says so; so does a listener of another protocol on
+//     either shared port.
+//   - Gateways with addresses of their own (an address pool, as the
+//     conformance runs use) never join: their listeners bind another
+//     address, so they keep their own Envoy listeners even on the shared
+//     port numbers (unless the shared address is a wildcard that covers
+//     theirs: then those ports are PortUnavailable, as before).
 //
 // # Listeners
 //

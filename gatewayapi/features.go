@@ -97,7 +97,10 @@ func supportedFeatures(withPool, port8080 bool) []gatewayv1.SupportedFeature {
 // port8080Free reports whether Gateways may listen on port 8080: the
 // shared Ingress listeners do not use it, or every Gateway binds an
 // address of its own that the shared listeners' address does not cover.
-// By default (shared listeners on 0.0.0.0:8080) they may not.
+// By default (shared listeners on 0.0.0.0:8080) they may not. (An HTTP
+// listener there joins the shared HTTP listener instead; that is not
+// claimed as the feature, since the port is then not the Gateway's
+// alone and an HTTPS listener could not have it.)
 func port8080Free(s translators.Settings) bool {
 	if s.HTTPPort != 8080 && s.HTTPSPort != 8080 {
 		return true

@@ -69,6 +69,9 @@ type listenerState struct {
 
 	// attached counts routes attached to the listener.
 	attached int32
+	// shared is set on an HTTP listener that joins Legate's shared HTTP
+	// listener (see sharedPort).
+	shared bool
 }
 
 // programmed reports whether the listener gets data-plane configuration.
@@ -206,7 +209,7 @@ func (t *translation) newListener(gs *gatewayState, i int) *listenerState {
 	if spec.Port < 1 || spec.Port > 65535 {
 		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is not in 1-65535", spec.Port)
 	} else if p := uint32(spec.Port); (p == t.s.HTTPPort || p == t.s.HTTPSPort) && t.sharesIngressAddress(gs) {
-		l.reject(gatewayv1.ListenerReasonPortUnavailable, "port %d is Legate's shared Ingress listener port", p)
+		t.sharedPort(l, p)
 	}
 	if l.hostname != "" {
 		if err := validHostname(l.hostname); err != nil {
@@ -227,6 +230,34 @@ func (t *translation) newListener(gs *gatewayState, i int) *listenerState {
 		t.listenerTLS(l)
 	}
 	return l
+}
+
+// sharedPort decides about a listener on port p, a port of Legate's
+// shared listeners at an address that overlaps theirs: an HTTP listener
+// binding exactly the shared address on the shared HTTP port joins the
+// shared HTTP listener; every other is not accepted (PortUnavailable),
+// with the reason in the message. See "Joining the shared HTTP listener"
+// in the package doc.
+func (t *translation) sharedPort(l *listenerState, p uint32) {
+	switch {
+	case l.gw.bind != t.s.ListenAddress:
+		l.reject(gatewayv1.ListenerReasonPortUnavailable,
+			"port %d is Legate's shared Ingress listener port on %s, which covers this Gateway's address %s; only a Gateway bound to %s itself may join that listener",
+			p, t.s.ListenAddress, l.gw.bind, t.s.ListenAddress)
+	case p == t.s.HTTPPort && l.spec.Protocol == gatewayv1.HTTPProtocolType:
+		l.shared = true
+	case p == t.s.HTTPPort:
+		l.reject(gatewayv1.ListenerReasonPortUnavailable,
+			"port %d is Legate's shared HTTP listener (Ingresses, Mappings): only an HTTP listener may join it", p)
+	case l.spec.Protocol != gatewayv1.HTTPSProtocolType:
+		l.reject(gatewayv1.ListenerReasonPortUnavailable,
+			"port %d is Legate's shared HTTPS listener (TLS for Ingresses and Emissary Hosts): a %s listener cannot join it", p, l.spec.Protocol)
+	default:
+		l.reject(gatewayv1.ListenerReasonPortUnavailable,
+			"port %d is Legate's shared HTTPS listener, where Ingresses and Emissary Hosts choose their own certificates by server name; "+
+				"a Gateway listener there could not keep its certificate and hostname isolation (a hostname both claim would be served under one filter chain), "+
+				"so only HTTP listeners join the shared listener on port %d", p, t.s.HTTPPort)
+	}
 }
 
 // sharesIngressAddress reports whether the Gateway's listeners bind where

@@ -278,8 +278,14 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 	if ls[0].spec.Protocol == gatewayv1.HTTPSProtocolType {
 		proto = ir.ProtocolHTTPS
 	}
+	name := ListenerName(gs.gw.Namespace, gs.gw.Name, port)
+	if ls[0].shared {
+		// The name the Ingress and Emissary translators give the shared
+		// HTTP listener, so that ir.Merge joins them.
+		name = t.s.HTTPListenerName()
+	}
 	out := &ir.Listener{
-		Name:     ListenerName(gs.gw.Namespace, gs.gw.Name, port),
+		Name:     name,
 		Address:  gs.bind,
 		Port:     uint32(port),
 		Protocol: proto,
