@@ -46,7 +46,7 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 		}
 		cla := buildLoadAssignment(c.Name, c.Endpoints)
 		loc := location{kind: "ClusterLoadAssignment", name: c.Name}
-		p := v.part(loc, cla, false, func() { v.message(loc, cla) })
+		p := v.part(loc, cla, false, false, func() { v.message(loc, cla) })
 		out.Endpoints[i] = cla
 		versions.Endpoints[c.Name] = p.version
 	}

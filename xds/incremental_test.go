@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -189,6 +190,10 @@ func TestBuilderAndValidatorEqualFreshRuns(t *testing.T) {
 					if gotErr == nil && !equalVersions(got.Versions(), want.Versions()) {
 						t.Fatalf("%s: versions\n%+v\nwant\n%+v", label, got.Versions(), want.Versions())
 					}
+					if gotErr == nil {
+						sameEncodings(t, label, got)
+						sameEncodings(t, label, want)
+					}
 				}
 				cfg, what = e.next()
 			}
@@ -286,5 +291,32 @@ func TestValidatorRechecksRememberedMessages(t *testing.T) {
 	}
 	if !equalVersions(again.Versions(), res.Versions()) {
 		t.Errorf("versions changed for the same content:\n%+v\n%+v", again.Versions(), res.Versions())
+	}
+}
+
+// sameEncodings fails t unless EncodeRoute gives, for every route
+// configuration of res, the bytes of a deterministic proto.Marshal.
+func sameEncodings(t *testing.T, step string, res *Resources) {
+	t.Helper()
+	if res.Versions() != nil && len(res.routeEncodings) != len(res.Routes) {
+		t.Fatalf("%s: %d route encodings kept for %d route configurations", step, len(res.routeEncodings), len(res.Routes))
+	}
+	for i, rc := range res.Routes {
+		got, err := res.EncodeRoute(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: route configuration %s: EncodeRoute gave %d bytes that differ from proto.Marshal's %d", step, rc.GetName(), len(got), len(want))
+		}
+		if res.Versions() != nil {
+			if _, ok := res.routeEncodings[i].assemble(); !ok {
+				t.Fatalf("%s: route configuration %s was encoded again, not put together from its parts", step, rc.GetName())
+			}
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -33,8 +34,69 @@ type Resources struct {
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	Secrets   []*tlsv3.Secret
 
-	// versions are recorded by a successful Validate.
-	versions *Versions
+	// versions are recorded by a successful Validate, and with them the
+	// encodings of the parts of each route configuration (by index of
+	// Routes).
+	versions       *Versions
+	routeEncodings []*routeEncoding
+}
+
+// routeEncoding is the encoding of a route configuration in parts: the
+// configuration without its virtual hosts (shell), and each virtual host.
+type routeEncoding struct {
+	rc     *routev3.RouteConfiguration
+	shell  []byte
+	vhosts [][]byte
+}
+
+// EncodeRoute returns the deterministic wire encoding of rc (what
+// proto.MarshalOptions{Deterministic: true} gives), one of r's route
+// configurations. When r passed Validate it is put together from the
+// encodings of rc's parts that validation kept, so that virtual hosts
+// that did not change are not encoded again: a route configuration is
+// sent whole on every change of any route in it, and at 10k virtual hosts
+// encoding it took tens of milliseconds per client.
+func (r *Resources) EncodeRoute(rc *routev3.RouteConfiguration) ([]byte, error) {
+	for i, e := range r.routeEncodings {
+		if e.rc == rc && r.Routes[i] == rc {
+			if out, ok := e.assemble(); ok {
+				return out, nil
+			}
+			break
+		}
+	}
+	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(rc)
+	if err != nil {
+		return nil, fmt.Errorf("encoding route configuration %q: %w", rc.GetName(), err)
+	}
+	return out, nil
+}
+
+// assemble puts the encoding together. A message's deterministic encoding
+// is its fields' in field number order, so the virtual hosts (field 2) go
+// between the name (field 1) and the rest of the shell. ok is false if a
+// part is missing or the shell does not start as expected.
+func (e *routeEncoding) assemble() (out []byte, ok bool) {
+	var name []byte
+	if n := e.rc.GetName(); n != "" {
+		name = protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), n)
+	}
+	if e.shell == nil || !bytes.HasPrefix(e.shell, name) {
+		return nil, false
+	}
+	size := len(e.shell)
+	for _, vh := range e.vhosts {
+		if vh == nil {
+			return nil, false
+		}
+		size += protowire.SizeTag(2) + protowire.SizeBytes(len(vh))
+	}
+	out = make([]byte, 0, size)
+	out = append(out, name...)
+	for _, vh := range e.vhosts {
+		out = protowire.AppendBytes(protowire.AppendTag(out, 2, protowire.BytesType), vh)
+	}
+	return append(out, e.shell[len(name):]...), true
 }
 
 // Versions are the content versions of every resource of one Resources,

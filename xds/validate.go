@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,12 +93,15 @@ type Validator struct {
 }
 
 // knownPart is a part that passed: its digest, its version (the digest
-// as text, made once) and the references it makes.
+// as text, made once) and the references it makes; for the parts of route
+// configurations also its encoding, from which the configuration's own is
+// put together (see Resources.EncodeRoute).
 type knownPart struct {
-	digest  digest
-	version string
-	refs    []ref
-	call    uint64
+	digest   digest
+	version  string
+	refs     []ref
+	encoding []byte
+	call     uint64
 }
 
 // seenMessage is a message that was a part that passed.
@@ -198,6 +202,7 @@ func (val *Validator) Validate(res *Resources) error {
 		v.collectHTTPFilters(l)
 	}
 
+	encodings := make([]*routeEncoding, 0, len(res.Routes))
 	addresses := map[string]string{}
 	for _, l := range res.Listeners {
 		loc := location{kind: "Listener", name: l.GetName()}
@@ -208,7 +213,7 @@ func (val *Validator) Validate(res *Resources) error {
 			}
 			addresses[key] = l.GetName()
 		}
-		p := v.part(loc, l, false, func() {
+		p := v.part(loc, l, false, false, func() {
 			v.filterChainMatches(loc, l)
 			v.message(loc, l)
 		})
@@ -217,11 +222,13 @@ func (val *Validator) Validate(res *Resources) error {
 	for _, r := range res.Routes {
 		loc := location{kind: "RouteConfiguration", name: r.GetName()}
 		v.domains(loc, r)
-		versions.Routes[r.GetName()] = v.routeConfiguration(loc, r).String()
+		d, enc := v.routeConfiguration(loc, r)
+		versions.Routes[r.GetName()] = d.String()
+		encodings = append(encodings, enc)
 	}
 	for _, c := range res.Clusters {
 		loc := location{kind: "Cluster", name: c.GetName()}
-		p := v.part(loc, c, false, func() {
+		p := v.part(loc, c, false, false, func() {
 			if c.GetType() == clusterv3.Cluster_EDS {
 				name := c.GetEdsClusterConfig().GetServiceName()
 				if name == "" {
@@ -235,20 +242,20 @@ func (val *Validator) Validate(res *Resources) error {
 	}
 	for _, e := range res.Endpoints {
 		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
-		p := v.part(loc, e, false, func() { v.message(loc, e) })
+		p := v.part(loc, e, false, false, func() { v.message(loc, e) })
 		versions.Endpoints[e.GetClusterName()] = p.version
 	}
 	for _, s := range res.Secrets {
 		loc := location{kind: "Secret", name: s.GetName()}
-		p := v.part(loc, s, false, func() { v.message(loc, s) })
+		p := v.part(loc, s, false, false, func() { v.message(loc, s) })
 		versions.Secrets[s.GetName()] = p.version
 	}
 	// Only what this snapshot holds is remembered, so the memory follows
 	// the configuration's size rather than its history.
 	val.forget()
-	res.versions = nil
+	res.versions, res.routeEncodings = nil, nil
 	if len(v.errs) == 0 {
-		res.versions = versions
+		res.versions, res.routeEncodings = versions, encodings
 		return nil
 	}
 	return fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))
@@ -423,8 +430,10 @@ func (v *validator) name(kind, name string, set map[string]bool) {
 // it, and it is remembered if that found nothing wrong. transient says m
 // was made for this call alone, so is not remembered as a message. The
 // digest is zero if m cannot be encoded (reported).
-func (v *validator) part(loc location, m proto.Message, transient bool, check func()) *knownPart {
-	if s := v.byMessage[m]; s != nil {
+//
+// With keep, the part's encoding is kept in what part returns.
+func (v *validator) part(loc location, m proto.Message, transient, keep bool, check func()) *knownPart {
+	if s := v.byMessage[m]; s != nil && (s.part.encoding != nil || !keep) {
 		v.recheck(loc, s.part)
 		if v.remember {
 			s.call = v.call
@@ -442,6 +451,9 @@ func (v *validator) part(loc location, m proto.Message, transient bool, check fu
 	p := v.known[d]
 	if p != nil {
 		v.recheck(loc, p)
+		if keep && p.encoding == nil {
+			p.encoding = slices.Clone(v.buf)
+		}
 	} else {
 		partErrs := v.partErrs
 		refs := []ref{}
@@ -449,6 +461,9 @@ func (v *validator) part(loc location, m proto.Message, transient bool, check fu
 		check()
 		v.refs = nil
 		p = &knownPart{digest: d, version: digest(d).String(), refs: refs}
+		if keep {
+			p.encoding = slices.Clone(v.buf)
+		}
 		// A part whose only problems are dangling references is itself
 		// fine: remember it, as its references are checked again on every
 		// use.
@@ -548,15 +563,19 @@ func (v *validator) message(loc location, m proto.Message) {
 // route's name (and so the object it came from). The table's version
 // combines the digests of its parts (encoding a 10k-host table once more
 // for a hash of the whole would cost more than validating what changed).
-func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration) digest {
+//
+// It also returns the encodings of the parts, from which the table's own
+// encoding is put together without encoding it again.
+func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration) (digest, *routeEncoding) {
 	h := sha256.New()
 	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
-	p := v.part(loc, shell, true, func() { v.message(loc, shell) })
+	p := v.part(loc, shell, true, true, func() { v.message(loc, shell) })
 	h.Write(p.digest[:])
+	enc := &routeEncoding{rc: rc, shell: p.encoding, vhosts: make([][]byte, len(rc.GetVirtualHosts()))}
 	for i, vh := range rc.GetVirtualHosts() {
 		vloc := loc
 		vloc.vhost = i + 1
-		p := v.part(vloc, vh, false, func() {
+		p := v.part(vloc, vh, false, true, func() {
 			if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
 				v.add(vloc, "%v", err)
 			}
@@ -570,10 +589,11 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 			v.walk(vloc, vh.ProtoReflect())
 		})
 		h.Write(p.digest[:])
+		enc.vhosts[i] = p.encoding
 	}
 	var out digest
 	h.Sum(out[:0])
-	return out
+	return out, enc
 }
 
 // String is the digest as a version: the hex SHA-256 of the part's

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -38,6 +39,22 @@ type published struct {
 	version  string
 	versions map[string]string
 	snapshot *cachev3.Snapshot
+	// types are what each type of the snapshot was made from, so that the
+	// next publish reuses a type whose resources are the same messages.
+	types map[string]*publishedType
+}
+
+// publishedType is one resource type of a published snapshot: the
+// resources it was given (the very messages), their version and versions
+// by name, and the cache's form of them. Resources are not modified once
+// published, so the same messages have the same versions: the next
+// publish checks the messages are the same (a pass over the list) rather
+// than sorting, hashing and indexing them again.
+type publishedType struct {
+	items     []cachetypes.Resource
+	version   string
+	each      map[string]string
+	resources cachev3.Resources
 }
 
 // Publish validates res and, if it differs from what group last got, makes
@@ -105,39 +122,55 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 		resource.RouteType:    checked.Routes,
 		resource.SecretType:   checked.Secrets,
 	}
+	s.mu.Lock()
+	prev := s.groups[group]
+	s.mu.Unlock()
 	versions := make(map[string]string, len(byType))
-	resourceVersions := make(map[string]map[string]string, len(byType))
+	types := make(map[string]*publishedType, len(byType))
 	for _, typeURL := range TypeURLs {
-		v, each, err := hashResources(byType[typeURL], known[typeURL])
+		items := byType[typeURL]
+		if prev != nil {
+			if pt := prev.types[typeURL]; pt != nil && slices.Equal(pt.items, items) {
+				types[typeURL] = pt
+				versions[typeURL] = pt.version
+				continue
+			}
+		}
+		v, each, err := hashResources(items, known[typeURL])
 		if err != nil {
 			return "", false, fmt.Errorf("publishing group %q: versioning %s: %w", group, typeURL, err)
 		}
+		withTTL := make([]cachetypes.ResourceWithTTL, 0, len(items))
+		for _, r := range items {
+			if rc, ok := r.(*routev3.RouteConfiguration); ok {
+				r = newEncodedRoute(res, rc)
+			}
+			withTTL = append(withTTL, cachetypes.ResourceWithTTL{Resource: r})
+		}
+		types[typeURL] = &publishedType{items: items, version: v, each: each, resources: cachev3.NewResourcesWithTTL(v, withTTL)}
 		versions[typeURL] = v
-		resourceVersions[typeURL] = each
 	}
 	version = combinedVersion(versions)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev := s.groups[group]
 	if prev != nil && prev.version == version {
 		s.metrics.publishes.WithLabelValues(group, "unchanged").Inc()
 		return version, false, nil
 	}
 
 	snap := &cachev3.Snapshot{}
-	for typeURL, items := range byType {
-		withTTL := make([]cachetypes.ResourceWithTTL, 0, len(items))
-		for _, r := range items {
-			withTTL = append(withTTL, cachetypes.ResourceWithTTL{Resource: r})
-		}
-		snap.Resources[cachev3.GetResponseType(typeURL)] = cachev3.NewResourcesWithTTL(versions[typeURL], withTTL)
-	}
 	// The per-resource versions that delta xDS compares, given rather than
 	// left to the cache, which would encode and hash every resource of the
-	// snapshot again on the first delta watch.
-	snap.VersionMap = resourceVersions
-	s.groups[group] = &published{version: version, versions: versions, snapshot: snap}
+	// snapshot again on the first delta watch. Like the resources, they are
+	// shared with earlier snapshots where a type did not change: the cache
+	// only reads them.
+	snap.VersionMap = make(map[string]map[string]string, len(types))
+	for typeURL, pt := range types {
+		snap.Resources[cachev3.GetResponseType(typeURL)] = pt.resources
+		snap.VersionMap[typeURL] = pt.each
+	}
+	s.groups[group] = &published{version: version, versions: versions, snapshot: snap, types: types}
 	delete(s.followers, group)
 
 	// The snapshot is stored by the cache before it answers open watches, so
