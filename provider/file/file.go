@@ -5,9 +5,15 @@
 // A file that stops parsing (half written, mistyped) never takes objects
 // away: the provider keeps that file's last good objects, reports the
 // problem at file:line, and goes on taking the other files' changes.
+//
+// A change costs what changed: files whose metadata did not change are not
+// read, documents whose bytes did not change are not decoded, and objects
+// that did not change are the very objects of the last snapshot (objects
+// are immutable once handed over; see snapshot.go).
 package file
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -26,7 +32,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/legateproxy/legate/translators"
 )
@@ -82,6 +87,11 @@ type Provider struct {
 
 	mu    sync.Mutex
 	files map[string]*fileState
+	// gen numbers the object lists of files (fileState.gen).
+	gen uint64
+	// index is what the last snapshot was built from, so that the next is
+	// built from what changed (snapshot.go).
+	index snapshotIndex
 }
 
 // fileState is what is remembered of one file between reads.
@@ -100,6 +110,14 @@ type fileState struct {
 	// the hash of its bytes, with lines relative to the document's start:
 	// an edit to one document of a large file decodes only that document.
 	docs map[[sha256.Size]byte][]parsedObject
+	// gen changes whenever objects does (Provider.gen): the snapshot
+	// builder compares it to tell which files' objects it must take anew.
+	gen uint64
+	// stat is the file as it was when last read (nil: read again), and
+	// settled says whether its modification time was old enough then that
+	// any later write must change it (see unchanged).
+	stat    os.FileInfo
+	settled bool
 }
 
 // New returns a provider of the folder dir, decoding the kinds the
@@ -325,7 +343,10 @@ func (p *Provider) refresh() ([sha256.Size]byte, error) {
 			st = &fileState{}
 			p.files[path] = st
 		}
-		data, err := os.ReadFile(path)
+		if st.unchanged(path) {
+			continue
+		}
+		data, fi, settled, err := readFile(path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				// Removed between listing and reading: the next event reads
@@ -340,13 +361,24 @@ func (p *Provider) refresh() ([sha256.Size]byte, error) {
 			}
 			st.errors = []FileError{fe}
 			st.seen = [sha256.Size]byte{}
+			st.stat = nil
 			continue
 		}
+		st.stat, st.settled = fi, settled
 		sum := sha256.Sum256(data)
 		if sum == st.seen {
 			continue
 		}
 		st.seen = sum
+		if st.hasGood && sum == st.good {
+			// Back to the bytes its objects came from (after a bad edit,
+			// say): they are still the file's objects.
+			if len(st.errors) > 0 {
+				p.log.Info("file parses again", "file", path)
+			}
+			st.errors = nil
+			continue
+		}
 		p.log.Debug("parsing changed file", "file", path, "bytes", len(data))
 		var objs []parsedObject
 		var errs []FileError
@@ -371,7 +403,8 @@ func (p *Provider) refresh() ([sha256.Size]byte, error) {
 			p.log.Info("file parses again", "file", path)
 		}
 		st.errors = nil
-		st.good, st.hasGood, st.objects = sum, true, objs
+		p.gen++
+		st.good, st.hasGood, st.objects, st.gen = sum, true, objs, p.gen
 	}
 	for path := range p.files {
 		if present[path] || underAny(path, unreadable) {
@@ -393,6 +426,50 @@ func (p *Provider) refresh() ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
+}
+
+// racyWindow is how old a file's modification time must be, when the file
+// is read, for a later write to be sure to change it. File systems stamp
+// writes from a clock that ticks coarsely (a few ms on Linux; 1 s on HFS+,
+// 2 s on FAT), so two writes within one tick leave the same time, and the
+// size may not change either: a file read within this window of its last
+// write is read again (and its bytes hashed) on the next refresh, as git
+// does with its "racily clean" entries.
+const racyWindow = 2 * time.Second
+
+// unchanged reports whether the file at path is, by its metadata, the one
+// last read: the same file (device and inode, so a file renamed over it
+// counts as a change even with the same size and time), size and
+// modification time, read long enough after its last write.
+func (st *fileState) unchanged(path string) bool {
+	if st.stat == nil || !st.settled {
+		return false
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return os.SameFile(fi, st.stat) && fi.Size() == st.stat.Size() && fi.ModTime().Equal(st.stat.ModTime())
+}
+
+// readFile reads a file and the metadata it had when read; settled says
+// whether its modification time was older than racyWindow then.
+func readFile(path string) (data []byte, fi os.FileInfo, settled bool, err error) {
+	now := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer func() { _ = f.Close() }()
+	if fi, err = f.Stat(); err != nil {
+		return nil, nil, false, err
+	}
+	// The size is a hint: a file still being written may have grown.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, nil, false, err
+	}
+	return buf.Bytes(), fi, fi.ModTime().Before(now.Add(-racyWindow)), nil
 }
 
 // list returns the manifest files of the folder, and the sub-folders that
@@ -453,42 +530,6 @@ func (p *Provider) sortedPaths() []string {
 	}
 	slices.Sort(paths)
 	return paths
-}
-
-type objectKey struct {
-	gk              schema.GroupKind
-	namespace, name string
-}
-
-// snapshot builds fresh Inputs from the cached objects: translators may
-// index and keep what they are given, so nothing cached is handed out.
-// Of two objects with the same kind, namespace and name, the one of the
-// lexically first file (then the earlier line) wins. p.mu must be held.
-func (p *Provider) snapshot() *translators.Inputs {
-	in := &translators.Inputs{}
-	seen := map[objectKey]parsedObject{}
-	for _, path := range p.sortedPaths() {
-		for _, o := range p.files[path].objects {
-			key := objectKey{gk: o.gk, namespace: o.obj.GetNamespace(), name: o.obj.GetName()}
-			if first, dup := seen[key]; dup {
-				p.log.Warn("object defined twice; using the first",
-					"kind", o.gk.Kind, "namespace", key.namespace, "name", key.name,
-					"used", location(first.file, first.line), "ignored", location(o.file, o.line))
-				continue
-			}
-			seen[key] = o
-			obj, ok := o.obj.DeepCopyObject().(client.Object)
-			if !ok {
-				continue // cannot happen: o.obj is a client.Object
-			}
-			if err := in.Add(obj); err != nil {
-				p.log.Warn("object ignored",
-					"at", location(o.file, o.line), "kind", o.gk.Kind, "error", err)
-			}
-		}
-	}
-	in.Sort()
-	return in
 }
 
 func underAny(path string, dirs []string) bool {

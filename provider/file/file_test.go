@@ -234,15 +234,19 @@ ports:
 		t.Errorf("EndpointSlicesFor(shop, web) = %d slices, want 1", got)
 	}
 
-	// Every Load hands out new objects: changing one snapshot leaves the
-	// next alone.
-	in.Services[0].Name = "changed"
+	// Objects are immutable once handed over: a second Load of unchanged
+	// files hands out the very same objects in a new Inputs, whose lists
+	// end at their capacity so that an append cannot write into the last
+	// snapshot's.
 	in2, err := p.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in2.Services[0].Name != "api" || in2.Services[0] == in.Services[0] {
-		t.Errorf("second Load shares objects with the first")
+	if in2 == in || in2.Services[0] != in.Services[0] {
+		t.Errorf("second Load: want the same objects in a new Inputs")
+	}
+	if len(in2.Services) != cap(in2.Services) {
+		t.Errorf("Services: len %d, cap %d; want them equal", len(in2.Services), cap(in2.Services))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -118,8 +119,10 @@ type typeMeta struct {
 
 // parsedObject is one decoded object and where it was written.
 type parsedObject struct {
-	obj  client.Object
-	gk   schema.GroupKind
+	obj client.Object
+	gk  schema.GroupKind
+	// typ is the object's Go type, which Inputs sorts its other kinds by.
+	typ  string
 	file string
 	line int
 }
@@ -395,7 +398,7 @@ func (ps *parser) object(data []byte, line int, gvk schema.GroupVersionKind) {
 		// no API server to count them, so each starts at the first.
 		cobj.SetGeneration(1)
 	}
-	ps.objs = append(ps.objs, parsedObject{obj: cobj, gk: gvk.GroupKind(), file: ps.file, line: line})
+	ps.objs = append(ps.objs, parsedObject{obj: cobj, gk: gvk.GroupKind(), typ: reflect.TypeOf(cobj).String(), file: ps.file, line: line})
 }
 
 // clusterScoped lists the cluster-scoped kinds a translator may read; every
