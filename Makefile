@@ -97,8 +97,9 @@ chart-test: kube
 # so that it does not rot: its table is printed, never judged; only a
 # measurement that could not be made fails it.
 .PHONY: bench-smoke
-bench-smoke: build
-	$(GO) run ./bench/e2e -legate $(BIN) -shapes gateway -sizes 1000 -edits 20 -runs 1 -budget 30s -strict
+bench-smoke: build envoy
+	$(GO) run ./bench/e2e -legate $(BIN) -shapes gateway -sizes 1000 -edits 20 -runs 1 -budget 30s -strict \
+		-envoy "$$(./hack/install-envoy.sh)"
 
 # bench runs the end-to-end benchmark and prints its table (bench/run.sh;
 # LEGATE_BENCH_LARGE=1 adds N = 50k). It is not part of test.

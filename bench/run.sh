@@ -12,7 +12,10 @@
 # (translate runs, default 3), BUDGET (time limit per edit series, default
 # 90s), BENCHTIME (go test -benchtime, default 3x), WORK (keep workloads and
 # serve logs in this folder instead of a temporary one), PLOT (where to draw
-# the PNG plot of the results against N, default bench/results.png).
+# the PNG plot of the results against N, default bench/results.png). The
+# gateway shape is also measured with a real Envoy (pinned by
+# hack/install-envoy.sh): route edits until Envoy serves them, and Envoy's
+# own update_duration histograms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -39,4 +42,5 @@ $GO test -run '^$' -bench '^BenchmarkPipeline$' -benchtime "${BENCHTIME:-3x}" ./
 echo "running the end-to-end benchmark (sizes $sizes)" >&2
 $GO run ./bench/e2e -legate "$work/legate" -work "$work" -sizes "$sizes" \
 	-shapes "${SHAPES:-ingress,gateway,mapping}" -edits "${EDITS:-50}" -runs "${RUNS:-3}" \
-	-budget "${BUDGET:-90s}" -benchfile "$work/bench.txt" -plot "${PLOT:-bench/results.png}"
+	-budget "${BUDGET:-90s}" -benchfile "$work/bench.txt" -plot "${PLOT:-bench/results.png}" \
+	-envoy "$(./hack/install-envoy.sh)"

@@ -50,6 +50,9 @@ type config struct {
 	serve     bool
 	plot      string
 	strict    bool
+	// envoy, if set, is the Envoy binary for the Envoy-side measurement
+	// (envoy.go).
+	envoy string
 }
 
 // result is one row of the table.
@@ -67,6 +70,7 @@ type result struct {
 	rss, heap     int64
 	allocsOfRoute float64
 	notes         []string
+	envoy         *envoyResult
 }
 
 func main() {
@@ -83,6 +87,7 @@ func main() {
 	flag.BoolVar(&c.serve, "serve", true, "measure serve mode too")
 	flag.BoolVar(&c.strict, "strict", false, "exit non-zero if a measurement could not be made (the numbers themselves are never judged)")
 	flag.StringVar(&c.plot, "plot", "", "also draw the results against N into this PNG file")
+	flag.StringVar(&c.envoy, "envoy", "", "Envoy binary: also measure, with a real Envoy fed by legate serve --envoy, route edits until Envoy serves them and Envoy's own update times (gateway shape)")
 	flag.Parse()
 	for _, s := range strings.Split(shapes, ",") {
 		sh, err := workload.ParseShape(strings.TrimSpace(s))
@@ -125,6 +130,7 @@ func main() {
 		}
 	}
 	printTable(os.Stdout, c, results)
+	printEnvoyTable(os.Stdout, results)
 	if c.plot != "" {
 		f, err := os.Create(c.plot)
 		if err != nil {
@@ -172,6 +178,11 @@ func measure(c config, r *result) error {
 	}
 	if err := measureServe(c, dir, paths[0], r); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if c.envoy != "" && r.shape == workload.Gateway {
+		if err := measureEnvoy(c, dir, paths[0], r); err != nil {
+			return fmt.Errorf("envoy: %w", err)
+		}
 	}
 	return nil
 }
