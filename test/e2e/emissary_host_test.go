@@ -215,8 +215,9 @@ spec:
 // TestEnvoyMappingIngressHTTPRoute serves one hostname from an Ingress, an
 // Emissary Mapping and a Gateway API HTTPRoute at once, each to its own
 // backend. The Ingress and the Mapping share one Envoy listener (and one
-// virtual host); the HTTPRoute is served on its Gateway's listener, since
-// Legate keeps Gateways off the shared Ingress port.
+// virtual host); the HTTPRoute is served on its Gateway's listener, on a
+// port of its own (TestEnvoySharedListenerThreeSources has a Gateway join
+// the shared listener instead).
 func TestEnvoyMappingIngressHTTPRoute(t *testing.T) {
 	ing, mp, rt := startBackend(t, "ingress"), startBackend(t, "mapping"), startBackend(t, "httproute")
 	dir := t.TempDir()
