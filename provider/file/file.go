@@ -39,7 +39,15 @@ import (
 // Defaults of Options.
 const (
 	DefaultDebounce = 100 * time.Millisecond
-	DefaultMaxDelay = time.Second
+	// DefaultRenameDebounce is short because a file renamed into place is
+	// complete when the rename lands: the wait only has to gather the
+	// events of one save or of a tool renaming several files in a row,
+	// which arrive microseconds apart, while every millisecond of it is
+	// added to each edit's latency. 5 ms leaves room for a writer briefly
+	// descheduled between two renames on a loaded machine; a burst split
+	// by a longer pause still gives correct snapshots, only one more.
+	DefaultRenameDebounce = 5 * time.Millisecond
+	DefaultMaxDelay       = time.Second
 )
 
 // Options tune a Provider. The zero value is ready to use.
@@ -49,8 +57,17 @@ type Options struct {
 	Logger *slog.Logger
 	// Debounce is how long the folder must stay quiet after a change before
 	// it is read again, so that a burst of writes (an editor saving, a git
-	// checkout) becomes one snapshot. Default 100 ms.
+	// checkout) becomes one snapshot, and a file being written in place is
+	// not read half written. Default 100 ms.
 	Debounce time.Duration
+	// RenameDebounce replaces Debounce for a burst in which no manifest was
+	// written in place, removed or renamed away: only files created or
+	// renamed into place (an atomic save: write a temporary file, rename
+	// it over the manifest), or changes to names that are not manifests
+	// (temporary files, a ConfigMap volume's links). Such a burst cannot
+	// leave a file half written or missing, so it needs only to gather
+	// its own events. Default DefaultRenameDebounce, at most Debounce.
+	RenameDebounce time.Duration
 	// MaxDelay bounds the wait of Debounce: a folder that never stays quiet
 	// is still read at most this long after the first change of a burst.
 	// Default 1 s.
@@ -76,8 +93,11 @@ type Provider struct {
 	dir       string
 	recursive bool
 	debounce  time.Duration
-	maxDelay  time.Duration
-	log       *slog.Logger
+	// renameDebounce is the quiet period of bursts of renames (see
+	// Options.RenameDebounce).
+	renameDebounce time.Duration
+	maxDelay       time.Duration
+	log            *slog.Logger
 
 	decoder    runtime.Decoder
 	groupKinds map[schema.GroupKind]bool
@@ -159,6 +179,7 @@ func New(dir string, reg *translators.Registry, opts Options) (*Provider, error)
 		versions:   versions,
 		files:      map[string]*fileState{},
 	}
+	p.renameDebounce = min(cmp.Or(opts.RenameDebounce, DefaultRenameDebounce), p.debounce)
 	return p, nil
 }
 
@@ -234,12 +255,20 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 	defer timer.Stop()
 	var fire <-chan time.Time
 	var burstStart time.Time
-	schedule := func() {
+	// inPlace says that the burst wrote, removed or renamed away a
+	// manifest: it waits Debounce, not RenameDebounce.
+	var inPlace bool
+	schedule := func(ev fsnotify.Event) {
 		now := time.Now()
 		if fire == nil {
-			burstStart = now
+			burstStart, inPlace = now, false
 		}
-		wait := min(p.debounce, p.maxDelay-now.Sub(burstStart))
+		inPlace = inPlace || changesInPlace(ev)
+		quiet := p.renameDebounce
+		if inPlace {
+			quiet = p.debounce
+		}
+		wait := min(quiet, p.maxDelay-now.Sub(burstStart))
 		timer.Reset(max(wait, 0))
 		fire = timer.C
 	}
@@ -264,15 +293,16 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 					p.watchTree(w, ev.Name)
 				}
 			}
-			schedule()
+			schedule(ev)
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil
 			}
 			p.log.Error("watching folder", "dir", p.dir, "error", err)
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				// Events were lost: read everything again.
-				schedule()
+				// Events were lost, of writes maybe: read everything
+				// again once the folder is quiet.
+				schedule(fsnotify.Event{Op: fsnotify.Write, Name: "lost.yaml"})
 			}
 		case <-fire:
 			fire = nil
@@ -301,6 +331,18 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 			}
 		}
 	}
+}
+
+// changesInPlace reports whether ev may leave a manifest half written or
+// missing for a moment: written in place, removed, or renamed away (an
+// editor moving it to a backup before writing the new one). A name renamed
+// or created into place, and any event on a name that is not a manifest,
+// completes what it does when it arrives.
+func changesInPlace(ev fsnotify.Event) bool {
+	if !isManifest(filepath.Base(ev.Name)) {
+		return false
+	}
+	return ev.Has(fsnotify.Write) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)
 }
 
 // watchTree adds a watch on every non-hidden folder under root (root
