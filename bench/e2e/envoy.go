@@ -117,7 +117,7 @@ func measureEnvoy(c config, dir string, editFile string, r *result) error {
 	// The configuration is published whole, so once route 0 is served
 	// all N are.
 	if err := waitUntil(c.budget, func() bool { return served(workload.PrefixPath) }); err != nil {
-		return fmt.Errorf("Envoy never served route 0 (see %s): %w", logf.Name(), err)
+		return fmt.Errorf("envoy never served route 0 (see %s): %w", logf.Name(), err)
 	}
 	pid, err := childPID(cmd.Process.Pid)
 	if err != nil {
@@ -301,7 +301,7 @@ func envoyUpdateDurations(admin string) (map[string]envoyQuantiles, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("Envoy reported no update_duration histogram")
+		return nil, errors.New("envoy reported no update_duration histogram")
 	}
 	return out, nil
 }
