@@ -38,7 +38,7 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 	defer val.mu.Unlock()
 	// What was validated is looked up, but nothing is added: the
 	// Validator keeps describing the last full validation.
-	v := &validator{known: val.known, byMessage: val.byMessage}
+	v := &validator{known: val.known}
 	for _, c := range clusters {
 		i, ok := index[c.Name]
 		if c.Kind != ir.ClusterEDS || !ok {
@@ -46,7 +46,7 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 		}
 		cla := buildLoadAssignment(c.Name, c.Endpoints)
 		loc := location{kind: "ClusterLoadAssignment", name: c.Name}
-		p := v.part(loc, cla, false, false, func() { v.message(loc, cla) })
+		p, _ := v.part(loc, cla, false, func() { v.message(loc, cla) })
 		out.Endpoints[i] = cla
 		versions.Endpoints[c.Name] = p.version
 	}

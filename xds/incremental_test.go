@@ -3,6 +3,7 @@ package xds
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -189,6 +190,13 @@ func TestBuilderAndValidatorEqualFreshRuns(t *testing.T) {
 					}
 					if gotErr == nil && !equalVersions(got.Versions(), want.Versions()) {
 						t.Fatalf("%s: versions\n%+v\nwant\n%+v", label, got.Versions(), want.Versions())
+					}
+					// It remembers exactly what a fresh Validator would after
+					// this snapshot: nothing of earlier ones.
+					var fresh Validator
+					_ = fresh.Validate(got)
+					if !maps.EqualFunc(val.known, fresh.known, func(a, b *knownPart) bool { return a.digest == b.digest }) {
+						t.Fatalf("%s: %d parts remembered, a fresh Validator remembers %d", label, len(val.known), len(fresh.known))
 					}
 					if gotErr == nil {
 						sameEncodings(t, label, got)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
@@ -73,23 +75,25 @@ func Validate(res *Resources) error {
 // So one changed route out of 10,000 costs one virtual host's walk plus
 // encoding and hashing the rest, instead of a full walk.
 //
-// Parts are also remembered by the message they were seen as: a message
-// of the last call seen again (a Builder hands over the very messages of
-// unchanged IR) is not even encoded, as its digest is known; only its
-// references are checked. This relies on resources not being modified
-// once validated.
+// Parts are also remembered by the message they were seen as, list by
+// list in name order: a message the last call saw at its place (a Builder
+// hands over the very messages of unchanged IR) is not even encoded, as
+// its digest is known, and when the last call passed and the names every
+// reference can point at are the same, its references need no check
+// either. What such a list costs is then a pass over it comparing
+// pointers, not a map lookup per part. This relies on resources not being
+// modified once validated.
 //
 // The zero value is ready to use. A Validator may be used by several
 // goroutines (calls are serialised).
 type Validator struct {
 	mu sync.Mutex
-	// known are the parts that passed in the last call, by digest, and
-	// byMessage by the messages they were seen as in it. Entries carry the
-	// call that last used them (call); each call drops those it did not use,
-	// which costs a pass over the maps rather than building new ones.
-	known     map[digest]*knownPart
-	byMessage map[proto.Message]*seenMessage
-	call      uint64
+	// known are the parts that passed and that the last call used, by
+	// digest; each counts its uses (knownPart.uses) and is dropped when
+	// they end, so memory follows the last snapshot, not the history.
+	known map[digest]*knownPart
+	// last is what the last call saw.
+	last *validation
 }
 
 // knownPart is a part that passed: its digest, its version (the digest
@@ -101,14 +105,102 @@ type knownPart struct {
 	version  string
 	refs     []ref
 	encoding []byte
-	call     uint64
+	uses     int
 }
 
-// seenMessage is a message that was a part that passed.
-type seenMessage struct {
+// use is one part of a call: its message, its name in its list and the
+// part it is (nil if it did not pass).
+type use struct {
+	name string
+	msg  proto.Message
 	part *knownPart
-	call uint64
+	// reused says this use took over the last call's use of the same
+	// message (taken, on that one), which leaves its part's count as it is.
+	reused, taken bool
 }
+
+// validation is what one call saw: each list of parts in order, and the
+// names references resolve against.
+type validation struct {
+	passed                                  bool
+	listeners, clusters, endpoints, secrets []use
+	routeNames                              []string
+	routes                                  []*routeUses // by index of routeNames
+	routeSet, clusterSet, endpointSet       map[string]bool
+	secretSet                               map[string]bool
+	secretKind                              map[string]string
+	httpFilters                             map[string]map[string]bool
+	versions                                *Versions
+}
+
+// routeUses are the parts of one route configuration.
+type routeUses struct {
+	shell  use
+	vhosts []use
+}
+
+// each calls fn for every use of the call.
+func (w *validation) each(fn func(*use)) {
+	for _, list := range [][]use{w.listeners, w.clusters, w.endpoints, w.secrets} {
+		for i := range list {
+			fn(&list[i])
+		}
+	}
+	for _, r := range w.routes {
+		if r == nil {
+			continue
+		}
+		fn(&r.shell)
+		for i := range r.vhosts {
+			fn(&r.vhosts[i])
+		}
+	}
+}
+
+// cursor walks a list of the last call, sorted by name, alongside the
+// same list of this call, to find the last use of a message at its place.
+type cursor struct {
+	last []use
+	j    int
+	prev string
+	// off is set when this call's list turns out not to be sorted by name:
+	// nothing more is looked for (a miss only costs an encoding).
+	off bool
+}
+
+// take returns the part of the last call's use of m under name, and marks
+// that use taken; nil if there is none.
+func (c *cursor) take(name string, m proto.Message) *knownPart {
+	if c == nil || c.off || m == nil {
+		return nil
+	}
+	// Most often the message is the one at the cursor.
+	if c.j < len(c.last) {
+		if u := &c.last[c.j]; u.msg == m && u.name == name && !u.taken && u.part != nil {
+			u.taken = true
+			c.j++
+			c.prev = name
+			return u.part
+		}
+	}
+	if name < c.prev {
+		c.off = true
+		return nil
+	}
+	c.prev = name
+	for c.j < len(c.last) && c.last[c.j].name < name {
+		c.j++
+	}
+	for k := c.j; k < len(c.last) && c.last[k].name == name; k++ {
+		if u := &c.last[k]; u.msg == m && !u.taken && u.part != nil {
+			u.taken = true
+			return u.part
+		}
+	}
+	return nil
+}
+
+func newCursor(last []use) *cursor { return &cursor{last: last} }
 
 // digest identifies the content of one part: a SHA-256 of its
 // deterministic encoding (a cryptographic hash, so that no object a user
@@ -154,43 +246,37 @@ func (val *Validator) Validate(res *Resources) error {
 	defer val.mu.Unlock()
 	if val.known == nil {
 		val.known = map[digest]*knownPart{}
-		val.byMessage = map[proto.Message]*seenMessage{}
 	}
-	val.call++
+	last := val.last
+	if last == nil {
+		last = &validation{}
+	}
+	now := &validation{routes: make([]*routeUses, len(res.Routes))}
 	v := &validator{
-		routes:      make(map[string]bool, len(res.Routes)),
-		clusters:    make(map[string]bool, len(res.Clusters)),
-		endpoints:   make(map[string]bool, len(res.Endpoints)),
-		secrets:     make(map[string]bool, len(res.Secrets)),
 		known:       val.known,
-		byMessage:   val.byMessage,
-		call:        val.call,
 		remember:    true,
 		secretKind:  map[string]string{},
 		httpFilters: map[string]map[string]bool{},
 	}
-	versions := &Versions{
-		Listeners: make(map[string]string, len(res.Listeners)),
-		Routes:    make(map[string]string, len(res.Routes)),
-		Clusters:  make(map[string]string, len(res.Clusters)),
-		Endpoints: make(map[string]string, len(res.Endpoints)),
-		Secrets:   make(map[string]string, len(res.Secrets)),
-	}
+
+	// Names, first the lists whose names are those of a last call that
+	// passed: their sets are reused (there can be no duplicate).
 	listeners := make(map[string]bool, len(res.Listeners))
 	for _, l := range res.Listeners {
 		v.name("Listener", l.GetName(), listeners)
 	}
-	for _, r := range res.Routes {
-		v.name("RouteConfiguration", r.GetName(), v.routes)
+	now.routeNames = make([]string, len(res.Routes))
+	for i, r := range res.Routes {
+		now.routeNames[i] = r.GetName()
 	}
-	for _, c := range res.Clusters {
-		v.name("Cluster", c.GetName(), v.clusters)
-	}
-	for _, e := range res.Endpoints {
-		v.name("ClusterLoadAssignment", e.GetClusterName(), v.endpoints)
-	}
+	sameRoutes, sameClusters := slices.Equal(now.routeNames, last.routeNames), sameNames(last.clusters, res.Clusters, (*clusterv3.Cluster).GetName)
+	sameEndpoints := sameNames(last.endpoints, res.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	sameSecrets := sameNames(last.secrets, res.Secrets, (*tlsv3.Secret).GetName)
+	v.routes = nameSet(v, last.passed && sameRoutes, last.routeSet, "RouteConfiguration", res.Routes, (*routev3.RouteConfiguration).GetName)
+	v.clusters = nameSet(v, last.passed && sameClusters, last.clusterSet, "Cluster", res.Clusters, (*clusterv3.Cluster).GetName)
+	v.endpoints = nameSet(v, last.passed && sameEndpoints, last.endpointSet, "ClusterLoadAssignment", res.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	v.secrets = nameSet(v, last.passed && sameSecrets, last.secretSet, "Secret", res.Secrets, (*tlsv3.Secret).GetName)
 	for _, s := range res.Secrets {
-		v.name("Secret", s.GetName(), v.secrets)
 		switch s.GetType().(type) {
 		case *tlsv3.Secret_TlsCertificate:
 			v.secretKind[s.GetName()] = "certificate"
@@ -201,10 +287,23 @@ func (val *Validator) Validate(res *Resources) error {
 	for _, l := range res.Listeners {
 		v.collectHTTPFilters(l)
 	}
+	// Every reference resolves against these: when they are the last
+	// call's, and it passed, a part taken over from it resolves as it did.
+	v.sameTargets = last.passed && sameRoutes && sameClusters && sameEndpoints && sameSecrets &&
+		maps.Equal(last.secretKind, v.secretKind) &&
+		maps.EqualFunc(last.httpFilters, v.httpFilters, maps.Equal)
+	now.routeSet, now.clusterSet, now.endpointSet, now.secretSet = v.routes, v.clusters, v.endpoints, v.secrets
+	now.secretKind, now.httpFilters = v.secretKind, v.httpFilters
 
+	versions := &Versions{
+		Listeners: make(map[string]string, len(res.Listeners)),
+		Routes:    make(map[string]string, len(res.Routes)),
+	}
 	encodings := make([]*routeEncoding, 0, len(res.Routes))
 	addresses := map[string]string{}
-	for _, l := range res.Listeners {
+	cur := newCursor(last.listeners)
+	now.listeners = make([]use, len(res.Listeners))
+	for i, l := range res.Listeners {
 		loc := location{kind: "Listener", name: l.GetName()}
 		if sa := l.GetAddress().GetSocketAddress(); sa != nil {
 			key := fmt.Sprintf("%s/%s:%d", sa.GetProtocol(), sa.GetAddress(), sa.GetPortValue())
@@ -213,22 +312,32 @@ func (val *Validator) Validate(res *Resources) error {
 			}
 			addresses[key] = l.GetName()
 		}
-		p := v.part(loc, l, false, false, func() {
+		now.listeners[i] = v.use(cur, loc, l.GetName(), l, false, false, func() {
 			v.filterChainMatches(loc, l)
 			v.message(loc, l)
 		})
-		versions.Listeners[l.GetName()] = p.version
+		versions.Listeners[l.GetName()] = now.listeners[i].version()
 	}
-	for _, r := range res.Routes {
+	lastRoutes := make(map[string]*routeUses, len(last.routes))
+	for i, r := range last.routes {
+		if _, dup := lastRoutes[last.routeNames[i]]; !dup {
+			lastRoutes[last.routeNames[i]] = r
+		}
+	}
+	for i, r := range res.Routes {
 		loc := location{kind: "RouteConfiguration", name: r.GetName()}
 		v.domains(loc, r)
-		d, enc := v.routeConfiguration(loc, r)
+		uses := &routeUses{}
+		d, enc := v.routeConfiguration(loc, r, lastRoutes[r.GetName()], uses)
+		now.routes[i] = uses
 		versions.Routes[r.GetName()] = d.String()
 		encodings = append(encodings, enc)
 	}
-	for _, c := range res.Clusters {
+	var reused bool
+	now.clusters, reused = v.list(last.clusters, len(res.Clusters), func(cur *cursor, i int) use {
+		c := res.Clusters[i]
 		loc := location{kind: "Cluster", name: c.GetName()}
-		p := v.part(loc, c, false, false, func() {
+		return v.use(cur, loc, c.GetName(), c, false, false, func() {
 			if c.GetType() == clusterv3.Cluster_EDS {
 				name := c.GetEdsClusterConfig().GetServiceName()
 				if name == "" {
@@ -238,53 +347,150 @@ func (val *Validator) Validate(res *Resources) error {
 			}
 			v.message(loc, c)
 		})
-		versions.Clusters[c.GetName()] = p.version
-	}
-	for _, e := range res.Endpoints {
+	})
+	versions.Clusters = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Clusters }, now.clusters)
+	now.endpoints, reused = v.list(last.endpoints, len(res.Endpoints), func(cur *cursor, i int) use {
+		e := res.Endpoints[i]
 		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
-		p := v.part(loc, e, false, false, func() { v.message(loc, e) })
-		versions.Endpoints[e.GetClusterName()] = p.version
-	}
-	for _, s := range res.Secrets {
+		return v.use(cur, loc, e.GetClusterName(), e, false, false, func() { v.message(loc, e) })
+	})
+	versions.Endpoints = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Endpoints }, now.endpoints)
+	now.secrets, reused = v.list(last.secrets, len(res.Secrets), func(cur *cursor, i int) use {
+		s := res.Secrets[i]
 		loc := location{kind: "Secret", name: s.GetName()}
-		p := v.part(loc, s, false, false, func() { v.message(loc, s) })
-		versions.Secrets[s.GetName()] = p.version
-	}
+		return v.use(cur, loc, s.GetName(), s, false, false, func() { v.message(loc, s) })
+	})
+	versions.Secrets = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Secrets }, now.secrets)
+
 	// Only what this snapshot holds is remembered, so the memory follows
 	// the configuration's size rather than its history.
-	val.forget()
+	now.passed = len(v.errs) == 0
+	val.settle(last, now)
+	val.last = now
 	res.versions, res.routeEncodings = nil, nil
-	if len(v.errs) == 0 {
+	if now.passed {
+		now.versions = versions
 		res.versions, res.routeEncodings = versions, encodings
 		return nil
 	}
 	return fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))
 }
 
-// forget drops what the last call did not use.
-func (val *Validator) forget() {
-	for d, p := range val.known {
-		if p.call != val.call {
-			delete(val.known, d)
+// settle counts the uses of parts that changed hands between last and
+// now, and forgets the parts no longer used.
+func (val *Validator) settle(last, now *validation) {
+	now.each(func(u *use) {
+		if u.part != nil && !u.reused {
+			u.part.uses++
+			val.known[u.part.digest] = u.part
+		}
+	})
+	last.each(func(u *use) {
+		if u.part != nil && !u.taken {
+			if u.part.uses--; u.part.uses <= 0 {
+				delete(val.known, u.part.digest)
+			}
+		}
+	})
+	// The last call's lists are done with; clear the marks in now's, which
+	// the next call takes over from.
+	now.each(func(u *use) { u.reused = false })
+}
+
+// version is the use's version, "" if it could not be encoded.
+func (u use) version() string {
+	if u.part == nil {
+		return ""
+	}
+	return u.part.version
+}
+
+// list makes the uses of a list of n messages with fn, taking over from
+// last where it can; reused says every use was taken over, in the last
+// call's order and number.
+func (v *validator) list(last []use, n int, fn func(*cursor, int) use) ([]use, bool) {
+	cur := newCursor(last)
+	out := make([]use, n)
+	all := n == len(last)
+	for i := range n {
+		out[i] = fn(cur, i)
+		all = all && out[i].reused
+	}
+	return out, all
+}
+
+// listVersions is the versions of a list by name: the last call's map
+// when every use was taken over from it, else a new one.
+func listVersions(reused bool, last *Versions, field func(*Versions) map[string]string, uses []use) map[string]string {
+	if reused && last != nil {
+		return field(last)
+	}
+	out := make(map[string]string, len(uses))
+	for _, u := range uses {
+		out[u.name] = u.version()
+	}
+	return out
+}
+
+// sameNames says whether items have, in order, the names of last.
+func sameNames[T any](last []use, items []T, name func(T) string) bool {
+	if len(last) != len(items) {
+		return false
+	}
+	for i, it := range items {
+		if last[i].name != name(it) {
+			return false
 		}
 	}
-	for m, s := range val.byMessage {
-		if s.call != val.call {
-			delete(val.byMessage, m)
-		}
+	return true
+}
+
+// nameSet is the set of the items' names, reporting empty and repeated
+// ones; or, with reuse, the last call's set.
+func nameSet[T any](v *validator, reuse bool, last map[string]bool, kind string, items []T, name func(T) string) map[string]bool {
+	if reuse && last != nil {
+		return last
 	}
+	set := make(map[string]bool, len(items))
+	for _, it := range items {
+		v.name(kind, name(it), set)
+	}
+	return set
+}
+
+// use validates one part, m, named name in its list: taken over from the
+// last call's use of m when cur finds it (its references checked unless
+// the targets are the same), otherwise as part does.
+func (v *validator) use(cur *cursor, loc location, name string, m proto.Message, transient, keep bool, check func()) use {
+	if p := cur.take(name, m); p != nil && (p.encoding != nil || !keep) {
+		if !v.sameTargets {
+			v.recheck(loc, p)
+		}
+		return use{name: name, msg: m, part: p, reused: true}
+	}
+	p, ok := v.part(loc, m, keep, check)
+	u := use{name: name, part: p}
+	if !transient {
+		u.msg = m
+	}
+	if !ok {
+		// Not remembered: the call fails, and nothing of it is reused.
+		u.part = nil
+	}
+	return u
 }
 
 type validator struct {
 	routes, clusters, endpoints, secrets map[string]bool
 	errs                                 []error
 
-	// known and byMessage are the Validator's parts (see there), call the
-	// number of this call. Unless remember is set they are only read.
-	known     map[digest]*knownPart
-	byMessage map[proto.Message]*seenMessage
-	call      uint64
-	remember  bool
+	// known are the Validator's parts (see there). Unless remember is set
+	// they are only read.
+	known    map[digest]*knownPart
+	remember bool
+	// sameTargets says the names references resolve against are those of
+	// a last call that passed.
+	sameTargets bool
 	// refs, while a part is walked for the first time, collects its
 	// references.
 	refs *[]ref
@@ -424,61 +630,45 @@ func (v *validator) name(kind, name string, set map[string]bool) {
 	set[name] = true
 }
 
-// part validates one part of a resource, m, rooted at loc, and returns
-// its digest and version: if m itself, or a part with the same encoding,
-// passed before, only its references are checked; otherwise check walks
-// it, and it is remembered if that found nothing wrong. transient says m
-// was made for this call alone, so is not remembered as a message. The
-// digest is zero if m cannot be encoded (reported).
-//
-// With keep, the part's encoding is kept in what part returns.
-func (v *validator) part(loc location, m proto.Message, transient, keep bool, check func()) *knownPart {
-	if s := v.byMessage[m]; s != nil && (s.part.encoding != nil || !keep) {
-		v.recheck(loc, s.part)
-		if v.remember {
-			s.call = v.call
-			s.part.call = v.call
-		}
-		return s.part
-	}
+// part validates one part of a resource, m, rooted at loc: if a part with
+// the same encoding passed before, only its references are checked;
+// otherwise check walks it, and it is remembered if that found nothing
+// wrong. It returns the part, with its encoding if keep is set, and
+// whether it passed (its references aside, which are checked on every
+// use). The part has a zero digest if m cannot be encoded (reported).
+func (v *validator) part(loc location, m proto.Message, keep bool, check func()) (*knownPart, bool) {
 	var err error
 	v.buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(v.buf[:0], m)
 	if err != nil {
 		v.add(loc, "cannot be encoded: %v", err)
-		return &knownPart{}
+		return &knownPart{}, false
 	}
 	d := sha256.Sum256(v.buf)
-	p := v.known[d]
-	if p != nil {
+	if p := v.known[d]; p != nil {
 		v.recheck(loc, p)
 		if keep && p.encoding == nil {
 			p.encoding = slices.Clone(v.buf)
 		}
-	} else {
-		partErrs := v.partErrs
-		refs := []ref{}
-		v.refs = &refs
-		check()
-		v.refs = nil
-		p = &knownPart{digest: d, version: digest(d).String(), refs: refs}
-		if keep {
-			p.encoding = slices.Clone(v.buf)
-		}
-		// A part whose only problems are dangling references is itself
-		// fine: remember it, as its references are checked again on every
-		// use.
-		if v.partErrs != partErrs || !v.remember {
-			return p
-		}
-		v.known[d] = p
+		return p, true
+	}
+	partErrs := v.partErrs
+	refs := []ref{}
+	v.refs = &refs
+	check()
+	v.refs = nil
+	p := &knownPart{digest: d, version: digest(d).String(), refs: refs}
+	if keep {
+		p.encoding = slices.Clone(v.buf)
+	}
+	// A part whose only problems are dangling references is itself fine:
+	// remember it, as its references are checked again on every use.
+	if v.partErrs != partErrs {
+		return p, false
 	}
 	if v.remember {
-		p.call = v.call
-		if !transient {
-			v.byMessage[m] = &seenMessage{part: p, call: v.call}
-		}
+		v.known[d] = p
 	}
-	return p
+	return p, true
 }
 
 // recheck checks the references of a part that passed before, as they
@@ -566,16 +756,24 @@ func (v *validator) message(loc location, m proto.Message) {
 //
 // It also returns the encodings of the parts, from which the table's own
 // encoding is put together without encoding it again.
-func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration) (digest, *routeEncoding) {
+func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration, last, now *routeUses) (digest, *routeEncoding) {
 	h := sha256.New()
 	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
-	p := v.part(loc, shell, true, true, func() { v.message(loc, shell) })
-	h.Write(p.digest[:])
-	enc := &routeEncoding{rc: rc, shell: p.encoding, vhosts: make([][]byte, len(rc.GetVirtualHosts()))}
+	now.shell = v.use(nil, loc, "", shell, true, true, func() { v.message(loc, shell) })
+	h.Write(now.shell.digest())
+	enc := &routeEncoding{rc: rc, vhosts: make([][]byte, len(rc.GetVirtualHosts()))}
+	if now.shell.part != nil {
+		enc.shell = now.shell.part.encoding
+	}
+	var cur *cursor
+	if last != nil {
+		cur = newCursor(last.vhosts)
+	}
+	now.vhosts = make([]use, len(rc.GetVirtualHosts()))
 	for i, vh := range rc.GetVirtualHosts() {
 		vloc := loc
 		vloc.vhost = i + 1
-		p := v.part(vloc, vh, false, true, func() {
+		u := v.use(cur, vloc, vh.GetName(), vh, false, true, func() {
 			if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
 				v.add(vloc, "%v", err)
 			}
@@ -588,12 +786,23 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 			}
 			v.walk(vloc, vh.ProtoReflect())
 		})
-		h.Write(p.digest[:])
-		enc.vhosts[i] = p.encoding
+		now.vhosts[i] = u
+		h.Write(u.digest())
+		if u.part != nil {
+			enc.vhosts[i] = u.part.encoding
+		}
 	}
 	var out digest
 	h.Sum(out[:0])
 	return out, enc
+}
+
+// digest is the use's digest (zero if it did not pass: the call fails).
+func (u use) digest() []byte {
+	if u.part == nil {
+		return make([]byte, sha256.Size)
+	}
+	return u.part.digest[:]
 }
 
 // String is the digest as a version: the hex SHA-256 of the part's
