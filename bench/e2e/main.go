@@ -53,12 +53,17 @@ type config struct {
 	// envoy, if set, is the Envoy binary for the Envoy-side measurement
 	// (envoy.go).
 	envoy string
+	// providers the serve figures are measured with (file, kubernetes);
+	// pprof saves heap and CPU profiles of Kubernetes-mode serve runs.
+	providers []string
+	pprof     bool
 }
 
 // result is one row of the table.
 type result struct {
-	shape workload.Shape
-	n     int
+	shape    workload.Shape
+	n        int
+	provider string
 
 	translateWall time.Duration
 	translateRSS  int64 // bytes
@@ -88,7 +93,16 @@ func main() {
 	flag.BoolVar(&c.strict, "strict", false, "exit non-zero if a measurement could not be made (the numbers themselves are never judged)")
 	flag.StringVar(&c.plot, "plot", "", "also draw the results against N into this PNG file")
 	flag.StringVar(&c.envoy, "envoy", "", "Envoy binary: also measure, with a real Envoy fed by legate serve --envoy, route edits until Envoy serves them and Envoy's own update times (gateway shape)")
+	var providers string
+	flag.StringVar(&providers, "providers", providerFile, "where legate serve reads the workload: file, kubernetes (envtest; needs KUBEBUILDER_ASSETS), or both")
+	flag.BoolVar(&c.pprof, "pprof", false, "save heap and CPU profiles of the Kubernetes-mode serve runs next to their logs")
 	flag.Parse()
+	for _, p := range strings.Split(providers, ",") {
+		if p = strings.TrimSpace(p); p != providerFile && p != providerKube {
+			fatal(fmt.Errorf("-providers: %q is neither %s nor %s", p, providerFile, providerKube))
+		}
+		c.providers = append(c.providers, strings.TrimSpace(p))
+	}
 	for _, s := range strings.Split(shapes, ",") {
 		sh, err := workload.ParseShape(strings.TrimSpace(s))
 		if err != nil {
@@ -115,28 +129,36 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	var results []*result
-	for _, shape := range c.shapes {
-		for _, n := range c.sizes {
-			r := &result{shape: shape, n: n, allocsOfRoute: math.NaN()}
-			if a, ok := allocs[fmt.Sprintf("%s/%s", shape, sizeName(n))]; ok {
-				r.allocsOfRoute = a
+	var results, plotted []*result
+	for _, provider := range c.providers {
+		for _, shape := range c.shapes {
+			for _, n := range c.sizes {
+				r := &result{shape: shape, n: n, provider: provider, allocsOfRoute: math.NaN()}
+				if a, ok := allocs[fmt.Sprintf("%s/%s", shape, sizeName(n))]; ok {
+					r.allocsOfRoute = a
+				}
+				measureOne := measure
+				if provider == providerKube {
+					measureOne = measureKube
+				} else {
+					plotted = append(plotted, r)
+				}
+				if err := measureOne(c, r); err != nil {
+					r.notes = append(r.notes, err.Error())
+				}
+				fmt.Fprintf(os.Stderr, "e2e: %s/%s done\n", r.label(), sizeName(n))
+				results = append(results, r)
 			}
-			if err := measure(c, r); err != nil {
-				r.notes = append(r.notes, err.Error())
-			}
-			fmt.Fprintf(os.Stderr, "e2e: %s/%s done\n", shape, sizeName(n))
-			results = append(results, r)
 		}
 	}
 	printTable(os.Stdout, c, results)
 	printEnvoyTable(os.Stdout, results)
-	if c.plot != "" {
+	if c.plot != "" && len(plotted) > 0 {
 		f, err := os.Create(c.plot)
 		if err != nil {
 			fatal(err)
 		}
-		if err := writePlot(f, results); err != nil {
+		if err := writePlot(f, plotted); err != nil {
 			fatal(err)
 		}
 		if err := f.Close(); err != nil {
@@ -146,7 +168,7 @@ func main() {
 	if c.strict {
 		for _, r := range results {
 			if len(r.notes) > 0 {
-				fatal(fmt.Errorf("%s/%s: a measurement failed (see the notes above)", r.shape, sizeName(r.n)))
+				fatal(fmt.Errorf("%s/%s: a measurement failed (see the notes above)", r.label(), sizeName(r.n)))
 			}
 		}
 	}

@@ -12,12 +12,12 @@ import (
 )
 
 func printTable(w io.Writer, c config, rs []*result) {
-	fmt.Fprintf(w, "translate: median of %d runs; edits: up to %d per series (within %s), latency from the file rename to the response arriving at the ADS client\n\n", c.runs, c.edits, c.budget)
+	fmt.Fprintf(w, "translate: median of %d runs; edits: up to %d per series (within %s), latency from the file rename (file provider) or the API request (kube rows: Kubernetes provider, envtest) to the response arriving at the ADS client\n\n", c.runs, c.edits, c.budget)
 	fmt.Fprintln(w, "| shape | N | translate wall | translate peak RSS | serve start → full config | route edit → RDS push p50 / p99 (n) | other types pushed on route edits | EndpointSlice edit → EDS push p50 / p99 (n) | LDS/RDS/CDS pushed on EDS edits | serve RSS | serve Go live heap | allocs/route |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|")
 	for _, r := range rs {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.shape, sizeName(r.n), dur(r.translateWall), mib(r.translateRSS), dur(r.startup),
+			r.label(), sizeName(r.n), dur(r.translateWall), mib(r.translateRSS), dur(r.startup),
 			series(r.route), typeCounts(r.routeOther, r.route), series(r.eds), typeCounts(r.edsOther, r.eds),
 			mib(r.rss), mib(r.heap), allocs(r.allocsOfRoute))
 	}
@@ -25,11 +25,11 @@ func printTable(w io.Writer, c config, rs []*result) {
 	var ratios []string
 	for i := 1; i < len(rs); i++ {
 		a, b := rs[i-1], rs[i]
-		if a.shape != b.shape || a.translateWall == 0 || b.translateWall == 0 {
+		if a.shape != b.shape || a.provider != b.provider {
 			continue
 		}
 		ratios = append(ratios, fmt.Sprintf("| %s | %s/%s (×%.0f routes) | ×%s | ×%s | ×%s | ×%s | ×%s |",
-			b.shape, sizeName(b.n), sizeName(a.n), float64(b.n)/float64(a.n),
+			b.label(), sizeName(b.n), sizeName(a.n), float64(b.n)/float64(a.n),
 			ratio(float64(b.translateWall), float64(a.translateWall)),
 			ratio(float64(b.translateRSS), float64(a.translateRSS)),
 			ratio(float64(percentile(b.route, 0.99)), float64(percentile(a.route, 0.99))),
@@ -47,7 +47,7 @@ func printTable(w io.Writer, c config, rs []*result) {
 	var notes []string
 	for _, r := range rs {
 		for _, n := range r.notes {
-			notes = append(notes, fmt.Sprintf("- %s/%s: %s", r.shape, sizeName(r.n), n))
+			notes = append(notes, fmt.Sprintf("- %s/%s: %s", r.label(), sizeName(r.n), n))
 		}
 	}
 	if len(notes) > 0 {

@@ -1,0 +1,425 @@
+package main
+
+// The Kubernetes-provider mode (-providers kubernetes): the workload is
+// created in a real kube-apiserver and etcd (controller-runtime envtest,
+// binaries from KUBEBUILDER_ASSETS), `legate serve --kubeconfig` watches
+// them, and every edit is an API request (a merge patch of one HTTPRoute,
+// then of one EndpointSlice) timed until the ADS client holds its result.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/bench/workload"
+)
+
+// Providers the serve measurements can read the workload from.
+const (
+	providerFile = "file"
+	providerKube = "kubernetes"
+)
+
+// kubeEnv is one API server with the CRDs installed, a fast client of it
+// and a kubeconfig file for legate.
+type kubeEnv struct {
+	env        *envtest.Environment
+	client     client.Client
+	kubeconfig string
+}
+
+// startKube starts kube-apiserver and etcd with the Gateway API
+// (experimental channel, a superset of the standard one) and
+// getambassador.io CRDs.
+func startKube(dir string) (*kubeEnv, error) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set (hack/build-kube.sh prints the folder to export)")
+	}
+	gatewayAPI, err := goListDir("sigs.k8s.io/gateway-api")
+	if err != nil {
+		return nil, err
+	}
+	root, err := goListDir("")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths: []string{
+			filepath.Join(gatewayAPI, "config", "crd", "experimental"),
+			filepath.Join(root, "charts", "legate", "crds"),
+		},
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: time.Minute,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	// envtest's default Service range (a /24) holds 254 Services; /12 is
+	// the largest the API server accepts.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
+	}
+	k := &kubeEnv{env: env}
+	cfg = rest.CopyConfig(cfg)
+	// Creating tens of thousands of objects at client-go's default 5/s
+	// would take hours.
+	cfg.QPS, cfg.Burst = 5000, 10000
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		k.stop()
+		return nil, err
+	}
+	if err := gatewayv1.Install(scheme); err != nil {
+		k.stop()
+		return nil, err
+	}
+	if k.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		k.stop()
+		return nil, err
+	}
+	user, err := env.AddUser(envtest.User{Name: "legate", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		k.stop()
+		return nil, fmt.Errorf("adding legate's user: %w", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		k.stop()
+		return nil, err
+	}
+	k.kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(k.kubeconfig, kc, 0o600); err != nil {
+		k.stop()
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *kubeEnv) stop() {
+	if err := k.env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: stopping kube-apiserver:", err)
+	}
+}
+
+// goListDir is the folder of module mod ("" for the main module).
+func goListDir(mod string) (string, error) {
+	args := []string{"list", "-m", "-f", "{{.Dir}}"}
+	if mod != "" {
+		args = append(args, mod)
+	}
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m %s: %w", mod, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// createAll creates the objects of a workload: the namespace and
+// cluster-scoped ones first, the rest by a pool of workers.
+func (k *kubeEnv) createAll(ctx context.Context, objs []client.Object) error {
+	create := func(o client.Object) error {
+		err := k.client.Create(ctx, o)
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
+		}
+		return nil
+	}
+	var rest []client.Object
+	for _, o := range objs {
+		if o.GetNamespace() == "" {
+			if err := create(o); err != nil {
+				return err
+			}
+			continue
+		}
+		rest = append(rest, o)
+	}
+	work := make(chan client.Object)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for o := range work {
+				if err := create(o); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for _, o := range rest {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// measureKube fills r's serve figures with the Kubernetes provider.
+func measureKube(c config, r *result) error {
+	if r.shape != workload.Gateway {
+		return fmt.Errorf("the Kubernetes mode edits HTTPRoutes: shape %s is not supported", r.shape)
+	}
+	dir := filepath.Join(c.work, fmt.Sprintf("kube-%s-%d", r.shape, r.n))
+	fmt.Fprintf(os.Stderr, "e2e: %s/%s: starting kube-apiserver\n", r.label(), sizeName(r.n))
+	k, err := startKube(dir)
+	if err != nil {
+		return err
+	}
+	defer k.stop()
+	ctx := context.Background()
+	objs, err := workload.Objects(r.shape, r.n)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := k.createAll(ctx, objs); err != nil {
+		return err
+	}
+	r.notes = append(r.notes, fmt.Sprintf("%d objects created in %s", len(objs), dur(time.Since(start))))
+	fmt.Fprintf(os.Stderr, "e2e: %s/%s: %d objects created in %s\n", r.label(), sizeName(r.n), len(objs), dur(time.Since(start)))
+
+	xdsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	logf, err := os.Create(dir + ".serve.log")
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	args := []string{"serve", "--kubeconfig", k.kubeconfig, "--xds-address", xdsAddr,
+		"--metrics-address", metricsAddr, "--health-address", "", "--admin-address", adminAddr,
+		"--log-level", "warn"}
+	if c.pprof {
+		args = append(args, "--admin-pprof")
+	}
+	cmd := exec.Command(c.legate, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG", "POD_NAME", "POD_NAMESPACE"), "GODEBUG=gctrace=1")
+	start = time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer stop(cmd)
+	ac, err := dialRetry(xdsAddr, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer ac.Close()
+	if _, err := ac.WaitFor(5*time.Minute, func(a *ads) bool { return a.complete(2 * r.n) }); err != nil {
+		return fmt.Errorf("waiting for the full configuration: %w", err)
+	}
+	r.startup = time.Since(start)
+	fmt.Fprintf(os.Stderr, "e2e: %s/%s: full configuration after %s\n", r.label(), sizeName(r.n), dur(r.startup))
+
+	// Steady state includes Legate's status writes (one per HTTPRoute after
+	// a start): edits are measured once they are over, and how long they
+	// took is noted.
+	if d, err := k.waitStatuses(ctx, r.n, start, 10*time.Minute); err != nil {
+		r.notes = append(r.notes, err.Error())
+	} else {
+		r.notes = append(r.notes, fmt.Sprintf("every HTTPRoute's status written %s after serve start", dur(d)))
+	}
+	time.Sleep(3 * time.Second)
+	if r.rss, err = procRSS(cmd.Process.Pid); err != nil {
+		return err
+	}
+	if r.heap, err = liveHeap(logf.Name()); err != nil {
+		r.notes = append(r.notes, err.Error())
+	}
+	if c.pprof {
+		if err := fetch("http://"+adminAddr+"/debug/pprof/heap", dir+".heap.pprof"); err != nil {
+			r.notes = append(r.notes, err.Error())
+		}
+		// A CPU profile of the edit series that follows.
+		go func() {
+			_ = fetch("http://"+adminAddr+"/debug/pprof/profile?seconds=20", dir+".cpu.pprof")
+		}()
+	}
+
+	// Route edits: route 0's prefix becomes /app-K/.
+	route := &gatewayv1.HTTPRoute{}
+	if err := k.client.Get(ctx, client.ObjectKey{Namespace: workload.Namespace, Name: workload.RouteName(0)}, route); err != nil {
+		return err
+	}
+	setPrefix := func(p string) error {
+		base := route.DeepCopy()
+		route.Spec.Rules[0].Matches[0].Path.Value = &p
+		return k.client.Patch(ctx, route, client.MergeFrom(base))
+	}
+	before := ac.Counts()
+	deadline := time.Now().Add(c.budget)
+	for i := 1; i <= c.edits && time.Now().Before(deadline); i++ {
+		p := fmt.Sprintf("/app-%d/", i)
+		d, err := apiEdit(ac, func() error { return setPrefix(p) },
+			func(a *ads) bool { return a.hasPrefix(p) || a.hasPrefix(strings.TrimSuffix(p, "/")) })
+		if err != nil {
+			return fmt.Errorf("route edit %d: %w", i, err)
+		}
+		r.route = append(r.route, d)
+	}
+	last := fmt.Sprintf("/app-%d/", len(r.route))
+	if _, err := apiEdit(ac, func() error { return setPrefix(workload.PrefixPath) }, func(a *ads) bool {
+		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/")) && a.routeCount() == 2*r.n
+	}); err != nil {
+		return fmt.Errorf("restoring route 0: %w", err)
+	}
+	time.Sleep(time.Second)
+	r.routeOther = others(before, ac.Counts(), resource.RouteType)
+
+	// EndpointSlice edits: Service 0's first address becomes a new one
+	// from the benchmarking range 198.18.0.0/15.
+	slice := &discoveryv1.EndpointSlice{}
+	if err := k.client.Get(ctx, client.ObjectKey{Namespace: workload.Namespace, Name: workload.SliceName(0)}, slice); err != nil {
+		return err
+	}
+	setAddr := func(a string) error {
+		base := slice.DeepCopy()
+		slice.Endpoints[0].Addresses = []string{a}
+		return k.client.Patch(ctx, slice, client.MergeFrom(base))
+	}
+	orig := slice.Endpoints[0].Addresses[0]
+	before = ac.Counts()
+	deadline = time.Now().Add(c.budget)
+	for i := 1; i <= c.edits && time.Now().Before(deadline); i++ {
+		addr := fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
+		d, err := apiEdit(ac, func() error { return setAddr(addr) }, func(a *ads) bool { return a.hasEndpoint(addr) })
+		if err != nil {
+			return fmt.Errorf("EndpointSlice edit %d: %w", i, err)
+		}
+		r.eds = append(r.eds, d)
+	}
+	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
+	if _, err := apiEdit(ac, func() error { return setAddr(orig) }, func(a *ads) bool {
+		return !a.hasEndpoint(lastAddr) && a.hasEndpoint(orig)
+	}); err != nil {
+		return fmt.Errorf("restoring EndpointSlice 0: %w", err)
+	}
+	time.Sleep(time.Second)
+	r.edsOther = others(before, ac.Counts(), resource.EndpointType)
+	return nil
+}
+
+// apiEdit makes one API request and returns the time from just before it
+// until cond held at the ADS client.
+func apiEdit(ac *ads, do func() error, cond func(*ads) bool) (time.Duration, error) {
+	start := time.Now()
+	if err := do(); err != nil {
+		return 0, err
+	}
+	at, err := ac.WaitFor(time.Minute, cond)
+	if err != nil {
+		return 0, err
+	}
+	return at.Sub(start), nil
+}
+
+// waitStatuses waits until every HTTPRoute carries a status entry, and
+// returns how long after start that was.
+func (k *kubeEnv) waitStatuses(ctx context.Context, n int, start time.Time, timeout time.Duration) (time.Duration, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		list := &gatewayv1.HTTPRouteList{}
+		if err := k.client.List(ctx, list, client.InNamespace(workload.Namespace)); err != nil {
+			return 0, fmt.Errorf("listing HTTPRoutes: %w", err)
+		}
+		done := 0
+		for i := range list.Items {
+			if len(list.Items[i].Status.Parents) > 0 {
+				done++
+			}
+		}
+		if done == n {
+			return time.Since(start), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("only %d of %d HTTPRoutes had a status %s after serve start", done, n, dur(time.Since(start)))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetching %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func withoutEnv(env []string, names ...string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		keep := true
+		for _, n := range names {
+			if n == name {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// label names a row's workload: its shape, and the provider when it is
+// not the file one.
+func (r *result) label() string {
+	if r.provider == providerKube {
+		return string(r.shape) + " (kube)"
+	}
+	return string(r.shape)
+}
