@@ -2,23 +2,11 @@ package kubernetes_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/legateproxy/legate/gatewayapi"
-	"github.com/legateproxy/legate/provider/kubernetes"
-	"github.com/legateproxy/legate/translators"
 )
 
 // TestStatusWritesDoNotTriggerSnapshots runs the provider against a real
@@ -26,62 +14,9 @@ import (
 // writer does) must not produce a new snapshot, while a change to its spec
 // must.
 func TestStatusWritesDoNotTriggerSnapshots(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS must name the folder of kube-apiserver and etcd (hack/build-kube.sh prints it)")
-	}
-	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
-	if err != nil {
-		t.Fatalf("locating the Gateway API module: %v", err)
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(strings.TrimSpace(string(dir)), "config", "crd", "standard")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
-		}
-	})
-	reg := translators.NewRegistry(gatewayapi.New())
-	p, err := kubernetes.New(kubernetes.Options{
-		Config: cfg, Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Debounce: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scheme, err := reg.Scheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	snapshots := make(chan *translators.Inputs, 16)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, snapshots) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("provider: %v", err)
-		}
-	})
-	next := func(what string, within time.Duration) *translators.Inputs {
-		t.Helper()
-		select {
-		case in := <-snapshots:
-			return in
-		case <-time.After(within):
-			t.Fatalf("no snapshot within %v after %s", within, what)
-			return nil
-		}
-	}
+	cfg := startAPIServer(t)
+	k8s, next, snapshots := runProvider(t, cfg)
+	ctx := context.Background()
 	next("start", 30*time.Second)
 
 	gc := &gatewayv1.GatewayClass{

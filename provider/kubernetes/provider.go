@@ -16,11 +16,14 @@
 package kubernetes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -56,15 +60,26 @@ type Provider struct {
 	opts   Options
 	scheme *runtime.Scheme
 	cache  cache.Cache
-	kinds  []kind
+	kinds  []*kind
 	log    *slog.Logger
+
+	// mu guards every kind's objects.
+	mu sync.Mutex
 }
 
-// kind is one watched object kind and how to list it.
+// kind is one watched object kind and the objects of it the informer
+// holds.
 type kind struct {
 	gvk      schema.GroupVersionKind
-	listGVK  schema.GroupVersionKind
 	template client.Object
+
+	// objects are the informer's own objects (the pointers it stores, not
+	// copies), by namespace and name: they are read-only, so snapshots
+	// share them instead of deep-copying every object each time.
+	objects map[types.NamespacedName]client.Object
+	// sorted is objects in Inputs order, nil after a change: a snapshot
+	// re-sorts only the kinds that changed since the last one.
+	sorted []client.Object
 }
 
 // New prepares the informers; Run starts them.
@@ -88,11 +103,11 @@ func New(o Options) (*Provider, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kind of %T: %w", obj, err)
 		}
-		p.kinds = append(p.kinds, kind{gvk: gvk, listGVK: gvk.GroupVersion().WithKind(gvk.Kind + "List"), template: obj})
+		p.kinds = append(p.kinds, &kind{gvk: gvk, template: obj, objects: map[types.NamespacedName]client.Object{}})
 	}
 	copts := cache.Options{
 		Scheme:           scheme,
-		DefaultTransform: stripBulk,
+		DefaultTransform: p.transform,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
 		},
@@ -115,6 +130,24 @@ func (p *Provider) Cache() cache.Cache { return p.cache }
 
 // Scheme is the scheme of every watched kind.
 func (p *Provider) Scheme() *runtime.Scheme { return p.scheme }
+
+// transform runs on every object the informers receive, before they store
+// it and before anyone else can see it: the only moment an informer's
+// object may be written to. It strips bulk (stripBulk) and sets the
+// object's kind, which typed lists leave empty and translators read, so
+// that snapshots can hand out the stored objects as they are.
+func (p *Provider) transform(obj any) (any, error) {
+	obj, err := stripBulk(obj)
+	if err != nil {
+		return obj, err
+	}
+	if ro, ok := obj.(runtime.Object); ok && ro.GetObjectKind().GroupVersionKind().Empty() {
+		if gvk, err := apiutil.GVKForObject(ro, p.scheme); err == nil {
+			ro.GetObjectKind().SetGroupVersionKind(gvk)
+		}
+	}
+	return obj, nil
+}
 
 // stripBulk drops what Legate never reads and what makes cached objects big:
 // managed fields and the last-applied-configuration annotation.
@@ -142,17 +175,28 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 		}
 	}
 	watched := p.kinds[:0:0]
+	var synced []toolscache.InformerSynced
 	for _, k := range p.kinds {
 		statusTracked := hasStatusSubresource(k.gvk)
 		handler := toolscache.ResourceEventHandlerFuncs{
-			AddFunc: func(any) { poke() },
+			AddFunc: func(obj any) {
+				p.put(k, obj)
+				poke()
+			},
 			UpdateFunc: func(oldObj, newObj any) {
+				// The new object replaces the old one in the next
+				// snapshot either way; a status-only change just does not
+				// ask for one.
+				p.put(k, newObj)
 				if statusTracked && statusOnly(oldObj, newObj) {
 					return
 				}
 				poke()
 			},
-			DeleteFunc: func(any) { poke() },
+			DeleteFunc: func(obj any) {
+				p.remove(k, obj)
+				poke()
+			},
 		}
 		inf, err := p.cache.GetInformer(ctx, k.template)
 		if meta.IsNoMatchError(err) {
@@ -167,9 +211,11 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 		if err != nil {
 			return fmt.Errorf("informer for %s: %w", k.gvk.Kind, err)
 		}
-		if _, err := inf.AddEventHandler(handler); err != nil {
+		reg, err := inf.AddEventHandler(handler)
+		if err != nil {
 			return fmt.Errorf("watching %s: %w", k.gvk.Kind, err)
 		}
+		synced = append(synced, reg.HasSynced)
 		watched = append(watched, k)
 	}
 	p.kinds = watched
@@ -179,7 +225,9 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 	defer wg.Wait()
 
 	start := time.Now()
-	if !p.cache.WaitForCacheSync(ctx) {
+	// Synced informers, and handlers that have seen every object of their
+	// initial lists: only then do the kinds' object sets hold everything.
+	if !p.cache.WaitForCacheSync(ctx) || !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
 		if err := ctx.Err(); err != nil {
 			return nil
 		}
@@ -269,38 +317,56 @@ func (p *Provider) emit(ctx context.Context, out chan<- *translators.Inputs) err
 	return nil
 }
 
-// Snapshot lists every watched kind from the informer caches into one
-// Inputs. The caches return copies, so the snapshot is the caller's.
-func (p *Provider) Snapshot(ctx context.Context) (*translators.Inputs, error) {
+// put records obj, the informer's stored object, as the current one of
+// its namespace and name.
+func (p *Provider) put(k *kind, obj any) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k.objects[client.ObjectKeyFromObject(o)] = o
+	k.sorted = nil
+}
+
+// remove forgets a deleted object (or the tombstone of one whose deletion
+// the informer missed).
+func (p *Provider) remove(k *kind, obj any) {
+	if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	o, ok := obj.(client.Object)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(k.objects, client.ObjectKeyFromObject(o))
+	k.sorted = nil
+}
+
+// Snapshot returns every watched object in one Inputs. The objects are the
+// informers' own, shared with every other snapshot that holds them
+// unchanged: nobody may write into them (translators.Inputs is read-only),
+// and an unchanged object keeps its pointer from one snapshot to the next.
+func (p *Provider) Snapshot(context.Context) (*translators.Inputs, error) {
 	in := &translators.Inputs{}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, k := range p.kinds {
-		robj, err := p.scheme.New(k.listGVK)
-		if err != nil {
-			return nil, fmt.Errorf("list type of %s: %w", k.gvk.Kind, err)
+		if k.sorted == nil {
+			k.sorted = slices.SortedFunc(maps.Values(k.objects), func(a, b client.Object) int {
+				return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
+			})
 		}
-		list, ok := robj.(client.ObjectList)
-		if !ok {
-			return nil, fmt.Errorf("%s is not a list", k.listGVK.Kind)
-		}
-		if err := p.cache.List(ctx, list); err != nil {
-			return nil, fmt.Errorf("listing %s: %w", k.gvk.Kind, err)
-		}
-		items, err := meta.ExtractList(list)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s list: %w", k.gvk.Kind, err)
-		}
-		for _, item := range items {
-			obj, ok := item.(client.Object)
-			if !ok {
-				continue
-			}
-			// Typed lists drop TypeMeta; translators may want the kind.
-			obj.GetObjectKind().SetGroupVersionKind(k.gvk)
+		for _, obj := range k.sorted {
 			if err := in.Add(obj); err != nil && !errors.Is(err, translators.ErrUnknownKind) {
 				return nil, err
 			}
 		}
 	}
+	// Every kind is in order already; this orders Others by kind.
 	in.Sort()
 	return in, nil
 }
