@@ -8,14 +8,16 @@
 #   LEGATE_BENCH_LARGE=1 bench/run.sh  # N = 1k, 10k and 50k
 #
 # Knobs: SIZES (comma-separated route counts), SHAPES (ingress, gateway,
-# mapping, mixed), EDITS (edits per serve series, default 50), RUNS
-# (translate runs, default 3), BUDGET (time limit per edit series, default
-# 90s), BENCHTIME (go test -benchtime, default 3x), WORK (keep workloads and
-# serve logs in this folder instead of a temporary one), PLOT (where to draw
-# the PNG plot of the results against N, default bench/results.png). The
-# gateway shape is also measured with a real Envoy (pinned by
-# hack/install-envoy.sh): route edits until Envoy serves them, and Envoy's
-# own update_duration histograms.
+# mapping, mixed), PROVIDERS (where serve reads the workload: file,
+# kubernetes; default both; the kubernetes rows are of the gateway shape up
+# to N = 10k, in a real kube-apiserver and etcd built by hack/build-kube.sh),
+# EDITS (edits per serve series, default 50), RUNS (translate runs, default
+# 3), BUDGET (time limit per edit series, default 90s), BENCHTIME (go test
+# -benchtime, default 3x), WORK (keep workloads and serve logs in this
+# folder instead of a temporary one), PLOT (where to draw the PNG plot of
+# the results against N, default bench/results.png). The gateway shape is
+# also measured with a real Envoy (pinned by hack/install-envoy.sh): route
+# edits until Envoy serves them, and Envoy's own update_duration histograms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -39,8 +41,14 @@ echo "running BenchmarkPipeline" >&2
 # Benchmark output goes to stderr so that stdout is the table alone.
 $GO test -run '^$' -bench '^BenchmarkPipeline$' -benchtime "${BENCHTIME:-3x}" ./pipeline | tee "$work/bench.txt" >&2
 
-echo "running the end-to-end benchmark (sizes $sizes)" >&2
-$GO run ./bench/e2e -legate "$work/legate" -work "$work" -sizes "$sizes" \
+providers=${PROVIDERS:-file,kubernetes}
+if [[ $providers == *kubernetes* && -z ${KUBEBUILDER_ASSETS:-} ]]; then
+	KUBEBUILDER_ASSETS=$(./hack/build-kube.sh)
+	export KUBEBUILDER_ASSETS
+fi
+
+echo "running the end-to-end benchmark (sizes $sizes, providers $providers)" >&2
+$GO run ./bench/e2e -legate "$work/legate" -work "$work" -sizes "$sizes" -providers "$providers" \
 	-shapes "${SHAPES:-ingress,gateway,mapping}" -edits "${EDITS:-50}" -runs "${RUNS:-3}" \
 	-budget "${BUDGET:-90s}" -benchfile "$work/bench.txt" -plot "${PLOT:-bench/results.png}" \
 	-envoy "$(./hack/install-envoy.sh)"

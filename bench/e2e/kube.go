@@ -187,9 +187,6 @@ func (k *kubeEnv) createAll(ctx context.Context, objs []client.Object) error {
 
 // measureKube fills r's serve figures with the Kubernetes provider.
 func measureKube(c config, r *result) error {
-	if r.shape != workload.Gateway {
-		return fmt.Errorf("the Kubernetes mode edits HTTPRoutes: shape %s is not supported", r.shape)
-	}
 	dir := filepath.Join(c.work, fmt.Sprintf("kube-%s-%d", r.shape, r.n))
 	fmt.Fprintf(os.Stderr, "e2e: %s/%s: starting kube-apiserver\n", r.label(), sizeName(r.n))
 	k, err := startKube(dir)

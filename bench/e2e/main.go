@@ -57,6 +57,10 @@ type config struct {
 	// pprof saves heap and CPU profiles of Kubernetes-mode serve runs.
 	providers []string
 	pprof     bool
+	// kubeMax is the largest N measured with the Kubernetes provider:
+	// creating 150k objects in one API server takes longer than the rest
+	// of a run.
+	kubeMax int
 }
 
 // result is one row of the table.
@@ -95,6 +99,7 @@ func main() {
 	flag.StringVar(&c.envoy, "envoy", "", "Envoy binary: also measure, with a real Envoy fed by legate serve --envoy, route edits until Envoy serves them and Envoy's own update times (gateway shape)")
 	var providers string
 	flag.StringVar(&providers, "providers", providerFile, "where legate serve reads the workload: file, kubernetes (envtest; needs KUBEBUILDER_ASSETS), or both")
+	flag.IntVar(&c.kubeMax, "kube-max-size", 10000, "largest N measured with the Kubernetes provider")
 	flag.BoolVar(&c.pprof, "pprof", false, "save heap and CPU profiles of the Kubernetes-mode serve runs next to their logs")
 	flag.Parse()
 	for _, p := range strings.Split(providers, ",") {
@@ -132,7 +137,15 @@ func main() {
 	var results, plotted []*result
 	for _, provider := range c.providers {
 		for _, shape := range c.shapes {
+			if provider == providerKube && shape != workload.Gateway {
+				// The Kubernetes mode edits HTTPRoutes.
+				continue
+			}
 			for _, n := range c.sizes {
+				if provider == providerKube && n > c.kubeMax {
+					fmt.Fprintf(os.Stderr, "e2e: %s (kube)/%s skipped: above -kube-max-size\n", shape, sizeName(n))
+					continue
+				}
 				r := &result{shape: shape, n: n, provider: provider, allocsOfRoute: math.NaN()}
 				if a, ok := allocs[fmt.Sprintf("%s/%s", shape, sizeName(n))]; ok {
 					r.allocsOfRoute = a
