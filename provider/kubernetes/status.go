@@ -142,14 +142,24 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 	// nothing, and the cache answers without a request. A merge patch
 	// carries no resourceVersion, so it cannot conflict; a stale cache
 	// costs at most a patch that changes nothing.
-	var reader client.Reader = w.client
+	//
+	// From the cache, obj is a shallow copy of the cached object (no deep
+	// copy: every snapshot hands the writer every object, and most need
+	// nothing written): its maps and slices are the cache's, which nobody
+	// may write into. mutate only assigns status fields of obj itself,
+	// never into what they point at, and base is a second shallow copy;
+	// only an object that is written is deep-copied, since the patch
+	// response is decoded into it.
+	var err error
 	if w.cached != nil {
-		reader = w.cached
+		err = w.cached.Get(ctx, key, obj, client.UnsafeDisableDeepCopy)
+	} else {
+		err = w.client.Get(ctx, key, obj)
 	}
-	err := reader.Get(ctx, key, obj)
 	if err == nil {
-		base := obj.DeepCopyObject().(client.Object)
+		base := shallowCopy(obj)
 		if mutate(obj) {
+			obj = obj.DeepCopyObject().(client.Object)
 			err = w.client.Status().Patch(ctx, obj, client.MergeFrom(base), w.owner)
 		}
 	}
@@ -161,6 +171,15 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 	}
 	w.announce(obj, st)
 	return nil
+}
+
+// shallowCopy returns a new object holding the same field values as obj
+// (a pointer to a struct).
+func shallowCopy(obj client.Object) client.Object {
+	v := reflect.ValueOf(obj).Elem()
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	return c.Interface().(client.Object)
 }
 
 // statusTarget returns an empty object of st's kind and a function that

@@ -1,0 +1,90 @@
+package kubernetes
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"reflect"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/translators"
+)
+
+// sharingReader answers Get as the informer cache does when asked not to
+// deep-copy: a shallow copy of the stored object, sharing its maps and
+// slices.
+type sharingReader struct{ stored client.Object }
+
+func (r sharingReader) Get(_ context.Context, key client.ObjectKey, out client.Object, opts ...client.GetOption) error {
+	var o client.GetOptions
+	o.ApplyOptions(opts)
+	src := r.stored
+	if o.UnsafeDisableDeepCopy == nil || !*o.UnsafeDisableDeepCopy {
+		src = src.DeepCopyObject().(client.Object)
+	}
+	reflect.ValueOf(out).Elem().Set(reflect.ValueOf(src).Elem())
+	return nil
+}
+
+func (sharingReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	panic("not used")
+}
+
+// The status writer reads the cached object without copying it, yet writes
+// the new status (the API server gets it) and leaves the cached object,
+// shared with every snapshot, exactly as it was.
+func TestStatusWriterLeavesCachedObjectsAlone(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := gatewayv1.Install(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
+	other := gatewayv1.RouteParentStatus{
+		ParentRef: gatewayv1.ParentReference{Name: "theirs"}, ControllerName: "example.com/other",
+		Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}},
+	}
+	route := &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Generation: 2,
+			Labels: map[string]string{"app": "web"}, Annotations: map[string]string{"note": "x"}},
+		Spec:   gatewayv1.HTTPRouteSpec{Hostnames: []gatewayv1.Hostname{"web.example"}},
+		Status: gatewayv1.HTTPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: []gatewayv1.RouteParentStatus{other}}},
+	}
+	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(route.DeepCopy()).
+		WithStatusSubresource(&gatewayv1.HTTPRoute{}).Build()
+	cached := route.DeepCopy()
+	before := cached.DeepCopy()
+	w := &StatusWriter{
+		client: api, cached: sharingReader{cached}, owner: client.FieldOwner("test"),
+		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
+	}
+	ref := translators.ObjectRef{Kind: "HTTPRoute", Namespace: "default", Name: "web"}
+	mine := gatewayv1.RouteParentStatus{
+		ParentRef: gatewayv1.ParentReference{Name: "bench"}, ControllerName: ours,
+		Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 2}},
+	}
+	w.Update([]translators.ObjectStatus{{Object: ref, RouteParents: []gatewayv1.RouteParentStatus{mine}, RouteController: ours}})
+	w.write(context.Background())
+
+	if !reflect.DeepEqual(cached, before) {
+		t.Errorf("the status writer changed the cached object:\nbefore %+v\nafter  %+v", before, cached)
+	}
+	got := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKeyFromObject(route), got); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got.Status.Parents); n != 2 {
+		t.Fatalf("API server holds %d status parents, want the other controller's and Legate's: %+v", n, got.Status.Parents)
+	}
+	if got.Status.Parents[0].ControllerName != other.ControllerName || got.Status.Parents[1].ControllerName != ours ||
+		got.Status.Parents[1].ParentRef.Name != "bench" {
+		t.Errorf("status parents written: %+v", got.Status.Parents)
+	}
+}
