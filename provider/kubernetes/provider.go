@@ -28,6 +28,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -141,12 +142,27 @@ func (p *Provider) transform(obj any) (any, error) {
 	if err != nil {
 		return obj, err
 	}
+	if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		stripEndpoints(s)
+	}
 	if ro, ok := obj.(runtime.Object); ok && ro.GetObjectKind().GroupVersionKind().Empty() {
 		if gvk, err := apiutil.GVKForObject(ro, p.scheme); err == nil {
 			ro.GetObjectKind().SetGroupVersionKind(gvk)
 		}
 	}
 	return obj, nil
+}
+
+// stripEndpoints drops the parts of a slice's endpoints no translator
+// reads: which Pod and node each one is (targetRef, nodeName), and its
+// topology (zone, hints, deprecatedTopology). With every Pod's reference
+// they are most of a slice's size in a cluster; Envoy gets addresses,
+// ports and conditions only.
+func stripEndpoints(s *discoveryv1.EndpointSlice) {
+	for i := range s.Endpoints {
+		e := &s.Endpoints[i]
+		e.TargetRef, e.NodeName, e.Zone, e.Hints, e.DeprecatedTopology = nil, nil, nil, nil, nil
+	}
 }
 
 // stripBulk drops what Legate never reads and what makes cached objects big:

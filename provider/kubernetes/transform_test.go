@@ -1,10 +1,14 @@
 package kubernetes
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 )
 
 // The informers' transform drops managed fields and the last-applied
@@ -36,5 +40,47 @@ func TestStripBulkKeepsWhatTranslatorsRead(t *testing.T) {
 	// Something that is not an object passes through untouched.
 	if v, err := stripBulk("tombstone"); err != nil || v != "tombstone" {
 		t.Errorf("stripBulk(string) = %v, %v", v, err)
+	}
+}
+
+// EndpointSlices lose what no translator reads (which Pod and node each
+// endpoint is, its topology) and keep addresses, conditions and ports, and
+// every object gets its kind set.
+func TestTransformStripsEndpointsAndSetsKind(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	p := &Provider{scheme: scheme}
+	ready, node, zone := true, "node-1", "zone-a"
+	port := int32(8080)
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "web-1", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Port: &port}},
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses:          []string{"10.0.0.1"},
+			Conditions:         discoveryv1.EndpointConditions{Ready: &ready},
+			TargetRef:          &corev1.ObjectReference{Kind: "Pod", Name: "web-abc", Namespace: "default", UID: "u1"},
+			NodeName:           &node,
+			Zone:               &zone,
+			Hints:              &discoveryv1.EndpointHints{ForZones: []discoveryv1.ForZone{{Name: zone}}},
+			DeprecatedTopology: map[string]string{"kubernetes.io/hostname": node},
+		}},
+	}
+	out, err := p.transform(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*discoveryv1.EndpointSlice)
+	want := discoveryv1.Endpoint{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}
+	if !reflect.DeepEqual(got.Endpoints, []discoveryv1.Endpoint{want}) {
+		t.Errorf("endpoints after the transform: %+v, want %+v", got.Endpoints, want)
+	}
+	if len(got.Ports) != 1 || got.Labels[discoveryv1.LabelServiceName] != "web" {
+		t.Errorf("ports or labels lost: %+v", got)
+	}
+	if gvk := got.GroupVersionKind(); gvk != discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice") {
+		t.Errorf("kind %v, want discovery.k8s.io/v1 EndpointSlice", gvk)
 	}
 }
