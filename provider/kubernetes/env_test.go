@@ -48,14 +48,15 @@ func startAPIServer(t *testing.T) *rest.Config {
 }
 
 // runProvider runs a provider with the Gateway API translator's kinds on
-// cfg until the test ends, and returns a client of the API server and a
-// function that waits for the provider's next snapshot.
-func runProvider(t *testing.T, cfg *rest.Config) (client.Client, func(what string, within time.Duration) *translators.Inputs, chan *translators.Inputs) {
+// cfg until the test ends (at most one snapshot per minInterval), and
+// returns a client of the API server, a function that waits for the
+// provider's next snapshot, and the channel of snapshots.
+func runProvider(t *testing.T, cfg *rest.Config, minInterval time.Duration) (client.Client, func(what string, within time.Duration) *translators.Inputs, chan *translators.Inputs) {
 	t.Helper()
 	reg := translators.NewRegistry(gatewayapi.New())
 	p, err := kubernetes.New(kubernetes.Options{
 		Config: cfg, Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Debounce: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
+		MinInterval: minInterval,
 	})
 	if err != nil {
 		t.Fatal(err)

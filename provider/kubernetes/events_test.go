@@ -15,7 +15,7 @@ import (
 // must.
 func TestStatusWritesDoNotTriggerSnapshots(t *testing.T) {
 	cfg := startAPIServer(t)
-	k8s, next, snapshots := runProvider(t, cfg)
+	k8s, next, snapshots := runProvider(t, cfg, 20*time.Millisecond)
 	ctx := context.Background()
 	next("start", 30*time.Second)
 

@@ -50,10 +50,11 @@ type Options struct {
 	// Namespaces to watch; empty watches all.
 	Namespaces []string
 	Logger     *slog.Logger
-	// Debounce coalesces bursts: a snapshot is built once no change arrived
-	// for Debounce, or MaxDelay after the first change of a burst.
-	Debounce time.Duration
-	MaxDelay time.Duration
+	// MinInterval bounds the snapshot rate: a change after a quiet spell
+	// gets a snapshot at once (a single edit waits for no timer), and the
+	// changes that follow within MinInterval of a snapshot are coalesced
+	// into one taken MinInterval after it. Default 100ms.
+	MinInterval time.Duration
 }
 
 // Provider watches the API server.
@@ -88,11 +89,8 @@ func New(o Options) (*Provider, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Debounce == 0 {
-		o.Debounce = 50 * time.Millisecond
-	}
-	if o.MaxDelay == 0 {
-		o.MaxDelay = 500 * time.Millisecond
+	if o.MinInterval == 0 {
+		o.MinInterval = 100 * time.Millisecond
 	}
 	scheme, err := o.Registry.Scheme()
 	if err != nil {
@@ -181,7 +179,8 @@ func stripBulk(obj any) (any, error) {
 }
 
 // Run starts the informers, waits until every one has synced, then emits a
-// snapshot and a new one after every (debounced) change, until ctx is done.
+// snapshot and a new one after every change (at most one per MinInterval),
+// until ctx is done.
 func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) error {
 	changed := make(chan struct{}, 1)
 	poke := func() {
@@ -259,8 +258,10 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 		return err
 	}
 
-	// nil channels never fire: the timers exist only during a burst.
-	var timer, deadline <-chan time.Time
+	// timer is armed while a change waits for its snapshot; a nil channel
+	// never fires.
+	var timer <-chan time.Time
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -271,18 +272,19 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 			}
 			return fmt.Errorf("informer cache stopped: %w", err)
 		case <-changed:
-			timer = time.After(p.opts.Debounce)
-			if deadline == nil {
-				deadline = time.After(p.opts.MaxDelay)
+			if timer == nil {
+				// Leading edge after a quiet spell, else the end of the
+				// interval: at most one snapshot per MinInterval.
+				timer = time.After(time.Until(last.Add(p.opts.MinInterval)))
 			}
 			continue
 		case <-timer:
-		case <-deadline:
 		}
-		timer, deadline = nil, nil
+		timer = nil
 		if err := p.emit(ctx, out); err != nil {
 			return err
 		}
+		last = time.Now()
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/legateproxy/legate/translators"
 )
 
 // TestSnapshotsShareUnchangedObjects runs the provider against a real API
@@ -22,7 +24,7 @@ import (
 // annotation (the transform), while other annotations stay.
 func TestSnapshotsShareUnchangedObjects(t *testing.T) {
 	cfg := startAPIServer(t)
-	k8s, next, _ := runProvider(t, cfg)
+	k8s, next, _ := runProvider(t, cfg, 20*time.Millisecond)
 	ctx := context.Background()
 	next("start", 30*time.Second)
 
@@ -140,4 +142,66 @@ func ownServices(svcs []*corev1.Service, ns string) []*corev1.Service {
 		}
 	}
 	return out
+}
+
+// TestSnapshotRateIsBounded: a change after a quiet spell gets its
+// snapshot without waiting out the interval (no trailing debounce), and a
+// burst of changes gets at most one snapshot per interval, the last one
+// holding the burst's final state.
+func TestSnapshotRateIsBounded(t *testing.T) {
+	const interval = 2 * time.Second
+	cfg := startAPIServer(t)
+	k8s, next, snapshots := runProvider(t, cfg, interval)
+	ctx := context.Background()
+	next("start", 30*time.Second)
+	time.Sleep(interval) // a quiet spell
+
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	start := time.Now()
+	if err := k8s.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	in := next("creating a Service", interval)
+	if took := time.Since(start); took >= interval || len(ownServices(in.Services, "default")) != 1 {
+		t.Fatalf("after a quiet spell, the snapshot with the new Service came %v after the request (interval %v) with %d Services",
+			took, interval, len(ownServices(in.Services, "default")))
+	}
+
+	// A burst right after that snapshot.
+	const changes = 10
+	burst := time.Now()
+	for i := range changes {
+		svc.Labels = map[string]string{"n": fmt.Sprint(i)}
+		if err := k8s.Update(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Collect until a snapshot holds the last change, then for one more
+	// interval (nothing may follow it).
+	var got []*translators.Inputs
+	deadline := time.After(time.Since(burst) + 3*interval)
+	final := fmt.Sprint(changes - 1)
+collect:
+	for {
+		select {
+		case in := <-snapshots:
+			got = append(got, in)
+		case <-deadline:
+			break collect
+		}
+	}
+	window := time.Since(burst)
+	if len(got) == 0 {
+		t.Fatal("no snapshot after the burst")
+	}
+	if s := ownServices(got[len(got)-1].Services, "default"); len(s) != 1 || s[0].Labels["n"] != final {
+		t.Errorf("the last snapshot does not hold the burst's final state (label n=%s): %+v", final, s)
+	}
+	if limit := int(window/interval) + 1; len(got) > limit {
+		t.Errorf("%d snapshots for %d changes in %v: more than one per %v (at most %d)", len(got), changes, window, interval, limit)
+	}
+	t.Logf("%d changes gave %d snapshots within %v", changes, len(got), window)
 }
