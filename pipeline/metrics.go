@@ -13,6 +13,10 @@ type Metrics struct {
 	invalid     *prometheus.GaugeVec
 	published   prometheus.Counter
 	failures    prometheus.Counter
+
+	// statuses are the statuses invalid was last counted from: the
+	// endpoint fast path hands on the last run's, which need no recount.
+	statuses []translators.ObjectStatus
 }
 
 // NewMetrics registers the pipeline's metrics with reg (nil: not exported).
@@ -53,7 +57,8 @@ func (m *Metrics) observe(in *translators.Inputs, out *Output, err error) {
 	for kind, n := range in.Count() {
 		m.objects.WithLabelValues(kind).Set(float64(n))
 	}
-	if out != nil {
+	if out != nil && !sameSlice(out.Statuses, m.statuses) {
+		m.statuses = out.Statuses
 		counts := map[[2]string]int{}
 		for _, st := range out.Statuses {
 			for _, sev := range []translators.Severity{translators.SeverityError, translators.SeverityWarning} {
@@ -78,4 +83,10 @@ func (m *Metrics) observe(in *translators.Inputs, out *Output, err error) {
 	if out != nil {
 		m.translation.WithLabelValues(result).Observe(out.Duration.Seconds())
 	}
+}
+
+// sameSlice reports whether a and b are the same list, not merely equal
+// ones.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -161,20 +161,47 @@ func (in *Inputs) Sort() {
 	})
 }
 
-// Count returns how many objects of each kind the snapshot holds.
+// Count returns how many objects of each kind the snapshot holds. It runs
+// on every snapshot (metrics), so it reads the lists' lengths, not the
+// objects: only Others is walked, by Go type.
 func (in *Inputs) Count() map[string]int {
 	out := map[string]int{}
-	for _, o := range in.All() {
+	countList(out, in.Namespaces)
+	countList(out, in.Services)
+	countList(out, in.EndpointSlices)
+	countList(out, in.Secrets)
+	countList(out, in.IngressClasses)
+	countList(out, in.Ingresses)
+	countList(out, in.GatewayClasses)
+	countList(out, in.Gateways)
+	countList(out, in.HTTPRoutes)
+	countList(out, in.GRPCRoutes)
+	countList(out, in.TLSRoutes)
+	countList(out, in.TCPRoutes)
+	countList(out, in.UDPRoutes)
+	countList(out, in.ReferenceGrants)
+	countList(out, in.BackendTLSPolicies)
+	for _, o := range in.Others {
 		out[kindName(o)]++
 	}
 	return out
 }
 
+func countList[T client.Object](out map[string]int, objs []T) {
+	if len(objs) > 0 {
+		out[kindOf(reflect.TypeFor[T]())] += len(objs)
+	}
+}
+
 // kindName is the Go type name of an object, which for Kubernetes types is
 // its Kind.
-func kindName(o client.Object) string {
-	t := fmt.Sprintf("%T", o)
-	return t[strings.LastIndex(t, ".")+1:]
+func kindName(o client.Object) string { return kindOf(reflect.TypeOf(o)) }
+
+func kindOf(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
 }
 
 func sortObjects[T client.Object](objs []T) {

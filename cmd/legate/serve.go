@@ -463,10 +463,15 @@ func parseHostPort(addr string) (string, uint32, error) {
 }
 
 // problemReporter logs each object's problems once, when they change, so a
-// bad object is reported without flooding the log on every snapshot.
+// bad object is reported without flooding the log on every snapshot. It
+// runs on every snapshot: only objects with problems cost more than a look.
 type problemReporter struct {
-	log  *slog.Logger
+	log *slog.Logger
+	// last are the problems last logged of each object that had some.
 	last map[translators.ObjectRef]string
+	// statuses are the statuses last reported: the endpoint fast path
+	// hands on the last run's.
+	statuses []translators.ObjectStatus
 }
 
 func newProblemReporter(log *slog.Logger) *problemReporter {
@@ -474,14 +479,20 @@ func newProblemReporter(log *slog.Logger) *problemReporter {
 }
 
 func (r *problemReporter) report(statuses []translators.ObjectStatus) {
-	seen := map[translators.ObjectRef]bool{}
+	if len(statuses) == len(r.statuses) && len(statuses) > 0 && &statuses[0] == &r.statuses[0] {
+		return
+	}
+	r.statuses = statuses
+	now := make(map[translators.ObjectRef]string, len(r.last))
 	for _, st := range statuses {
-		seen[st.Object] = true
+		if len(st.Problems) == 0 {
+			continue
+		}
 		key := fmt.Sprint(st.Problems)
+		now[st.Object] = key
 		if r.last[st.Object] == key {
 			continue
 		}
-		r.last[st.Object] = key
 		for _, p := range st.Problems {
 			level := slog.LevelWarn
 			if p.Severity == translators.SeverityError {
@@ -491,9 +502,5 @@ func (r *problemReporter) report(statuses []translators.ObjectStatus) {
 				"field", p.Field, "reason", p.Reason, "message", p.Message)
 		}
 	}
-	for ref := range r.last {
-		if !seen[ref] {
-			delete(r.last, ref)
-		}
-	}
+	r.last = now
 }
