@@ -356,6 +356,9 @@ func (rs *routeState) useTargets(keys []string) {
 // targets. A policy that lost a conflict has ancestors too, so that its
 // Conflicted condition is written where the winner's Accepted is.
 func (t *translation) tlsPolicyAncestors() {
+	if len(t.tlsPolicies) == 0 {
+		return // nothing to fill in; spare a walk of every route
+	}
 	byTarget := map[string]map[string]*gatewayState{}
 	for _, rs := range t.routes {
 		for _, key := range rs.targets {

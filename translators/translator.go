@@ -75,6 +75,8 @@ type Translator interface {
 // Registry holds the translators Legate runs, in order.
 type Registry struct {
 	translators []Translator
+	// pruner remembers the routes and clusters the last run found valid.
+	pruner ir.Pruner
 }
 
 // NewRegistry returns a registry of ts, run in the order given.
@@ -157,7 +159,7 @@ func (r *Registry) Translate(in *Inputs, s Settings) Result {
 			Severity: SeverityError, Field: e.Source.Field, Reason: "Conflict", Message: e.Element + ": " + e.Message,
 		})
 	}
-	for _, e := range merged.Prune() {
+	for _, e := range r.pruner.Prune(merged) {
 		if e.Source.Kind == "" {
 			continue // an element with no object behind it; Prune already removed it
 		}

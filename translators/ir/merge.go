@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -299,7 +298,18 @@ func findSameMatch(kept []*Route, r *Route) *Route {
 // tie-breakers, e.g. creation time then namespace/name), and translators keep
 // registry order.
 func SortRoutes(routes []*Route) {
-	sort.SliceStable(routes, func(i, j int) bool { return routeBefore(routes[i], routes[j]) })
+	if len(routes) < 2 {
+		return
+	}
+	slices.SortStableFunc(routes, func(a, b *Route) int {
+		switch {
+		case routeBefore(a, b):
+			return -1
+		case routeBefore(b, a):
+			return 1
+		}
+		return 0
+	})
 }
 
 func routeBefore(a, b *Route) bool {

@@ -1,6 +1,9 @@
 package ir
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Prune removes every invalid element from c, in place, and returns why each
 // was removed. What is left passes Validate. Elements are removed at the
@@ -8,6 +11,43 @@ import "fmt"
 // bad cluster also the routes that forward to it (their share would
 // otherwise go nowhere), a bad listener its whole content.
 func (c *Config) Prune() []Error {
+	return c.prune(nil, nil)
+}
+
+// Pruner prunes Configs as Prune does, and remembers from one run to the
+// next the routes and clusters (by pointer) that passed the checks that
+// depend on nothing but themselves (their fields, their strings' UTF-8):
+// the next run checks such a route only for the clusters it names, and
+// such a cluster not at all. Translators hand out the same *Route and
+// *Cluster for what did not change, and nobody writes into one once handed
+// out, so a pointer seen valid stays valid. Only the last run's entries
+// are kept. The zero Pruner is ready; it is safe for concurrent use.
+type Pruner struct {
+	mu   sync.Mutex
+	last *pruneMemo
+}
+
+// pruneMemo holds the routes and clusters one run found valid on their
+// own.
+type pruneMemo struct {
+	routes   map[*Route]struct{}
+	clusters map[*Cluster]struct{}
+}
+
+// Prune is c.Prune(), through the memo.
+func (p *Pruner) Prune(c *Config) []Error {
+	p.mu.Lock()
+	prev := p.last
+	p.mu.Unlock()
+	next := &pruneMemo{routes: map[*Route]struct{}{}, clusters: make(map[*Cluster]struct{}, len(c.Clusters))}
+	errs := c.prune(prev, next)
+	p.mu.Lock()
+	p.last = next
+	p.mu.Unlock()
+	return errs
+}
+
+func (c *Config) prune(prev, next *pruneMemo) []Error {
 	var errs []Error
 
 	secrets := map[string]bool{}
@@ -31,7 +71,15 @@ func (c *Config) Prune() []Error {
 	clusters := map[string]bool{}
 	keptClusters := c.Clusters[:0:0]
 	for _, cl := range c.Clusters {
-		msgs := validateCluster(cl, secretByName)
+		var msgs []string
+		if !prev.hasCluster(cl) {
+			msgs = validateCluster(cl, secretByName)
+		}
+		// Upstream TLS depends on the secrets: only clusters without
+		// are remembered.
+		if len(msgs) == 0 && cl.TLS == nil {
+			next.addCluster(cl)
+		}
 		if clusters[cl.Name] {
 			msgs = append(msgs, "duplicate cluster name")
 		}
@@ -72,14 +120,14 @@ func (c *Config) Prune() []Error {
 		}
 		names[l.Name] = true
 		ports[key] = l.Name
-		errs = append(errs, pruneListener(l, clusters, secretByName)...)
+		errs = append(errs, pruneListener(l, clusters, secretByName, prev, next)...)
 		keptListeners = append(keptListeners, l)
 	}
 	c.Listeners = keptListeners
 	return errs
 }
 
-func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Secret) []Error {
+func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Secret, prev, next *pruneMemo) []Error {
 	var errs []Error
 	hosts := map[string]string{}
 	vhNames := map[string]bool{}
@@ -114,7 +162,14 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 		routeNames := map[string]bool{}
 		keptRoutes := vh.Routes[:0:0]
 		for _, r := range vh.Routes {
-			rmsgs := ValidateRoute(r, clusters)
+			var rmsgs []string
+			if !prev.hasRoute(r) || !clustersExist(r, clusters) {
+				// Any problem at all: the full check, for its messages.
+				rmsgs = ValidateRoute(r, clusters)
+			}
+			if len(rmsgs) == 0 {
+				next.addRoute(r)
+			}
 			if routeNames[r.Name] {
 				rmsgs = append(rmsgs, "duplicate route name")
 			}
@@ -162,4 +217,50 @@ func prefixAll(p string, msgs []string) []string {
 		out[i] = p + m
 	}
 	return out
+}
+
+func (m *pruneMemo) hasRoute(r *Route) bool {
+	if m == nil {
+		return false
+	}
+	_, ok := m.routes[r]
+	return ok
+}
+
+func (m *pruneMemo) addRoute(r *Route) {
+	if m != nil {
+		m.routes[r] = struct{}{}
+	}
+}
+
+func (m *pruneMemo) hasCluster(c *Cluster) bool {
+	if m == nil || c.TLS != nil {
+		return false
+	}
+	_, ok := m.clusters[c]
+	return ok
+}
+
+func (m *pruneMemo) addCluster(c *Cluster) {
+	if m != nil {
+		m.clusters[c] = struct{}{}
+	}
+}
+
+// clustersExist is the part of ValidateRoute that depends on the clusters
+// of the Config: every cluster the route forwards or mirrors to exists.
+func clustersExist(r *Route, clusters map[string]bool) bool {
+	if r.Forward != nil {
+		for _, b := range r.Forward.Backends {
+			if b.Cluster != "" && !clusters[b.Cluster] {
+				return false
+			}
+		}
+	}
+	for _, m := range r.Filters.Mirrors {
+		if !clusters[m.Cluster] {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"reflect"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -29,14 +30,13 @@ func hasInvalidUTF8(v reflect.Value) bool {
 	case reflect.Pointer, reflect.Interface:
 		return !v.IsNil() && hasInvalidUTF8(v.Elem())
 	case reflect.Struct:
-		t := v.Type()
-		for i := range v.NumField() {
-			if t.Field(i).IsExported() && hasInvalidUTF8(v.Field(i)) {
+		for _, i := range stringFields(v.Type()) {
+			if hasInvalidUTF8(v.Field(i)) {
 				return true
 			}
 		}
 	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
+		if !holdsStrings(v.Type().Elem()) {
 			return false
 		}
 		for i := range v.Len() {
@@ -45,9 +45,70 @@ func hasInvalidUTF8(v reflect.Value) bool {
 			}
 		}
 	case reflect.Map:
+		if !holdsStrings(v.Type().Key()) && !holdsStrings(v.Type().Elem()) {
+			return false
+		}
 		it := v.MapRange()
 		for it.Next() {
 			if hasInvalidUTF8(it.Key()) || hasInvalidUTF8(it.Value()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stringFieldsOf caches stringFields, and holdsStringsOf holdsStrings, by
+// type: the IR has a few dozen types, and walking only the fields that can
+// hold a string makes the walk of a route several times cheaper.
+var stringFieldsOf, holdsStringsOf sync.Map
+
+// stringFields returns the indices of the exported fields of the struct
+// type t through which a string can be reached.
+func stringFields(t reflect.Type) []int {
+	if f, ok := stringFieldsOf.Load(t); ok {
+		return f.([]int)
+	}
+	var out []int
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() && holdsStrings(f.Type) {
+			out = append(out, i)
+		}
+	}
+	stringFieldsOf.Store(t, out)
+	return out
+}
+
+// holdsStrings reports whether a value of type t can hold a string the
+// walk looks at (byte slices are bytes, not strings).
+func holdsStrings(t reflect.Type) bool {
+	if h, ok := holdsStringsOf.Load(t); ok {
+		return h.(bool)
+	}
+	h := reaches(t, map[reflect.Type]bool{})
+	holdsStringsOf.Store(t, h)
+	return h
+}
+
+func reaches(t reflect.Type, visiting map[reflect.Type]bool) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Interface:
+		return true
+	case reflect.Slice, reflect.Array:
+		return t.Elem().Kind() != reflect.Uint8 && reaches(t.Elem(), visiting)
+	case reflect.Pointer:
+		return reaches(t.Elem(), visiting)
+	case reflect.Map:
+		return reaches(t.Key(), visiting) || reaches(t.Elem(), visiting)
+	case reflect.Struct:
+		// A type met again on the way down adds nothing the first
+		// meeting does not already look at.
+		if visiting[t] {
+			return false
+		}
+		visiting[t] = true
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && reaches(f.Type, visiting) {
 				return true
 			}
 		}

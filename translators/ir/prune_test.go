@@ -1,0 +1,109 @@
+package ir
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// prunePool is a pool of routes and clusters, valid and not, that random
+// Configs are made of, so that one pointer appears in many runs.
+type prunePool struct {
+	routes   []*Route
+	clusters []*Cluster
+	secrets  []*Secret
+}
+
+func newPrunePool() *prunePool {
+	p := &prunePool{}
+	for i := range 12 {
+		c := &Cluster{Name: fmt.Sprintf("c%d", i), Source: Source{Kind: "Service", Name: fmt.Sprint(i)}, Kind: ClusterEDS,
+			Endpoints: []Endpoint{{Address: "10.0.0.1", Port: 80}}}
+		switch i % 4 {
+		case 1:
+			c.Endpoints = []Endpoint{{Address: "not-an-ip", Port: 80}}
+		case 2:
+			c.TLS = &UpstreamTLS{SNI: "a.example.com", CASecret: "ca", SubjectAltNames: []string{"a.example.com"}}
+		case 3:
+			c.DNSName = "\xff" // invalid UTF-8 in a field EDS does not read
+		}
+		p.clusters = append(p.clusters, c)
+	}
+	p.secrets = []*Secret{{Name: "ca", CA: []byte("pem")}}
+	for i := range 40 {
+		r := route(fmt.Sprintf("r%d", i), PathPrefix, fmt.Sprintf("/p%d", i))
+		r.Forward.Backends = []WeightedBackend{{Cluster: fmt.Sprintf("c%d", i%12), Weight: 1}}
+		switch i % 6 {
+		case 1:
+			r.Match.Path = PathMatch{Type: PathRegex, Value: "("}
+		case 2:
+			r.Match.Headers = []HeaderMatch{{Name: "x", Type: MatchExact, Value: "\xfe"}}
+		case 3:
+			r.Filters.Mirrors = []Mirror{{Cluster: fmt.Sprintf("c%d", (i+5)%12), Percent: 50}}
+		case 4:
+			r.Forward.Backends = append(r.Forward.Backends, WeightedBackend{Weight: 1})
+		}
+		p.routes = append(p.routes, r)
+	}
+	return p
+}
+
+// config draws a Config from the pool: some clusters and secrets, and two
+// listeners of virtual hosts holding some routes. Drawing with the same
+// seed gives equal Configs with the same element pointers.
+func (p *prunePool) config(seed uint64) *Config {
+	rnd := rand.New(rand.NewPCG(seed, 1))
+	c := &Config{}
+	for _, cl := range p.clusters {
+		if rnd.IntN(4) > 0 {
+			c.Clusters = append(c.Clusters, cl)
+		}
+	}
+	if rnd.IntN(2) == 0 {
+		c.Secrets = p.secrets
+	}
+	for l := range 2 {
+		lis := &Listener{Name: fmt.Sprintf("l%d", l), Address: "0.0.0.0", Port: uint32(8000 + l), Protocol: ProtocolHTTP}
+		for v := range 3 {
+			vh := &VirtualHost{Name: fmt.Sprintf("v%d", v), Hostnames: []string{fmt.Sprintf("h%d.example.com", v)}}
+			for _, r := range p.routes {
+				if rnd.IntN(3) == 0 {
+					vh.Routes = append(vh.Routes, r)
+				}
+			}
+			lis.VirtualHosts = append(lis.VirtualHosts, vh)
+		}
+		c.Listeners = append(c.Listeners, lis)
+	}
+	return c
+}
+
+// TestPrunerEqualsPrune: a Pruner that has seen earlier Configs sharing
+// routes and clusters with this one prunes it exactly as a fresh Prune
+// does (same Config left, same errors), while clusters, secrets and
+// routes come and go.
+func TestPrunerEqualsPrune(t *testing.T) {
+	pool := newPrunePool()
+	var p Pruner
+	reused := 0
+	for seed := range uint64(200) {
+		got, want := pool.config(seed), pool.config(seed)
+		p.mu.Lock()
+		prev := p.last
+		p.mu.Unlock()
+		gotErrs, wantErrs := p.Prune(got), want.Prune()
+		if !reflect.DeepEqual(gotErrs, wantErrs) {
+			t.Fatalf("config %d: errors\n%v\nwant\n%v", seed, gotErrs, wantErrs)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("config %d: the Pruner left a different Config than Prune", seed)
+		}
+		if prev != nil {
+			reused += len(prev.routes)
+		}
+	}
+	if reused == 0 {
+		t.Fatal("the Pruner never remembered a route")
+	}
+}
