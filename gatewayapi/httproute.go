@@ -49,9 +49,16 @@ type routeState struct {
 	attachments []attachment
 	problems    problems
 
+	// key is kind/namespace/name.
+	key string
 	// memo is the route's entry in this run's memo, nil when not
-	// remembered (see memo.go).
-	memo *routeMemo
+	// remembered (see memo.go); memoOwned says this run made it. ports
+	// are its IR routes per listener port, portsAdded set when this run
+	// made some.
+	memo       *routeMemo
+	memoOwned  bool
+	ports      []portRoutes
+	portsAdded bool
 }
 
 // ruleState is one valid rule of a route.
@@ -100,6 +107,7 @@ func (t *translation) collectRoutes() {
 			return
 		}
 		seen[key] = true
+		rs.key = key
 		if !t.namesOurGateway(rs) {
 			if t.hasOurParents(rs) {
 				t.stale = append(t.stale, rs)

@@ -1,10 +1,12 @@
 package gatewayapi
 
 import (
+	"cmp"
 	"reflect"
 	"slices"
-	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -25,7 +27,10 @@ import (
 //     resourceVersion;
 //   - the Services its backends named (present or not), each with its
 //     EndpointSlices: the same objects (pointer) or the same UID and
-//     non-empty resourceVersion;
+//     non-empty resourceVersion. The lists of Services and EndpointSlices
+//     are compared with the last run's once per run (both are sorted), so
+//     that checking a route's Services costs a lookup in the few that
+//     changed;
 //   - the run-wide facts every route reads: the Settings, the
 //     ReferenceGrants (same objects or versions) and what the
 //     BackendTLSPolicies resolved to (compared by value, so that a
@@ -50,17 +55,10 @@ type memo struct {
 	grants   []objectVersion
 	policies []policyView
 	routes   map[string]*routeMemo
-	// clusters are the Service clusters the remembered routes registered,
-	// by name, with the Service each was built from as it was then: a
-	// route translated anew reuses such a cluster when that Service is
-	// unchanged, so that a cluster keeps its pointer when the route that
-	// first registered it changes.
-	clusters map[string]clusterMemo
-}
-
-type clusterMemo struct {
-	cl  *ir.Cluster
-	dep serviceDep
+	// services and endpointSlices are the run's lists (Inputs is
+	// immutable), to tell which Services changed in the next.
+	services       []*corev1.Service
+	endpointSlices []*discoveryv1.EndpointSlice
 }
 
 // objectVersion identifies one version of an object: the same pointer
@@ -97,13 +95,6 @@ func (v objectVersion) same(w objectVersion) bool {
 	return v.obj == w.obj || (v.rv != "" && v.uid == w.uid && v.rv == w.rv)
 }
 
-// serviceDep is a Service a route's backends named, as the route saw it.
-type serviceDep struct {
-	key    string // namespace/name
-	svc    objectVersion
-	slices []objectVersion
-}
-
 // policyView is what a route reads of the BackendTLSPolicy applying to
 // one target: which policy, its upstream TLS (nil when it cannot be
 // applied) and why, and its CA secret.
@@ -121,7 +112,9 @@ type routeMemo struct {
 	uid types.UID
 	rv  string
 
-	deps []serviceDep
+	// deps are the Services (namespace/name) its backends named,
+	// present or not.
+	deps []string
 
 	hostnames     []string
 	hostnameErr   string
@@ -149,7 +142,10 @@ type portRoutes struct {
 // of them cannot be compared (an object without resourceVersion).
 func (t *translation) startMemo(prev *memo) {
 	n := len(t.in.HTTPRoutes) + len(t.in.GRPCRoutes)
-	next := &memo{settings: t.s, routes: make(map[string]*routeMemo, n), clusters: make(map[string]clusterMemo, n)}
+	if prev != nil {
+		n = len(prev.routes)
+	}
+	next := &memo{settings: t.s, routes: make(map[string]*routeMemo, n)}
 	for _, g := range t.in.ReferenceGrants {
 		v, ok := versionOf(g)
 		if !ok {
@@ -161,16 +157,63 @@ func (t *translation) startMemo(prev *memo) {
 		tp := t.tlsTargets[k]
 		next.policies = append(next.policies, policyView{target: k, ns: tp.policy.Namespace, name: tp.policy.Name, reason: tp.reason, tls: tp.tls, ca: tp.ca})
 	}
+	next.services, next.endpointSlices = t.in.Services, t.in.EndpointSlices
 	t.next = next
 	if prev != nil && reflect.DeepEqual(prev.settings, next.settings) &&
 		slices.EqualFunc(prev.grants, next.grants, objectVersion.same) &&
 		reflect.DeepEqual(prev.policies, next.policies) {
 		t.prev = prev
+		t.changed = map[string]bool{}
+		diffObjects(prev.services, next.services, func(s *corev1.Service) string { return s.Namespace + "/" + s.Name }, t.changed)
+		diffObjects(prev.endpointSlices, next.endpointSlices, func(es *discoveryv1.EndpointSlice) string {
+			return es.Namespace + "/" + es.Labels[discoveryv1.LabelServiceName]
+		}, t.changed)
 	}
 }
 
-func routeKey(rs *routeState) string {
-	return rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
+// diffObjects walks two lists sorted by namespace and name (Inputs.Sort)
+// side by side and marks, by key, every object added, removed, or not the
+// same version in both (see objectVersion; without a resourceVersion it
+// never is).
+func diffObjects[T interface {
+	comparable
+	GetNamespace() string
+	GetName() string
+	GetUID() types.UID
+	GetResourceVersion() string
+}](prev, cur []T, key func(T) string, changed map[string]bool) {
+	i, j := 0, 0
+	for i < len(prev) || j < len(cur) {
+		var c int
+		switch {
+		case i == len(prev):
+			c = 1
+		case j == len(cur):
+			c = -1
+		default:
+			c = cmp.Or(cmp.Compare(prev[i].GetNamespace(), cur[j].GetNamespace()), cmp.Compare(prev[i].GetName(), cur[j].GetName()))
+		}
+		switch {
+		case c < 0:
+			changed[key(prev[i])] = true
+			i++
+		case c > 0:
+			changed[key(cur[j])] = true
+			j++
+		default:
+			a, b := prev[i], cur[j]
+			if a != b {
+				if a.GetResourceVersion() == "" || a.GetUID() != b.GetUID() || a.GetResourceVersion() != b.GetResourceVersion() {
+					changed[key(a)], changed[key(b)] = true, true
+				}
+			} else if a.GetResourceVersion() == "" {
+				// Without a version, even the same object is not
+				// trusted to be unchanged.
+				changed[key(a)] = true
+			}
+			i, j = i+1, j+1
+		}
+	}
 }
 
 // translateRoute is translateRules through the memo.
@@ -179,22 +222,18 @@ func (t *translation) translateRoute(rs *routeState) {
 		t.translateRules(rs)
 		return
 	}
-	key := routeKey(rs)
+	var old *routeMemo
 	if t.prev != nil {
-		if m := t.prev.routes[key]; m != nil && m.uid == rs.meta.UID && m.rv == rs.meta.ResourceVersion && t.depsUnchanged(m.deps) {
-			t.restore(rs, m)
+		old = t.prev.routes[rs.key]
+		if old != nil && old.uid == rs.meta.UID && old.rv == rs.meta.ResourceVersion && t.depsUnchanged(old.deps) {
+			t.restore(rs, old)
 			return
 		}
 	}
 	rec := &routeMemo{uid: rs.meta.UID, rv: rs.meta.ResourceVersion}
-	t.rec = rec
+	t.rec, t.recOld = rec, old
 	t.translateRules(rs)
-	t.rec = nil
-	for i := range rec.deps {
-		if !t.fillDep(&rec.deps[i]) {
-			return // something it read cannot be compared next time
-		}
-	}
+	t.rec, t.recOld = nil, nil
 	// Clipped, so that whatever attach adds to the route's slices later
 	// (problems) does not land in the memo's arrays.
 	rs.hostnames, rs.rules, rs.dropped = slices.Clip(rs.hostnames), slices.Clip(rs.rules), slices.Clip(rs.dropped)
@@ -202,35 +241,28 @@ func (t *translation) translateRoute(rs *routeState) {
 	rec.hostnames, rec.hostnameErr = rs.hostnames, rs.hostnameErr
 	rec.rules, rec.dropped, rec.droppedReason = rs.rules, rs.dropped, rs.droppedReason
 	rec.refFailures, rec.targets, rec.problems = rs.refFailures, rs.targets, rs.problems
-	rs.memo = rec
-	t.next.routes[key] = rec
-	t.rememberClusters(rec)
+	rs.memo, rs.memoOwned = rec, true
+	t.next.routes[rs.key] = rec
 }
 
-// rememberClusters puts the Service clusters m registered into this run's
-// memo, with the Service each came from.
-func (t *translation) rememberClusters(m *routeMemo) {
-	for _, c := range m.clusters {
-		if _, ok := t.next.clusters[c.Name]; ok || c.Source.Kind != "Service" {
-			continue
-		}
-		key := c.Source.Namespace + "/" + c.Source.Name
-		if i := slices.IndexFunc(m.deps, func(d serviceDep) bool { return d.key == key }); i >= 0 {
-			t.next.clusters[c.Name] = clusterMemo{cl: c, dep: m.deps[i]}
-		}
-	}
-}
-
-// sameCluster returns the last run's cluster of cl's name if it is built
-// from the same Service as then (so equal to cl), else cl.
+// sameCluster returns, while a changed route is translated, the cluster
+// of cl's name the route's last version registered, if it was built from
+// the same Service as then (so is equal to cl); else cl. A route edited
+// without touching its backends thus keeps its clusters' pointers.
 func (t *translation) sameCluster(cl *ir.Cluster) *ir.Cluster {
-	if t.prev == nil {
+	old := t.recOld
+	if old == nil || cl.Source.Kind != "Service" {
 		return cl
 	}
-	if pc, ok := t.prev.clusters[cl.Name]; ok && t.depsUnchanged([]serviceDep{pc.dep}) {
-		return pc.cl
+	i := slices.IndexFunc(old.clusters, func(c *ir.Cluster) bool { return c.Name == cl.Name })
+	if i < 0 {
+		return cl
 	}
-	return cl
+	key := cl.Source.Namespace + "/" + cl.Source.Name
+	if !slices.Contains(old.deps, key) || t.changed[key] {
+		return cl
+	}
+	return old.clusters[i]
 }
 
 // restore gives rs the remembered result m, and registers what it had
@@ -249,13 +281,27 @@ func (t *translation) restore(rs *routeState, m *routeMemo) {
 			t.secrets[s.Name] = s
 		}
 	}
-	// A copy, so that the IR routes this run adds for a new port go into
-	// this run's memo only.
-	cp := *m
-	cp.ports = slices.Clip(m.ports)
-	rs.memo = &cp
-	t.next.routes[routeKey(rs)] = &cp
-	t.rememberClusters(&cp)
+	// m is the last run's and others may read it: it is shared, not
+	// written (see finishMemo).
+	rs.memo, rs.ports = m, slices.Clip(m.ports)
+	t.next.routes[rs.key] = m
+}
+
+// finishMemo records the IR routes emit made for ports a route had none
+// remembered for: into its entry if this run made it, else into a copy.
+func (t *translation) finishMemo() {
+	for _, rs := range t.routes {
+		if !rs.portsAdded || rs.memo == nil {
+			continue
+		}
+		if rs.memoOwned {
+			rs.memo.ports = rs.ports
+			continue
+		}
+		cp := *rs.memo
+		cp.ports = rs.ports
+		t.next.routes[rs.key] = &cp
+	}
 }
 
 // readService records, while a route is translated, that it read the
@@ -265,8 +311,8 @@ func (t *translation) readService(ns, name string) {
 		return
 	}
 	key := ns + "/" + name
-	if !slices.ContainsFunc(t.rec.deps, func(d serviceDep) bool { return d.key == key }) {
-		t.rec.deps = append(t.rec.deps, serviceDep{key: key})
+	if !slices.Contains(t.rec.deps, key) {
+		t.rec.deps = append(t.rec.deps, key)
 	}
 }
 
@@ -284,55 +330,15 @@ func (t *translation) registered(cl *ir.Cluster, s *ir.Secret) {
 	}
 }
 
-// serviceState returns the Service key and its EndpointSlices as this
-// run's Inputs hold them; ok is false if one lacks a resourceVersion.
-func (t *translation) serviceState(key string) (svc objectVersion, eps []objectVersion, ok bool) {
-	ns, name, _ := strings.Cut(key, "/")
-	s := t.in.Service(ns, name)
-	if svc, ok = versionOf(s); !ok {
-		return svc, nil, false
-	}
-	if s == nil {
-		return svc, nil, true
-	}
-	for _, es := range t.in.EndpointSlicesFor(ns, name) {
-		v, ok := versionOf(es)
-		if !ok {
-			return svc, nil, false
-		}
-		eps = append(eps, v)
-	}
-	return svc, eps, true
-}
-
-func (t *translation) fillDep(d *serviceDep) bool {
-	svc, eps, ok := t.serviceState(d.key)
-	d.svc, d.slices = svc, eps
-	return ok
-}
-
 // depsUnchanged reports whether every Service a remembered route read is
-// as it was.
-func (t *translation) depsUnchanged(deps []serviceDep) bool {
+// as it was last run.
+func (t *translation) depsUnchanged(deps []string) bool {
+	if len(t.changed) == 0 {
+		return true
+	}
 	for _, d := range deps {
-		ns, name, _ := strings.Cut(d.key, "/")
-		s := t.in.Service(ns, name)
-		cur, ok := versionOf(s)
-		if !ok || !cur.same(d.svc) {
+		if t.changed[d] {
 			return false
-		}
-		if s == nil {
-			continue
-		}
-		eps := t.in.EndpointSlicesFor(ns, name)
-		if len(eps) != len(d.slices) {
-			return false
-		}
-		for i, es := range eps {
-			v, ok := versionOf(es)
-			if !ok || !v.same(d.slices[i]) {
-				return false
-			}
 		}
 	}
 	return true
@@ -341,16 +347,15 @@ func (t *translation) depsUnchanged(deps []serviceDep) bool {
 // routesFor returns rs's IR routes for a listener of port: the
 // remembered ones when there are.
 func (t *translation) routesFor(rs *routeState, port uint32) []*ir.Route {
-	m := rs.memo
-	if m == nil {
+	if rs.memo == nil {
 		return rs.irRoutes(port)
 	}
-	for _, p := range m.ports {
+	for _, p := range rs.ports {
 		if p.port == port {
 			return p.routes
 		}
 	}
 	out := rs.irRoutes(port)
-	m.ports = append(m.ports, portRoutes{port: port, routes: out})
+	rs.ports, rs.portsAdded = append(rs.ports, portRoutes{port: port, routes: out}), true
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,8 @@ type world struct {
 	objs []client.Object
 	rnd  *rand.Rand
 	seq  int
+	// removed are objects edits removed, which one may add back.
+	removed []client.Object
 }
 
 func newWorld(objs []client.Object, seed uint64) *world {
@@ -70,6 +73,7 @@ func (w *world) replace(i int, change func(client.Object)) {
 }
 
 func (w *world) remove(i int) {
+	w.removed = append(w.removed, w.objs[i])
 	w.objs = append(w.objs[:i:i], w.objs[i+1:]...)
 }
 
@@ -89,7 +93,7 @@ func (w *world) serviceNames() []string {
 func (w *world) edit() string {
 	w.seq++
 	n := w.seq
-	switch w.rnd.IntN(12) {
+	switch w.rnd.IntN(14) {
 	case 0, 1, 2: // a route changed
 		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
 			w.replace(i, func(o client.Object) { w.changeRoute(o.(*gatewayv1.HTTPRoute), n) })
@@ -177,6 +181,41 @@ func (w *world) edit() string {
 		if i := pick[*corev1.Service](w); i >= 0 {
 			w.remove(i)
 			return "Service removed"
+		}
+	case 12: // a removed object added back, as a new version
+		if len(w.removed) > 0 {
+			k := w.rnd.IntN(len(w.removed))
+			o := w.removed[k].DeepCopyObject().(client.Object)
+			w.removed = append(w.removed[:k], w.removed[k+1:]...)
+			o.SetResourceVersion(fmt.Sprintf("e%d", n))
+			w.objs = append(w.objs, o)
+			return fmt.Sprintf("%T added back", o)
+		}
+	case 13: // the Service a route names but that does not exist is added
+		for _, o := range w.objs {
+			r, ok := o.(*gatewayv1.HTTPRoute)
+			if !ok || w.rnd.IntN(3) > 0 {
+				continue
+			}
+			for _, rule := range r.Spec.Rules {
+				for _, br := range rule.BackendRefs {
+					if br.Port == nil || br.Namespace != nil {
+						continue
+					}
+					name := string(br.Name)
+					if slices.ContainsFunc(w.objs, func(o client.Object) bool {
+						_, svc := o.(*corev1.Service)
+						return svc && o.GetNamespace() == r.Namespace && o.GetName() == name
+					}) {
+						continue
+					}
+					svc := &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: int32(*br.Port), TargetPort: intstr.FromInt32(8080)}}}}
+					svc.Namespace, svc.Name = r.Namespace, name
+					svc.UID, svc.ResourceVersion = types.UID(fmt.Sprintf("uid-new-%d", n)), fmt.Sprintf("e%d", n)
+					w.objs = append(w.objs, svc)
+					return "missing Service added"
+				}
+			}
 		}
 	case 11: // a policy, grant, ConfigMap or Secret changed, or one removed
 		for _, i := range []int{pick[*gatewayv1.BackendTLSPolicy](w), pick[*gatewayv1.ReferenceGrant](w), pick[*corev1.ConfigMap](w), pick[*corev1.Secret](w)} {

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -60,11 +61,24 @@ func condition[T ~string, R ~string](typ T, ok bool, reason R, generation int64,
 	if ok {
 		st = metav1.ConditionTrue
 	}
+	var msg string
+	switch {
+	case len(args) == 0 && !strings.Contains(format, "%"):
+		msg = format
+	case format == "%s" && len(args) == 1:
+		if s, ok := args[0].(string); ok {
+			msg = s
+			break
+		}
+		fallthrough
+	default:
+		msg = fmt.Sprintf(format, args...)
+	}
 	return metav1.Condition{
 		Type:               string(typ),
 		Status:             st,
 		Reason:             string(reason),
-		Message:            fmt.Sprintf(format, args...),
+		Message:            msg,
 		ObservedGeneration: generation,
 	}
 }

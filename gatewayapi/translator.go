@@ -128,6 +128,9 @@ func translate(in *translators.Inputs, s translators.Settings, prev *memo, remem
 	t.collectL4Routes()
 	t.tlsPolicyAncestors()
 	cfg := t.emit()
+	if t.next != nil {
+		t.finishMemo()
+	}
 	st, objs := t.statuses()
 	return Result{IR: cfg, Status: st, Objects: objs}, t.next
 }
@@ -176,6 +179,12 @@ type translation struct {
 	// translated, recording what it reads and registers (see memo.go).
 	prev, next *memo
 	rec        *routeMemo
+	// recOld is the last run's entry of the route being translated anew,
+	// whose clusters it may keep (sameCluster).
+	recOld *routeMemo
+	// changed are the Services (namespace/name) that are not as they
+	// were last run, with prev.
+	changed map[string]bool
 }
 
 // ListenerName names the IR listener of a Gateway's port.
@@ -293,7 +302,6 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 			Namespace: gs.gw.Namespace, Name: gs.gw.Name, Field: ls[0].field},
 	}
 	vhosts := map[string]*ir.VirtualHost{}
-	names := map[string]map[string]bool{}
 	vhost := func(h string, owner *listenerState) *ir.VirtualHost {
 		vh, ok := vhosts[h]
 		if !ok {
@@ -305,7 +313,6 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 				vh.TLS = &ir.TLSConfig{SecretNames: slices.Clone(owner.tls.SecretNames)}
 			}
 			vhosts[h] = vh
-			names[h] = map[string]bool{}
 		}
 		return vh
 	}
@@ -316,6 +323,10 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 		if len(rs.rules) == 0 {
 			continue
 		}
+		// Route names are the route's own: two routes never give one,
+		// so a route's IR routes are added to a virtual host once, even
+		// when it attaches to several listeners serving the hostname.
+		var added []*ir.VirtualHost
 		for _, a := range rs.attachments {
 			if !slices.Contains(ls, a.l) {
 				continue
@@ -325,12 +336,11 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 					continue // a more specific listener takes this hostname
 				}
 				vh := vhost(h, a.l)
-				for _, r := range t.routesFor(rs, uint32(port)) {
-					if !names[h][r.Name] {
-						names[h][r.Name] = true
-						vh.Routes = append(vh.Routes, r)
-					}
+				if slices.Contains(added, vh) {
+					continue
 				}
+				added = append(added, vh)
+				vh.Routes = append(vh.Routes, t.routesFor(rs, uint32(port))...)
 			}
 		}
 	}
@@ -360,7 +370,7 @@ func mostSpecific(ls []*listenerState, h string) *listenerState {
 // statuses renders the Status and the ObjectStatuses.
 func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 	st := &Status{}
-	var objs []translators.ObjectStatus
+	objs := make([]translators.ObjectStatus, 0, len(t.classOrder)+len(t.gateways)+len(t.routes)+len(t.stale)+len(t.l4Routes)+len(t.tlsPolicies))
 	for _, cs := range t.classOrder {
 		s := cs.status(t.pool != nil, port8080Free(t.s))
 		st.GatewayClasses = append(st.GatewayClasses, GatewayClassStatus{Name: cs.class.Name, Status: s})
@@ -399,11 +409,14 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 	for _, rs := range t.stale {
 		rs.parents = []gatewayv1.RouteParentStatus{}
 	}
-	for _, rs := range append(slices.Clone(t.routes), t.stale...) {
+	for _, rs := range append(slices.Clip(t.routes), t.stale...) {
 		rst := RouteStatus{Namespace: rs.meta.Namespace, Name: rs.meta.Name, Parents: rs.parents}
 		if rs.grpc != nil {
 			st.GRPCRoutes = append(st.GRPCRoutes, rst)
 		} else {
+			if st.HTTPRoutes == nil {
+				st.HTTPRoutes = make([]RouteStatus, 0, len(t.routes)+len(t.stale))
+			}
 			st.HTTPRoutes = append(st.HTTPRoutes, rst)
 		}
 		objs = append(objs, translators.ObjectStatus{

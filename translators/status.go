@@ -97,20 +97,24 @@ func (s ObjectStatus) Accepted() bool {
 
 // StatusSet collects ObjectStatuses by object.
 type StatusSet struct {
-	byRef map[ObjectRef]*ObjectStatus
+	// list holds the statuses in the order first seen; byRef indexes it.
+	list  []ObjectStatus
+	byRef map[ObjectRef]int
 }
 
 // NewStatusSet returns an empty set.
-func NewStatusSet() *StatusSet { return &StatusSet{byRef: map[ObjectRef]*ObjectStatus{}} }
+func NewStatusSet() *StatusSet { return &StatusSet{byRef: map[ObjectRef]int{}} }
 
-// For returns the status of ref, creating it when absent.
+// For returns the status of ref, creating it when absent. The pointer is
+// good until the next call that adds an object.
 func (s *StatusSet) For(ref ObjectRef) *ObjectStatus {
-	st, ok := s.byRef[ref]
+	i, ok := s.byRef[ref]
 	if !ok {
-		st = &ObjectStatus{Object: ref}
-		s.byRef[ref] = st
+		i = len(s.list)
+		s.list = append(s.list, ObjectStatus{Object: ref})
+		s.byRef[ref] = i
 	}
-	return st
+	return &s.list[i]
 }
 
 // AddProblem records a problem on ref.
@@ -123,17 +127,33 @@ func (s *StatusSet) AddProblem(ref ObjectRef, p Problem) {
 
 // List returns every status, sorted by object.
 func (s *StatusSet) List() []ObjectStatus {
-	out := make([]ObjectStatus, 0, len(s.byRef))
-	for _, st := range s.byRef {
-		out = append(out, *st)
-	}
+	out := slices.Clone(s.list)
 	slices.SortFunc(out, func(a, b ObjectStatus) int { return compareRefs(a.Object, b.Object) })
 	return out
 }
 
 // Merge adds every status of other into s.
 func (s *StatusSet) Merge(other []ObjectStatus) {
+	if s.list == nil {
+		s.list = make([]ObjectStatus, 0, len(other))
+	}
 	for _, o := range other {
+		if _, ok := s.byRef[o.Object]; !ok && !repeats(o.Problems) {
+			// The first word on an object (nearly always the only one)
+			// is taken as it is; the slices a later Merge appends to
+			// are clipped, so that nothing is written into the
+			// translator's arrays.
+			o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
+			if len(o.Conditions) == 0 {
+				o.Conditions = nil
+			}
+			if len(o.Problems) == 0 {
+				o.Problems = nil
+			}
+			s.byRef[o.Object] = len(s.list)
+			s.list = append(s.list, o)
+			continue
+		}
 		st := s.For(o.Object)
 		if o.Generation != 0 {
 			st.Generation = o.Generation
@@ -161,4 +181,15 @@ func (s *StatusSet) Merge(other []ObjectStatus) {
 			st.RouteController = o.RouteController
 		}
 	}
+}
+
+// repeats reports whether a problem appears twice in ps, which AddProblem
+// would record once.
+func repeats(ps []Problem) bool {
+	for i := range ps {
+		if slices.Contains(ps[:i], ps[i]) {
+			return true
+		}
+	}
+	return false
 }

@@ -148,6 +148,9 @@ func spreadToNarrowerHosts(l *Listener) {
 			all = append(all, spread{w, rs})
 		}
 	}
+	if len(all) == 0 {
+		return
+	}
 	// Which translators put routes where, before any copy.
 	filledBy := map[*VirtualHost]map[string]bool{}
 	for _, v := range l.VirtualHosts {
@@ -254,26 +257,52 @@ func listenerConflict(l, kept *Listener) []Error {
 // whose match equals an earlier route's match; routes must already be sorted.
 func dropUnreachable(routes []*Route) ([]*Route, []Error) {
 	var errs []Error
-	names := map[string]bool{}
-	kept := routes[:0:0]
-	for _, r := range routes {
-		if names[r.Name] {
-			errs = append(errs, Error{r.Source, "route " + r.Name, "another route has the same name"})
+	// A virtual host mostly has a few routes: names are looked up among
+	// the kept routes then, and in a map only for long lists.
+	var names map[string]bool
+	if len(routes) > 16 {
+		names = make(map[string]bool, len(routes))
+	}
+	// kept stays nil, and routes is returned as it is, until a route is
+	// dropped: most virtual hosts lose none.
+	var kept []*Route
+	for i, r := range routes {
+		before := kept
+		if before == nil {
+			before = routes[:i]
+		}
+		var why string
+		switch {
+		case names != nil && names[r.Name], names == nil && slices.ContainsFunc(before, func(k *Route) bool { return k.Name == r.Name }):
+			why = "another route has the same name"
+		default:
+			if winner := findSameMatch(before, r); winner != nil {
+				why = fmt.Sprintf("its match is identical to that of route %s from %s, which takes precedence", winner.Name, winner.Source)
+			}
+		}
+		if why != "" {
+			errs = append(errs, Error{r.Source, "route " + r.Name, why})
+			if kept == nil {
+				kept = append(make([]*Route, 0, len(routes)), routes[:i]...)
+			}
 			continue
 		}
-		if winner := findSameMatch(kept, r); winner != nil {
-			errs = append(errs, Error{r.Source, "route " + r.Name, fmt.Sprintf("its match is identical to that of route %s from %s, which takes precedence", winner.Name, winner.Source)})
-			continue
+		if names != nil {
+			names[r.Name] = true
 		}
-		names[r.Name] = true
-		kept = append(kept, r)
+		if kept != nil {
+			kept = append(kept, r)
+		}
+	}
+	if kept == nil {
+		return routes, errs
 	}
 	return kept, errs
 }
 
 func findSameMatch(kept []*Route, r *Route) *Route {
 	for _, k := range kept {
-		if reflect.DeepEqual(k.Match, r.Match) {
+		if reflect.DeepEqual(&k.Match, &r.Match) {
 			return k
 		}
 	}

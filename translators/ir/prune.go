@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -39,7 +40,11 @@ func (p *Pruner) Prune(c *Config) []Error {
 	p.mu.Lock()
 	prev := p.last
 	p.mu.Unlock()
-	next := &pruneMemo{routes: map[*Route]struct{}{}, clusters: make(map[*Cluster]struct{}, len(c.Clusters))}
+	n := 0
+	if prev != nil {
+		n = len(prev.routes)
+	}
+	next := &pruneMemo{routes: make(map[*Route]struct{}, n), clusters: make(map[*Cluster]struct{}, len(c.Clusters))}
 	errs := c.prune(prev, next)
 	p.mu.Lock()
 	p.last = next
@@ -159,9 +164,14 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			hosts[h] = vh.Name
 		}
 		vhNames[vh.Name] = true
-		routeNames := map[string]bool{}
-		keptRoutes := vh.Routes[:0:0]
-		for _, r := range vh.Routes {
+		// As in dropUnreachable: names in a map only for long lists, and
+		// a new slice only once a route is dropped.
+		var routeNames map[string]bool
+		if len(vh.Routes) > 16 {
+			routeNames = make(map[string]bool, len(vh.Routes))
+		}
+		var keptRoutes []*Route
+		for i, r := range vh.Routes {
 			var rmsgs []string
 			if !prev.hasRoute(r) || !clustersExist(r, clusters) {
 				// Any problem at all: the full check, for its messages.
@@ -170,17 +180,30 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			if len(rmsgs) == 0 {
 				next.addRoute(r)
 			}
-			if routeNames[r.Name] {
+			before := keptRoutes
+			if before == nil {
+				before = vh.Routes[:i]
+			}
+			if routeNames != nil && routeNames[r.Name] || routeNames == nil && slices.ContainsFunc(before, func(k *Route) bool { return k.Name == r.Name }) {
 				rmsgs = append(rmsgs, "duplicate route name")
 			}
 			if len(rmsgs) > 0 {
 				errs = appendAll(errs, r.Source, "route "+r.Name, rmsgs)
+				if keptRoutes == nil {
+					keptRoutes = append(make([]*Route, 0, len(vh.Routes)), vh.Routes[:i]...)
+				}
 				continue
 			}
-			routeNames[r.Name] = true
-			keptRoutes = append(keptRoutes, r)
+			if routeNames != nil {
+				routeNames[r.Name] = true
+			}
+			if keptRoutes != nil {
+				keptRoutes = append(keptRoutes, r)
+			}
 		}
-		vh.Routes = keptRoutes
+		if keptRoutes != nil {
+			vh.Routes = keptRoutes
+		}
 		keptVH = append(keptVH, vh)
 	}
 	l.VirtualHosts = keptVH

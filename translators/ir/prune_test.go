@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -44,6 +45,12 @@ func newPrunePool() *prunePool {
 		case 4:
 			r.Forward.Backends = append(r.Forward.Backends, WeightedBackend{Weight: 1})
 		}
+		p.routes = append(p.routes, r)
+	}
+	// Routes named as others, some with the same match: duplicates.
+	for i := range 24 {
+		r := route(fmt.Sprintf("r%d", i%5), PathPrefix, fmt.Sprintf("/p%d", i%7))
+		r.Forward.Backends = []WeightedBackend{{Cluster: "c0", Weight: 1}}
 		p.routes = append(p.routes, r)
 	}
 	return p
@@ -105,5 +112,49 @@ func TestPrunerEqualsPrune(t *testing.T) {
 	}
 	if reused == 0 {
 		t.Fatal("the Pruner never remembered a route")
+	}
+}
+
+// dropUnreachableRef is dropUnreachable as it was before it spared the
+// copy and the map: the reference the faster one must agree with.
+func dropUnreachableRef(routes []*Route) ([]*Route, []Error) {
+	var errs []Error
+	names := map[string]bool{}
+	kept := routes[:0:0]
+	for _, r := range routes {
+		if names[r.Name] {
+			errs = append(errs, Error{r.Source, "route " + r.Name, "another route has the same name"})
+			continue
+		}
+		if winner := findSameMatch(kept, r); winner != nil {
+			errs = append(errs, Error{r.Source, "route " + r.Name, fmt.Sprintf("its match is identical to that of route %s from %s, which takes precedence", winner.Name, winner.Source)})
+			continue
+		}
+		names[r.Name] = true
+		kept = append(kept, r)
+	}
+	return kept, errs
+}
+
+// TestDropUnreachableAgreesWithReference: on random route lists, short
+// and long, with repeated names and matches, dropUnreachable keeps and
+// reports exactly what the reference does, and leaves its input alone.
+func TestDropUnreachableAgreesWithReference(t *testing.T) {
+	pool := newPrunePool()
+	rnd := rand.New(rand.NewPCG(4, 4))
+	for i := range 500 {
+		var routes []*Route
+		for range rnd.IntN(40) {
+			routes = append(routes, pool.routes[rnd.IntN(len(pool.routes))])
+		}
+		in := slices.Clone(routes)
+		got, gotErrs := dropUnreachable(routes)
+		want, wantErrs := dropUnreachableRef(in)
+		if !slices.Equal(got, want) || !reflect.DeepEqual(gotErrs, wantErrs) {
+			t.Fatalf("list %d (%d routes): kept %d, reported %d; want %d, %d", i, len(in), len(got), len(gotErrs), len(want), len(wantErrs))
+		}
+		if !slices.Equal(routes, in) {
+			t.Fatalf("list %d: dropUnreachable changed its input", i)
+		}
 	}
 }
