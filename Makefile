@@ -93,13 +93,13 @@ chart-test: kube
 	@export KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)"; \
 	cd charts/legate/tests && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
-# bench-smoke runs the end-to-end benchmark at CI size (N = 1k HTTPRoutes)
-# so that it does not rot: its table is printed, never judged; only a
-# measurement that could not be made fails it.
+# bench-smoke runs the end-to-end benchmark at CI size (N = 1k HTTPRoutes,
+# file and Kubernetes providers) so that it does not rot: its table is
+# printed, never judged; only a measurement that could not be made fails it.
 .PHONY: bench-smoke
-bench-smoke: build envoy
-	$(GO) run ./bench/e2e -legate $(BIN) -shapes gateway -sizes 1000 -edits 20 -runs 1 -budget 30s -strict \
-		-envoy "$$(./hack/install-envoy.sh)"
+bench-smoke: build envoy kube
+	KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)" $(GO) run ./bench/e2e -legate $(BIN) -shapes gateway -sizes 1000 -edits 20 -runs 1 -budget 30s -strict \
+		-envoy "$$(./hack/install-envoy.sh)" -providers file,kubernetes -wait-status=false
 
 # bench runs the end-to-end benchmark and prints its table (bench/run.sh;
 # LEGATE_BENCH_LARGE=1 adds N = 50k). It is not part of test.

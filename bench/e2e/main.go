@@ -61,6 +61,10 @@ type config struct {
 	// creating 150k objects in one API server takes longer than the rest
 	// of a run.
 	kubeMax int
+	// waitStatus makes Kubernetes-mode runs wait for Legate's status on
+	// every HTTPRoute before measuring (at 10k that takes minutes at its
+	// client's rate limit).
+	waitStatus bool
 }
 
 // result is one row of the table.
@@ -79,7 +83,10 @@ type result struct {
 	rss, heap     int64
 	allocsOfRoute float64
 	notes         []string
-	envoy         *envoyResult
+	// info are facts about the run printed with the notes that, unlike
+	// notes, do not say a measurement failed.
+	info  []string
+	envoy *envoyResult
 }
 
 func main() {
@@ -99,6 +106,7 @@ func main() {
 	flag.StringVar(&c.envoy, "envoy", "", "Envoy binary: also measure, with a real Envoy fed by legate serve --envoy, route edits until Envoy serves them and Envoy's own update times (gateway shape)")
 	var providers string
 	flag.StringVar(&providers, "providers", providerFile, "where legate serve reads the workload: file, kubernetes (envtest; needs KUBEBUILDER_ASSETS), or both")
+	flag.BoolVar(&c.waitStatus, "wait-status", true, "in Kubernetes mode, measure once Legate wrote every HTTPRoute's status (false: measure while it writes them)")
 	flag.IntVar(&c.kubeMax, "kube-max-size", 10000, "largest N measured with the Kubernetes provider")
 	flag.BoolVar(&c.pprof, "pprof", false, "save heap and CPU profiles of the Kubernetes-mode serve runs next to their logs")
 	flag.Parse()

@@ -46,7 +46,7 @@ func printTable(w io.Writer, c config, rs []*result) {
 	}
 	var notes []string
 	for _, r := range rs {
-		for _, n := range r.notes {
+		for _, n := range append(slices.Clone(r.info), r.notes...) {
 			notes = append(notes, fmt.Sprintf("- %s/%s: %s", r.label(), sizeName(r.n), n))
 		}
 	}
