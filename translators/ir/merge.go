@@ -31,6 +31,12 @@ import (
 //
 // Every loser is returned as an Error whose Source is the object that lost,
 // never silently dropped.
+//
+// Merge writes into nothing it is given: listeners, virtual hosts and
+// their lists are new, and routes, clusters and secrets are the
+// fragments' own values, shared and never written (translators may hand
+// out the same values run after run; later stages memoize by pointer).
+// Prune, which edits the merged Config in place, keeps to those lists.
 func Merge(fragments ...*Config) (*Config, []Error) {
 	out := &Config{}
 	var errs []Error

@@ -138,7 +138,6 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 	vhNames := map[string]bool{}
 	keptVH := l.VirtualHosts[:0:0]
 	for _, vh := range l.VirtualHosts {
-		el := "listener " + l.Name + " virtual host " + vh.Name
 		msgs := validateVirtualHost(vh, l.Protocol, secrets)
 		if vhNames[vh.Name] {
 			msgs = append(msgs, "duplicate virtual host name")
@@ -152,6 +151,7 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			unique = append(unique, h)
 		}
 		if len(msgs) > 0 {
+			el := "listener " + l.Name + " virtual host " + vh.Name
 			for _, r := range vh.Routes {
 				errs = appendAll(errs, r.Source, "route "+r.Name, prefixAll(el+": ", msgs))
 			}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -156,5 +158,32 @@ func TestDropUnreachableAgreesWithReference(t *testing.T) {
 		if !slices.Equal(routes, in) {
 			t.Fatalf("list %d: dropUnreachable changed its input", i)
 		}
+	}
+}
+
+// TestDNSLabelAgreesWithItsPattern: the hand-written label check accepts
+// exactly what ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ (at most 63 characters)
+// does, on random strings over letters of both cases, digits, '-', '.',
+// '_' and a non-ASCII letter.
+func TestDNSLabelAgreesWithItsPattern(t *testing.T) {
+	re := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	alphabet := []rune("ab-z09AZ._é")
+	rnd := rand.New(rand.NewPCG(9, 9))
+	for i := range 20000 {
+		n := rnd.IntN(8)
+		if i%100 == 0 {
+			n = 60 + rnd.IntN(8)
+		}
+		var b strings.Builder
+		for range n {
+			b.WriteRune(alphabet[rnd.IntN(len(alphabet))])
+		}
+		s := b.String()
+		if want := len(s) <= 63 && re.MatchString(s); dnsLabel(s) != want {
+			t.Fatalf("dnsLabel(%q) = %v, want %v", s, !want, want)
+		}
+	}
+	if !dnsLabel(strings.Repeat("a", 63)) || dnsLabel(strings.Repeat("a", 64)) {
+		t.Fatal("a label may have 63 characters, not 64")
 	}
 }
