@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
 	"time"
@@ -113,6 +114,13 @@ func sameExceptEndpointSlices(a, b *translators.Inputs) bool {
 			return i == len(oa) && j == len(ob)
 		}
 		x, y := oa[i], ob[j]
+		if x == y {
+			// One object (providers share unchanged objects between
+			// snapshots, and objects are immutable): nothing to read.
+			i++
+			j++
+			continue
+		}
 		if reflect.TypeOf(x) != reflect.TypeOf(y) || x.GetNamespace() != y.GetNamespace() ||
 			x.GetName() != y.GetName() || x.GetUID() != y.GetUID() ||
 			x.GetResourceVersion() == "" || x.GetResourceVersion() != y.GetResourceVersion() {
@@ -131,38 +139,56 @@ func isSlice(o client.Object) bool {
 // changedServices returns the Services ("namespace/name") whose
 // EndpointSlices differ between a and b: a slice added, removed, changed
 // (by resourceVersion or UID), or moved to another Service. ok is false if
-// some slice has no resourceVersion to compare.
+// a slice that may have changed has no resourceVersion to compare. Both
+// lists are sorted by namespace and name (Inputs.Sort), so they are walked
+// side by side; a slice that is the same object in both (providers share
+// unchanged objects) is not even read.
 func changedServices(a, b []*discoveryv1.EndpointSlice) (map[string]bool, bool) {
-	type state struct{ uid, version, service string }
-	key := func(es *discoveryv1.EndpointSlice) string { return es.Namespace + "/" + es.Name }
 	svc := func(es *discoveryv1.EndpointSlice) string {
 		return es.Namespace + "/" + es.Labels[discoveryv1.LabelServiceName]
 	}
-	before := make(map[string]state, len(a))
-	for _, es := range a {
-		if es.ResourceVersion == "" {
-			return nil, false
-		}
-		before[key(es)] = state{string(es.UID), es.ResourceVersion, svc(es)}
-	}
 	changed := map[string]bool{}
-	for _, es := range b {
-		if es.ResourceVersion == "" {
-			return nil, false
-		}
-		now := state{string(es.UID), es.ResourceVersion, svc(es)}
-		old, had := before[key(es)]
-		delete(before, key(es))
-		if had && old == now {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		if i < len(a) && j < len(b) && a[i] == b[j] {
+			i++
+			j++
 			continue
 		}
-		changed[now.service] = true
-		if had {
-			changed[old.service] = true
+		var c int
+		switch {
+		case i == len(a):
+			c = 1
+		case j == len(b):
+			c = -1
+		default:
+			c = cmp.Or(cmp.Compare(a[i].Namespace, b[j].Namespace), cmp.Compare(a[i].Name, b[j].Name))
 		}
-	}
-	for _, gone := range before {
-		changed[gone.service] = true
+		switch {
+		case c < 0: // gone from b
+			if a[i].ResourceVersion == "" {
+				return nil, false
+			}
+			changed[svc(a[i])] = true
+			i++
+		case c > 0: // new in b
+			if b[j].ResourceVersion == "" {
+				return nil, false
+			}
+			changed[svc(b[j])] = true
+			j++
+		default:
+			x, y := a[i], b[j]
+			if x.ResourceVersion == "" || y.ResourceVersion == "" {
+				return nil, false
+			}
+			if x.UID != y.UID || x.ResourceVersion != y.ResourceVersion || svc(x) != svc(y) {
+				changed[svc(x)] = true
+				changed[svc(y)] = true
+			}
+			i++
+			j++
+		}
 	}
 	return changed, true
 }

@@ -34,9 +34,19 @@ func versioned(t *testing.T, shape workload.Shape, n int) []client.Object {
 
 func snapshotOf(t *testing.T, objs []client.Object) *translators.Inputs {
 	t.Helper()
+	return snapshotSharing(t, objs, false)
+}
+
+// snapshotSharing makes a snapshot of objs, sharing them (as the providers
+// share unchanged objects between snapshots) or copies of them.
+func snapshotSharing(t *testing.T, objs []client.Object, share bool) *translators.Inputs {
+	t.Helper()
 	in := &translators.Inputs{}
 	for _, o := range objs {
-		if err := in.Add(o.DeepCopyObject().(client.Object)); err != nil {
+		if !share {
+			o = o.DeepCopyObject().(client.Object)
+		}
+		if err := in.Add(o); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,10 +111,24 @@ func render(t *testing.T, out *pipeline.Output) []byte {
 // TestFastPathEqualsFullPath applies random EndpointSlice edits to a
 // pipeline that has run before (so it takes the endpoint fast path) and
 // checks that its resources, versions and statuses are those of a fresh
-// pipeline translating the same snapshot in full, for every shape.
+// pipeline translating the same snapshot in full, for every shape, with
+// snapshots made of copies and of objects shared with the last snapshot.
 func TestFastPathEqualsFullPath(t *testing.T) {
+	type testCase struct {
+		shape workload.Shape
+		share bool
+	}
+	var cases []testCase
 	for _, shape := range workload.Shapes {
-		t.Run(string(shape), func(t *testing.T) {
+		cases = append(cases, testCase{shape, false})
+	}
+	cases = append(cases, testCase{workload.Gateway, true}, testCase{workload.Mixed, true})
+	for _, tc := range cases {
+		shape := tc.shape
+		snapshotOf := func(t *testing.T, objs []client.Object) *translators.Inputs {
+			return snapshotSharing(t, objs, tc.share)
+		}
+		t.Run(fmt.Sprintf("%s/shared=%v", shape, tc.share), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, uint64(len(shape))))
 			objs := versioned(t, shape, 8)
 			p := benchPipeline()
