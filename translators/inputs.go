@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,6 +53,10 @@ type Inputs struct {
 	secrets     map[string]*corev1.Secret
 	namespaces  map[string]*corev1.Namespace
 	slicesBySvc map[string][]*discoveryv1.EndpointSlice
+	// indexed is set once the maps above are built; base, if set, is an
+	// indexed earlier snapshot they are patched from (IndexFrom).
+	indexed atomic.Bool
+	base    *Inputs
 }
 
 // ErrUnknownKind is returned by Add for a nil object.
@@ -210,23 +216,167 @@ func sortObjects[T client.Object](objs []T) {
 	})
 }
 
+// IndexFrom lets a provider say that in was made from prev, an earlier
+// snapshot sharing the objects that did not change (same pointers): the
+// lookup indexes of in (Service, Secret, Namespace, EndpointSlicesFor) are
+// then made by patching prev's where the two differ, instead of from all
+// objects. Both must be sorted (Sort). It does nothing unless prev's
+// indexes were built (a translator looked something up in it), so
+// snapshots never chain; in keeps prev only until its own are built.
+func (in *Inputs) IndexFrom(prev *Inputs) {
+	if prev != nil && prev != in && prev.indexed.Load() {
+		in.base = prev
+	}
+}
+
 func (in *Inputs) index() {
 	in.indexOnce.Do(func() {
-		// With duplicates (two files holding one object), the first wins,
-		// as everywhere else.
-		in.services = firstByName(in.Services)
-		in.secrets = firstByName(in.Secrets)
-		in.namespaces = firstByName(in.Namespaces)
-		in.slicesBySvc = map[string][]*discoveryv1.EndpointSlice{}
-		for _, es := range in.EndpointSlices {
-			svc := es.Labels[discoveryv1.LabelServiceName]
-			if svc == "" {
-				continue
-			}
-			key := es.Namespace + "/" + svc
+		if b := in.base; b != nil {
+			in.patchIndex(b)
+		} else {
+			in.buildIndex()
+		}
+		in.base = nil
+		in.indexed.Store(true)
+	})
+}
+
+func (in *Inputs) buildIndex() {
+	// With duplicates (two files holding one object), the first wins, as
+	// everywhere else.
+	in.services = firstByName(in.Services)
+	in.secrets = firstByName(in.Secrets)
+	in.namespaces = firstByName(in.Namespaces)
+	in.slicesBySvc = map[string][]*discoveryv1.EndpointSlice{}
+	for _, es := range in.EndpointSlices {
+		if key, ok := sliceService(es); ok {
 			in.slicesBySvc[key] = append(in.slicesBySvc[key], es)
 		}
+	}
+}
+
+// sliceService is the "namespace/name" of the Service es belongs to.
+func sliceService(es *discoveryv1.EndpointSlice) (string, bool) {
+	svc := es.Labels[discoveryv1.LabelServiceName]
+	if svc == "" {
+		return "", false
+	}
+	return es.Namespace + "/" + svc, true
+}
+
+// patchIndex makes in's indexes from b's: a map whose list did not change
+// is shared (the maps are never written once built), one whose list did
+// is copied and its changed keys looked up again.
+func (in *Inputs) patchIndex(b *Inputs) {
+	in.services = patchByName(b.services, b.Services, in.Services)
+	in.secrets = patchByName(b.secrets, b.Secrets, in.Secrets)
+	in.namespaces = patchByName(b.namespaces, b.Namespaces, in.Namespaces)
+
+	gone := map[*discoveryv1.EndpointSlice]bool{}
+	var added []*discoveryv1.EndpointSlice
+	svcs := map[string]bool{}
+	diffSorted(b.EndpointSlices, in.EndpointSlices, func(es *discoveryv1.EndpointSlice, isNew bool) {
+		if isNew {
+			added = append(added, es)
+		} else {
+			gone[es] = true
+		}
+		if key, ok := sliceService(es); ok {
+			svcs[key] = true
+		}
 	})
+	if len(svcs) == 0 {
+		in.slicesBySvc = b.slicesBySvc
+		return
+	}
+	in.slicesBySvc = maps.Clone(b.slicesBySvc)
+	for key := range svcs {
+		var list []*discoveryv1.EndpointSlice
+		for _, es := range b.slicesBySvc[key] {
+			if !gone[es] {
+				list = append(list, es)
+			}
+		}
+		for _, es := range added {
+			if k, ok := sliceService(es); ok && k == key {
+				list = append(list, es)
+			}
+		}
+		if len(list) == 0 {
+			delete(in.slicesBySvc, key)
+			continue
+		}
+		// The order of the list, as buildIndex would give it.
+		slices.SortStableFunc(list, compareObjects)
+		in.slicesBySvc[key] = list
+	}
+}
+
+// patchByName is firstByName(now) made from m = firstByName(before).
+func patchByName[T client.Object](m map[string]T, before, now []T) map[string]T {
+	type name struct{ namespace, name string }
+	keys := map[name]bool{}
+	diffSorted(before, now, func(o T, _ bool) { keys[name{o.GetNamespace(), o.GetName()}] = true })
+	if len(keys) == 0 {
+		return m
+	}
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]T{}
+	}
+	for k := range keys {
+		key := k.name
+		if k.namespace != "" {
+			key = k.namespace + "/" + k.name
+		}
+		// The first object of now with the key: now is sorted by
+		// namespace and name, so its objects of one key are together.
+		i, found := slices.BinarySearchFunc(now, k, func(o T, k name) int {
+			return cmp.Or(cmp.Compare(o.GetNamespace(), k.namespace), cmp.Compare(o.GetName(), k.name))
+		})
+		if found {
+			out[key] = now[i]
+		} else {
+			delete(out, key)
+		}
+	}
+	return out
+}
+
+func compareObjects[T client.Object](a, b T) int {
+	return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
+}
+
+// diffSorted calls changed for every object of before (isNew false) and of
+// now (isNew true) that is not the very same object at the same place in
+// the other list. Both are sorted by namespace and name; objects they share
+// are not read.
+func diffSorted[T client.Object](before, now []T, changed func(o T, isNew bool)) {
+	i, j := 0, 0
+	for i < len(before) || j < len(now) {
+		if i < len(before) && j < len(now) && client.Object(before[i]) == client.Object(now[j]) {
+			i++
+			j++
+			continue
+		}
+		var c int
+		switch {
+		case i == len(before):
+			c = 1
+		case j == len(now):
+			c = -1
+		default:
+			c = compareObjects(before[i], now[j])
+		}
+		if c <= 0 {
+			changed(before[i], false)
+			i++
+		}
+		if c >= 0 {
+			changed(now[j], true)
+			j++
+		}
+	}
 }
 
 func firstByName[T client.Object](objs []T) map[string]T {

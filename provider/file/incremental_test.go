@@ -273,10 +273,25 @@ func compareInputs(got, want *translators.Inputs) string {
 			return fmt.Sprintf("at %d: %s has other content", i, key(g[i]))
 		}
 	}
-	// Typed lookups (built from the lists) agree too.
-	for _, s := range want.Services {
-		if got.Service(s.Namespace, s.Name) == nil {
-			return "Service lookup misses " + s.Namespace + "/" + s.Name
+	// Lookups agree too: got's indexes are patched from the last
+	// snapshot's (Inputs.IndexFrom), want's built from nothing.
+	for _, s := range append(got.Services, want.Services...) {
+		if !reflect.DeepEqual(got.Service(s.Namespace, s.Name), want.Service(s.Namespace, s.Name)) {
+			return "Service lookups differ for " + s.Namespace + "/" + s.Name
+		}
+		if !reflect.DeepEqual(got.EndpointSlicesFor(s.Namespace, s.Name), want.EndpointSlicesFor(s.Namespace, s.Name)) {
+			return "EndpointSlicesFor differs for " + s.Namespace + "/" + s.Name
+		}
+	}
+	for _, es := range append(got.EndpointSlices, want.EndpointSlices...) {
+		svc := es.Labels["kubernetes.io/service-name"]
+		if !reflect.DeepEqual(got.EndpointSlicesFor(es.Namespace, svc), want.EndpointSlicesFor(es.Namespace, svc)) {
+			return "EndpointSlicesFor differs for " + es.Namespace + "/" + svc
+		}
+	}
+	for _, n := range append(got.Namespaces, want.Namespaces...) {
+		if !reflect.DeepEqual(got.Namespace(n.Name), want.Namespace(n.Name)) {
+			return "Namespace lookups differ for " + n.Name
 		}
 	}
 	return ""

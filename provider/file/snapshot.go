@@ -61,6 +61,8 @@ type snapshotIndex struct {
 	// scratch finds that field: an object is added to it and the one
 	// field that grew is the object's.
 	scratch *translators.Inputs
+	// last is the last snapshot (see Inputs.IndexFrom).
+	last *translators.Inputs
 }
 
 type indexedFile struct {
@@ -224,6 +226,10 @@ func (p *Provider) snapshot() *translators.Inputs {
 			iv.Field(f).Set(t)
 		}
 	}
+	// The lookup indexes translators build on in are patched from the
+	// last snapshot's where the lists differ.
+	in.IndexFrom(x.last)
+	x.last = in
 	p.logProblems()
 	return in
 }
