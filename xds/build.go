@@ -86,7 +86,10 @@ type Builder struct {
 func (b *Builder) Build(cfg *ir.Config) (*Resources, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	run := &buildRun{prev: b.last, next: newBuildMemo(b.last)}
+	run := &buildRun{prev: b.last, next: &buildMemo{vhosts: map[string][]builtVirtualHost{}}}
+	if b.last == nil {
+		run.prev = &buildMemo{}
+	}
 	b.last = nil
 	res, err := run.build(cfg)
 	if err != nil {
@@ -96,37 +99,77 @@ func (b *Builder) Build(cfg *ir.Config) (*Resources, error) {
 	return res, nil
 }
 
-// buildMemo is what one build made, by the IR element it was made from.
-// Keys are pointers: a memo holds them, so no other element can be given
-// the same address while it is remembered.
+// buildMemo is what one build made, list by list in the order it was
+// made, with the IR element each was made from. Keys are pointers: a memo
+// holds them, so no other element can be given the same address while it
+// is remembered. A list is looked up with a cursor that walks it alongside
+// the next build's list (see memoCursor), so an unchanged element costs a
+// pointer comparison rather than a map lookup and insert.
 type buildMemo struct {
-	routes   map[*ir.Route]*routev3.Route
-	vhosts   map[vhostKey]builtVirtualHost
-	clusters map[*ir.Cluster]builtCluster
-	secrets  map[*ir.Secret]*tlsv3.Secret
+	clusters []memoEntry[*ir.Cluster, builtCluster]
+	secrets  []memoEntry[*ir.Secret, *tlsv3.Secret]
+	// vhosts are the virtual hosts of each route configuration, by its
+	// name, sorted by name as the table holds them.
+	vhosts map[string][]builtVirtualHost
 }
 
-func newBuildMemo(sizeLike *buildMemo) *buildMemo {
-	if sizeLike == nil {
-		sizeLike = &buildMemo{}
-	}
-	return &buildMemo{
-		routes:   make(map[*ir.Route]*routev3.Route, len(sizeLike.routes)),
-		vhosts:   make(map[vhostKey]builtVirtualHost, len(sizeLike.vhosts)),
-		clusters: make(map[*ir.Cluster]builtCluster, len(sizeLike.clusters)),
-		secrets:  make(map[*ir.Secret]*tlsv3.Secret, len(sizeLike.secrets)),
-	}
+// memoEntry is one element of a list of a build: its name, the IR element
+// it was made from and what was made.
+type memoEntry[K comparable, V any] struct {
+	name string
+	key  K
+	val  V
 }
 
-// vhostKey names a virtual host in a build: virtual host names are unique
-// within a route configuration.
-type vhostKey struct{ routeConfig, name string }
+// memoCursor finds, in a list of the last build, what was made from an
+// element of this build's list. Lists come in the same order run after
+// run (the IR's, sorted by name), so the element is most often the one at
+// the cursor, else a little further on by name; a list that turns out not
+// to be in name order is indexed by key for the rest of the run.
+type memoCursor[K comparable, V any] struct {
+	last  []memoEntry[K, V]
+	j     int
+	prev  string
+	index map[K]V
+}
+
+func (c *memoCursor[K, V]) find(name string, key K) (V, bool) {
+	if c.index != nil {
+		v, ok := c.index[key]
+		return v, ok
+	}
+	if c.j < len(c.last) && c.last[c.j].key == key {
+		c.j++
+		c.prev = name
+		return c.last[c.j-1].val, true
+	}
+	if name < c.prev {
+		c.index = make(map[K]V, len(c.last))
+		for _, e := range c.last {
+			c.index[e.key] = e.val
+		}
+		v, ok := c.index[key]
+		return v, ok
+	}
+	c.prev = name
+	for c.j < len(c.last) && c.last[c.j].name < name {
+		c.j++
+	}
+	for k := c.j; k < len(c.last) && c.last[k].name == name; k++ {
+		if c.last[k].key == key {
+			return c.last[k].val, true
+		}
+	}
+	var zero V
+	return zero, false
+}
 
 // builtVirtualHost is a virtual host proto with what it was made from:
 // its own copies of the IR virtual host's hostnames and route pointers
 // (VirtualHost values are rebuilt every run, and their slices are not
 // promised to stay untouched).
 type builtVirtualHost struct {
+	name      string
 	hostnames []string
 	routes    []*ir.Route
 	proto     *routev3.VirtualHost
@@ -161,8 +204,22 @@ func (b *buildRun) build(cfg *ir.Config) (*Resources, error) {
 		}
 		res.Routes = append(res.Routes, routes...)
 	}
-	for _, c := range cfg.Clusters {
-		built, err := b.cluster(c)
+	var clusters memoCursor[*ir.Cluster, builtCluster]
+	var secrets memoCursor[*ir.Secret, *tlsv3.Secret]
+	if b.prev != nil {
+		clusters.last, secrets.last = b.prev.clusters, b.prev.secrets
+	}
+	if b.next != nil {
+		b.next.clusters = make([]memoEntry[*ir.Cluster, builtCluster], 0, len(cfg.Clusters))
+		b.next.secrets = make([]memoEntry[*ir.Secret, *tlsv3.Secret], 0, len(cfg.Secrets))
+	}
+	// Clusters (and so their load assignments) come out in name order
+	// when the IR lists them so, which is checked on the IR's names rather
+	// than by reading every cluster made.
+	inOrder := true
+	for i, c := range cfg.Clusters {
+		inOrder = inOrder && (i == 0 || cfg.Clusters[i-1].Name < c.Name)
+		built, err := b.cluster(&clusters, c)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
 			continue
@@ -173,7 +230,7 @@ func (b *buildRun) build(cfg *ir.Config) (*Resources, error) {
 		}
 	}
 	for _, s := range cfg.Secrets {
-		sec, err := b.secret(s)
+		sec, err := b.secret(&secrets, s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("secret %s: %w", s.Name, err))
 			continue
@@ -183,57 +240,55 @@ func (b *buildRun) build(cfg *ir.Config) (*Resources, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("building xDS resources: %w", err)
 	}
-	res.sort()
+	res.sort(!inOrder)
 	return res, nil
 }
 
 // cluster builds c, or reuses what the last run built from it.
-func (b *buildRun) cluster(c *ir.Cluster) (builtCluster, error) {
-	if b.prev != nil {
-		if built, ok := b.prev.clusters[c]; ok {
-			b.next.clusters[c] = built
-			return built, nil
+func (b *buildRun) cluster(cur *memoCursor[*ir.Cluster, builtCluster], c *ir.Cluster) (builtCluster, error) {
+	built, ok := cur.find(c.Name, c)
+	if !ok {
+		cl, err := buildCluster(c)
+		if err != nil {
+			return builtCluster{}, err
+		}
+		built = builtCluster{cluster: cl}
+		if c.Kind == ir.ClusterEDS {
+			built.endpoints = buildLoadAssignment(c.Name, c.Endpoints)
 		}
 	}
-	cl, err := buildCluster(c)
-	if err != nil {
-		return builtCluster{}, err
-	}
-	built := builtCluster{cluster: cl}
-	if c.Kind == ir.ClusterEDS {
-		built.endpoints = buildLoadAssignment(c.Name, c.Endpoints)
-	}
 	if b.next != nil {
-		b.next.clusters[c] = built
+		b.next.clusters = append(b.next.clusters, memoEntry[*ir.Cluster, builtCluster]{c.Name, c, built})
 	}
 	return built, nil
 }
 
 // secret builds s, or reuses what the last run built from it.
-func (b *buildRun) secret(s *ir.Secret) (*tlsv3.Secret, error) {
-	if b.prev != nil {
-		if sec, ok := b.prev.secrets[s]; ok {
-			b.next.secrets[s] = sec
-			return sec, nil
+func (b *buildRun) secret(cur *memoCursor[*ir.Secret, *tlsv3.Secret], s *ir.Secret) (*tlsv3.Secret, error) {
+	sec, ok := cur.find(s.Name, s)
+	if !ok {
+		var err error
+		if sec, err = buildSecret(s); err != nil {
+			return nil, err
 		}
 	}
-	sec, err := buildSecret(s)
-	if err != nil {
-		return nil, err
-	}
 	if b.next != nil {
-		b.next.secrets[s] = sec
+		b.next.secrets = append(b.next.secrets, memoEntry[*ir.Secret, *tlsv3.Secret]{s.Name, s, sec})
 	}
 	return sec, nil
 }
 
 // sort orders every resource list by name, so that output does not depend
 // on the order of the IR.
-func (r *Resources) sort() {
+// Clusters and load assignments are left as they are unless clusters is
+// set.
+func (r *Resources) sort(clusters bool) {
 	sortBy(r.Listeners, (*listenerv3.Listener).GetName)
 	sortBy(r.Routes, (*routev3.RouteConfiguration).GetName)
-	sortBy(r.Clusters, (*clusterv3.Cluster).GetName)
-	sortBy(r.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	if clusters {
+		sortBy(r.Clusters, (*clusterv3.Cluster).GetName)
+		sortBy(r.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	}
 	sortBy(r.Secrets, (*tlsv3.Secret).GetName)
 }
 

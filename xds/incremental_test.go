@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legateproxy/legate/translators/ir"
@@ -59,7 +61,7 @@ func (e *irEditor) next() (*ir.Config, string) {
 		vhosts = append(vhosts, l.VirtualHosts...)
 	}
 	var what string
-	switch op := e.rng.IntN(8); {
+	switch op := e.rng.IntN(10); {
 	case op == 0 && len(vhosts) > 0:
 		// A route changed in place: a new pointer at the same position.
 		vh := vhosts[e.rng.IntN(len(vhosts))]
@@ -133,6 +135,23 @@ func (e *irEditor) next() (*ir.Config, string) {
 		r := *vh.Routes[i]
 		vh.Routes[i] = &r
 		what = "route " + r.Name + " copied"
+	case op == 8 && len(vhosts) > 1:
+		// A virtual host takes a hostname another one of its table has:
+		// a domain twice (until it is dropped again).
+		from, to := vhosts[e.rng.IntN(len(vhosts))], vhosts[e.rng.IntN(len(vhosts))]
+		if from == to || len(from.Hostnames) == 0 {
+			break
+		}
+		to.Hostnames = append(to.Hostnames, strings.ToUpper(from.Hostnames[0]))
+		what = "hostname of " + from.Name + " added to " + to.Name
+	case op == 9 && len(vhosts) > 0:
+		// A virtual host loses its last hostname, if it has another.
+		vh := vhosts[e.rng.IntN(len(vhosts))]
+		if len(vh.Hostnames) < 2 {
+			break
+		}
+		vh.Hostnames = vh.Hostnames[:len(vh.Hostnames)-1]
+		what = "last hostname of " + vh.Name + " dropped"
 	}
 	if what == "" {
 		what = "nothing but new listener and virtual host values"
@@ -167,6 +186,14 @@ func equalResources(t *testing.T, step string, a, b *Resources) {
 // copy-on-write edits of the IR, exactly what a fresh Build and Validate
 // give: equal resources, equal versions, the same errors.
 func TestBuilderAndValidatorEqualFreshRuns(t *testing.T) {
+	// What the edits led to, so that the test cannot silently stop
+	// covering the paths that matter.
+	var dangling, twice, passedAfterFailure int
+	defer func() {
+		if dangling == 0 || twice == 0 || passedAfterFailure == 0 {
+			t.Errorf("the edits gave %d dangling references, %d domains twice and %d recoveries; each must happen", dangling, twice, passedAfterFailure)
+		}
+	}()
 	for _, name := range goldenCases(t) {
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(len(name))))
@@ -184,7 +211,16 @@ func TestBuilderAndValidatorEqualFreshRuns(t *testing.T) {
 				}
 				if gotErr == nil {
 					equalResources(t, label, got, want)
+					failedBefore := val.last != nil && !val.last.passed
 					gotErr, wantErr = val.Validate(got), Validate(want)
+					switch {
+					case gotErr == nil && failedBefore:
+						passedAfterFailure++
+					case gotErr != nil && strings.Contains(gotErr.Error(), "does not exist"):
+						dangling++
+					case gotErr != nil && strings.Contains(gotErr.Error(), "is also a domain"):
+						twice++
+					}
 					if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
 						t.Fatalf("%s: a remembering Validator reported\n%v\nwhere Validate reported\n%v", label, gotErr, wantErr)
 					}
@@ -324,6 +360,31 @@ func sameEncodings(t *testing.T, step string, res *Resources) {
 		if res.Versions() != nil {
 			if _, ok := res.routeEncodings[i].assemble(); !ok {
 				t.Fatalf("%s: route configuration %s was encoded again, not put together from its parts", step, rc.GetName())
+			}
+		}
+	}
+}
+
+// Resources come out sorted by name whatever the IR's order, from a
+// Builder (which reuses the last run's clusters) too.
+func TestBuildSortsWhateverTheIROrder(t *testing.T) {
+	cfg := loadCase(t, "multi-vhost")
+	var b Builder
+	for _, order := range []string{"as written", "reversed", "as written again"} {
+		next := relisted(cfg)
+		if order == "reversed" {
+			slices.Reverse(next.Clusters)
+		}
+		for _, build := range []func(*ir.Config) (*Resources, error){Build, b.Build} {
+			res, err := build(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Clusters) < 2 || !slices.IsSortedFunc(res.Clusters, func(a, b *clusterv3.Cluster) int { return strings.Compare(a.GetName(), b.GetName()) }) ||
+				!slices.IsSortedFunc(res.Endpoints, func(a, b *endpointv3.ClusterLoadAssignment) int {
+					return strings.Compare(a.GetClusterName(), b.GetClusterName())
+				}) {
+				t.Fatalf("IR clusters %s: clusters or load assignments not sorted by name", order)
 			}
 		}
 	}

@@ -50,68 +50,73 @@ func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*r
 	sorted := append([]*ir.VirtualHost(nil), vhosts...)
 	sortBy(sorted, func(vh *ir.VirtualHost) string { return vh.Name })
 	rc.VirtualHosts = make([]*routev3.VirtualHost, 0, len(sorted))
+	var last, built []builtVirtualHost
+	if b.prev != nil {
+		last = b.prev.vhosts[name]
+	}
+	if b.next != nil {
+		built = make([]builtVirtualHost, 0, len(sorted))
+	}
+	j := 0
 	for _, vh := range sorted {
-		v, err := b.virtualHost(name, vh)
+		// Both lists are sorted by name: the last build's virtual host of
+		// this name, if any, is at or after j.
+		for j < len(last) && last[j].name < vh.Name {
+			j++
+		}
+		var old *builtVirtualHost
+		if j < len(last) && last[j].name == vh.Name {
+			old = &last[j]
+		}
+		v, err := b.virtualHost(vh, old)
 		if err != nil {
 			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
-		rc.VirtualHosts = append(rc.VirtualHosts, v)
+		rc.VirtualHosts = append(rc.VirtualHosts, v.proto)
+		if b.next != nil {
+			built = append(built, v)
+		}
+	}
+	if b.next != nil {
+		b.next.vhosts[name] = built
 	}
 	return rc, nil
 }
 
-// virtualHost builds vh of route configuration rc. A virtual host's proto
-// depends on its name, hostnames and routes alone (TLS and Group shape the
-// listener and which table it is in, which rc stands for), so the last
-// run's proto is reused when those are the same: the same route pointers,
-// whose protos would be reused anyway, in the same order. Otherwise only
-// the routes that are new pointers are built.
-func (b *buildRun) virtualHost(rc string, vh *ir.VirtualHost) (*routev3.VirtualHost, error) {
-	key := vhostKey{rc, vh.Name}
-	if b.prev != nil {
-		if old, ok := b.prev.vhosts[key]; ok && slices.Equal(old.hostnames, vh.Hostnames) && slices.Equal(old.routes, vh.Routes) {
-			b.next.vhosts[key] = old
-			for i, r := range old.routes {
-				b.next.routes[r] = old.proto.Routes[i]
-			}
-			return old.proto, nil
+// virtualHost builds vh, given what the last build made of the virtual
+// host of the same name in the same route configuration (old, if any). A
+// virtual host's proto depends on its name, hostnames and routes alone
+// (TLS and Group shape the listener and which table it is in), and a
+// route's on its *ir.Route alone: old's proto is reused when the hostnames
+// and the route pointers, in order, are the same; otherwise only the
+// routes that are not among old's are built.
+func (b *buildRun) virtualHost(vh *ir.VirtualHost, old *builtVirtualHost) (builtVirtualHost, error) {
+	if old != nil && slices.Equal(old.hostnames, vh.Hostnames) && slices.Equal(old.routes, vh.Routes) {
+		return *old, nil
+	}
+	var reuse map[*ir.Route]*routev3.Route
+	if old != nil {
+		reuse = make(map[*ir.Route]*routev3.Route, len(old.routes))
+		for i, r := range old.routes {
+			reuse[r] = old.proto.Routes[i]
 		}
 	}
 	out := &routev3.VirtualHost{Name: vh.Name, Domains: Domains(vh.Hostnames)}
 	for _, r := range vh.Routes {
-		route, err := b.route(r)
-		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", r.Name, err)
+		route, ok := reuse[r]
+		if !ok {
+			var err error
+			if route, err = buildRoute(r); err != nil {
+				return builtVirtualHost{}, fmt.Errorf("route %s: %w", r.Name, err)
+			}
 		}
 		out.Routes = append(out.Routes, route)
 	}
+	built := builtVirtualHost{name: vh.Name, proto: out}
 	if b.next != nil {
-		b.next.vhosts[key] = builtVirtualHost{
-			hostnames: slices.Clone(vh.Hostnames),
-			routes:    slices.Clone(vh.Routes),
-			proto:     out,
-		}
+		built.hostnames, built.routes = slices.Clone(vh.Hostnames), slices.Clone(vh.Routes)
 	}
-	return out, nil
-}
-
-// route builds r, or reuses what the last run built from it: a route's
-// proto depends on the *ir.Route alone.
-func (b *buildRun) route(r *ir.Route) (*routev3.Route, error) {
-	if b.prev != nil {
-		if out, ok := b.prev.routes[r]; ok {
-			b.next.routes[r] = out
-			return out, nil
-		}
-	}
-	out, err := buildRoute(r)
-	if err != nil {
-		return nil, err
-	}
-	if b.next != nil {
-		b.next.routes[r] = out
-	}
-	return out, nil
+	return built, nil
 }
 
 // Domains returns the Envoy virtual host domains for IR hostnames: each

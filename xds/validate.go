@@ -137,6 +137,9 @@ type validation struct {
 type routeUses struct {
 	shell  use
 	vhosts []use
+	// owner holds the virtual host of each domain (lower case), for the
+	// next call's domain check.
+	owner map[string]string
 }
 
 // each calls fn for every use of the call.
@@ -168,20 +171,33 @@ type cursor struct {
 	off bool
 }
 
+// fast returns the part of the last call's use at the cursor, and its
+// name, if that use is of m itself (the same message has the same name),
+// marking it taken; nil otherwise. It reads nothing of m, so a list of
+// unchanged messages is walked without touching them. With keep, only a
+// part with its encoding will do.
+func (c *cursor) fast(m proto.Message, keep bool) (*knownPart, string) {
+	if c == nil || c.off || c.j >= len(c.last) {
+		return nil, ""
+	}
+	if u := &c.last[c.j]; u.msg == m && !u.taken && u.part != nil && (!keep || u.part.encoding != nil) {
+		u.taken = true
+		c.j++
+		c.prev = u.name
+		return u.part, u.name
+	}
+	return nil, ""
+}
+
 // take returns the part of the last call's use of m under name, and marks
-// that use taken; nil if there is none.
-func (c *cursor) take(name string, m proto.Message) *knownPart {
+// that use taken; nil if there is none. With keep, only a part with its
+// encoding will do.
+func (c *cursor) take(name string, m proto.Message, keep bool) *knownPart {
 	if c == nil || c.off || m == nil {
 		return nil
 	}
-	// Most often the message is the one at the cursor.
-	if c.j < len(c.last) {
-		if u := &c.last[c.j]; u.msg == m && u.name == name && !u.taken && u.part != nil {
-			u.taken = true
-			c.j++
-			c.prev = name
-			return u.part
-		}
+	if p, _ := c.fast(m, keep); p != nil {
+		return p
 	}
 	if name < c.prev {
 		c.off = true
@@ -192,7 +208,7 @@ func (c *cursor) take(name string, m proto.Message) *knownPart {
 		c.j++
 	}
 	for k := c.j; k < len(c.last) && c.last[k].name == name; k++ {
-		if u := &c.last[k]; u.msg == m && !u.taken && u.part != nil {
+		if u := &c.last[k]; u.msg == m && !u.taken && u.part != nil && (!keep || u.part.encoding != nil) {
 			u.taken = true
 			return u.part
 		}
@@ -326,15 +342,14 @@ func (val *Validator) Validate(res *Resources) error {
 	}
 	for i, r := range res.Routes {
 		loc := location{kind: "RouteConfiguration", name: r.GetName()}
-		v.domains(loc, r)
 		uses := &routeUses{}
-		d, enc := v.routeConfiguration(loc, r, lastRoutes[r.GetName()], uses)
+		d, enc := v.routeConfiguration(loc, r, lastRoutes[r.GetName()], last.passed, uses)
 		now.routes[i] = uses
 		versions.Routes[r.GetName()] = d.String()
 		encodings = append(encodings, enc)
 	}
 	var reused bool
-	now.clusters, reused = v.list(last.clusters, len(res.Clusters), func(cur *cursor, i int) use {
+	now.clusters, reused = v.list(last.clusters, len(res.Clusters), func(i int) proto.Message { return res.Clusters[i] }, func(cur *cursor, i int) use {
 		c := res.Clusters[i]
 		loc := location{kind: "Cluster", name: c.GetName()}
 		return v.use(cur, loc, c.GetName(), c, false, false, func() {
@@ -349,13 +364,13 @@ func (val *Validator) Validate(res *Resources) error {
 		})
 	})
 	versions.Clusters = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Clusters }, now.clusters)
-	now.endpoints, reused = v.list(last.endpoints, len(res.Endpoints), func(cur *cursor, i int) use {
+	now.endpoints, reused = v.list(last.endpoints, len(res.Endpoints), func(i int) proto.Message { return res.Endpoints[i] }, func(cur *cursor, i int) use {
 		e := res.Endpoints[i]
 		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
 		return v.use(cur, loc, e.GetClusterName(), e, false, false, func() { v.message(loc, e) })
 	})
 	versions.Endpoints = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Endpoints }, now.endpoints)
-	now.secrets, reused = v.list(last.secrets, len(res.Secrets), func(cur *cursor, i int) use {
+	now.secrets, reused = v.list(last.secrets, len(res.Secrets), func(i int) proto.Message { return res.Secrets[i] }, func(cur *cursor, i int) use {
 		s := res.Secrets[i]
 		loc := location{kind: "Secret", name: s.GetName()}
 		return v.use(cur, loc, s.GetName(), s, false, false, func() { v.message(loc, s) })
@@ -408,11 +423,21 @@ func (u use) version() string {
 // list makes the uses of a list of n messages with fn, taking over from
 // last where it can; reused says every use was taken over, in the last
 // call's order and number.
-func (v *validator) list(last []use, n int, fn func(*cursor, int) use) ([]use, bool) {
+//
+// When references need no check, a message the last call had at the same
+// place is taken over without being read (see cursor.fast).
+func (v *validator) list(last []use, n int, msg func(int) proto.Message, fn func(*cursor, int) use) ([]use, bool) {
 	cur := newCursor(last)
 	out := make([]use, n)
 	all := n == len(last)
 	for i := range n {
+		if v.sameTargets {
+			m := msg(i)
+			if p, name := cur.fast(m, false); p != nil {
+				out[i] = use{name: name, msg: m, part: p, reused: true}
+				continue
+			}
+		}
 		out[i] = fn(cur, i)
 		all = all && out[i].reused
 	}
@@ -432,13 +457,14 @@ func listVersions(reused bool, last *Versions, field func(*Versions) map[string]
 	return out
 }
 
-// sameNames says whether items have, in order, the names of last.
-func sameNames[T any](last []use, items []T, name func(T) string) bool {
+// sameNames says whether items have, in order, the names of last. The
+// same message has the same name, so only other messages are read.
+func sameNames[T proto.Message](last []use, items []T, name func(T) string) bool {
 	if len(last) != len(items) {
 		return false
 	}
 	for i, it := range items {
-		if last[i].name != name(it) {
+		if last[i].msg != proto.Message(it) && last[i].name != name(it) {
 			return false
 		}
 	}
@@ -462,7 +488,7 @@ func nameSet[T any](v *validator, reuse bool, last map[string]bool, kind string,
 // last call's use of m when cur finds it (its references checked unless
 // the targets are the same), otherwise as part does.
 func (v *validator) use(cur *cursor, loc location, name string, m proto.Message, transient, keep bool, check func()) use {
-	if p := cur.take(name, m); p != nil && (p.encoding != nil || !keep) {
+	if p := cur.take(name, m, keep); p != nil {
 		if !v.sameTargets {
 			v.recheck(loc, p)
 		}
@@ -756,36 +782,63 @@ func (v *validator) message(loc location, m proto.Message) {
 //
 // It also returns the encodings of the parts, from which the table's own
 // encoding is put together without encoding it again.
-func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration, last, now *routeUses) (digest, *routeEncoding) {
-	h := sha256.New()
-	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
-	now.shell = v.use(nil, loc, "", shell, true, true, func() { v.message(loc, shell) })
-	h.Write(now.shell.digest())
-	enc := &routeEncoding{rc: rc, vhosts: make([][]byte, len(rc.GetVirtualHosts()))}
-	if now.shell.part != nil {
-		enc.shell = now.shell.part.encoding
-	}
+func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration, last *routeUses, lastPassed bool, now *routeUses) (digest, *routeEncoding) {
+	vhosts := rc.GetVirtualHosts()
+	// First the virtual hosts taken over from the last call, which the
+	// domain check needs to know.
 	var cur *cursor
 	if last != nil {
 		cur = newCursor(last.vhosts)
 	}
-	now.vhosts = make([]use, len(rc.GetVirtualHosts()))
-	for i, vh := range rc.GetVirtualHosts() {
+	taken := make([]*knownPart, len(vhosts))
+	names := make([]string, len(vhosts))
+	for i, vh := range vhosts {
+		if p, name := cur.fast(vh, true); p != nil {
+			taken[i], names[i] = p, name
+			continue
+		}
+		names[i] = vh.GetName()
+		taken[i] = cur.take(names[i], vh, true)
+	}
+	now.owner = v.domains(loc, rc, last, lastPassed, taken)
+
+	h := sha256.New()
+	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
+	now.shell = v.use(nil, loc, "", shell, true, true, func() { v.message(loc, shell) })
+	h.Write(now.shell.digest())
+	enc := &routeEncoding{rc: rc, vhosts: make([][]byte, len(vhosts))}
+	if now.shell.part != nil {
+		enc.shell = now.shell.part.encoding
+	}
+	now.vhosts = make([]use, len(vhosts))
+	for i, vh := range vhosts {
 		vloc := loc
 		vloc.vhost = i + 1
-		u := v.use(cur, vloc, vh.GetName(), vh, false, true, func() {
-			if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
-				v.add(vloc, "%v", err)
+		var u use
+		if p := taken[i]; p != nil {
+			if !v.sameTargets {
+				v.recheck(vloc, p)
 			}
-			for j, r := range vh.GetRoutes() {
-				rloc := vloc.at(fmt.Sprintf("routes[%d]", j))
-				rloc.route = r.GetName()
-				if err := r.ValidateAll(); err != nil {
-					v.add(rloc, "%v", err)
+			u = use{name: names[i], msg: vh, part: p, reused: true}
+		} else {
+			p, ok := v.part(vloc, vh, true, func() {
+				if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
+					v.add(vloc, "%v", err)
 				}
+				for j, r := range vh.GetRoutes() {
+					rloc := vloc.at(fmt.Sprintf("routes[%d]", j))
+					rloc.route = r.GetName()
+					if err := r.ValidateAll(); err != nil {
+						v.add(rloc, "%v", err)
+					}
+				}
+				v.walk(vloc, vh.ProtoReflect())
+			})
+			u = use{name: names[i], msg: vh}
+			if ok {
+				u.part = p
 			}
-			v.walk(vloc, vh.ProtoReflect())
-		})
+		}
 		now.vhosts[i] = u
 		h.Write(u.digest())
 		if u.part != nil {
@@ -1065,8 +1118,47 @@ func (v *validator) cluster(loc location, name string) {
 
 // domains reports a domain that appears twice in one route configuration;
 // Envoy compares them without regard to case and rejects the whole
-// configuration.
-func (v *validator) domains(loc location, rc *routev3.RouteConfiguration) {
+// configuration. It returns the virtual host of each domain.
+//
+// When the last call passed, its table of the same name had no domain
+// twice: only the domains of the virtual hosts not taken over from it
+// (taken, by index) are checked, against its domains less those of its
+// virtual hosts that are gone. A domain found twice that way is reported
+// by the full check, so that the errors are those a fresh one gives.
+func (v *validator) domains(loc location, rc *routev3.RouteConfiguration, last *routeUses, lastPassed bool, taken []*knownPart) map[string]string {
+	if lastPassed && last != nil && last.owner != nil {
+		owner := last.owner
+		last.owner = nil // taken over, and changed below
+		for i := range last.vhosts {
+			if u := &last.vhosts[i]; !u.taken {
+				for _, d := range u.msg.(*routev3.VirtualHost).GetDomains() {
+					if key := strings.ToLower(d); owner[key] == u.name {
+						delete(owner, key)
+					}
+				}
+			}
+		}
+		clean := true
+		for i, vh := range rc.GetVirtualHosts() {
+			if taken[i] != nil {
+				continue
+			}
+			for _, d := range vh.GetDomains() {
+				key := strings.ToLower(d)
+				if _, twice := owner[key]; twice {
+					clean = false
+					break
+				}
+				owner[key] = vh.GetName()
+			}
+			if !clean {
+				break
+			}
+		}
+		if clean {
+			return owner
+		}
+	}
 	owner := make(map[string]string, 2*len(rc.GetVirtualHosts()))
 	for i, vh := range rc.GetVirtualHosts() {
 		for _, d := range vh.GetDomains() {
@@ -1083,6 +1175,7 @@ func (v *validator) domains(loc location, rc *routev3.RouteConfiguration) {
 			owner[key] = vh.GetName()
 		}
 	}
+	return owner
 }
 
 // filterChainMatches reports filter chains that Envoy could not tell apart:

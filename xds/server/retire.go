@@ -66,6 +66,14 @@ func (r *retirement) apply(group string, res *xds.Resources) *xds.Resources {
 		g = &retiredGroup{retired: map[string]retiredCluster{}}
 		r.groups[group] = g
 	}
+	// The same clusters and assignments as last time, with none retired:
+	// what is served stays as it is (at 10k clusters, working it out again
+	// took milliseconds of every publish).
+	if last := g.requested; last != nil && len(g.retired) == 0 &&
+		slices.Equal(last.Clusters, res.Clusters) && slices.Equal(last.Endpoints, res.Endpoints) {
+		g.requested = res
+		return res
+	}
 	now := r.now()
 	wanted := map[string]bool{}
 	for _, c := range res.Clusters {

@@ -36,6 +36,12 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	if got := names(r.apply("g", first).Clusters); len(got) != 2 {
 		t.Fatalf("first publish: %v", got)
 	}
+	// The same messages again (a route changed): served as they are, and
+	// what is served is still known for the next removal.
+	again := &xds.Resources{Clusters: first.Clusters, Endpoints: first.Endpoints}
+	if out := r.apply("g", again); len(out.Clusters) != 2 || out.Clusters[0] != first.Clusters[0] || r.requested("g") != again {
+		t.Fatalf("the same clusters again: %v", names(out.Clusters))
+	}
 	second := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a")}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla("a")}}
 	out := r.apply("g", second)
 	if got := names(out.Clusters); len(got) != 2 || got[1] != "b" || len(out.Endpoints) != 2 {
