@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -45,6 +46,42 @@ type last struct {
 	in       *translators.Inputs
 	settings translators.Settings
 	out      *Output
+	// clusters indexes the EDS clusters of out.IR by the Service their
+	// endpoints come from; the fast path keeps the clusters' order, so
+	// it carries over to the last it makes.
+	clusters *clusterIndex
+}
+
+// clusterIndex maps "namespace/service" to the positions of the EDS
+// clusters built from it; usable is false when some EDS cluster's
+// endpoints were derived another way (EndpointsFrom nil).
+type clusterIndex struct {
+	byService map[string][]int
+	usable    bool
+}
+
+// clusterIndex returns the index of l's clusters, building it the first
+// time: an EndpointSlice edit then costs what it changed, not a look at
+// every cluster.
+func (l *last) clusterIndex() *clusterIndex {
+	if l.clusters != nil {
+		return l.clusters
+	}
+	x := &clusterIndex{byService: map[string][]int{}, usable: true}
+	for i, c := range l.out.IR.Clusters {
+		if c.Kind != ir.ClusterEDS {
+			continue
+		}
+		from := c.EndpointsFrom
+		if from == nil {
+			x.usable = false
+			break
+		}
+		key := from.Namespace + "/" + from.Service
+		x.byService[key] = append(x.byService[key], i)
+	}
+	l.clusters = x
+	return x
 }
 
 // runEndpoints is the fast path: it returns nil, nil when in does not
@@ -62,20 +99,22 @@ func (p *Pipeline) runEndpoints(in *translators.Inputs) (*Output, error) {
 		return nil, nil
 	}
 	start := time.Now()
+	index := prev.clusterIndex()
+	if !index.usable {
+		return nil, nil
+	}
+	var at []int
+	for svc := range changed {
+		at = append(at, index.byService[svc]...)
+	}
+	// In cluster order, as a look at every cluster would find them.
+	slices.Sort(at)
 	cfg := *prev.out.IR
 	cfg.Clusters = append(cfg.Clusters[:0:0], cfg.Clusters...)
 	var rebuilt []*ir.Cluster
-	for i, c := range cfg.Clusters {
-		if c.Kind != ir.ClusterEDS {
-			continue
-		}
+	for _, i := range at {
+		c := cfg.Clusters[i]
 		from := c.EndpointsFrom
-		if from == nil {
-			return nil, nil
-		}
-		if !changed[from.Namespace+"/"+from.Service] {
-			continue
-		}
 		cl := *c
 		cl.Endpoints = translators.ServiceEndpoints(in.EndpointSlicesFor(from.Namespace, from.Service), from.PortName)
 		cfg.Clusters[i] = &cl

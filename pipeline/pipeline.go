@@ -57,7 +57,7 @@ func (p *Pipeline) Run(in *translators.Inputs) (*Output, error) {
 			p.last = nil
 			return p.Run(in)
 		}
-		p.last = &last{in: in, settings: p.Settings, out: out}
+		p.last = &last{in: in, settings: p.Settings, out: out, clusters: p.last.clusters}
 		return out, nil
 	}
 	p.last = nil

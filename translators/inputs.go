@@ -117,7 +117,12 @@ func (in *Inputs) Add(obj client.Object) error {
 // All returns every object of the snapshot, in Sort's order within each
 // kind: for providers and tools that copy or count snapshots.
 func (in *Inputs) All() []client.Object {
-	var out []client.Object
+	// Sized up front: a snapshot holds tens of thousands of objects, and
+	// the pipeline lists them on every run.
+	out := make([]client.Object, 0, len(in.Namespaces)+len(in.Services)+len(in.EndpointSlices)+len(in.Secrets)+
+		len(in.IngressClasses)+len(in.Ingresses)+len(in.GatewayClasses)+len(in.Gateways)+len(in.HTTPRoutes)+
+		len(in.GRPCRoutes)+len(in.TLSRoutes)+len(in.TCPRoutes)+len(in.UDPRoutes)+len(in.ReferenceGrants)+
+		len(in.BackendTLSPolicies)+len(in.Others))
 	out = appendObjects(out, in.Namespaces)
 	out = appendObjects(out, in.Services)
 	out = appendObjects(out, in.EndpointSlices)
