@@ -43,7 +43,7 @@ func (b *buildRun) listener(l *ir.Listener) (*listenerv3.Listener, []*routev3.Ro
 	}
 	switch l.Protocol {
 	case ir.ProtocolHTTP:
-		hcm, err := httpConnectionManager(l.Name, HTTPRouteConfigName(l.Name), needsOf(l.VirtualHosts), l.HTTPConnection)
+		hcm, err := httpConnectionManager(statPrefix(l), HTTPRouteConfigName(l.Name), needsOf(l.VirtualHosts), l.HTTPConnection)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -92,7 +92,7 @@ func (b *buildRun) httpsListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 	for _, members := range tlsGroups(vhosts) {
 		first := members[0]
 		rcName := RouteConfigName(l.Name, first.Name)
-		hcm, err := httpConnectionManager(l.Name, rcName, needsOf(members), l.HTTPConnection)
+		hcm, err := httpConnectionManager(statPrefix(l), rcName, needsOf(members), l.HTTPConnection)
 		if err != nil {
 			return nil, nil, fmt.Errorf("virtual host %s: %w", first.Name, err)
 		}
@@ -301,6 +301,15 @@ func applyHTTPConnection(hcm *hcmv3.HttpConnectionManager, conn *ir.HTTPConnecti
 	}
 }
 
+// statPrefix names the statistics of l's connection manager or proxy:
+// the IR's StatPrefix, else the listener's name.
+func statPrefix(l *ir.Listener) string {
+	if l.StatPrefix != "" {
+		return l.StatPrefix
+	}
+	return l.Name
+}
+
 func tlsInspector() (*listenerv3.ListenerFilter, error) {
 	a, err := toAny(&tlsinspectorv3.TlsInspector{})
 	if err != nil {
@@ -355,7 +364,7 @@ func buildTCPListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Lis
 	if len(l.TCPRoutes) == 0 {
 		return nil, nil, nil
 	}
-	f, err := tcpProxy(l.Name, l.TCPRoutes[0].Backends)
+	f, err := tcpProxy(statPrefix(l), l.TCPRoutes[0].Backends)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tcp route %s: %w", l.TCPRoutes[0].Name, err)
 	}
@@ -387,7 +396,7 @@ func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 			}
 			defaultChain = r.Name
 		}
-		f, err := tcpProxy(l.Name, r.Backends)
+		f, err := tcpProxy(statPrefix(l), r.Backends)
 		if err != nil {
 			return nil, nil, fmt.Errorf("tcp route %s: %w", r.Name, err)
 		}
@@ -479,7 +488,7 @@ func buildUDPListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteCon
 		return nil, nil, err
 	}
 	proxy, err := toAny(&udpproxyv3.UdpProxyConfig{
-		StatPrefix: l.Name,
+		StatPrefix: statPrefix(l),
 		RouteSpecifier: &udpproxyv3.UdpProxyConfig_Matcher{Matcher: &matcherxdsv3.Matcher{
 			OnNoMatch: &matcherxdsv3.Matcher_OnMatch{OnMatch: &matcherxdsv3.Matcher_OnMatch_Action{
 				Action: &xdscorev3.TypedExtensionConfig{Name: "route", TypedConfig: route},

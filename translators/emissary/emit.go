@@ -105,14 +105,20 @@ func (tr *translation) emit(ms []*mapping) *ir.Config {
 	// Only the Secrets something served names: a Host left out, or a
 	// Mapping whose share answers 503, loaded some for nothing.
 	usedSecrets := map[string]bool{}
+	useTLS := func(t *ir.TLSConfig) {
+		if t != nil {
+			for _, n := range t.SecretNames {
+				usedSecrets[n] = true
+			}
+			usedSecrets[t.ClientCA] = true
+		}
+	}
 	for _, l := range cfg.Listeners {
 		for _, vh := range l.VirtualHosts {
-			if t := vh.TLS; t != nil {
-				for _, n := range t.SecretNames {
-					usedSecrets[n] = true
-				}
-				usedSecrets[t.ClientCA] = true
-			}
+			useTLS(vh.TLS)
+		}
+		for _, r := range l.TCPRoutes {
+			useTLS(r.TLS)
 		}
 	}
 	for n, c := range tr.clusters {

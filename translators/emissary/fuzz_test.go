@@ -123,6 +123,10 @@ func (g *generator) intp(pool ...int) *int {
 	return &v
 }
 
+func (g *generator) oneOf(pool ...int) int {
+	return pool[int(g.byte())%len(pool)]
+}
+
 func (g *generator) int64p(pool ...int64) *int64 {
 	c := int(g.byte())
 	if c%3 == 0 {
@@ -214,6 +218,37 @@ func (g *generator) objects() []client.Object {
 			ObjectMeta: metav1.ObjectMeta{Namespace: g.pick("default", "other"), Name: fmt.Sprintf("m%d", i)},
 			Spec:       sp,
 		})
+	}
+	// Drawn after the Mappings, so that older corpus entries still make
+	// the same Mappings: a Listener with l7Depth and statsPrefix, a
+	// TLSContext that can terminate TLS, and TCPMappings.
+	if len(g.b) > 0 {
+		objs = append(objs, &v3.Listener{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "l"},
+			Spec: v3.ListenerSpec{
+				Port:          int32(g.oneOf(8080, 8443, 9443, 9000, 0)),
+				Protocol:      v3.ProtocolType(g.pick("HTTP", "HTTPS", "TCP", "TLS", "")),
+				SecurityModel: v3.SecurityModelType(g.pick("XFP", "SECURE", "INSECURE")),
+				L7Depth:       int32(g.oneOf(0, 1, 2, -1)),
+				StatsPrefix:   g.pick("", "ingress_http", "a..b", "x:y", "edge.v1"),
+				HostBinding:   v3.HostBindingType{Namespace: v3.NamespaceBindingType{From: "ALL"}},
+			},
+		}, &v3.TLSContext{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "ctx"},
+			Spec:       v3.TLSContextSpec{Hosts: []string{"foo.example.com"}, Secret: g.pick("", "cert", "cert.other"), MinTLSVersion: g.pick("", "v1.2", "v9")},
+		})
+		for i := range int(g.byte() % 3) {
+			objs = append(objs, &v3.TCPMapping{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("t%d", i)},
+				Spec: v3.TCPMappingSpec{
+					Port:    g.oneOf(9443, 9000, 8080, 0),
+					Host:    g.pick(hosts...),
+					Service: g.pick(services...),
+					TLS:     g.pick("", "ctx", "missing"),
+					Weight:  g.intp(0, 50, 100, 101),
+				},
+			})
+		}
 	}
 	return objs
 }

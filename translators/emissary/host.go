@@ -33,6 +33,13 @@ func (r *report) add(sev translators.Severity, field, reason, format string, arg
 	}
 }
 
+// fieldError reports an invalid value that is left out while the rest
+// of the object still applies: an Error in the status that does not fail
+// the object.
+func (r *report) fieldError(field, format string, args ...any) {
+	r.problems = append(r.problems, translators.Problem{Severity: translators.SeverityError, Field: field, Reason: "InvalidValue", Message: fmt.Sprintf(format, args...)})
+}
+
 func (r *report) source(field string) ir.Source {
 	return ir.Source{Translator: Name, Group: Group, Kind: r.ref.Kind, Namespace: r.ref.Namespace, Name: r.ref.Name, Field: field}
 }
@@ -73,6 +80,15 @@ type listener struct {
 	selector   labels.Selector
 	// only, when set, is the Hosts an additionalPort listener serves.
 	only map[*host]bool
+	// l7Depth is the number of layer 7 proxies in front whose
+	// X-Forwarded-For (and X-Forwarded-Proto) Envoy trusts; 0 leaves the
+	// ambassador Module's xff_num_trusted_hops.
+	l7Depth uint32
+	// statsPrefix names the listener's statistics; "" keeps the default.
+	statsPrefix string
+	// terminatesTLS, on a TCP Listener (protocol TCP), says its stack is
+	// TLS over TCP: its TCPMappings must then have a host.
+	terminatesTLS bool
 }
 
 func (l *listener) binds(h *host) bool {
@@ -158,7 +174,7 @@ func (tr *translation) additionalPort(h *host) {
 		if l.only != nil {
 			l.only[h] = true
 		} else if l.protocol != ir.ProtocolHTTP {
-			h.rep.add(translators.SeverityWarning, "spec.requestPolicy.insecure.additionalPort", "PortConflict", "additionalPort %d is an HTTPS listener's port; insecure requests are not served there", port)
+			h.rep.add(translators.SeverityWarning, "spec.requestPolicy.insecure.additionalPort", "PortConflict", "additionalPort %d is the port of a%s Listener; insecure requests are not served there", port, map[ir.Protocol]string{ir.ProtocolHTTPS: "n HTTPS", ir.ProtocolTCP: " TCP"}[l.protocol])
 		}
 		return
 	}
@@ -233,21 +249,36 @@ func (tr *translation) listener(obj *v3.Listener) *listener {
 		}
 		l.selector = sel
 	}
-	if sp.L7Depth > 0 {
-		rep.add(translators.SeverityWarning, "spec.l7Depth", "NotSupported",
-			"l7Depth is not supported: Legate trusts no X-Forwarded-For or X-Forwarded-Proto from layer 7 proxies in front of Envoy, so with XFP every request on a cleartext Listener counts as insecure")
-	}
-	if sp.StatsPrefix != "" {
-		rep.add(translators.SeverityWarning, "spec.statsPrefix", "NotSupported", "statsPrefix is not supported; the listener's statistics use its name")
-	}
 	if sp.HTTP2MaxConcurrentStreams != nil {
 		rep.add(translators.SeverityWarning, "spec.http2MaxConcurrentStreams", "NotSupported", "http2MaxConcurrentStreams is not supported; Envoy's default applies")
 	}
 	if rep.failed {
 		return nil
 	}
+	// l7Depth and statsPrefix are checked after the rest: a bad value is
+	// an Error on its own field and is left out, while the Listener is
+	// still served (with the defaults), as a bad connection setting of
+	// the ambassador Module is.
+	switch d := sp.L7Depth; {
+	case d < 0:
+		rep.fieldError("spec.l7Depth", "l7Depth %d is negative: it counts the layer 7 proxies in front of Envoy; it is left out", d)
+	case d > 0 && l.protocol == ir.ProtocolTCP:
+		rep.add(translators.SeverityWarning, "spec.l7Depth", "NotApplied", "l7Depth has no effect on a %s Listener: there are no HTTP headers to trust", joined)
+	default:
+		l.l7Depth = uint32(d)
+	}
+	if sp.StatsPrefix != "" {
+		if err := ir.ValidateStatPrefix(sp.StatsPrefix); err != nil {
+			rep.fieldError("spec.statsPrefix", "%v; it is left out", err)
+		} else {
+			l.statsPrefix = sp.StatsPrefix
+		}
+	}
 	if l.protocol == ir.ProtocolTCP {
-		return nil // nothing to build: the TCPMappings of its port do
+		// Nothing to build: the TCPMappings of its port do, with its
+		// statsPrefix.
+		l.terminatesTLS = joined == "TLS,TCP"
+		return l
 	}
 	switch {
 	case l.protocol == ir.ProtocolHTTP && l.port == tr.settings.HTTPPort:
@@ -378,10 +409,11 @@ func (tr *translation) hostTLS(h *host) *ir.TLSConfig {
 		return out
 	}
 	field := "spec.tls"
+	var c *v3.TLSContext
 	if ctxName != "" {
 		field = "spec.tlsContext"
+		c = tr.findTLSContext(h.obj.Namespace, ctxName[strings.Index(ctxName, "/")+1:])
 		if ctx.Secret != "" {
-			c := tr.findTLSContext(h.obj.Namespace, ctxName[strings.Index(ctxName, "/")+1:])
 			cns, cname := secretRef(c, ctx.Secret)
 			if cns+"/"+cname != name {
 				rep.add(translators.SeverityError, field, "SecretMismatch", "TLSContext %s names secret %s/%s but the Host's tlsSecret is %s: they must be the same", ctxName, cns, cname, name)
@@ -389,6 +421,18 @@ func (tr *translation) hostTLS(h *host) *ir.TLSConfig {
 			}
 		}
 	}
+	if !tr.tlsSettings(rep, field, ctx, c, h.obj.Namespace, out) {
+		return nil
+	}
+	return out
+}
+
+// tlsSettings copies the settings of a TLSContext (c, or inline ones
+// when c is nil, whose secrets are in ns) but the certificate into out:
+// TLS versions, cipher suites, ECDH curves, ALPN, and ca_secret with
+// cert_required for client certificates. Problems are reported on field
+// of rep; it returns false when one of them is an Error.
+func (tr *translation) tlsSettings(rep *report, field string, ctx *v3.TLSContextSpec, c *v3.TLSContext, ns string, out *ir.TLSConfig) bool {
 	var ok bool
 	if out.MinVersion, ok = tlsVersion(ctx.MinTLSVersion); !ok {
 		rep.add(translators.SeverityError, field, "InvalidTLS", "min_tls_version %q is not v1.0-v1.3", ctx.MinTLSVersion)
@@ -400,15 +444,14 @@ func (tr *translation) hostTLS(h *host) *ir.TLSConfig {
 	out.ECDHCurves = append([]string(nil), ctx.ECDHCurves...)
 	out.ALPN = splitList(ctx.ALPNProtocols)
 	if ctx.CASecret != "" {
-		cns, cname := h.obj.Namespace, ctx.CASecret
-		if ctxName != "" {
-			c := tr.findTLSContext(h.obj.Namespace, ctxName[strings.Index(ctxName, "/")+1:])
+		cns, cname := ns, ctx.CASecret
+		if c != nil {
 			cns, cname = secretRef(c, ctx.CASecret)
 		}
 		ca, err := tr.caSecret(cns, cname)
 		if err != nil {
 			rep.add(translators.SeverityError, field, "InvalidSecret", "ca_secret: %v", err)
-			return nil
+			return false
 		}
 		out.ClientCA = ca
 		out.ClientCertRequired = ctx.CertRequired != nil && *ctx.CertRequired
@@ -426,10 +469,7 @@ func (tr *translation) hostTLS(h *host) *ir.TLSConfig {
 	if ctx.RedirectCleartextFrom != nil {
 		rep.add(translators.SeverityWarning, field, "Deprecated", "redirect_cleartext_from is ignored: use requestPolicy.insecure.action")
 	}
-	if rep.failed {
-		return nil
-	}
-	return out
+	return !rep.failed
 }
 
 func (tr *translation) usedContext(c *v3.TLSContext) {

@@ -68,7 +68,7 @@ func newPlacement(tr *translation) *placement {
 func (p *placement) listener(l *listener) *ir.Listener {
 	il, ok := p.listeners[l.name]
 	if !ok {
-		il = &ir.Listener{Name: l.name, Address: p.tr.settings.ListenAddress, Port: l.port, Protocol: l.protocol}
+		il = &ir.Listener{Name: l.name, Address: p.tr.settings.ListenAddress, Port: l.port, Protocol: l.protocol, StatPrefix: l.statsPrefix}
 		if l.rep != nil {
 			src := l.rep.source("spec")
 			il.Source = &src
@@ -135,6 +135,14 @@ func (p *placement) add(r *ir.Route, glob string, m *mapping) bool {
 			case l.secure() || (h.additionalPort != -1 && (h.action == actionRoute || acme)):
 				vh := p.vhost(l, h.hostname, nil)
 				vh.Routes = append(vh.Routes, rr)
+			case p.trustsXFP(l):
+				// A proxy in front terminated TLS: the requests it marks
+				// https are secure and routed; the others get the Host's
+				// redirect or 400.
+				c := *rr
+				c.Match.Headers = append(slices.Clone(rr.Match.Headers), ir.HeaderMatch{Name: "x-forwarded-proto", Type: ir.MatchExact, Value: "https"})
+				vh := p.vhost(l, h.hostname, nil)
+				vh.Routes = append(vh.Routes, &c)
 			default:
 				// Insecure requests get the Host's redirect or 400.
 			}
@@ -150,12 +158,18 @@ func (p *placement) add(r *ir.Route, glob string, m *mapping) bool {
 // Emissary's, even one without virtual hosts: in Emissary they hold for
 // the whole Envoy listener, and the shared listeners also serve the
 // Ingresses and Gateways that join them.
+//
+// A Listener's l7Depth and statsPrefix go on its own listener, which then
+// exists even without virtual hosts too.
 func (p *placement) result() []*ir.Listener {
-	if hc := p.tr.httpConn; hc != nil {
-		for _, l := range p.tr.listeners {
-			if l.protocol == ir.ProtocolHTTP || l.protocol == ir.ProtocolHTTPS {
-				p.listener(l).HTTPConnection = hc
-			}
+	for _, l := range p.tr.listeners {
+		if l.protocol != ir.ProtocolHTTP && l.protocol != ir.ProtocolHTTPS {
+			continue
+		}
+		if hc := p.httpConnection(l); hc != nil {
+			p.listener(l).HTTPConnection = hc
+		} else if l.statsPrefix != "" {
+			p.listener(l)
 		}
 	}
 	var out []*ir.Listener
@@ -168,4 +182,36 @@ func (p *placement) result() []*ir.Listener {
 		out = append(out, l)
 	}
 	return out
+}
+
+// httpConnection is the connection settings of l: the ambassador
+// Module's, with the Listener's l7Depth, when set, as the number of
+// trusted hops. Emissary 2 and later read only l7Depth (the Module's
+// xff_num_trusted_hops is Emissary 1's setting); Legate keeps the
+// Module's value for listeners whose l7Depth is 0 or unset.
+func (p *placement) httpConnection(l *listener) *ir.HTTPConnection {
+	hc := p.tr.httpConn
+	if l.l7Depth == 0 {
+		return hc
+	}
+	out := &ir.HTTPConnection{}
+	if hc != nil {
+		*out = *hc
+	}
+	out.XFFNumTrustedHops = l.l7Depth
+	out.Source = l.rep.source("spec.l7Depth")
+	return out
+}
+
+// trustsXFP reports whether requests on the cleartext listener l are
+// secure or not by their X-Forwarded-Proto: with the XFP security model,
+// once Envoy trusts proxies in front (l7Depth, or the Module's
+// xff_num_trusted_hops), it keeps the X-Forwarded-Proto they set instead
+// of writing the connection's own scheme.
+func (p *placement) trustsXFP(l *listener) bool {
+	if l.protocol != ir.ProtocolHTTP || l.security != "XFP" {
+		return false
+	}
+	hc := p.httpConnection(l)
+	return hc != nil && hc.XFFNumTrustedHops > 0
 }

@@ -21,6 +21,8 @@ type tcpMapping struct {
 	sni     string
 	address string
 	cluster string
+	// tls terminates TLS for sni (always set with sni).
+	tls *ir.TLSConfig
 }
 
 func (t *tcpMapping) reject(field, reason, format string, args ...any) {
@@ -36,9 +38,10 @@ func (t *tcpMapping) source() ir.Source { return t.rep.source("spec") }
 // tcpMappings translates TCPMappings: those of one port (and address)
 // share a listener. Without host a TCPMapping takes every connection
 // (a TCP listener, one route, weights split it among TCPMappings without
-// host); with host the listener is TLS and connections are passed through
-// unopened to the TCPMapping whose host is the ClientHello's SNI (Legate
-// does not terminate TLS on TCPMappings).
+// host); with host the listener is TLS: it terminates TLS with the
+// certificate of a Host or TLSContext for that host (see tcpTermination)
+// and forwards the decrypted bytes to the TCPMapping whose host is the
+// ClientHello's server name.
 func (tr *translation) tcpMappings(objs []*v3.TCPMapping) []*ir.Listener {
 	type portKey struct {
 		address string
@@ -73,6 +76,9 @@ func (tr *translation) tcpMappings(objs []*v3.TCPMapping) []*ir.Listener {
 		}
 		src := ts[0].source()
 		l.Source = &src
+		if ll := tr.listenerOn(uint32(k.port)); ll != nil {
+			l.StatPrefix = ll.statsPrefix
+		}
 		if tlsPort {
 			l.Protocol = ir.ProtocolTLS
 		}
@@ -100,6 +106,7 @@ func (tr *translation) tcpMappings(objs []*v3.TCPMapping) []*ir.Listener {
 			r := &ir.TCPRoute{Name: "tcpmapping/" + group[0].obj.Namespace + "/" + group[0].obj.Name, Source: group[0].source(), Backends: backends}
 			if sni != "" {
 				r.SNI = []string{sni}
+				r.TLS = group[0].tls
 			}
 			l.TCPRoutes = append(l.TCPRoutes, r)
 		}
@@ -172,6 +179,19 @@ func (tr *translation) tcpMapping(obj *v3.TCPMapping) *tcpMapping {
 		}
 		t.address = a.String()
 	}
+	if ll := tr.listenerOn(uint32(sp.Port)); ll != nil {
+		switch {
+		case ll.protocol != ir.ProtocolTCP:
+			t.reject("spec.port", "PortConflict", "port %d is the port of the %s listener %s; TCPMappings need a port of their own (or a TCP or TLS Listener)", sp.Port, ll.protocol, ll.name)
+			return nil
+		case ll.terminatesTLS && sp.Host == "":
+			t.reject("spec.host", "ListenerMismatch", "Listener %s/%s on port %d terminates TLS (protocolStack [TLS, TCP]) but this TCPMapping has no host to choose it by", ll.ns, ll.rep.ref.Name, sp.Port)
+			return nil
+		case !ll.terminatesTLS && sp.Host != "":
+			t.reject("spec.host", "ListenerMismatch", "Listener %s/%s on port %d does not terminate TLS (protocolStack [TCP]) but this TCPMapping's host asks for it", ll.ns, ll.rep.ref.Name, sp.Port)
+			return nil
+		}
+	}
 	if sp.Host != "" {
 		h := strings.ToLower(sp.Host)
 		if err := ir.ValidateHostname(h); err != nil || h == "*" {
@@ -179,11 +199,8 @@ func (tr *translation) tcpMapping(obj *v3.TCPMapping) *tcpMapping {
 			return nil
 		}
 		t.sni = h
-		for _, c := range tr.tlsContexts {
-			if slices.Contains(c.Spec.Hosts, h) {
-				t.warn("spec.host", "NotSupported", "TLSContext %s/%s lists this host, but Legate does not terminate TLS on TCPMappings: connections are passed through by SNI", c.Namespace, c.Name)
-				break
-			}
+		if t.tls = tr.tcpTermination(t, h); t.tls == nil {
+			return nil
 		}
 	}
 	svc, err := parseService(sp.Service)
@@ -191,9 +208,10 @@ func (tr *translation) tcpMapping(obj *v3.TCPMapping) *tcpMapping {
 		t.reject("spec.service", "InvalidService", "%v", err)
 		return nil
 	}
-	if !svc.hasPort {
-		t.reject("spec.service", "InvalidService", "service %q needs a port: a TCPMapping has no default", sp.Service)
-		return nil
+	if !svc.hasPort && sp.TLS != "" {
+		// Emissary's default port is 443 whenever TLS is originated,
+		// even for an http:// service.
+		svc.port = 443
 	}
 	cs := clusterSettings{connectTimeout: defaultConnectTimeout, statsName: sp.StatsName}
 	cbs := make([]*v3.CircuitBreaker, len(sp.CircuitBreakers))
@@ -227,4 +245,76 @@ func (tr *translation) tcpMapping(obj *v3.TCPMapping) *tcpMapping {
 		return nil
 	}
 	return t
+}
+
+// listenerOn returns the accepted Listener (or default listener) on port,
+// if any.
+func (tr *translation) listenerOn(port uint32) *listener {
+	for _, l := range tr.listeners {
+		if l.port == port {
+			return l
+		}
+	}
+	return nil
+}
+
+// tcpTermination finds how a TCPMapping with host terminates TLS, in
+// Emissary's order: the TLS of a Host whose hostname covers host (exact,
+// else the longest "*." wildcard, else "*"); else a TLSContext whose
+// hosts list host exactly (one in the TCPMapping's namespace first), with
+// its secret and settings. With neither, the TCPMapping is left out with
+// an Error, as in Emissary.
+func (tr *translation) tcpTermination(t *tcpMapping, hostname string) *ir.TLSConfig {
+	var best *host
+	for _, h := range tr.hosts {
+		if h.tls == nil || !globCovers(h.hostname, hostname) {
+			continue
+		}
+		if best == nil || len(strings.TrimPrefix(h.hostname, "*")) > len(strings.TrimPrefix(best.hostname, "*")) ||
+			(h.hostname == hostname && best.hostname != hostname) {
+			best = h
+		}
+	}
+	if best != nil {
+		return best.tls
+	}
+	var ctx *v3.TLSContext
+	for _, c := range tr.tlsContexts {
+		if slices.Contains(c.Spec.Hosts, hostname) && (ctx == nil || c.Namespace == t.obj.Namespace && ctx.Namespace != t.obj.Namespace) {
+			ctx = c
+		}
+	}
+	if ctx == nil {
+		t.reject("spec.host", "NoCertificate", "no Host with a tlsSecret covers host %q and no TLSContext lists it in hosts: there is no certificate to terminate TLS with", hostname)
+		return nil
+	}
+	tr.usedContext(ctx)
+	field := "spec.host"
+	if ctx.Spec.Secret == "" {
+		t.reject(field, "NoCertificate", "TLSContext %s/%s lists host %q but names no secret: there is no certificate to terminate TLS with", ctx.Namespace, ctx.Name, hostname)
+		return nil
+	}
+	ns, name := secretRef(ctx, ctx.Spec.Secret)
+	secret, err := tr.certSecret(ns, name)
+	if err != nil {
+		t.reject(field, "InvalidSecret", "TLSContext %s/%s: %v", ctx.Namespace, ctx.Name, err)
+		return nil
+	}
+	out := &ir.TLSConfig{SecretNames: []string{secret}}
+	if !tr.tlsSettings(t.rep, field, &ctx.Spec, ctx, ctx.Namespace, out) {
+		return nil
+	}
+	return out
+}
+
+// globCovers reports whether every name the DNS glob b matches is matched
+// by the glob a, so a certificate for a serves b.
+func globCovers(a, b string) bool {
+	switch {
+	case a == "*" || a == b:
+		return true
+	case strings.HasPrefix(a, "*."):
+		return strings.HasSuffix(b, a[1:]) && b != a[1:]
+	}
+	return false
 }

@@ -79,7 +79,13 @@ type Listener struct {
 	// request it takes is handled, whatever its virtual host; nil keeps
 	// Legate's defaults.
 	HTTPConnection *HTTPConnection `json:"httpConnection,omitempty"`
-	Source         *Source         `json:"source,omitempty"`
+	// StatPrefix names the listener's connection statistics (the
+	// connection manager's or TCP proxy's stat_prefix, as in
+	// "http.<prefix>.downstream_rq_total"); empty uses the listener's
+	// Name. Like HTTPConnection it belongs to the whole listener: Merge
+	// keeps the first fragment's and reports a later one that differs.
+	StatPrefix string  `json:"statPrefix,omitempty"`
+	Source     *Source `json:"source,omitempty"`
 }
 
 // HTTPConnection are the settings of an HTTP listener's connection

@@ -16,7 +16,7 @@ import (
 //     address, port and protocol, or the later one is left out. The first
 //     fragment's HTTPConnection settings hold for the whole listener; a
 //     later fragment's that differ are reported (and a fragment without
-//     any takes those of the others).
+//     any takes those of the others). The same holds for StatPrefix.
 //   - VirtualHosts with the same Name in one listener are one virtual host:
 //     their hostnames are united and their routes put together. If both carry
 //     TLS settings and they differ, the first fragment's TLS wins and the
@@ -86,6 +86,19 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 				case !sameHTTPConnection(prev, hc):
 					errs = append(errs, Error{hc.Source, "listener " + l.Name,
 						"its connection settings differ from those " + prev.Source.String() + " gives the same listener, which are kept"})
+				}
+			}
+			if sp := l.StatPrefix; sp != "" {
+				switch prev := ml.StatPrefix; {
+				case prev == "":
+					ml.StatPrefix = sp
+				case prev != sp:
+					src := Source{}
+					if l.Source != nil {
+						src = *l.Source
+					}
+					errs = append(errs, Error{src, "listener " + l.Name,
+						fmt.Sprintf("its stat prefix %q differs from %q, which another source gives the same listener and is kept", sp, prev)})
 				}
 			}
 			ml.TCPRoutes = append(ml.TCPRoutes, l.TCPRoutes...)

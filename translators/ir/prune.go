@@ -123,6 +123,14 @@ func (c *Config) prune(prev, next *pruneMemo) []Error {
 			errs = appendAll(errs, l.HTTPConnection.Source, "listener "+l.Name, hmsgs)
 			l.HTTPConnection = nil
 		}
+		if l.StatPrefix != "" {
+			if err := ValidateStatPrefix(l.StatPrefix); err != nil {
+				// Dropped alone, as above: statistics fall back to the
+				// listener's name.
+				errs = append(errs, Error{src, "listener " + l.Name, err.Error()})
+				l.StatPrefix = ""
+			}
+		}
 		names[l.Name] = true
 		ports[key] = l.Name
 		errs = append(errs, pruneListener(l, clusters, secretByName, prev, next)...)

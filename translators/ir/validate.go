@@ -57,6 +57,11 @@ func (c *Config) Validate() []Error {
 		for _, m := range validateListener(l) {
 			errs = append(errs, Error{src, el, m})
 		}
+		if l.StatPrefix != "" {
+			if err := ValidateStatPrefix(l.StatPrefix); err != nil {
+				errs = append(errs, Error{src, el, err.Error()})
+			}
+		}
 		for _, m := range validateHTTPConnection(l) {
 			errs = append(errs, Error{l.HTTPConnection.Source, el, m})
 		}
@@ -214,6 +219,32 @@ func validateHTTPConnection(l *Listener) []string {
 		errs = append(errs, err.Error())
 	}
 	return errs
+}
+
+// ValidateStatPrefix checks a listener's statistics prefix: 1 to 128
+// letters, digits, "_", "-" and ".", with dots only between other
+// characters. A dot splits Envoy's statistic names into levels, so an
+// empty level ("a..b", a leading or trailing dot) would make names that
+// statistics sinks and tag extraction misread; other characters (":" in
+// particular, which Envoy rewrites to "_") are refused rather than
+// silently changed.
+func ValidateStatPrefix(p string) error {
+	if p == "" || len(p) > 128 {
+		return fmt.Errorf("stat prefix %q must be 1 to 128 characters long", p)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		case c == '.':
+			if i == 0 || i == len(p)-1 || p[i-1] == '.' {
+				return fmt.Errorf("stat prefix %q has an empty level: a dot must sit between other characters", p)
+			}
+		default:
+			return fmt.Errorf("stat prefix %q contains %q: use letters, digits, \"_\", \"-\" and \".\"", p, string(rune(c)))
+		}
+	}
+	return nil
 }
 
 // ValidateServerName checks a Server header value: printable, with no
