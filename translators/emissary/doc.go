@@ -16,11 +16,34 @@
 // (namespace SELF, the default, or ALL, and a label selector). A Listener on
 // --http-port (HTTP) or --https-port (HTTPS) is the listener Ingress and
 // Gateway routes share; others are listeners of their own. An HTTPS
-// Listener serves TLS only (Emissary also takes cleartext on it). The
-// PROXY protocol, TCP, TLS and UDP Listeners (TCPMappings) are Errors;
-// l7Depth, statsPrefix and http2MaxConcurrentStreams are reported as not
-// supported: Legate trusts no X-Forwarded-Proto from proxies in front, so
-// with XFP a request on a cleartext listener is insecure. With no
+// Listener serves TLS only (Emissary also takes cleartext on it). A TCP
+// ([TCP]) or TLS ([TLS, TCP]) Listener is the listener of the TCPMappings
+// of its port (see TCPMappings). The PROXY protocol and UDP are Errors;
+// http2MaxConcurrentStreams is reported as not supported.
+//
+// l7Depth is the number of layer 7 proxies in front of the Listener that
+// Envoy trusts: its connection manager's xff_num_trusted_hops, so the
+// client address is read that many entries back in X-Forwarded-For, and
+// the X-Forwarded-Proto those proxies set is kept. It takes precedence
+// over the ambassador Module's xff_num_trusted_hops on that listener
+// (Emissary 2 and later read only l7Depth; the Module's setting is
+// Emissary 1's, which Legate keeps as the default for listeners whose
+// l7Depth is 0 or unset). With securityModel XFP and trusted hops (from
+// either), a request on a cleartext listener is secure when the proxy in
+// front set X-Forwarded-Proto: https: it is routed as on HTTPS, while the
+// others get the Host's insecure action; without trusted hops Envoy
+// writes X-Forwarded-Proto from the connection itself, so every request
+// on a cleartext listener is insecure. statsPrefix names the listener's
+// statistics (the stat_prefix of its connection manager, or of the TCP
+// proxy of a TCP or TLS Listener's TCPMappings): letters, digits, "_",
+// "-" and "." between other characters, at most 128. Without it the
+// listener's name is used (Emissary's default is "ingress_http",
+// "ingress_https", "ingress_tls_<port>" or "ingress_tcp_<port>"; set
+// statsPrefix to keep dashboards built on those). On the shared listeners
+// the first source's prefix holds, as with the Module's settings. A
+// negative l7Depth or an invalid statsPrefix is an Error on that field
+// and is left out, the Listener still serving with the defaults; l7Depth
+// on a TCP or TLS Listener has no effect (Warning). With no
 // Listener at all, Emissary's documented defaults apply: HTTP on 8080 and
 // HTTPS on 8443 (Legate's --http-port and --https-port), security model
 // XFP, Hosts of every namespace.
@@ -48,8 +71,9 @@
 // a "*" Host with a self-signed certificate that redirects to HTTPS;
 // Legate makes up no certificate.
 //
-// TLSContext: used by Hosts (above) and by Mappings and TCPMappings that
-// originate TLS; one nothing uses gets a Warning.
+// TLSContext: used by Hosts (above), by TCPMappings whose host it lists
+// (TLS termination), and by Mappings and TCPMappings that originate TLS;
+// one nothing uses gets a Warning.
 //
 // Module: only the one named "ambassador" is read (the first by namespace
 // and name; others get a Warning). Its circuit_breakers, load_balancer,
@@ -84,18 +108,29 @@
 // # TCPMappings
 //
 // A TCPMapping forwards the connections of its port (on address, or the
-// listen address) to service, which must name a port. Without host the
-// port is a TCP listener; TCPMappings of one port split its connections
-// by weight as Mappings do (weighted ones get their weight, the others
-// share the rest of 100). With host the port is a TLS listener that passes
-// connections through unopened to the TCPMapping whose host is the
-// ClientHello's server name; one without host there takes the others.
-// Legate does not terminate TLS on TCPMappings (a TLSContext listing the
-// host gives a Warning). tls originates TLS to the service as for
-// Mappings; circuit_breakers and stats_name shape the cluster;
-// idle_timeout_ms, resolver, cluster_tag, enable_ipv4/6 are not supported
-// yet (Warning). A TCP or TLS Listener is accepted but builds nothing: the
-// TCPMappings of its port do.
+// listen address) to service; a service without a port gets 80, or 443
+// when TLS is originated (tls set), as in Emissary. Without host the port
+// is a TCP listener; TCPMappings of one port split its connections by
+// weight as Mappings do (weighted ones get their weight, the others share
+// the rest of 100). With host the port is a TLS listener that terminates
+// TLS and forwards the decrypted bytes to the TCPMapping whose host is the
+// ClientHello's server name; a server name no TCPMapping has fails the
+// handshake. The certificate is found as Emissary documents it: the TLS of
+// a Host with a tlsSecret whose hostname covers host (exact, else the
+// longest "*." wildcard, else "*"), else a TLSContext whose hosts list
+// host exactly (its secret, TLS versions, cipher suites, ALPN and
+// ca_secret with cert_required); with neither, the TCPMapping is an Error
+// and left out, as Emissary discards it. Without a Listener on the port,
+// a TCPMapping without host there takes the connections no host matches,
+// unopened. A TCP Listener ([TCP]) or TLS Listener ([TLS, TCP]) on the
+// port must agree: a TCPMapping with host on a TCP Listener, or without
+// one on a TLS Listener, is an Error (Emissary discards it); its
+// statsPrefix names the TCP proxy's statistics. A TCPMapping on the port
+// of an HTTP or HTTPS listener is an Error (Emissary can mix them on one
+// port; Legate cannot yet). tls (a TLSContext) or an https:// service
+// originates TLS to the service as for Mappings, independently of host;
+// circuit_breakers and stats_name shape the cluster; idle_timeout_ms,
+// resolver, cluster_tag, enable_ipv4/6 are not supported yet (Warning).
 //
 // Every Mapping field that is not implemented yet gives a Warning naming
 // the field while the rest of the Mapping is still served; fields that
