@@ -59,6 +59,8 @@ type routeState struct {
 	memoOwned  bool
 	ports      []portRoutes
 	portsAdded bool
+	// attachRec is what attach did this run, to remember.
+	attachRec *attachMemo
 }
 
 // ruleState is one valid rule of a route.
@@ -133,7 +135,7 @@ func (t *translation) collectRoutes() {
 	})
 	for _, rs := range t.routes {
 		t.translateRoute(rs)
-		t.attach(rs)
+		t.attachRoute(rs)
 	}
 }
 
@@ -353,7 +355,7 @@ func parseDuration(s string) (time.Duration, error) {
 
 // attach works out, for each parentRef naming a Gateway of Legate's,
 // which listeners the route attaches to and the parent's status.
-func (t *translation) attach(rs *routeState) {
+func (t *translation) attach(rs *routeState) map[*listenerState]bool {
 	counted := map[*listenerState]bool{}
 	served := map[*listenerState]int{}
 	for k, p := range rs.parentRefs {
@@ -369,6 +371,7 @@ func (t *translation) attach(rs *routeState) {
 			Conditions:     parentConditions(accepted, rs.meta.Generation, rs.refFailures, rs.dropped),
 		})
 	}
+	return counted
 }
 
 // attachToGateway attaches the route to the listeners of gs that p

@@ -59,6 +59,9 @@ type memo struct {
 	// immutable), to tell which Services changed in the next.
 	services       []*corev1.Service
 	endpointSlices []*discoveryv1.EndpointSlice
+	// world is what attach reads besides the route (see attachRoute);
+	// nil when this run remembered no attachment.
+	world []objectVersion
 }
 
 // objectVersion identifies one version of an object: the same pointer
@@ -130,6 +133,30 @@ type routeMemo struct {
 
 	// ports are the IR routes of the route per listener port (irRoutes).
 	ports []portRoutes
+	// attach is what attach did with the route, in the memo's world.
+	attach *attachMemo
+}
+
+// attachMemo is the outcome of attach for one route: its parent
+// statuses, the problems attach added, the listeners it attached to with
+// the hostnames it serves there, and those whose attachedRoutes it
+// raised. Listeners are named by Gateway and index, to be found in the
+// next run's Gateways (which are the same).
+type attachMemo struct {
+	parents     []gatewayv1.RouteParentStatus
+	problems    problems
+	attachments []attachedTo
+	counted     []listenerRef
+}
+
+type listenerRef struct {
+	gateway string
+	index   int
+}
+
+type attachedTo struct {
+	l         listenerRef
+	hostnames []string
 }
 
 type portRoutes struct {
@@ -158,11 +185,13 @@ func (t *translation) startMemo(prev *memo) {
 		next.policies = append(next.policies, policyView{target: k, ns: tp.policy.Namespace, name: tp.policy.Name, reason: tp.reason, tls: tp.tls, ca: tp.ca})
 	}
 	next.services, next.endpointSlices = t.in.Services, t.in.EndpointSlices
+	next.world = t.attachWorld()
 	t.next = next
 	if prev != nil && reflect.DeepEqual(prev.settings, next.settings) &&
 		slices.EqualFunc(prev.grants, next.grants, objectVersion.same) &&
 		reflect.DeepEqual(prev.policies, next.policies) {
 		t.prev = prev
+		t.replayAttach = next.world != nil && prev.world != nil && slices.EqualFunc(prev.world, next.world, objectVersion.same)
 		t.changed = map[string]bool{}
 		diffObjects(prev.services, next.services, func(s *corev1.Service) string { return s.Namespace + "/" + s.Name }, t.changed)
 		diffObjects(prev.endpointSlices, next.endpointSlices, func(es *discoveryv1.EndpointSlice) string {
@@ -288,20 +317,129 @@ func (t *translation) restore(rs *routeState, m *routeMemo) {
 }
 
 // finishMemo records the IR routes emit made for ports a route had none
-// remembered for: into its entry if this run made it, else into a copy.
+// remembered for, and what attach did: into its entry if this run made
+// it, else into a copy.
 func (t *translation) finishMemo() {
 	for _, rs := range t.routes {
-		if !rs.portsAdded || rs.memo == nil {
+		if rs.memo == nil || !rs.portsAdded && rs.attachRec == nil {
 			continue
 		}
-		if rs.memoOwned {
-			rs.memo.ports = rs.ports
-			continue
+		m := rs.memo
+		if !rs.memoOwned {
+			cp := *m
+			m = &cp
+			t.next.routes[rs.key] = m
 		}
-		cp := *rs.memo
-		cp.ports = rs.ports
-		t.next.routes[rs.key] = &cp
+		if rs.portsAdded {
+			m.ports = rs.ports
+		}
+		if rs.attachRec != nil {
+			m.attach = rs.attachRec
+		}
 	}
+}
+
+// attachWorld lists what attach reads besides the route itself: the
+// Gateways and GatewayClasses (listeners, classes), and the Namespaces
+// (listener selectors). It is nil, and attachments are not remembered,
+// when one of them has no resourceVersion, or when there are GRPCRoutes:
+// an HTTPRoute's attachment then depends on the other routes (a
+// GRPCRoute claiming its hostname, see kindConflict). Without GRPCRoutes
+// listener claims are never read, so a replayed attachment makes none.
+func (t *translation) attachWorld() []objectVersion {
+	if len(t.in.GRPCRoutes) > 0 {
+		return nil
+	}
+	out := make([]objectVersion, 0, len(t.in.Gateways)+len(t.in.GatewayClasses)+len(t.in.Namespaces)+3)
+	// A marker between kinds, so that lists of different kinds never
+	// line up as equal.
+	add := func(v objectVersion, ok bool) bool {
+		out = append(out, v)
+		return ok
+	}
+	for _, o := range t.in.Gateways {
+		if !add(versionOf(o)) {
+			return nil
+		}
+	}
+	add(objectVersion{}, true)
+	for _, o := range t.in.GatewayClasses {
+		if !add(versionOf(o)) {
+			return nil
+		}
+	}
+	add(objectVersion{}, true)
+	for _, o := range t.in.Namespaces {
+		if !add(versionOf(o)) {
+			return nil
+		}
+	}
+	return out
+}
+
+// attachRoute is attach through the memo: a remembered route whose
+// world (attachWorld) is unchanged gets the attachment it got last run,
+// and raises the same listeners' attachedRoutes.
+func (t *translation) attachRoute(rs *routeState) {
+	if t.replayAttach && rs.memo != nil && !rs.memoOwned && rs.memo.attach != nil {
+		if t.replay(rs, rs.memo.attach) {
+			return
+		}
+	}
+	n := len(rs.problems)
+	counted := t.attach(rs)
+	if rs.memo == nil || t.next.world == nil {
+		return
+	}
+	rec := &attachMemo{parents: rs.parents, problems: slices.Clip(rs.problems[n:])}
+	for _, a := range rs.attachments {
+		rec.attachments = append(rec.attachments, attachedTo{l: refOf(a.l), hostnames: a.hostnames})
+	}
+	for l := range counted {
+		rec.counted = append(rec.counted, refOf(l))
+	}
+	rs.attachRec = rec
+}
+
+func refOf(l *listenerState) listenerRef {
+	return listenerRef{gateway: l.gw.key(), index: l.index}
+}
+
+// listener finds a listener of this run by reference.
+func (t *translation) listener(r listenerRef) *listenerState {
+	if gs := t.gatewayByKey[r.gateway]; gs != nil {
+		for _, l := range gs.listeners {
+			if l.index == r.index {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+// replay gives rs the remembered attachment a; false if a listener it
+// names is not found (then nothing was changed).
+func (t *translation) replay(rs *routeState, a *attachMemo) bool {
+	counted := make([]*listenerState, len(a.counted))
+	for i, r := range a.counted {
+		if counted[i] = t.listener(r); counted[i] == nil {
+			return false
+		}
+	}
+	attachments := make([]attachment, len(a.attachments))
+	for i, at := range a.attachments {
+		l := t.listener(at.l)
+		if l == nil {
+			return false
+		}
+		attachments[i] = attachment{l: l, hostnames: at.hostnames}
+	}
+	for _, l := range counted {
+		l.attached++
+	}
+	rs.attachments, rs.parents = attachments, a.parents
+	rs.problems = append(rs.problems, a.problems...)
+	return true
 }
 
 // readService records, while a route is translated, that it read the

@@ -3,6 +3,7 @@ package gatewayapi_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -93,7 +94,7 @@ func (w *world) serviceNames() []string {
 func (w *world) edit() string {
 	w.seq++
 	n := w.seq
-	switch w.rnd.IntN(14) {
+	switch w.rnd.IntN(15) {
 	case 0, 1, 2: // a route changed
 		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
 			w.replace(i, func(o client.Object) { w.changeRoute(o.(*gatewayv1.HTTPRoute), n) })
@@ -216,6 +217,20 @@ func (w *world) edit() string {
 					return "missing Service added"
 				}
 			}
+		}
+	case 14: // a Namespace's labels changed (listener selectors read them)
+		if i := pick[*corev1.Namespace](w); i >= 0 {
+			w.replace(i, func(o client.Object) {
+				labels := map[string]string{}
+				for k, v := range o.GetLabels() {
+					if w.rnd.IntN(2) == 0 {
+						labels[k] = v
+					}
+				}
+				labels[fmt.Sprintf("l%d", n%3)] = "yes"
+				o.SetLabels(labels)
+			})
+			return "Namespace labels changed"
 		}
 	case 11: // a policy, grant, ConfigMap or Secret changed, or one removed
 		for _, i := range []int{pick[*gatewayv1.BackendTLSPolicy](w), pick[*gatewayv1.ReferenceGrant](w), pick[*corev1.ConfigMap](w), pick[*corev1.Secret](w)} {
@@ -465,4 +480,53 @@ func TestMemoConcurrentRuns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestMemoNamespaceLabels: a route remembered as attached to a listener
+// that admits routes by namespace selector is attached anew when its
+// namespace's labels change: after every Namespace loses its labels, and
+// after they come back, the remembering translator agrees with a fresh
+// one on every golden case whose listeners select namespaces.
+func TestMemoNamespaceLabels(t *testing.T) {
+	ins, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	for _, p := range ins {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "from: Selector") {
+			continue
+		}
+		in, s := loadCase(t, p)
+		w := newWorld(in.All(), 1)
+		tr := gatewayapi.New()
+		checkSame(t, p+": first run", gatewayapi.TranslateWith(tr, w.inputs(), s), gatewayapi.Translate(w.inputs(), s))
+		var labelled []client.Object
+		for i, o := range w.objs {
+			if _, ok := o.(*corev1.Namespace); ok && len(o.GetLabels()) > 0 {
+				labelled = append(labelled, o)
+				w.replace(i, func(o client.Object) { o.SetLabels(nil) })
+			}
+		}
+		if len(labelled) == 0 {
+			continue
+		}
+		tried++
+		checkSame(t, p+": labels removed", gatewayapi.TranslateWith(tr, w.inputs(), s), gatewayapi.Translate(w.inputs(), s))
+		for i, o := range w.objs {
+			for _, l := range labelled {
+				if o.GetName() == l.GetName() {
+					w.replace(i, func(o client.Object) { o.SetLabels(l.GetLabels()) })
+				}
+			}
+		}
+		checkSame(t, p+": labels back", gatewayapi.TranslateWith(tr, w.inputs(), s), gatewayapi.Translate(w.inputs(), s))
+	}
+	if tried == 0 {
+		t.Fatal("no golden case selects routes by labelled namespaces")
+	}
 }

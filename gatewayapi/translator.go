@@ -185,6 +185,9 @@ type translation struct {
 	// changed are the Services (namespace/name) that are not as they
 	// were last run, with prev.
 	changed map[string]bool
+	// replayAttach says remembered attachments hold (attachWorld is as
+	// last run).
+	replayAttach bool
 }
 
 // ListenerName names the IR listener of a Gateway's port.
