@@ -289,7 +289,25 @@ func typedList(t reflect.Type, objs []parsedObject) reflect.Value {
 
 // patch returns used without the entries at the indexes remove (sorted)
 // and with insert (sorted, keys not in used once remove is gone) merged in.
+// used belongs to the index alone (Inputs get typed copies), so when every
+// insert takes the place of a removed entry of its key, the usual edit,
+// it is written in place instead of copying the whole list.
 func patch(used []parsedObject, remove []int, insert []parsedObject) []parsedObject {
+	if len(remove) == len(insert) {
+		inPlace := true
+		for k, i := range remove {
+			if snapshotOrder(used[i], insert[k]) != 0 {
+				inPlace = false
+				break
+			}
+		}
+		if inPlace {
+			for k, i := range remove {
+				used[i] = insert[k]
+			}
+			return used
+		}
+	}
 	out := make([]parsedObject, 0, len(used)-len(remove)+len(insert))
 	i := 0
 	for _, ins := range insert {
