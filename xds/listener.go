@@ -364,7 +364,7 @@ func buildTCPListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Lis
 	if len(l.TCPRoutes) == 0 {
 		return nil, nil, nil
 	}
-	f, err := tcpProxy(statPrefix(l), l.TCPRoutes[0].Backends)
+	f, err := tcpProxy(statPrefix(l), l.TCPRoutes[0])
 	if err != nil {
 		return nil, nil, fmt.Errorf("tcp route %s: %w", l.TCPRoutes[0].Name, err)
 	}
@@ -396,7 +396,7 @@ func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 			}
 			defaultChain = r.Name
 		}
-		f, err := tcpProxy(statPrefix(l), r.Backends)
+		f, err := tcpProxy(statPrefix(l), r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("tcp route %s: %w", r.Name, err)
 		}
@@ -420,15 +420,22 @@ func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 	return lis, nil, nil
 }
 
-// tcpProxy forwards to one cluster, or spreads connections over weighted
-// clusters. Zero-weight backends are dropped (tcp_proxy requires weights of
+// tcpProxy forwards r's connections to one cluster, or spreads them over
+// weighted clusters. Zero-weight backends are dropped (tcp_proxy requires weights of
 // at least 1) unless all are zero, which ir validation rules out.
-func tcpProxy(statPrefix string, backends []ir.WeightedBackend) (*listenerv3.Filter, error) {
-	backends = nonZeroBackends(backends)
+func tcpProxy(statPrefix string, r *ir.TCPRoute) (*listenerv3.Filter, error) {
+	backends := nonZeroBackends(r.Backends)
 	if len(backends) == 0 {
 		return nil, fmt.Errorf("no backends")
 	}
 	tp := &tcpproxyv3.TcpProxy{StatPrefix: statPrefix}
+	switch {
+	case r.IdleTimeout > 0:
+		tp.IdleTimeout = durationpb.New(r.IdleTimeout)
+	case r.IdleTimeout < 0:
+		// Zero is how Envoy spells "no idle timeout".
+		tp.IdleTimeout = durationpb.New(0)
+	}
 	if len(backends) == 1 {
 		tp.ClusterSpecifier = &tcpproxyv3.TcpProxy_Cluster{Cluster: backends[0].Cluster}
 	} else {

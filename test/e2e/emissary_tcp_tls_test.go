@@ -91,8 +91,8 @@ func pool(t *testing.T, pems ...[]byte) *x509.CertPool {
 // TCPMappings that terminate TLS (a client does TLS with SNI to Envoy and
 // talks to a plain TCP echo server behind it), that originate TLS (a plain
 // client reaches a TLS echo server, which sees the TLSContext's SNI), and
-// that do both; and checks the TLS Listener's statsPrefix in Envoy's own
-// statistics.
+// that do both; that idle_timeout_ms closes an idle connection; and the
+// TLS Listener's statsPrefix in Envoy's own statistics.
 func TestEnvoyEmissaryTCPMappingTLS(t *testing.T) {
 	plainL, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,7 +115,7 @@ func TestEnvoyEmissaryTCPMappingTLS(t *testing.T) {
 	// TLSContext listing them; *.apps.example that of a Host.
 	dbCert, dbKey := testenv.SelfSigned(t, "db.example.com", "both.example.com")
 	appsCert, appsKey := testenv.SelfSigned(t, "*.apps.example")
-	edgePort, originPort := freePort(t), freePort(t)
+	edgePort, originPort, idlePort := freePort(t), freePort(t), freePort(t)
 
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "all.yaml"), serviceYAML("plainecho", plainPort)+"---\n"+serviceYAML("tlsecho", tlsPort)+"---\n"+
@@ -178,7 +178,12 @@ apiVersion: getambassador.io/v3alpha1
 kind: TCPMapping
 metadata: {name: origin, namespace: default}
 spec: {port: %[3]d, service: "tlsecho:80", tls: to-backend}
-`, indent(string(backendCert), "    "), edgePort, originPort))
+---
+apiVersion: getambassador.io/v3alpha1
+kind: TCPMapping
+metadata: {name: idle, namespace: default}
+spec: {port: %[4]d, service: "plainecho:80", idle_timeout_ms: "300"}
+`, indent(string(backendCert), "    "), edgePort, originPort, idlePort))
 	l := startLegate(t, dir)
 	edge := fmt.Sprintf("127.0.0.1:%d", edgePort)
 
@@ -219,6 +224,30 @@ spec: {port: %[3]d, service: "tlsecho:80", tls: to-backend}
 		waitLine(t, "tls sni=backend.internal HELLO ORIGIN\n", func() string {
 			return tcpRoundTrip(fmt.Sprintf("127.0.0.1:%d", originPort), "hello origin\n")
 		})
+	})
+	t.Run("idle_timeout_ms: Envoy closes a connection idle that long", func(t *testing.T) {
+		addr := fmt.Sprintf("127.0.0.1:%d", idlePort)
+		waitLine(t, "plain HELLO IDLE\n", func() string { return tcpRoundTrip(addr, "hello idle\n") })
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "once\n"); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		if got, err := br.ReadString('\n'); err != nil || got != "plain ONCE\n" {
+			t.Fatalf("got %q %v", got, err)
+		}
+		start := time.Now()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("want the connection closed by Envoy (EOF), got %v after %v", err, time.Since(start))
+		}
+		if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
+			t.Fatalf("closed after %v, want about 300ms", d)
+		}
 	})
 	t.Run("the TLS Listener's statsPrefix names Envoy's TCP proxy statistics", func(t *testing.T) {
 		stats := l.admin(t, "/stats?filter=^tcp\\.")

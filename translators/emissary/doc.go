@@ -129,8 +129,12 @@
 // of an HTTP or HTTPS listener is an Error (Emissary can mix them on one
 // port; Legate cannot yet). tls (a TLSContext) or an https:// service
 // originates TLS to the service as for Mappings, independently of host;
-// circuit_breakers and stats_name shape the cluster; idle_timeout_ms,
-// resolver, cluster_tag, enable_ipv4/6 are not supported yet (Warning).
+// circuit_breakers and stats_name shape the cluster; idle_timeout_ms
+// closes a connection with no bytes either way for that long (unset:
+// Envoy's default, one hour, as Emissary leaves it; 0 turns the timeout
+// off, as for Mappings; TCPMappings sharing a port and host take the
+// first one's); resolver, cluster_tag, enable_ipv4/6 are not supported
+// yet (Warning).
 //
 // Every Mapping field that is not implemented yet gives a Warning naming
 // the field while the rest of the Mapping is still served; fields that

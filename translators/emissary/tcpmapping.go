@@ -5,7 +5,9 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	v3 "github.com/legateproxy/legate/apis/getambassador.io/v3alpha1"
 	"github.com/legateproxy/legate/translators"
@@ -23,6 +25,8 @@ type tcpMapping struct {
 	cluster string
 	// tls terminates TLS for sni (always set with sni).
 	tls *ir.TLSConfig
+	// idle closes connections idle this long (ir.TCPRoute.IdleTimeout).
+	idle time.Duration
 }
 
 func (t *tcpMapping) reject(field, reason, format string, args ...any) {
@@ -103,7 +107,12 @@ func (tr *translation) tcpMappings(objs []*v3.TCPMapping) []*ir.Listener {
 				}
 				continue
 			}
-			r := &ir.TCPRoute{Name: "tcpmapping/" + group[0].obj.Namespace + "/" + group[0].obj.Name, Source: group[0].source(), Backends: backends}
+			r := &ir.TCPRoute{Name: "tcpmapping/" + group[0].obj.Namespace + "/" + group[0].obj.Name, Source: group[0].source(), Backends: backends, IdleTimeout: group[0].idle}
+			for _, t := range group[1:] {
+				if t.idle != group[0].idle {
+					t.warn("spec.idle_timeout_ms", "CanaryIdleTimeoutDiffers", "this TCPMapping shares its port and host with %s/%s, whose idle_timeout_ms applies to all their connections", group[0].obj.Namespace, group[0].obj.Name)
+				}
+			}
 			if sni != "" {
 				r.SNI = []string{sni}
 				r.TLS = group[0].tls
@@ -233,11 +242,23 @@ func (tr *translation) tcpMapping(obj *v3.TCPMapping) *tcpMapping {
 		name string
 		set  bool
 	}{
-		{"idle_timeout_ms", sp.IdleTimeoutMs != ""}, {"resolver", sp.Resolver != ""}, {"cluster_tag", sp.ClusterTag != ""},
+		{"resolver", sp.Resolver != ""}, {"cluster_tag", sp.ClusterTag != ""},
 		{"enable_ipv4", sp.EnableIPv4 != nil}, {"enable_ipv6", sp.EnableIPv6 != nil},
 	} {
 		if f.set {
 			t.warn("spec."+f.name, "NotSupportedYet", "%s is not supported yet and has no effect", f.name)
+		}
+	}
+	if v := strings.TrimSpace(sp.IdleTimeoutMs); v != "" {
+		// Envoy takes durations up to about 315 576 000 000 seconds.
+		const maxMs = 315_576_000_000_000
+		switch n, err := strconv.ParseInt(v, 10, 64); {
+		case err != nil || n < 0 || n > maxMs:
+			rep.fieldError("spec.idle_timeout_ms", "idle_timeout_ms %q is not a whole number of milliseconds from 0 to %d; it is left out", sp.IdleTimeoutMs, int64(maxMs))
+		case n == 0:
+			t.idle = -1 // 0 turns the timeout off, as on Mappings
+		default:
+			t.idle = time.Duration(n) * time.Millisecond
 		}
 	}
 	t.cluster = tr.clusterFor(t, obj.Namespace, sp.Service, svc, cs, t.source())

@@ -437,6 +437,10 @@ type TCPRoute struct {
 	// TLS, on a TLS listener only, terminates TLS with these certificates
 	// and forwards the decrypted bytes; nil passes TLS through unopened.
 	TLS *TLSConfig `json:"tls,omitempty"`
+	// IdleTimeout closes a connection on which no bytes went either way
+	// for this long; zero keeps Envoy's default (1h), a negative value
+	// disables it. TCP and TLS listeners only.
+	IdleTimeout time.Duration `json:"idleTimeout,omitempty"`
 }
 
 // ClusterKind says where a Cluster's endpoints come from.
