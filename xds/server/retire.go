@@ -32,9 +32,9 @@ type retirement struct {
 }
 
 type retiredGroup struct {
-	// served are the clusters (and their endpoints) last published,
-	// retired ones included.
-	served map[string]clusterWithEndpoints
+	// served is what was last published, retired clusters (and their
+	// endpoints) included; only its clusters and endpoints are read.
+	served *xds.Resources
 	// retired are clusters kept past their removal, until a time.
 	retired map[string]retiredCluster
 	// requested is the last configuration asked for, without retirees.
@@ -66,12 +66,12 @@ func (r *retirement) apply(group string, res *xds.Resources) *xds.Resources {
 		g = &retiredGroup{retired: map[string]retiredCluster{}}
 		r.groups[group] = g
 	}
-	// The same clusters and assignments as last time, with none retired:
-	// what is served stays as it is (at 10k clusters, working it out again
-	// took milliseconds of every publish).
-	if last := g.requested; last != nil && len(g.retired) == 0 &&
-		slices.Equal(last.Clusters, res.Clusters) && slices.Equal(last.Endpoints, res.Endpoints) {
-		g.requested = res
+	// The same clusters as last time, with none retired: nothing leaves,
+	// so res is served as it is, new endpoints and all (at 10k clusters,
+	// working it out again took milliseconds of every publish, and most
+	// publishes change routes or endpoints, not clusters).
+	if last := g.requested; last != nil && len(g.retired) == 0 && slices.Equal(last.Clusters, res.Clusters) {
+		g.requested, g.served = res, res
 		return res
 	}
 	now := r.now()
@@ -79,7 +79,7 @@ func (r *retirement) apply(group string, res *xds.Resources) *xds.Resources {
 	for _, c := range res.Clusters {
 		wanted[c.GetName()] = true
 	}
-	for name, c := range g.served {
+	for name, c := range servedClusters(g.served) {
 		if _, done := g.retired[name]; !wanted[name] && !done {
 			g.retired[name] = retiredCluster{c, now.Add(r.grace)}
 		}
@@ -104,16 +104,26 @@ func (r *retirement) apply(group string, res *xds.Resources) *xds.Resources {
 	sortByName(out.Clusters, (*clusterv3.Cluster).GetName)
 	sortByName(out.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
 
-	g.served = map[string]clusterWithEndpoints{}
-	cla := map[string]*endpointv3.ClusterLoadAssignment{}
-	for _, e := range out.Endpoints {
-		cla[e.GetClusterName()] = e
-	}
-	for _, c := range out.Clusters {
-		g.served[c.GetName()] = clusterWithEndpoints{c, cla[c.GetName()]}
-	}
+	g.served = &out
 	r.schedule(group, g, now)
 	return &out
+}
+
+// servedClusters are the clusters of what was published, with their
+// endpoints, by name (none before the first publish).
+func servedClusters(served *xds.Resources) map[string]clusterWithEndpoints {
+	if served == nil {
+		return nil
+	}
+	cla := make(map[string]*endpointv3.ClusterLoadAssignment, len(served.Endpoints))
+	for _, e := range served.Endpoints {
+		cla[e.GetClusterName()] = e
+	}
+	out := make(map[string]clusterWithEndpoints, len(served.Clusters))
+	for _, c := range served.Clusters {
+		out[c.GetName()] = clusterWithEndpoints{c, cla[c.GetName()]}
+	}
+	return out
 }
 
 // schedule arms the group's timer for the earliest end of a grace.

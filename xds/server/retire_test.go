@@ -36,16 +36,21 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	if got := names(r.apply("g", first).Clusters); len(got) != 2 {
 		t.Fatalf("first publish: %v", got)
 	}
-	// The same messages again (a route changed): served as they are, and
-	// what is served is still known for the next removal.
-	again := &xds.Resources{Clusters: first.Clusters, Endpoints: first.Endpoints}
-	if out := r.apply("g", again); len(out.Clusters) != 2 || out.Clusters[0] != first.Clusters[0] || r.requested("g") != again {
+	// The same clusters again, b with new endpoints (an EndpointSlice
+	// changed): served as they are, and what is served, b's new endpoints
+	// included, is known for the next removal.
+	newB := cla("b")
+	again := &xds.Resources{Clusters: first.Clusters, Endpoints: []*endpointv3.ClusterLoadAssignment{first.Endpoints[0], newB}}
+	if out := r.apply("g", again); len(out.Clusters) != 2 || out.Clusters[0] != first.Clusters[0] || out.Endpoints[1] != newB || r.requested("g") != again {
 		t.Fatalf("the same clusters again: %v", names(out.Clusters))
 	}
 	second := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a")}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla("a")}}
 	out := r.apply("g", second)
 	if got := names(out.Clusters); len(got) != 2 || got[1] != "b" || len(out.Endpoints) != 2 {
 		t.Fatalf("b must be kept through its grace, got %v and %d endpoint sets", got, len(out.Endpoints))
+	}
+	if out.Endpoints[1] != newB {
+		t.Fatal("b must be kept with the endpoints it last had")
 	}
 	if len(second.Clusters) != 1 {
 		t.Fatal("apply modified its argument")
