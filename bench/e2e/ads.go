@@ -34,6 +34,9 @@ type ads struct {
 	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 	node   *corev3.Node
 	done   chan struct{}
+	// delta, when set, is the incremental (delta xDS) stream used instead
+	// of stream (see delta.go).
+	delta *deltaState
 
 	mu        sync.Mutex
 	routes    []*routev3.RouteConfiguration
@@ -53,7 +56,13 @@ type waiter struct {
 	at   chan time.Time
 }
 
+// deltaClient makes dialADS open delta xDS streams (-delta).
+var deltaClient bool
+
 func dialADS(addr, group string) (*ads, error) {
+	if deltaClient {
+		return dialDelta(addr, group)
+	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// A 50k-route configuration is far above gRPC's 4 MiB default.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))

@@ -12,7 +12,7 @@ import (
 )
 
 func printTable(w io.Writer, c config, rs []*result) {
-	fmt.Fprintf(w, "translate: median of %d runs; edits: up to %d per series (within %s), latency from the file rename (file provider) or the API request (kube rows: Kubernetes provider, envtest) to the response arriving at the ADS client\n\n", c.runs, c.edits, c.budget)
+	fmt.Fprintf(w, "translate: median of %d runs; edits: up to %d per series (within %s), latency from the file rename (file provider) or the API request (kube rows: Kubernetes provider, envtest) to the response arriving at the ADS client (%s)\n\n", c.runs, c.edits, c.budget, clientKind())
 	fmt.Fprintln(w, "| shape | N | translate wall | translate peak RSS | serve start → full config | route edit → RDS push p50 / p99 (n) | other types pushed on route edits | EndpointSlice edit → EDS push p50 / p99 (n) | LDS/RDS/CDS pushed on EDS edits | serve RSS | serve Go live heap | allocs/route |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|")
 	for _, r := range rs {
@@ -54,6 +54,14 @@ func printTable(w io.Writer, c config, rs []*result) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, strings.Join(notes, "\n"))
 	}
+}
+
+// clientKind says which xDS variant the benchmark's ADS client speaks.
+func clientKind() string {
+	if deltaClient {
+		return "delta xDS: only changed resources are sent"
+	}
+	return "state of the world: every resource of a changed type is sent"
 }
 
 func dur(d time.Duration) string {

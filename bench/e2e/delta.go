@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// The delta (incremental) xDS variant of the benchmark's ADS client: the
+// server sends only the resources that changed, so an EndpointSlice edit
+// costs one load assignment on the wire instead of all of them. It
+// subscribes as Envoy does with DELTA_GRPC: listeners and clusters as
+// wildcards, then route configurations and load assignments by name as
+// the listeners and clusters name them; every response is ACKed. The
+// figures it serves (routes, endpoints, counts, arrival times) are the
+// state-of-the-world client's, so measurements read the same.
+
+// deltaState is what the delta client holds between responses.
+type deltaState struct {
+	stream    discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
+	listeners map[string]*listenerv3.Listener
+	clusters  map[string]*clusterv3.Cluster
+	routes    map[string]*routev3.RouteConfiguration
+	endpoints map[string]*endpointv3.ClusterLoadAssignment
+	// subscribed are the names asked for, by type (route configurations
+	// and load assignments).
+	subscribed map[string]map[string]bool
+}
+
+func dialDelta(addr, group string) (*ads, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
+	if err != nil {
+		return nil, fmt.Errorf("dialing %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		cancel()
+		_ = conn.Close()
+		return nil, fmt.Errorf("opening delta ADS stream: %w", err)
+	}
+	c := &ads{conn: conn, cancel: cancel, done: make(chan struct{}),
+		node: &corev3.Node{Id: "bench", Cluster: group}, counts: map[string]int{},
+		delta: &deltaState{stream: stream,
+			listeners: map[string]*listenerv3.Listener{}, clusters: map[string]*clusterv3.Cluster{},
+			routes: map[string]*routev3.RouteConfiguration{}, endpoints: map[string]*endpointv3.ClusterLoadAssignment{},
+			subscribed: map[string]map[string]bool{resource.RouteType: {}, resource.EndpointType: {}}}}
+	for _, t := range []string{resource.ListenerType, resource.ClusterType} {
+		if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: c.node, TypeUrl: t}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("subscribing to %s: %w", t, err)
+		}
+	}
+	go c.receiveDelta()
+	return c, nil
+}
+
+func (c *ads) receiveDelta() {
+	defer close(c.done)
+	for {
+		resp, err := c.delta.stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("server closed the stream")
+			}
+			c.fail(err)
+			return
+		}
+		at := time.Now()
+		if err := c.applyDelta(resp, at); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+// applyDelta applies one delta response, ACKs it, subscribes to the names
+// it introduces (and drops those it removed) and wakes the waiters it
+// satisfies.
+func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time) error {
+	d := c.delta
+	for _, r := range resp.Resources {
+		m, err := r.GetResource().UnmarshalNew()
+		if err != nil {
+			return fmt.Errorf("decoding %s: %w", resp.TypeUrl, err)
+		}
+		switch x := m.(type) {
+		case *listenerv3.Listener:
+			d.listeners[r.Name] = x
+		case *clusterv3.Cluster:
+			d.clusters[r.Name] = x
+		case *routev3.RouteConfiguration:
+			d.routes[r.Name] = x
+		case *endpointv3.ClusterLoadAssignment:
+			d.endpoints[r.Name] = x
+		}
+	}
+	for _, name := range resp.RemovedResources {
+		switch resp.TypeUrl {
+		case resource.ListenerType:
+			delete(d.listeners, name)
+		case resource.ClusterType:
+			delete(d.clusters, name)
+		case resource.RouteType:
+			delete(d.routes, name)
+		case resource.EndpointType:
+			delete(d.endpoints, name)
+		}
+	}
+	if err := d.stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: c.node, TypeUrl: resp.TypeUrl, ResponseNonce: resp.Nonce}); err != nil {
+		return fmt.Errorf("ACK of %s: %w", resp.TypeUrl, err)
+	}
+	switch resp.TypeUrl {
+	case resource.ListenerType:
+		var names []string
+		for _, l := range d.listeners {
+			names = append(names, routeNames(l)...)
+		}
+		if err := c.resubscribe(resource.RouteType, names); err != nil {
+			return err
+		}
+	case resource.ClusterType:
+		var names []string
+		for _, cl := range d.clusters {
+			if cl.GetType() == clusterv3.Cluster_EDS {
+				n := cl.GetEdsClusterConfig().GetServiceName()
+				if n == "" {
+					n = cl.Name
+				}
+				names = append(names, n)
+			}
+		}
+		if err := c.resubscribe(resource.EndpointType, names); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[resp.TypeUrl]++
+	c.edsWanted = len(d.subscribed[resource.EndpointType])
+	switch resp.TypeUrl {
+	case resource.RouteType:
+		c.routes = mapValues(d.routes)
+	case resource.EndpointType:
+		c.endpoints = mapValues(d.endpoints)
+	}
+	c.waiters = slices.DeleteFunc(c.waiters, func(w *waiter) bool {
+		if !w.cond(c) {
+			return false
+		}
+		w.at <- at
+		return true
+	})
+	return nil
+}
+
+// resubscribe asks for the names newly wanted of a type and drops the
+// ones no longer wanted.
+func (c *ads) resubscribe(typ string, names []string) error {
+	have := c.delta.subscribed[typ]
+	want := make(map[string]bool, len(names))
+	var add, drop []string
+	for _, n := range names {
+		want[n] = true
+		if !have[n] {
+			add = append(add, n)
+		}
+	}
+	for n := range have {
+		if !want[n] {
+			drop = append(drop, n)
+		}
+	}
+	if len(add) == 0 && len(drop) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	c.delta.subscribed[typ] = want
+	c.mu.Unlock()
+	slices.Sort(add)
+	slices.Sort(drop)
+	err := c.delta.stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: c.node, TypeUrl: typ,
+		ResourceNamesSubscribe: add, ResourceNamesUnsubscribe: drop})
+	if err != nil {
+		return fmt.Errorf("subscribing to %s: %w", typ, err)
+	}
+	return nil
+}
+
+func mapValues[T any](m map[string]T) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
