@@ -53,7 +53,10 @@ type Options struct {
 	// MinInterval bounds the snapshot rate: a change after a quiet spell
 	// gets a snapshot at once (a single edit waits for no timer), and the
 	// changes that follow within MinInterval of a snapshot are coalesced
-	// into one taken MinInterval after it. Default 100ms.
+	// into one taken MinInterval after it. Default 20ms: an edit right
+	// after another waits at most that long, a burst of events (an apply
+	// of many objects) still gives a few snapshots, not one each, and
+	// while the pipeline is busy translating, snapshots wait for it anyway.
 	MinInterval time.Duration
 }
 
@@ -90,7 +93,7 @@ func New(o Options) (*Provider, error) {
 		o.Logger = slog.Default()
 	}
 	if o.MinInterval == 0 {
-		o.MinInterval = 100 * time.Millisecond
+		o.MinInterval = 20 * time.Millisecond
 	}
 	scheme, err := o.Registry.Scheme()
 	if err != nil {
