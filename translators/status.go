@@ -127,15 +127,38 @@ func (s *StatusSet) AddProblem(ref ObjectRef, p Problem) {
 
 // List returns every status, sorted by object.
 func (s *StatusSet) List() []ObjectStatus {
-	out := slices.Clone(s.list)
-	slices.SortFunc(out, func(a, b ObjectStatus) int { return compareRefs(a.Object, b.Object) })
+	return sortedStatuses(slices.Clone(s.list))
+}
+
+// newStatusSetFor returns an empty set with room for n objects: a
+// snapshot of 10k routes has 10k statuses, and growing the list and index
+// to that size on every translation was the largest allocation of a
+// re-translation (every allocation brings the next collection of a large
+// heap closer, and those set the tail of edit latencies).
+func newStatusSetFor(n int) *StatusSet {
+	return &StatusSet{list: make([]ObjectStatus, 0, n), byRef: make(map[ObjectRef]int, n)}
+}
+
+// take returns every status sorted by object, handing over the set's own
+// list: s must not be used afterwards.
+func (s *StatusSet) take() []ObjectStatus {
+	out := sortedStatuses(s.list)
+	s.list, s.byRef = nil, nil
 	return out
+}
+
+func sortedStatuses(l []ObjectStatus) []ObjectStatus {
+	slices.SortFunc(l, func(a, b ObjectStatus) int { return compareRefs(a.Object, b.Object) })
+	return l
 }
 
 // Merge adds every status of other into s.
 func (s *StatusSet) Merge(other []ObjectStatus) {
 	if s.list == nil {
 		s.list = make([]ObjectStatus, 0, len(other))
+	}
+	if s.byRef == nil {
+		s.byRef = make(map[ObjectRef]int, len(other))
 	}
 	for _, o := range other {
 		if _, ok := s.byRef[o.Object]; !ok && !repeats(o.Problems) {

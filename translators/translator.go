@@ -146,11 +146,17 @@ type Result struct {
 // ir.Merge, prunes what is invalid, and reports every merge conflict and
 // pruned element on the object it came from.
 func (r *Registry) Translate(in *Inputs, s Settings) Result {
-	statuses := NewStatusSet()
 	fragments := make([]*ir.Config, 0, len(r.translators))
+	reports := make([][]ObjectStatus, 0, len(r.translators))
+	n := 0
 	for _, t := range r.translators {
 		frag, st := t.Translate(in, s)
 		fragments = append(fragments, frag)
+		reports = append(reports, st)
+		n += len(st)
+	}
+	statuses := newStatusSetFor(n)
+	for _, st := range reports {
 		statuses.Merge(st)
 	}
 	merged, conflicts := ir.Merge(fragments...)
@@ -167,7 +173,7 @@ func (r *Registry) Translate(in *Inputs, s Settings) Result {
 			Severity: SeverityError, Field: e.Source.Field, Reason: "Invalid", Message: e.Element + ": " + e.Message,
 		})
 	}
-	return Result{IR: merged, Statuses: statuses.List()}
+	return Result{IR: merged, Statuses: statuses.take()}
 }
 
 func refOf(s ir.Source) ObjectRef {
