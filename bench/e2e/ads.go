@@ -140,10 +140,14 @@ func (c *ads) fail(err error) {
 	c.mu.Unlock()
 }
 
-func (c *ads) receive() {
+func (c *ads) receive() { receiveLoop(c, c.stream.Recv, c.apply) }
+
+// receiveLoop reads responses until the stream ends, stamping each with
+// its arrival time before apply decodes it.
+func receiveLoop[T any](c *ads, recv func() (T, error), apply func(T, time.Time) error) {
 	defer close(c.done)
 	for {
-		resp, err := c.stream.Recv()
+		resp, err := recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("server closed the stream")
@@ -151,8 +155,7 @@ func (c *ads) receive() {
 			c.fail(err)
 			return
 		}
-		at := time.Now()
-		if err := c.apply(resp, at); err != nil {
+		if err := apply(resp, time.Now()); err != nil {
 			c.fail(err)
 			return
 		}

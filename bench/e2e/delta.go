@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -69,24 +67,7 @@ func dialDelta(addr, group string) (*ads, error) {
 	return c, nil
 }
 
-func (c *ads) receiveDelta() {
-	defer close(c.done)
-	for {
-		resp, err := c.delta.stream.Recv()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errors.New("server closed the stream")
-			}
-			c.fail(err)
-			return
-		}
-		at := time.Now()
-		if err := c.applyDelta(resp, at); err != nil {
-			c.fail(err)
-			return
-		}
-	}
-}
+func (c *ads) receiveDelta() { receiveLoop(c, c.delta.stream.Recv, c.applyDelta) }
 
 // applyDelta applies one delta response, ACKs it, subscribes to the names
 // it introduces (and drops those it removed) and wakes the waiters it

@@ -152,6 +152,12 @@ func tcpRoundTrip(addr, line string) string {
 	if err != nil {
 		return err.Error()
 	}
+	return lineRoundTrip(c, line)
+}
+
+// lineRoundTrip writes line on c, reads one line back and closes c; it
+// returns what it read, or the error as text.
+func lineRoundTrip(c net.Conn, line string) string {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := io.WriteString(c, line); err != nil {

@@ -64,16 +64,7 @@ func tlsLineRoundTrip(addr, sni string, roots *x509.CertPool, line string) strin
 	if err != nil {
 		return "dial: " + err.Error()
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, line); err != nil {
-		return err.Error()
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err.Error()
-	}
-	return got
+	return lineRoundTrip(c, line)
 }
 
 func pool(t *testing.T, pems ...[]byte) *x509.CertPool {
