@@ -63,11 +63,9 @@ func dialADS(addr, group string) (*ads, error) {
 	if deltaClient {
 		return dialDelta(addr, group)
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		// A 50k-route configuration is far above gRPC's 4 MiB default.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
+	conn, err := dialConn(addr)
 	if err != nil {
-		return nil, fmt.Errorf("dialing %s: %w", addr, err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
@@ -87,6 +85,17 @@ func dialADS(addr, group string) (*ads, error) {
 	}
 	go c.receive()
 	return c, nil
+}
+
+// dialConn is the gRPC connection of either client.
+func dialConn(addr string) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// A 50k-route configuration is far above gRPC's 4 MiB default.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
+	if err != nil {
+		return nil, fmt.Errorf("dialing %s: %w", addr, err)
+	}
+	return conn, nil
 }
 
 func (c *ads) Close() {

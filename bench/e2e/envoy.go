@@ -73,11 +73,9 @@ func measureEnvoy(c config, dir string, editFile string, r *result) error {
 	// The folder is shared with the other measurements: put it back.
 	defer func() { _ = os.WriteFile(editFile, orig, 0o644) }()
 
-	addrs := make([]string, 4)
-	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
-			return err
-		}
+	addrs, err := freeAddrs(4)
+	if err != nil {
+		return err
 	}
 	xdsAddr, adminAddr, httpAddr, httpsAddr := addrs[0], addrs[1], addrs[2], addrs[3]
 	_, httpPort, _ := net.SplitHostPort(httpAddr)

@@ -226,18 +226,11 @@ func measureKube(c config, r *result) error {
 	r.info = append(r.info, fmt.Sprintf("%d objects created in %s", len(objs), dur(time.Since(start))))
 	fmt.Fprintf(os.Stderr, "e2e: %s/%s: %d objects created in %s\n", r.label(), sizeName(r.n), len(objs), dur(time.Since(start)))
 
-	xdsAddr, err := freeAddr()
+	addrs, err := freeAddrs(3)
 	if err != nil {
 		return err
 	}
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	adminAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
+	xdsAddr, metricsAddr, adminAddr := addrs[0], addrs[1], addrs[2]
 	logf, err := os.Create(dir + ".serve.log")
 	if err != nil {
 		return err

@@ -253,14 +253,11 @@ func measureTranslate(c config, dir string, r *result) error {
 }
 
 func measureServe(c config, dir, editFile string, r *result) error {
-	xdsAddr, err := freeAddr()
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		return err
 	}
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
+	xdsAddr, metricsAddr := addrs[0], addrs[1]
 	logf, err := os.Create(dir + ".serve.log")
 	if err != nil {
 		return err
@@ -420,6 +417,19 @@ func stop(cmd *exec.Cmd) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// freeAddrs returns n loopback addresses with ports free now.
+func freeAddrs(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		a, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
 }
 
 func freeAddr() (string, error) {
