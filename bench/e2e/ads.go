@@ -63,16 +63,9 @@ func dialADS(addr, group string) (*ads, error) {
 	if deltaClient {
 		return dialDelta(addr, group)
 	}
-	conn, err := dialConn(addr)
+	conn, stream, cancel, err := openStream(addr, discoveryv3.AggregatedDiscoveryServiceClient.StreamAggregatedResources)
 	if err != nil {
 		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		cancel()
-		_ = conn.Close()
-		return nil, fmt.Errorf("opening ADS stream: %w", err)
 	}
 	c := &ads{conn: conn, cancel: cancel, stream: stream, done: make(chan struct{}),
 		node: &corev3.Node{Id: "bench", Cluster: group}, counts: map[string]int{},
@@ -85,6 +78,24 @@ func dialADS(addr, group string) (*ads, error) {
 	}
 	go c.receive()
 	return c, nil
+}
+
+// openStream dials addr and opens an ADS stream with open (state of the
+// world or delta); cancel ends the stream.
+func openStream[S any](addr string, open func(discoveryv3.AggregatedDiscoveryServiceClient, context.Context, ...grpc.CallOption) (S, error)) (*grpc.ClientConn, S, context.CancelFunc, error) {
+	var none S
+	conn, err := dialConn(addr)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := open(discoveryv3.NewAggregatedDiscoveryServiceClient(conn), ctx)
+	if err != nil {
+		cancel()
+		_ = conn.Close()
+		return nil, none, nil, fmt.Errorf("opening ADS stream: %w", err)
+	}
+	return conn, stream, cancel, nil
 }
 
 // dialConn is the gRPC connection of either client.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -37,16 +36,9 @@ type deltaState struct {
 }
 
 func dialDelta(addr, group string) (*ads, error) {
-	conn, err := dialConn(addr)
+	conn, stream, cancel, err := openStream(addr, discoveryv3.AggregatedDiscoveryServiceClient.DeltaAggregatedResources)
 	if err != nil {
 		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
-	if err != nil {
-		cancel()
-		_ = conn.Close()
-		return nil, fmt.Errorf("opening delta ADS stream: %w", err)
 	}
 	c := &ads{conn: conn, cancel: cancel, done: make(chan struct{}),
 		node: &corev3.Node{Id: "bench", Cluster: group}, counts: map[string]int{},

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,29 +41,7 @@ func TestEnvoyEmissaryOriginationAndTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = el.Close() })
-	go func() {
-		for {
-			c, err := el.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if _, err := io.WriteString(c, "echo "+strings.ToUpper(line)); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	echoPort := el.Addr().(*net.TCPAddr).Port
+	echoPort := lineEcho(t, el, "echo")
 	tcpPort := freePort(t)
 	otherCA, _ := testenv.SelfSigned(t, "someone.else")
 
