@@ -485,6 +485,13 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 		})
 	}
+	// In the registry's order (by object), so that it can take the list
+	// as it is rather than index and sort a copy of it.
+	slices.SortFunc(objs, func(a, b translators.ObjectStatus) int {
+		x, y := a.Object, b.Object
+		return cmp.Or(cmp.Compare(x.Group, y.Group), cmp.Compare(x.Kind, y.Kind),
+			cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
 	return st, objs
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/legateproxy/legate/bench/benchutil"
 	"github.com/legateproxy/legate/bench/workload"
+	"github.com/legateproxy/legate/translators"
 	"github.com/legateproxy/legate/xds/server"
 )
 
@@ -35,8 +36,10 @@ func BenchmarkEdit(b *testing.B) {
 			orig := objs[route].(*gatewayv1.HTTPRoute)
 			p := benchPipeline()
 			srv := server.New(server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			var last *translators.Inputs
 			publish := func(objs []client.Object) {
-				out, err := p.Run(benchutil.Snapshot(objs))
+				last = benchutil.Snapshot(objs)
+				out, err := p.Run(last)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -57,6 +60,10 @@ func BenchmarkEdit(b *testing.B) {
 				next := append([]client.Object(nil), objs...)
 				next[route] = edited
 				in := benchutil.Snapshot(next)
+				// As the file provider does: the lookup indexes are
+				// patched from the last snapshot's.
+				in.IndexFrom(last)
+				last = in
 				b.StartTimer()
 				out, err := p.Run(in)
 				if err != nil {

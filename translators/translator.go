@@ -155,23 +155,30 @@ func (r *Registry) Translate(in *Inputs, s Settings) Result {
 		reports = append(reports, st)
 		n += len(st)
 	}
-	statuses := newStatusSetFor(n)
-	for _, st := range reports {
-		statuses.Merge(st)
-	}
 	merged, conflicts := ir.Merge(fragments...)
+	var problems []refProblem
 	for _, e := range conflicts {
-		statuses.AddProblem(refOf(e.Source), Problem{
+		problems = append(problems, refProblem{refOf(e.Source), Problem{
 			Severity: SeverityError, Field: e.Source.Field, Reason: "Conflict", Message: e.Element + ": " + e.Message,
-		})
+		}})
 	}
 	for _, e := range r.pruner.Prune(merged) {
 		if e.Source.Kind == "" {
 			continue // an element with no object behind it; Prune already removed it
 		}
-		statuses.AddProblem(refOf(e.Source), Problem{
+		problems = append(problems, refProblem{refOf(e.Source), Problem{
 			Severity: SeverityError, Field: e.Source.Field, Reason: "Invalid", Message: e.Element + ": " + e.Message,
-		})
+		}})
+	}
+	if out, ok := singleReport(reports, problems); ok {
+		return Result{IR: merged, Statuses: out}
+	}
+	statuses := newStatusSetFor(n)
+	for _, st := range reports {
+		statuses.Merge(st)
+	}
+	for _, p := range problems {
+		statuses.AddProblem(p.ref, p.problem)
 	}
 	return Result{IR: merged, Statuses: statuses.take()}
 }

@@ -1,0 +1,113 @@
+package translators
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestSingleReportEqualsStatusSet checks, on random reports and problems,
+// that whenever the single-report shortcut answers, it answers what the
+// StatusSet gives, and that it leaves the slices inside the entries
+// untouched.
+func TestSingleReportEqualsStatusSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	answered := 0
+	for iter := range 3000 {
+		reports, problems := randomReports(rng)
+		want := slowStatuses(reports, problems)
+		// The shortcut writes entries in place: give it copies, and keep
+		// the originals' slices to check they were not written into.
+		cp := make([][]ObjectStatus, len(reports))
+		var before [][]Problem
+		for i, r := range reports {
+			cp[i] = slices.Clone(r)
+			for _, o := range r {
+				before = append(before, slices.Clone(o.Problems[:cap(o.Problems)]))
+			}
+		}
+		got, ok := singleReport(cp, problems)
+		k := 0
+		for _, r := range reports {
+			for _, o := range r {
+				if !slices.Equal(before[k], o.Problems[:cap(o.Problems)]) {
+					t.Fatalf("iteration %d: a status's problems array was written into", iter)
+				}
+				k++
+			}
+		}
+		if !ok {
+			continue
+		}
+		answered++
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("iteration %d: shortcut gives\n%+v\nStatusSet gives\n%+v", iter, got, want)
+		}
+	}
+	if answered < 500 {
+		t.Fatalf("the shortcut answered only %d of 3000 cases: the test does not exercise it", answered)
+	}
+}
+
+func slowStatuses(reports [][]ObjectStatus, problems []refProblem) []ObjectStatus {
+	n := 0
+	for _, r := range reports {
+		n += len(r)
+	}
+	s := newStatusSetFor(n)
+	for _, r := range reports {
+		s.Merge(r)
+	}
+	for _, p := range problems {
+		s.AddProblem(p.ref, p.problem)
+	}
+	return s.take()
+}
+
+func randomReports(rng *rand.Rand) ([][]ObjectStatus, []refProblem) {
+	ref := func() ObjectRef {
+		return ObjectRef{Group: "g", Kind: []string{"A", "B"}[rng.IntN(2)], Namespace: "ns", Name: fmt.Sprint(rng.IntN(30))}
+	}
+	problem := func() Problem {
+		return Problem{Severity: SeverityError, Reason: "R", Message: fmt.Sprint(rng.IntN(3))}
+	}
+	reports := make([][]ObjectStatus, 1+rng.IntN(3))
+	for i := range reports {
+		if rng.IntN(3) > 0 && i > 0 {
+			continue // most translators say nothing
+		}
+		for range rng.IntN(8) {
+			o := ObjectStatus{Object: ref(), Generation: int64(rng.IntN(3))}
+			for range rng.IntN(3) {
+				o.Problems = append(o.Problems, problem())
+			}
+			if rng.IntN(2) == 0 {
+				// Room behind the problems, which an append must not use.
+				o.Problems = append(make([]Problem, 0, len(o.Problems)+2), o.Problems...)
+			}
+			switch rng.IntN(3) {
+			case 0:
+				o.Conditions = []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue}}
+			case 1:
+				o.Conditions = []metav1.Condition{}
+			}
+			reports[i] = append(reports[i], o)
+		}
+		if rng.IntN(4) > 0 {
+			reports[i] = sortedStatuses(reports[i])
+		}
+	}
+	var problems []refProblem
+	for range rng.IntN(4) {
+		r := ref()
+		if l := reports[0]; len(l) > 0 && rng.IntN(4) > 0 {
+			r = l[rng.IntN(len(l))].Object // mostly on a reported object
+		}
+		problems = append(problems, refProblem{r, problem()})
+	}
+	return reports, problems
+}
