@@ -33,6 +33,9 @@ type Pruner struct {
 type pruneMemo struct {
 	routes   map[*Route]struct{}
 	clusters map[*Cluster]struct{}
+	// vhosts are the virtual hosts without TLS (whose check reads the
+	// secrets) that were valid on their own, with all their routes.
+	vhosts map[*VirtualHost]struct{}
 }
 
 // Prune is c.Prune(), through the memo.
@@ -40,11 +43,12 @@ func (p *Pruner) Prune(c *Config) []Error {
 	p.mu.Lock()
 	prev := p.last
 	p.mu.Unlock()
-	n := 0
+	n, v := 0, 0
 	if prev != nil {
-		n = len(prev.routes)
+		n, v = len(prev.routes), len(prev.vhosts)
 	}
-	next := &pruneMemo{routes: make(map[*Route]struct{}, n), clusters: make(map[*Cluster]struct{}, len(c.Clusters))}
+	next := &pruneMemo{routes: make(map[*Route]struct{}, n), clusters: make(map[*Cluster]struct{}, len(c.Clusters)),
+		vhosts: make(map[*VirtualHost]struct{}, v)}
 	errs := c.prune(prev, next)
 	p.mu.Lock()
 	p.last = next
@@ -142,21 +146,24 @@ func (c *Config) prune(prev, next *pruneMemo) []Error {
 
 func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Secret, prev, next *pruneMemo) []Error {
 	var errs []Error
-	hosts := map[string]string{}
-	vhNames := map[string]bool{}
-	keptVH := l.VirtualHosts[:0:0]
-	for _, vh := range l.VirtualHosts {
-		msgs := validateVirtualHost(vh, l.Protocol, secrets)
+	hosts := make(map[string]string, len(l.VirtualHosts))
+	vhNames := make(map[string]bool, len(l.VirtualHosts))
+	// keptVH stays nil, and the list is kept as it is, until a virtual
+	// host is dropped or changed.
+	var keptVH []*VirtualHost
+	for i, vh := range l.VirtualHosts {
+		remembered := prev.hasVirtualHost(vh)
+		var msgs []string
+		if !remembered {
+			msgs = validateVirtualHost(vh, l.Protocol, secrets)
+		}
 		if vhNames[vh.Name] {
 			msgs = append(msgs, "duplicate virtual host name")
 		}
-		var unique []string
 		for _, h := range vh.Hostnames {
 			if other, ok := hosts[h]; ok {
 				msgs = append(msgs, fmt.Sprintf("hostname %q already served by virtual host %s", h, other))
-				continue
 			}
-			unique = append(unique, h)
 		}
 		if len(msgs) > 0 {
 			el := "listener " + l.Name + " virtual host " + vh.Name
@@ -166,12 +173,33 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			if len(vh.Routes) == 0 {
 				errs = appendAll(errs, Source{}, el, msgs)
 			}
+			if keptVH == nil {
+				keptVH = append(make([]*VirtualHost, 0, len(l.VirtualHosts)), l.VirtualHosts[:i]...)
+			}
 			continue
 		}
-		for _, h := range unique {
+		// With no problem, no hostname was served already.
+		for _, h := range vh.Hostnames {
 			hosts[h] = vh.Name
 		}
 		vhNames[vh.Name] = true
+		if remembered && allClustersExist(vh.Routes, clusters) {
+			// Valid on its own last run (so its routes too, and their
+			// names distinct), and every cluster it names is here.
+			next.addVirtualHost(vh)
+			if len(vh.Routes) > 16 {
+				// Should a large virtual host change, its routes are
+				// found unchanged one by one; a small one's few
+				// routes are checked again in full.
+				for _, r := range vh.Routes {
+					next.addRoute(r)
+				}
+			}
+			if keptVH != nil {
+				keptVH = append(keptVH, vh)
+			}
+			continue
+		}
 		// As in dropUnreachable: names in a map only for long lists, and
 		// a new slice only once a route is dropped.
 		var routeNames map[string]bool
@@ -210,11 +238,23 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			}
 		}
 		if keptRoutes != nil {
-			vh.Routes = keptRoutes
+			// Copy on write: the virtual host may be a translator's own.
+			cp := *vh
+			cp.Routes = keptRoutes
+			vh = &cp
+		} else if vh.TLS == nil {
+			next.addVirtualHost(vh)
 		}
-		keptVH = append(keptVH, vh)
+		if keptVH == nil && vh != l.VirtualHosts[i] {
+			keptVH = append(make([]*VirtualHost, 0, len(l.VirtualHosts)), l.VirtualHosts[:i]...)
+		}
+		if keptVH != nil {
+			keptVH = append(keptVH, vh)
+		}
 	}
-	l.VirtualHosts = keptVH
+	if keptVH != nil {
+		l.VirtualHosts = keptVH
+	}
 
 	keptTCP := l.TCPRoutes[:0:0]
 	sni := map[string]string{}
@@ -272,10 +312,34 @@ func (m *pruneMemo) hasCluster(c *Cluster) bool {
 	return ok
 }
 
+func (m *pruneMemo) hasVirtualHost(vh *VirtualHost) bool {
+	if m == nil || vh.TLS != nil {
+		return false
+	}
+	_, ok := m.vhosts[vh]
+	return ok
+}
+
+func (m *pruneMemo) addVirtualHost(vh *VirtualHost) {
+	if m != nil {
+		m.vhosts[vh] = struct{}{}
+	}
+}
+
 func (m *pruneMemo) addCluster(c *Cluster) {
 	if m != nil {
 		m.clusters[c] = struct{}{}
 	}
+}
+
+// allClustersExist is clustersExist for every route.
+func allClustersExist(routes []*Route, clusters map[string]bool) bool {
+	for _, r := range routes {
+		if !clustersExist(r, clusters) {
+			return false
+		}
+	}
+	return true
 }
 
 // clustersExist is the part of ValidateRoute that depends on the clusters

@@ -187,3 +187,134 @@ func TestDNSLabelAgreesWithItsPattern(t *testing.T) {
 		t.Fatal("a label may have 63 characters, not 64")
 	}
 }
+
+// TestPrunerEqualsPruneSharedVirtualHosts: as TestPrunerEqualsPrune, with
+// virtual hosts drawn from a pool too (as a translator hands out the same
+// virtual host for what did not change), some with TLS, some claiming a
+// hostname another claims, between listeners of changing protocols; and
+// neither Prune nor the Pruner writes into a virtual host it was given.
+func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
+	pool := newPrunePool()
+	rnd := rand.New(rand.NewPCG(7, 7))
+	var vhs []*VirtualHost
+	for i := range 30 {
+		vh := &VirtualHost{Name: fmt.Sprintf("v%02d", i), Hostnames: []string{fmt.Sprintf("h%d.example.com", i%25)}}
+		for _, r := range pool.routes {
+			if rnd.IntN(8) == 0 {
+				vh.Routes = append(vh.Routes, r)
+			}
+		}
+		if i%2 == 0 {
+			// Valid routes alone, to clusters that are valid when
+			// drawn.
+			vh.Routes = nil
+			for j := range 1 + i%3 {
+				r := route(fmt.Sprintf("ok%d-%d", i, j), PathPrefix, fmt.Sprintf("/ok%d", j))
+				r.Forward.Backends = []WeightedBackend{{Cluster: fmt.Sprintf("c%d", 4*(j%3)), Weight: 1}}
+				vh.Routes = append(vh.Routes, r)
+			}
+		}
+		switch i % 7 {
+		case 1:
+			vh.TLS = &TLSConfig{SecretNames: []string{"ca"}}
+		case 2:
+			vh.Hostnames = append(vh.Hostnames, "bad..name")
+		}
+		if i%11 == 0 {
+			// More than 16 routes: the Pruner keeps their entries.
+			vh.Routes = append(vh.Routes, pool.routes[:20]...)
+		}
+		vhs = append(vhs, vh)
+	}
+	draw := func(seed uint64) *Config {
+		rnd := rand.New(rand.NewPCG(seed, 3))
+		c := &Config{}
+		for _, cl := range pool.clusters {
+			if rnd.IntN(6) > 0 {
+				c.Clusters = append(c.Clusters, cl)
+			}
+		}
+		if rnd.IntN(3) > 0 {
+			c.Secrets = pool.secrets
+		}
+		for l := range 2 {
+			proto := ProtocolHTTP
+			if rnd.IntN(2) == 0 {
+				proto = ProtocolHTTPS
+			}
+			lis := &Listener{Name: fmt.Sprintf("l%d", l), Address: "0.0.0.0", Port: uint32(8000 + l), Protocol: proto}
+			for _, vh := range vhs {
+				if rnd.IntN(3) == 0 {
+					lis.VirtualHosts = append(lis.VirtualHosts, vh)
+				}
+			}
+			c.Listeners = append(c.Listeners, lis)
+		}
+		return c
+	}
+	before := make([][]*Route, len(vhs))
+	for i, vh := range vhs {
+		before[i] = slices.Clone(vh.Routes)
+	}
+	var p Pruner
+	reused := 0
+	for seed := range uint64(300) {
+		got, want := draw(seed), draw(seed)
+		p.mu.Lock()
+		prev := p.last
+		p.mu.Unlock()
+		gotErrs, wantErrs := p.Prune(got), want.Prune()
+		if !reflect.DeepEqual(gotErrs, wantErrs) {
+			t.Fatalf("config %d: errors\n%v\nwant\n%v", seed, gotErrs, wantErrs)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("config %d: the Pruner left a different Config than Prune", seed)
+		}
+		for i, vh := range vhs {
+			if !slices.Equal(vh.Routes, before[i]) {
+				t.Fatalf("config %d: virtual host %s was written into", seed, vh.Name)
+			}
+		}
+		if prev != nil {
+			for _, l := range got.Listeners {
+				for _, vh := range l.VirtualHosts {
+					if _, ok := prev.vhosts[vh]; ok {
+						reused++
+					}
+				}
+			}
+		}
+	}
+	if reused == 0 {
+		t.Fatal("the Pruner never remembered a virtual host")
+	}
+}
+
+// TestMergeSharesSoleVirtualHosts: a listener no other fragment names
+// keeps its virtual hosts (same pointers) when Merge need not change
+// them, and Merge copies, never writes into, one whose routes it sorts or
+// drops.
+func TestMergeSharesSoleVirtualHosts(t *testing.T) {
+	a := &VirtualHost{Name: "a", Hostnames: []string{"a.example.com"}, Routes: []*Route{route("r1", PathExact, "/x"), route("r2", PathPrefix, "/")}}
+	b := &VirtualHost{Name: "b", Hostnames: []string{"b.example.com"}, Routes: []*Route{route("r3", PathPrefix, "/"), route("r4", PathExact, "/y")}}
+	c := &VirtualHost{Name: "c", Hostnames: []string{"c.example.com"}, Routes: []*Route{route("r5", PathExact, "/z"), route("r6", PathExact, "/z")}}
+	bRoutes, cRoutes := slices.Clone(b.Routes), slices.Clone(c.Routes)
+	out, errs := Merge(&Config{Listeners: []*Listener{httpListener(a, b, c)}})
+	vhs := out.Listeners[0].VirtualHosts
+	if vhs[0] != a {
+		t.Errorf("virtual host a, sorted and complete, was copied")
+	}
+	if vhs[1] == b || names(vhs[1].Routes) != "r4,r3" || !slices.Equal(b.Routes, bRoutes) {
+		t.Errorf("virtual host b: got routes %s (shared %v), given ones now %s; want a sorted copy, the given ones untouched", names(vhs[1].Routes), vhs[1] == b, names(b.Routes))
+	}
+	if vhs[2] == c || names(vhs[2].Routes) != "r5" || !slices.Equal(c.Routes, cRoutes) || len(errs) != 1 {
+		t.Errorf("virtual host c: got routes %s (shared %v), errors %v; want a copy without the unreachable r6", names(vhs[2].Routes), vhs[2] == c, errs)
+	}
+	// Two listeners of one name: joined into new virtual hosts.
+	out, _ = Merge(&Config{Listeners: []*Listener{httpListener(a)}}, &Config{Listeners: []*Listener{httpListener(b)}})
+	for _, vh := range out.Listeners[0].VirtualHosts {
+		if vh == a || vh == b {
+			t.Errorf("virtual host %s of a listener two fragments name was shared", vh.Name)
+		}
+	}
+}
