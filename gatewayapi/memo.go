@@ -62,6 +62,9 @@ type memo struct {
 	// world is what attach reads besides the route (see attachRoute);
 	// nil when this run remembered no attachment.
 	world []objectVersion
+	// vhosts are the virtual hosts of each port listener by its name,
+	// sorted by name (see vhBuild).
+	vhosts map[string][]*ir.VirtualHost
 }
 
 // objectVersion identifies one version of an object: the same pointer
@@ -172,6 +175,7 @@ func (t *translation) startMemo(prev *memo) {
 	if prev != nil {
 		n = len(prev.routes)
 	}
+	t.last = prev
 	next := &memo{settings: t.s, routes: make(map[string]*routeMemo, n)}
 	for _, g := range t.in.ReferenceGrants {
 		v, ok := versionOf(g)

@@ -267,7 +267,7 @@ func (w *world) changeRoute(r *gatewayv1.HTTPRoute, n int) {
 		return
 	}
 	rule := &r.Spec.Rules[w.rnd.IntN(len(r.Spec.Rules))]
-	switch w.rnd.IntN(4) {
+	switch w.rnd.IntN(5) {
 	case 0:
 		v := fmt.Sprintf("/edit-%d", n)
 		if len(rule.Matches) > 0 && rule.Matches[0].Path != nil {
@@ -282,6 +282,22 @@ func (w *world) changeRoute(r *gatewayv1.HTTPRoute, n int) {
 		}
 	case 2:
 		r.Spec.Hostnames = append(r.Spec.Hostnames, gatewayv1.Hostname(fmt.Sprintf("h%d.example.com", n)))
+	case 3:
+		// Its parents: another listener of its Gateway (by section
+		// name, which may name none), or a Gateway that does not exist.
+		if len(r.Spec.ParentRefs) == 0 {
+			r.Spec.Rules = r.Spec.Rules[:len(r.Spec.Rules)-1]
+			return
+		}
+		p := &r.Spec.ParentRefs[w.rnd.IntN(len(r.Spec.ParentRefs))]
+		switch w.rnd.IntN(3) {
+		case 0:
+			p.SectionName = ptrTo(gatewayv1.SectionName([]string{"http", "https", "other"}[w.rnd.IntN(3)]))
+		case 1:
+			p.SectionName = nil
+		default:
+			p.Name = gatewayv1.ObjectName(fmt.Sprintf("missing-%d", n))
+		}
 	default:
 		r.Spec.Rules = r.Spec.Rules[:len(r.Spec.Rules)-1]
 	}
@@ -336,7 +352,7 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 		t.Fatal(err)
 	}
 	starts = append(starts, start{"workload", wl, testSettings(), 200})
-	hits := 0
+	hits, vhHits := 0, 0
 	for k, st := range starts {
 		t.Run(st.name, func(t *testing.T) {
 			w := newWorld(st.objs, uint64(k))
@@ -357,6 +373,7 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 				checkSame(t, fmt.Sprintf("step %d (%s), again", step, what), again, gatewayapi.Translate(w.inputs(), st.s))
 				checkSame(t, fmt.Sprintf("step %d (%s), again, the last result", step, what), got, want)
 				hits += sharedRoutes(got.IR, again.IR)
+				vhHits += sharedVirtualHosts(got.IR, again.IR)
 				last, lastWant = again, want
 			}
 		})
@@ -364,6 +381,29 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 	if hits == 0 {
 		t.Fatal("no IR route was ever reused: the memo was never used")
 	}
+	if vhHits == 0 {
+		t.Fatal("no IR virtual host was ever reused")
+	}
+}
+
+// sharedVirtualHosts counts the virtual hosts b holds as the very
+// pointers a holds.
+func sharedVirtualHosts(a, b *ir.Config) int {
+	seen := map[*ir.VirtualHost]bool{}
+	for _, l := range a.Listeners {
+		for _, vh := range l.VirtualHosts {
+			seen[vh] = true
+		}
+	}
+	n := 0
+	for _, l := range b.Listeners {
+		for _, vh := range l.VirtualHosts {
+			if seen[vh] {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // routePointers maps each IR route of cfg, by virtual host and name, to

@@ -178,7 +178,11 @@ type translation struct {
 	// this run's, nil when not remembering; rec is the route being
 	// translated, recording what it reads and registers (see memo.go).
 	prev, next *memo
-	rec        *routeMemo
+	// last is the last run's memo, whatever changed since: what is
+	// reused from it by content, not by unchanged inputs (the virtual
+	// hosts, see vhBuild), is read from it.
+	last *memo
+	rec  *routeMemo
 	// recOld is the last run's entry of the route being translated anew,
 	// whose clusters it may keep (sameCluster).
 	recOld *routeMemo
@@ -304,24 +308,28 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 		Source: &ir.Source{Translator: Name, Group: gatewayv1.GroupName, Kind: "Gateway",
 			Namespace: gs.gw.Namespace, Name: gs.gw.Name, Field: ls[0].field},
 	}
-	vhosts := map[string]*ir.VirtualHost{}
-	vhost := func(h string, owner *listenerState) *ir.VirtualHost {
-		vh, ok := vhosts[h]
+	// The virtual hosts are gathered as their names, owners and routes,
+	// and made at the end: one equal to a virtual host of the last run's
+	// listener of this name is that very one (see virtualHost).
+	var prevVH []*ir.VirtualHost
+	if t.last != nil {
+		prevVH = t.last.vhosts[name]
+	}
+	builds := make([]vhBuild, 0, max(len(prevVH), len(ls)))
+	at := make(map[string]int, cap(builds))
+	vhost := func(h string, owner *listenerState) int {
+		i, ok := at[h]
 		if !ok {
-			// The virtual hosts of one Gateway listener are one group: a
-			// request for another listener's hostname on a connection
-			// made for this one is misdirected (421).
-			vh = &ir.VirtualHost{Name: h, Hostnames: []string{h}, Group: string(owner.spec.Name)}
-			if owner.tls != nil {
-				vh.TLS = &ir.TLSConfig{SecretNames: slices.Clone(owner.tls.SecretNames)}
-			}
-			vhosts[h] = vh
+			i = len(builds)
+			builds = append(builds, vhBuild{name: h, owner: owner})
+			at[h] = i
 		}
-		return vh
+		return i
 	}
 	for _, l := range ls {
 		vhost(orDefault(l.hostname, "*"), l)
 	}
+	var added []int
 	for _, rs := range t.routes {
 		if len(rs.rules) == 0 {
 			continue
@@ -329,7 +337,7 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 		// Route names are the route's own: two routes never give one,
 		// so a route's IR routes are added to a virtual host once, even
 		// when it attaches to several listeners serving the hostname.
-		var added []*ir.VirtualHost
+		added = added[:0]
 		for _, a := range rs.attachments {
 			if !slices.Contains(ls, a.l) {
 				continue
@@ -338,21 +346,84 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 				if owner := mostSpecific(ls, h); owner != a.l {
 					continue // a more specific listener takes this hostname
 				}
-				vh := vhost(h, a.l)
-				if slices.Contains(added, vh) {
+				i := vhost(h, a.l)
+				if slices.Contains(added, i) {
 					continue
 				}
-				added = append(added, vh)
-				vh.Routes = append(vh.Routes, t.routesFor(rs, uint32(port))...)
+				added = append(added, i)
+				b := &builds[i]
+				routes := t.routesFor(rs, uint32(port))
+				if b.routes == nil {
+					// The route's own list, shared until a second
+					// route's are added (clipped: the append copies).
+					b.routes = slices.Clip(routes)
+				} else {
+					b.routes = append(b.routes, routes...)
+				}
 			}
 		}
 	}
-	for _, n := range sortedKeys(vhosts) {
-		vh := vhosts[n]
-		ir.SortRoutes(vh.Routes)
+	slices.SortFunc(builds, func(a, b vhBuild) int { return cmp.Compare(a.name, b.name) })
+	out.VirtualHosts = make([]*ir.VirtualHost, 0, len(builds))
+	var scratch []*ir.Route
+	for i := range builds {
+		var vh *ir.VirtualHost
+		vh, scratch = builds[i].virtualHost(prevVH, scratch)
 		out.VirtualHosts = append(out.VirtualHosts, vh)
 	}
+	if t.next != nil {
+		if t.next.vhosts == nil {
+			t.next.vhosts = map[string][]*ir.VirtualHost{}
+		}
+		t.next.vhosts[name] = out.VirtualHosts
+	}
 	return out
+}
+
+// vhBuild is a virtual host of a port listener being gathered: its name
+// (the one hostname it serves), the Gateway listener it belongs to, and
+// its routes in the order routes attached.
+type vhBuild struct {
+	name   string
+	owner  *listenerState
+	routes []*ir.Route
+}
+
+// virtualHost makes the virtual host b describes, its routes sorted
+// (ir.SortRoutes). When prev, the last run's virtual hosts of the
+// listener sorted by name (all made here, so with no TLS setting but
+// secrets), holds an equal one (same name, group and TLS secrets, the
+// same route pointers in the same order) it is returned
+// instead of a new one: an unchanged virtual host is then the same
+// pointer run after run, which Merge, Prune and the xDS stages reuse
+// what they made of; nobody writes into a virtual host once returned.
+// scratch is a buffer to sort in, returned for the next call.
+func (b *vhBuild) virtualHost(prev []*ir.VirtualHost, scratch []*ir.Route) (*ir.VirtualHost, []*ir.Route) {
+	scratch = append(scratch[:0], b.routes...)
+	ir.SortRoutes(scratch)
+	var secrets []string
+	if b.owner.tls != nil {
+		secrets = b.owner.tls.SecretNames
+	}
+	if i, ok := slices.BinarySearchFunc(prev, b.name, func(vh *ir.VirtualHost, n string) int { return cmp.Compare(vh.Name, n) }); ok {
+		old := prev[i]
+		if len(old.Hostnames) == 1 && old.Hostnames[0] == b.name && old.Group == string(b.owner.spec.Name) &&
+			(old.TLS == nil) == (b.owner.tls == nil) && (old.TLS == nil || slices.Equal(old.TLS.SecretNames, secrets)) &&
+			slices.Equal(old.Routes, scratch) {
+			return old, scratch
+		}
+	}
+	// The virtual hosts of one Gateway listener are one group: a
+	// request for another listener's hostname on a connection made for
+	// this one is misdirected (421).
+	vh := &ir.VirtualHost{Name: b.name, Hostnames: []string{b.name}, Group: string(b.owner.spec.Name)}
+	if b.owner.tls != nil {
+		vh.TLS = &ir.TLSConfig{SecretNames: slices.Clone(secrets)}
+	}
+	if len(scratch) > 0 {
+		vh.Routes = slices.Clone(scratch)
+	}
+	return vh, scratch
 }
 
 // mostSpecific returns the listener of ls whose hostname matches h most
