@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	"github.com/legateproxy/legate/translators/ir"
 )
@@ -25,11 +28,17 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 	if prev == nil {
 		return nil, errors.New("replacing endpoints: the resources have not passed validation")
 	}
-	index := make(map[string]int, len(res.Endpoints))
-	for i, e := range res.Endpoints {
-		index[e.GetClusterName()] = i
+	// The positions of the load assignments are the same in out, so
+	// out carries the index on to the next endpoint change.
+	index := res.endpointIndex
+	if index == nil {
+		index = make(map[string]int, len(res.Endpoints))
+		for i, e := range res.Endpoints {
+			index[e.GetClusterName()] = i
+		}
 	}
 	out := *res
+	out.endpointIndex = index
 	out.Endpoints = append(res.Endpoints[:0:0], res.Endpoints...)
 	versions := *prev
 	versions.Endpoints = maps.Clone(prev.Endpoints)
@@ -41,6 +50,12 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 	v := &validator{known: val.known}
 	for _, c := range clusters {
 		i, ok := index[c.Name]
+		if ok && res.Endpoints[i].GetClusterName() != c.Name {
+			// An index carried over by a copy that moved things (none
+			// does): look the long way.
+			i = slices.IndexFunc(res.Endpoints, func(e *endpointv3.ClusterLoadAssignment) bool { return e.GetClusterName() == c.Name })
+			ok = i >= 0
+		}
 		if c.Kind != ir.ClusterEDS || !ok {
 			return nil, fmt.Errorf("replacing endpoints: %s is not an EDS cluster of the resources", c.Name)
 		}

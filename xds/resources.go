@@ -39,6 +39,9 @@ type Resources struct {
 	// Routes).
 	versions       *Versions
 	routeEncodings []*routeEncoding
+	// endpointIndex, if set, maps a cluster name to the position of its
+	// load assignment in Endpoints (see Validator.WithEndpoints).
+	endpointIndex map[string]int
 }
 
 // routeEncoding is the encoding of a route configuration in parts: the

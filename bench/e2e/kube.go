@@ -279,13 +279,7 @@ func measureKube(c config, r *result) error {
 		r.notes = append(r.notes, err.Error())
 	}
 	if c.pprof {
-		if err := fetch("http://"+adminAddr+"/debug/pprof/heap", dir+".heap.pprof"); err != nil {
-			r.notes = append(r.notes, err.Error())
-		}
-		// A CPU profile of the edit series that follows.
-		go func() {
-			_ = fetch("http://"+adminAddr+"/debug/pprof/profile?seconds=20", dir+".cpu.pprof")
-		}()
+		profile(adminAddr, dir, r)
 	}
 
 	// Route edits: route 0's prefix becomes /app-K/.
@@ -434,4 +428,15 @@ func (r *result) label() string {
 		return string(r.shape) + " (kube)"
 	}
 	return string(r.shape)
+}
+
+// profile saves a heap profile of the serve run behind adminAddr now, and
+// starts a CPU profile of the edit series that follows.
+func profile(adminAddr, dir string, r *result) {
+	if err := fetch("http://"+adminAddr+"/debug/pprof/heap", dir+".heap.pprof"); err != nil {
+		r.notes = append(r.notes, err.Error())
+	}
+	go func() {
+		_ = fetch("http://"+adminAddr+"/debug/pprof/profile?seconds=20", dir+".cpu.pprof")
+	}()
 }

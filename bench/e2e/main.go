@@ -54,7 +54,7 @@ type config struct {
 	// (envoy.go).
 	envoy string
 	// providers the serve figures are measured with (file, kubernetes);
-	// pprof saves heap and CPU profiles of Kubernetes-mode serve runs.
+	// pprof saves heap and CPU profiles of serve runs.
 	providers []string
 	pprof     bool
 	// kubeMax is the largest N measured with the Kubernetes provider:
@@ -109,7 +109,7 @@ func main() {
 	flag.StringVar(&providers, "providers", providerFile, "where legate serve reads the workload: file, kubernetes (envtest; needs KUBEBUILDER_ASSETS), or both")
 	flag.BoolVar(&c.waitStatus, "wait-status", true, "in Kubernetes mode, measure once Legate wrote every HTTPRoute's status (false: measure while it writes them)")
 	flag.IntVar(&c.kubeMax, "kube-max-size", 10000, "largest N measured with the Kubernetes provider")
-	flag.BoolVar(&c.pprof, "pprof", false, "save heap and CPU profiles of the Kubernetes-mode serve runs next to their logs")
+	flag.BoolVar(&c.pprof, "pprof", false, "save heap and CPU profiles of the serve runs (at steady state, and of the edits that follow) next to their logs")
 	flag.Parse()
 	for _, p := range strings.Split(providers, ",") {
 		if p = strings.TrimSpace(p); p != providerFile && p != providerKube {
@@ -253,18 +253,23 @@ func measureTranslate(c config, dir string, r *result) error {
 }
 
 func measureServe(c config, dir, editFile string, r *result) error {
-	addrs, err := freeAddrs(2)
+	addrs, err := freeAddrs(3)
 	if err != nil {
 		return err
 	}
-	xdsAddr, metricsAddr := addrs[0], addrs[1]
+	xdsAddr, metricsAddr, adminAddr := addrs[0], addrs[1], addrs[2]
 	logf, err := os.Create(dir + ".serve.log")
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(c.legate, "serve", "--config-dir", dir, "--xds-address", xdsAddr,
-		"--metrics-address", metricsAddr, "--health-address", "", "--log-level", "warn")
+	args := []string{"serve", "--config-dir", dir, "--xds-address", xdsAddr,
+		"--metrics-address", metricsAddr, "--health-address", "", "--admin-address", adminAddr,
+		"--log-level", "warn"}
+	if c.pprof {
+		args = append(args, "--admin-pprof")
+	}
+	cmd := exec.Command(c.legate, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The runtime's GC trace gives the live heap after each collection
 	// without help from legate itself.
@@ -292,6 +297,9 @@ func measureServe(c config, dir, editFile string, r *result) error {
 	}
 	if r.heap, err = liveHeap(logf.Name()); err != nil {
 		r.notes = append(r.notes, err.Error())
+	}
+	if c.pprof {
+		profile(adminAddr, dir, r)
 	}
 
 	orig, err := os.ReadFile(editFile)

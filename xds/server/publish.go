@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -38,7 +37,7 @@ type published struct {
 	// type's content.
 	version  string
 	versions map[string]string
-	snapshot *cachev3.Snapshot
+	snapshot *snapshot
 	// types are what each type of the snapshot was made from, so that the
 	// next publish reuses a type whose resources are the same messages.
 	types map[string]*publishedType
@@ -46,15 +45,93 @@ type published struct {
 
 // publishedType is one resource type of a published snapshot: the
 // resources it was given (the very messages), their version and versions
-// by name, and the cache's form of them. Resources are not modified once
+// by name, and the cache's forms of them. Resources are not modified once
 // published, so the same messages have the same versions: the next
 // publish checks the messages are the same (a pass over the list) rather
-// than sorting, hashing and indexing them again.
+// than sorting, hashing and indexing them again, and where a few changed
+// it patches copies of this type's maps rather than making them anew.
 type publishedType struct {
-	items     []cachetypes.Resource
-	version   string
-	each      map[string]string
-	resources cachev3.Resources
+	items   []cachetypes.Resource
+	wrapped []*encodedResource
+	version string
+	each    map[string]string
+	// withTTL and plain index wrapped by name, as the cache reads them.
+	withTTL map[string]cachetypes.ResourceWithTTL
+	plain   map[string]cachetypes.Resource
+}
+
+// snapshot is what the cache serves a group: the published types. Unlike
+// the cache's own Snapshot, it hands out the same name index on every
+// call (the cache only reads it) instead of building one per watch, and
+// its per-resource versions are given (the validated ones) rather than
+// computed by encoding every resource on the first delta watch.
+type snapshot struct {
+	types map[string]*publishedType
+}
+
+func (s *snapshot) GetVersion(typeURL string) string {
+	if pt := s.types[typeURL]; pt != nil {
+		return pt.version
+	}
+	return ""
+}
+
+func (s *snapshot) GetResourcesAndTTL(typeURL string) map[string]cachetypes.ResourceWithTTL {
+	if pt := s.types[typeURL]; pt != nil {
+		return pt.withTTL
+	}
+	return nil
+}
+
+func (s *snapshot) GetResources(typeURL string) map[string]cachetypes.Resource {
+	if pt := s.types[typeURL]; pt != nil {
+		return pt.plain
+	}
+	return nil
+}
+
+func (s *snapshot) ConstructVersionMap() error { return nil }
+
+func (s *snapshot) GetVersionMap(typeURL string) map[string]string {
+	if pt := s.types[typeURL]; pt != nil {
+		return pt.each
+	}
+	return nil
+}
+
+// newPublishedType makes the published form of items, reusing what prev
+// (the type's last publish, or nil) made from the same messages.
+func newPublishedType(res *xds.Resources, items []cachetypes.Resource, known map[string]string, prev *publishedType) (*publishedType, error) {
+	v, each, err := hashResources(items, known)
+	if err != nil {
+		return nil, err
+	}
+	pt := &publishedType{items: items, wrapped: wrapResources(res, items, prev), version: v, each: each}
+	if prev != nil && len(prev.wrapped) == len(pt.wrapped) {
+		// The same names in the same places but a few: copy the
+		// indexes and replace those.
+		pt.withTTL, pt.plain = maps.Clone(prev.withTTL), maps.Clone(prev.plain)
+		for i, w := range pt.wrapped {
+			if old := prev.wrapped[i]; old != w {
+				delete(pt.withTTL, old.name)
+				delete(pt.plain, old.name)
+			}
+		}
+		for i, w := range pt.wrapped {
+			if prev.wrapped[i] != w {
+				pt.withTTL[w.name] = cachetypes.ResourceWithTTL{Resource: w}
+				pt.plain[w.name] = w
+			}
+		}
+		return pt, nil
+	}
+	pt.withTTL = make(map[string]cachetypes.ResourceWithTTL, len(pt.wrapped))
+	pt.plain = make(map[string]cachetypes.Resource, len(pt.wrapped))
+	for _, w := range pt.wrapped {
+		pt.withTTL[w.name] = cachetypes.ResourceWithTTL{Resource: w}
+		pt.plain[w.name] = w
+	}
+	return pt, nil
 }
 
 // Publish validates res and, if it differs from what group last got, makes
@@ -129,26 +206,21 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 	types := make(map[string]*publishedType, len(byType))
 	for _, typeURL := range TypeURLs {
 		items := byType[typeURL]
+		var last *publishedType
 		if prev != nil {
-			if pt := prev.types[typeURL]; pt != nil && slices.Equal(pt.items, items) {
-				types[typeURL] = pt
-				versions[typeURL] = pt.version
-				continue
-			}
+			last = prev.types[typeURL]
 		}
-		v, each, err := hashResources(items, known[typeURL])
+		if last != nil && slices.Equal(last.items, items) {
+			types[typeURL] = last
+			versions[typeURL] = last.version
+			continue
+		}
+		pt, err := newPublishedType(res, items, known[typeURL], last)
 		if err != nil {
 			return "", false, fmt.Errorf("publishing group %q: versioning %s: %w", group, typeURL, err)
 		}
-		withTTL := make([]cachetypes.ResourceWithTTL, 0, len(items))
-		for _, r := range items {
-			if rc, ok := r.(*routev3.RouteConfiguration); ok {
-				r = newEncodedRoute(res, rc)
-			}
-			withTTL = append(withTTL, cachetypes.ResourceWithTTL{Resource: r})
-		}
-		types[typeURL] = &publishedType{items: items, version: v, each: each, resources: cachev3.NewResourcesWithTTL(v, withTTL)}
-		versions[typeURL] = v
+		types[typeURL] = pt
+		versions[typeURL] = pt.version
 	}
 	version = combinedVersion(versions)
 
@@ -159,17 +231,11 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 		return version, false, nil
 	}
 
-	snap := &cachev3.Snapshot{}
-	// The per-resource versions that delta xDS compares, given rather than
-	// left to the cache, which would encode and hash every resource of the
-	// snapshot again on the first delta watch. Like the resources, they are
-	// shared with earlier snapshots where a type did not change: the cache
-	// only reads them.
-	snap.VersionMap = make(map[string]map[string]string, len(types))
-	for typeURL, pt := range types {
-		snap.Resources[cachev3.GetResponseType(typeURL)] = pt.resources
-		snap.VersionMap[typeURL] = pt.each
-	}
+	// The per-resource versions that delta xDS compares are given rather
+	// than left to the cache. Like the resources, they are shared with
+	// earlier snapshots where a type did not change: the cache only reads
+	// them.
+	snap := &snapshot{types: types}
 	s.groups[group] = &published{version: version, versions: versions, snapshot: snap, types: types}
 	delete(s.followers, group)
 
@@ -271,19 +337,32 @@ func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
 // (64 bits: collisions between two successive versions of one type are not
 // a practical concern). Duplicate names are an error, as the cache would
 // silently keep only one of them.
+//
+// When known holds exactly the versions of items, it is returned as their
+// versions (it is never modified) rather than copied: an endpoint change
+// at 10k clusters then costs no new map of 10k versions.
 func hashResources(items []cachetypes.Resource, known map[string]string) (string, map[string]string, error) {
 	type named struct {
 		name string
 		msg  cachetypes.Resource
 	}
 	list := make([]named, 0, len(items))
+	sorted := true
 	for _, r := range items {
-		list = append(list, named{cachev3.GetResourceName(r), r})
+		n := named{cachev3.GetResourceName(r), r}
+		if len(list) > 0 && list[len(list)-1].name > n.name {
+			sorted = false
+		}
+		list = append(list, n)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	// The Builder's lists come sorted by name.
+	if !sorted {
+		sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	}
 	h := sha256.New()
 	marshal := proto.MarshalOptions{Deterministic: true}
-	each := make(map[string]string, len(list))
+	var each map[string]string
+	allKnown := len(known) == len(list)
 	var size [8]byte
 	for i, it := range list {
 		if it.name == "" {
@@ -294,6 +373,11 @@ func hashResources(items []cachetypes.Resource, known map[string]string) (string
 		}
 		v, ok := known[it.name]
 		if !ok {
+			if allKnown {
+				// Not known after all: versions are collected from
+				// here on, and those before were known's.
+				allKnown = false
+			}
 			b, err := marshal.Marshal(it.msg)
 			if err != nil {
 				return "", nil, fmt.Errorf("encoding %q: %w", it.name, err)
@@ -301,7 +385,15 @@ func hashResources(items []cachetypes.Resource, known map[string]string) (string
 			sum := sha256.Sum256(b)
 			v = hex.EncodeToString(sum[:])
 		}
-		each[it.name] = v
+		if !allKnown {
+			if each == nil {
+				each = make(map[string]string, len(list))
+				for _, before := range list[:i] {
+					each[before.name] = known[before.name]
+				}
+			}
+			each[it.name] = v
+		}
 		// Length-prefix both parts so that no two different lists can
 		// produce the same byte stream.
 		binary.BigEndian.PutUint64(size[:], uint64(len(it.name)))
@@ -310,6 +402,14 @@ func hashResources(items []cachetypes.Resource, known map[string]string) (string
 		binary.BigEndian.PutUint64(size[:], uint64(len(v)))
 		h.Write(size[:])
 		h.Write([]byte(v))
+	}
+	if each == nil {
+		// Every name of list is in known, and they are as many: known
+		// is exactly their versions (names are distinct, checked above).
+		each = known
+		if each == nil {
+			each = map[string]string{}
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8]), each, nil
 }
