@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -139,40 +140,59 @@ func (p *Pipeline) runEndpoints(in *translators.Inputs) (*Output, error) {
 // EndpointSlices aside: the same kinds, namespaces and names, each with
 // the same (non-empty) UID and resourceVersion. Both are sorted (Sort),
 // so the lists line up.
+//
+// It is asked on every snapshot, so it looks at each list of Inputs on
+// its own and allocates nothing: a list a provider shares with its last
+// snapshot (the file provider shares the lists of kinds that did not
+// change) is the same in both, and any other is walked.
 func sameExceptEndpointSlices(a, b *translators.Inputs) bool {
-	oa, ob := a.All(), b.All()
-	i, j := 0, 0
-	for {
-		for i < len(oa) && isSlice(oa[i]) {
-			i++
-		}
-		for j < len(ob) && isSlice(ob[j]) {
-			j++
-		}
-		if i == len(oa) || j == len(ob) {
-			return i == len(oa) && j == len(ob)
-		}
-		x, y := oa[i], ob[j]
-		if x == y {
-			// One object (providers share unchanged objects between
-			// snapshots, and objects are immutable): nothing to read.
-			i++
-			j++
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	for _, f := range inputLists() {
+		if f.Type == endpointSlicesType {
 			continue
 		}
-		if reflect.TypeOf(x) != reflect.TypeOf(y) || x.GetNamespace() != y.GetNamespace() ||
-			x.GetName() != y.GetName() || x.GetUID() != y.GetUID() ||
-			x.GetResourceVersion() == "" || x.GetResourceVersion() != y.GetResourceVersion() {
+		la, lb := va.FieldByIndex(f.Index), vb.FieldByIndex(f.Index)
+		if la.Len() != lb.Len() {
 			return false
 		}
-		i++
-		j++
+		if la.Len() == 0 || la.Pointer() == lb.Pointer() {
+			continue
+		}
+		for i := range la.Len() {
+			x, y := la.Index(i).Interface().(client.Object), lb.Index(i).Interface().(client.Object)
+			if !sameObject(x, y) {
+				return false
+			}
+		}
 	}
+	return true
 }
 
-func isSlice(o client.Object) bool {
-	_, ok := o.(*discoveryv1.EndpointSlice)
-	return ok
+var endpointSlicesType = reflect.TypeFor[[]*discoveryv1.EndpointSlice]()
+
+// inputLists are the fields of Inputs that hold objects: every exported
+// slice field.
+var inputLists = sync.OnceValue(func() []reflect.StructField {
+	var out []reflect.StructField
+	t := reflect.TypeFor[translators.Inputs]()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() && f.Type.Kind() == reflect.Slice {
+			out = append(out, f)
+		}
+	}
+	return out
+})
+
+// sameObject says whether x and y are one object in one version: the very
+// object (providers share unchanged objects, which are immutable), or the
+// same kind, namespace, name and UID with one non-empty resourceVersion.
+func sameObject(x, y client.Object) bool {
+	if x == y {
+		return true
+	}
+	return reflect.TypeOf(x) == reflect.TypeOf(y) && x.GetNamespace() == y.GetNamespace() &&
+		x.GetName() == y.GetName() && x.GetUID() == y.GetUID() &&
+		x.GetResourceVersion() != "" && x.GetResourceVersion() == y.GetResourceVersion()
 }
 
 // changedServices returns the Services ("namespace/name") whose

@@ -10,6 +10,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -55,9 +57,38 @@ type publishedType struct {
 	wrapped []*encodedResource
 	version string
 	each    map[string]string
-	// withTTL and plain index wrapped by name, as the cache reads them.
-	withTTL map[string]cachetypes.ResourceWithTTL
-	plain   map[string]cachetypes.Resource
+	// withTTL and plain index wrapped by name, as the cache reads them: a
+	// state-of-the-world stream the one, a delta stream the other. Each
+	// is made when first asked for (a server with delta clients only
+	// never makes withTTL), from the last publish's if it had one.
+	withTTL lazyIndex[cachetypes.ResourceWithTTL]
+	plain   lazyIndex[cachetypes.Resource]
+}
+
+// lazyIndex is a name index made when first asked for.
+type lazyIndex[V any] struct {
+	once sync.Once
+	make func() map[string]V
+	m    map[string]V
+	// built is set once m is made; m is then never written.
+	built atomic.Bool
+}
+
+func (x *lazyIndex[V]) get() map[string]V {
+	x.once.Do(func() {
+		x.m = x.make()
+		x.make = nil
+		x.built.Store(true)
+	})
+	return x.m
+}
+
+// ready is the index if it was made already, else nil.
+func (x *lazyIndex[V]) ready() map[string]V {
+	if x.built.Load() {
+		return x.m
+	}
+	return nil
 }
 
 // snapshot is what the cache serves a group: the published types. Unlike
@@ -78,14 +109,14 @@ func (s *snapshot) GetVersion(typeURL string) string {
 
 func (s *snapshot) GetResourcesAndTTL(typeURL string) map[string]cachetypes.ResourceWithTTL {
 	if pt := s.types[typeURL]; pt != nil {
-		return pt.withTTL
+		return pt.withTTL.get()
 	}
 	return nil
 }
 
 func (s *snapshot) GetResources(typeURL string) map[string]cachetypes.Resource {
 	if pt := s.types[typeURL]; pt != nil {
-		return pt.plain
+		return pt.plain.get()
 	}
 	return nil
 }
@@ -107,31 +138,50 @@ func newPublishedType(res *xds.Resources, items []cachetypes.Resource, known map
 		return nil, err
 	}
 	pt := &publishedType{items: items, wrapped: wrapResources(res, items, prev), version: v, each: each}
-	if prev != nil && len(prev.wrapped) == len(pt.wrapped) {
-		// The same names in the same places but a few: copy the
-		// indexes and replace those.
-		pt.withTTL, pt.plain = maps.Clone(prev.withTTL), maps.Clone(prev.plain)
-		for i, w := range pt.wrapped {
-			if old := prev.wrapped[i]; old != w {
-				delete(pt.withTTL, old.name)
-				delete(pt.plain, old.name)
-			}
-		}
-		for i, w := range pt.wrapped {
-			if prev.wrapped[i] != w {
-				pt.withTTL[w.name] = cachetypes.ResourceWithTTL{Resource: w}
-				pt.plain[w.name] = w
-			}
-		}
-		return pt, nil
+	// Only an index the last publish already made is a base for this
+	// one's (taken now, so that no publish keeps an older one alive).
+	var prevTTL map[string]cachetypes.ResourceWithTTL
+	var prevPlain map[string]cachetypes.Resource
+	var prevWrapped []*encodedResource
+	if prev != nil {
+		prevTTL, prevPlain, prevWrapped = prev.withTTL.ready(), prev.plain.ready(), prev.wrapped
 	}
-	pt.withTTL = make(map[string]cachetypes.ResourceWithTTL, len(pt.wrapped))
-	pt.plain = make(map[string]cachetypes.Resource, len(pt.wrapped))
-	for _, w := range pt.wrapped {
-		pt.withTTL[w.name] = cachetypes.ResourceWithTTL{Resource: w}
-		pt.plain[w.name] = w
+	pt.withTTL.make = func() map[string]cachetypes.ResourceWithTTL {
+		return nameIndex(pt.wrapped, prevWrapped, prevTTL, func(w *encodedResource) cachetypes.ResourceWithTTL {
+			return cachetypes.ResourceWithTTL{Resource: w}
+		})
+	}
+	pt.plain.make = func() map[string]cachetypes.Resource {
+		return nameIndex(pt.wrapped, prevWrapped, prevPlain, func(w *encodedResource) cachetypes.Resource { return w })
 	}
 	return pt, nil
+}
+
+// nameIndex indexes wrapped by name. When the last publish's index was
+// made (prevIndex) and its list had the same length, the names are mostly
+// the same in the same places: its index is copied and the few that
+// differ replaced, which at 10k resources is much less work than indexing
+// anew.
+func nameIndex[V any](wrapped, prevWrapped []*encodedResource, prevIndex map[string]V, value func(*encodedResource) V) map[string]V {
+	if prevIndex != nil && len(prevWrapped) == len(wrapped) {
+		out := maps.Clone(prevIndex)
+		for i, w := range wrapped {
+			if old := prevWrapped[i]; old != w {
+				delete(out, old.name)
+			}
+		}
+		for i, w := range wrapped {
+			if prevWrapped[i] != w {
+				out[w.name] = value(w)
+			}
+		}
+		return out
+	}
+	out := make(map[string]V, len(wrapped))
+	for _, w := range wrapped {
+		out[w.name] = value(w)
+	}
+	return out
 }
 
 // Publish validates res and, if it differs from what group last got, makes
@@ -185,13 +235,6 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 	// Clusters that just left the configuration stay a while (unreferenced
 	// clusters are valid), so Envoy never loses one before its routes.
 	res = s.retire.apply(group, res)
-	byType := map[string][]cachetypes.Resource{
-		resource.ClusterType:  asResources(res.Clusters),
-		resource.EndpointType: asResources(res.Endpoints),
-		resource.ListenerType: asResources(res.Listeners),
-		resource.RouteType:    asResources(res.Routes),
-		resource.SecretType:   asResources(res.Secrets),
-	}
 	known := map[string]map[string]string{
 		resource.ClusterType:  checked.Clusters,
 		resource.EndpointType: checked.Endpoints,
@@ -202,18 +245,46 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 	s.mu.Lock()
 	prev := s.groups[group]
 	s.mu.Unlock()
-	versions := make(map[string]string, len(byType))
-	types := make(map[string]*publishedType, len(byType))
+	versions := make(map[string]string, len(TypeURLs))
+	types := make(map[string]*publishedType, len(TypeURLs))
 	for _, typeURL := range TypeURLs {
-		items := byType[typeURL]
 		var last *publishedType
 		if prev != nil {
 			last = prev.types[typeURL]
 		}
-		if last != nil && slices.Equal(last.items, items) {
+		// A type whose messages are the very ones of the last publish
+		// is the same (resources are never modified): nothing to hash,
+		// encode or index, not even a list to convert.
+		var same bool
+		switch typeURL {
+		case resource.ClusterType:
+			same = last != nil && sameItems(last.items, res.Clusters)
+		case resource.EndpointType:
+			same = last != nil && sameItems(last.items, res.Endpoints)
+		case resource.ListenerType:
+			same = last != nil && sameItems(last.items, res.Listeners)
+		case resource.RouteType:
+			same = last != nil && sameItems(last.items, res.Routes)
+		case resource.SecretType:
+			same = last != nil && sameItems(last.items, res.Secrets)
+		}
+		if same {
 			types[typeURL] = last
 			versions[typeURL] = last.version
 			continue
+		}
+		var items []cachetypes.Resource
+		switch typeURL {
+		case resource.ClusterType:
+			items = asResources(res.Clusters)
+		case resource.EndpointType:
+			items = asResources(res.Endpoints)
+		case resource.ListenerType:
+			items = asResources(res.Listeners)
+		case resource.RouteType:
+			items = asResources(res.Routes)
+		case resource.SecretType:
+			items = asResources(res.Secrets)
 		}
 		pt, err := newPublishedType(res, items, known[typeURL], last)
 		if err != nil {
@@ -321,6 +392,20 @@ func prevVersion(p *published) string {
 	return p.version
 }
 
+// sameItems says whether items are the very messages of published, in
+// order.
+func sameItems[T cachetypes.Resource](published []cachetypes.Resource, items []T) bool {
+	if len(published) != len(items) {
+		return false
+	}
+	for i, it := range items {
+		if published[i] != cachetypes.Resource(it) {
+			return false
+		}
+	}
+	return true
+}
+
 func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
 	out := make([]cachetypes.Resource, 0, len(items))
 	for _, it := range items {
@@ -342,69 +427,77 @@ func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
 // versions (it is never modified) rather than copied: an endpoint change
 // at 10k clusters then costs no new map of 10k versions.
 func hashResources(items []cachetypes.Resource, known map[string]string) (string, map[string]string, error) {
-	type named struct {
-		name string
-		msg  cachetypes.Resource
-	}
-	list := make([]named, 0, len(items))
-	sorted := true
-	for _, r := range items {
-		n := named{cachev3.GetResourceName(r), r}
-		if len(list) > 0 && list[len(list)-1].name > n.name {
-			sorted = false
+	// The Builder's lists come sorted by name; any other is put in order
+	// through a list of positions.
+	order := []int(nil)
+	for i := 1; i < len(items); i++ {
+		if cachev3.GetResourceName(items[i-1]) > cachev3.GetResourceName(items[i]) {
+			order = make([]int, len(items))
+			for k := range order {
+				order[k] = k
+			}
+			sort.SliceStable(order, func(a, b int) bool {
+				return cachev3.GetResourceName(items[order[a]]) < cachev3.GetResourceName(items[order[b]])
+			})
+			break
 		}
-		list = append(list, n)
 	}
-	// The Builder's lists come sorted by name.
-	if !sorted {
-		sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	at := func(k int) cachetypes.Resource {
+		if order != nil {
+			return items[order[k]]
+		}
+		return items[k]
 	}
 	h := sha256.New()
 	marshal := proto.MarshalOptions{Deterministic: true}
 	var each map[string]string
-	allKnown := len(known) == len(list)
-	var size [8]byte
-	for i, it := range list {
-		if it.name == "" {
+	allKnown := len(known) == len(items)
+	var buf []byte
+	prevName := ""
+	for k := range items {
+		msg := at(k)
+		name := cachev3.GetResourceName(msg)
+		if name == "" {
 			return "", nil, errors.New("a resource has no name")
 		}
-		if i > 0 && list[i-1].name == it.name {
-			return "", nil, fmt.Errorf("two resources are named %q", it.name)
+		if k > 0 && prevName == name {
+			return "", nil, fmt.Errorf("two resources are named %q", name)
 		}
-		v, ok := known[it.name]
+		prevName = name
+		v, ok := known[name]
 		if !ok {
 			if allKnown {
 				// Not known after all: versions are collected from
 				// here on, and those before were known's.
 				allKnown = false
 			}
-			b, err := marshal.Marshal(it.msg)
+			b, err := marshal.Marshal(msg)
 			if err != nil {
-				return "", nil, fmt.Errorf("encoding %q: %w", it.name, err)
+				return "", nil, fmt.Errorf("encoding %q: %w", name, err)
 			}
 			sum := sha256.Sum256(b)
 			v = hex.EncodeToString(sum[:])
 		}
 		if !allKnown {
 			if each == nil {
-				each = make(map[string]string, len(list))
-				for _, before := range list[:i] {
-					each[before.name] = known[before.name]
+				each = make(map[string]string, len(items))
+				for before := range k {
+					n := cachev3.GetResourceName(at(before))
+					each[n] = known[n]
 				}
 			}
-			each[it.name] = v
+			each[name] = v
 		}
 		// Length-prefix both parts so that no two different lists can
 		// produce the same byte stream.
-		binary.BigEndian.PutUint64(size[:], uint64(len(it.name)))
-		h.Write(size[:])
-		h.Write([]byte(it.name))
-		binary.BigEndian.PutUint64(size[:], uint64(len(v)))
-		h.Write(size[:])
-		h.Write([]byte(v))
+		buf = binary.BigEndian.AppendUint64(buf[:0], uint64(len(name)))
+		buf = append(buf, name...)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
+		buf = append(buf, v...)
+		h.Write(buf)
 	}
 	if each == nil {
-		// Every name of list is in known, and they are as many: known
+		// Every name of items is in known, and they are as many: known
 		// is exactly their versions (names are distinct, checked above).
 		each = known
 		if each == nil {
