@@ -84,10 +84,22 @@ func TestBootstrapAcceptedByEnvoy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"id: n1", "cluster: edge", "port_value: 18000"} {
+	// Delta xDS unless asked otherwise.
+	for _, want := range []string{"id: n1", "cluster: edge", "port_value: 18000", "api_type: DELTA_GRPC"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bootstrap lacks %q:\n%s", want, out)
 		}
+	}
+	sotw, err := run(t, "bootstrap", "--xds-address", "127.0.0.1:18000", "--node-id", "n1", "--xds-protocol", "sotw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sotw, "api_type: GRPC") || strings.Contains(sotw, "DELTA_GRPC") {
+		t.Errorf("--xds-protocol sotw: bootstrap is not state of the world:\n%s", sotw)
+	}
+	if _, err := run(t, "bootstrap", "--xds-address", "127.0.0.1:18000", "--xds-protocol", "incremental"); err == nil ||
+		!strings.Contains(err.Error(), "--xds-protocol") {
+		t.Errorf("--xds-protocol incremental: error %v, want one naming the flag", err)
 	}
 	envoy := testenv.Envoy(t)
 	path := filepath.Join(t.TempDir(), "bootstrap.yaml")

@@ -66,6 +66,7 @@ type serveFlags struct {
 	retryPeriod     time.Duration
 
 	envoy         bool
+	xdsProtocol   string
 	envoyPath     string
 	envoyAdmin    string
 	envoyLogLevel string
@@ -120,6 +121,7 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	fl.DurationVar(&f.retryPeriod, "leader-election-retry-period", 2*time.Second, "how often replicas try to take or renew the lease")
 	fl.StringVar(&f.ambassadorID, "ambassador-id", "default", "Emissary ambassador_id this installation answers to")
 	fl.BoolVar(&f.envoy, "envoy", false, "run Envoy as a child process")
+	fl.StringVar(&f.xdsProtocol, "xds-protocol", "delta", xdsProtocolUsage+" the child Envoy uses (the server speaks both)")
 	fl.StringVar(&f.envoyPath, "envoy-path", "", "Envoy binary (default: $LEGATE_ENVOY, then envoy on PATH)")
 	fl.StringVar(&f.envoyAdmin, "envoy-admin-address", "127.0.0.1:9901", "address of the child Envoy's admin interface")
 	fl.StringVar(&f.envoyLogLevel, "envoy-log-level", "warning", "log level of the child Envoy")
@@ -418,9 +420,13 @@ func startEnvoy(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, f *se
 	if err != nil {
 		return fmt.Errorf("--envoy-admin-address: %w", err)
 	}
+	delta, err := parseXDSProtocol(f.xdsProtocol)
+	if err != nil {
+		return err
+	}
 	boot, err := xds.Bootstrap(xds.BootstrapOptions{
 		NodeID: "legate-" + strconv.Itoa(os.Getpid()), NodeCluster: f.nodeCluster,
-		XDSAddress: host, XDSPort: port, AdminAddress: adminHost, AdminPort: adminPort,
+		XDSAddress: host, XDSPort: port, AdminAddress: adminHost, AdminPort: adminPort, Delta: delta,
 	})
 	if err != nil {
 		return fmt.Errorf("envoy bootstrap: %w", err)
