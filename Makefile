@@ -100,7 +100,7 @@ chart-test: kube
 bench-smoke: build envoy kube
 	KUBEBUILDER_ASSETS="$$(./hack/build-kube.sh)" $(GO) run ./bench/e2e -legate $(BIN) -shapes gateway -sizes 1000 -edits 20 -runs 1 -budget 30s -strict \
 		-envoy "$$(./hack/install-envoy.sh)" -providers file,kubernetes -wait-status=false
-	$(GO) run ./bench/e2e -legate $(BIN) -shapes gateway -sizes 1000 -edits 20 -runs 1 -budget 30s -strict -serve -delta
+	$(GO) run ./bench/e2e -legate $(BIN) -shapes gateway -sizes 1000 -edits 20 -runs 1 -budget 30s -strict -serve -delta=false
 
 # bench runs the end-to-end benchmark and prints its table (bench/run.sh;
 # LEGATE_BENCH_LARGE=1 adds N = 50k). It is not part of test.

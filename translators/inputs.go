@@ -215,10 +215,16 @@ func kindOf(t reflect.Type) string {
 	return t.Name()
 }
 
+// sortObjects sorts objs unless they are sorted already, as the lists of
+// providers that keep them sorted are: those lists are shared between
+// snapshots, so they must not even be written with what they hold.
 func sortObjects[T client.Object](objs []T) {
-	slices.SortStableFunc(objs, func(a, b T) int {
+	byName := func(a, b T) int {
 		return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
-	})
+	}
+	if !slices.IsSortedFunc(objs, byName) {
+		slices.SortStableFunc(objs, byName)
+	}
 }
 
 // IndexFrom lets a provider say that in was made from prev, an earlier

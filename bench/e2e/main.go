@@ -103,7 +103,7 @@ func main() {
 	flag.BoolVar(&c.serve, "serve", true, "measure serve mode too")
 	flag.BoolVar(&c.strict, "strict", false, "exit non-zero if a measurement could not be made (the numbers themselves are never judged)")
 	flag.StringVar(&c.plot, "plot", "", "also draw the results against N into this PNG file")
-	flag.BoolVar(&deltaClient, "delta", false, "the benchmark's ADS client speaks delta (incremental) xDS, as Envoy with DELTA_GRPC does, instead of state of the world")
+	flag.BoolVar(&deltaClient, "delta", true, "the benchmark's ADS client speaks delta (incremental) xDS, as the Envoy of legate serve --envoy does by default; -delta=false: state of the world")
 	flag.StringVar(&c.envoy, "envoy", "", "Envoy binary: also measure, with a real Envoy fed by legate serve --envoy, route edits until Envoy serves them and Envoy's own update times (gateway shape)")
 	var providers string
 	flag.StringVar(&providers, "providers", providerFile, "where legate serve reads the workload: file, kubernetes (envtest; needs KUBEBUILDER_ASSETS), or both")

@@ -59,7 +59,7 @@ func printTable(w io.Writer, c config, rs []*result) {
 // clientKind says which xDS variant the benchmark's ADS client speaks.
 func clientKind() string {
 	if deltaClient {
-		return "delta xDS: only changed resources are sent"
+		return "delta xDS, as Legate's Envoy speaks it: only changed resources are sent"
 	}
 	return "state of the world: every resource of a changed type is sent"
 }

@@ -18,7 +18,6 @@ package kubernetes
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -68,8 +67,11 @@ type Provider struct {
 	kinds  []*kind
 	log    *slog.Logger
 
-	// mu guards every kind's objects.
+	// mu guards every kind's objects, and last.
 	mu sync.Mutex
+	// last is the last snapshot, which the next one's lookup indexes are
+	// patched from (Inputs.IndexFrom).
+	last *translators.Inputs
 }
 
 // kind is one watched object kind and the objects of it the informer
@@ -82,9 +84,14 @@ type kind struct {
 	// copies), by namespace and name: they are read-only, so snapshots
 	// share them instead of deep-copying every object each time.
 	objects map[types.NamespacedName]client.Object
-	// sorted is objects in Inputs order, nil after a change: a snapshot
-	// re-sorts only the kinds that changed since the last one.
-	sorted []client.Object
+	// sorted is objects in Inputs order as of the last snapshot, and list
+	// the same in the form Inputs holds it; changed are the keys put or
+	// removed since. A snapshot patches sorted where those keys sit (or
+	// sorts again after many changes, as when the informer first lists
+	// everything), and remakes list, only for a kind that changed.
+	sorted  []client.Object
+	list    translators.List
+	changed map[types.NamespacedName]bool
 }
 
 // New prepares the informers; Run starts them.
@@ -347,8 +354,9 @@ func (p *Provider) put(k *kind, obj any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k.objects[client.ObjectKeyFromObject(o)] = o
-	k.sorted = nil
+	key := client.ObjectKeyFromObject(o)
+	k.objects[key] = o
+	k.touch(key)
 }
 
 // remove forgets a deleted object (or the tombstone of one whose deletion
@@ -363,31 +371,85 @@ func (p *Provider) remove(k *kind, obj any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(k.objects, client.ObjectKeyFromObject(o))
-	k.sorted = nil
+	key := client.ObjectKeyFromObject(o)
+	delete(k.objects, key)
+	k.touch(key)
+}
+
+func (k *kind) touch(key types.NamespacedName) {
+	if k.changed == nil {
+		k.changed = map[types.NamespacedName]bool{}
+	}
+	k.changed[key] = true
 }
 
 // Snapshot returns every watched object in one Inputs. The objects are the
 // informers' own, shared with every other snapshot that holds them
 // unchanged: nobody may write into them (translators.Inputs is read-only),
 // and an unchanged object keeps its pointer from one snapshot to the next.
+// So do the lists of kinds that did not change, and the lookup indexes
+// are patched from the last snapshot's: a snapshot costs what changed.
 func (p *Provider) Snapshot(context.Context) (*translators.Inputs, error) {
 	in := &translators.Inputs{}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, k := range p.kinds {
-		if k.sorted == nil {
-			k.sorted = slices.SortedFunc(maps.Values(k.objects), func(a, b client.Object) int {
-				return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
-			})
+		if err := k.refresh(); err != nil {
+			return nil, err
 		}
-		for _, obj := range k.sorted {
-			if err := in.Add(obj); err != nil && !errors.Is(err, translators.ErrUnknownKind) {
-				return nil, err
-			}
-		}
+		k.list.AddTo(in)
 	}
 	// Every kind is in order already; this orders Others by kind.
 	in.Sort()
+	in.IndexFrom(p.last)
+	p.last = in
 	return in, nil
+}
+
+// refresh brings sorted and list up to date with objects.
+func (k *kind) refresh() error {
+	if len(k.changed) == 0 && (k.sorted != nil || len(k.objects) == 0) {
+		return nil
+	}
+	if k.sorted == nil || len(k.changed) > len(k.objects)/8 {
+		k.sorted = slices.SortedFunc(maps.Values(k.objects), compareObjects)
+	} else {
+		k.sorted = k.patched()
+	}
+	k.changed = nil
+	list, err := translators.MakeList(k.sorted)
+	if err != nil {
+		return fmt.Errorf("%s: %w", k.gvk.Kind, err)
+	}
+	k.list = list
+	return nil
+}
+
+// patched is sorted with the changed keys' objects as they are now: the
+// unchanged ones in place, the changed ones (those still there) merged in.
+func (k *kind) patched() []client.Object {
+	var now []client.Object
+	for key := range k.changed {
+		if o := k.objects[key]; o != nil {
+			now = append(now, o)
+		}
+	}
+	slices.SortFunc(now, compareObjects)
+	out := make([]client.Object, 0, len(k.objects))
+	j := 0
+	for _, o := range k.sorted {
+		if k.changed[client.ObjectKeyFromObject(o)] {
+			continue
+		}
+		for j < len(now) && compareObjects(now[j], o) < 0 {
+			out = append(out, now[j])
+			j++
+		}
+		out = append(out, o)
+	}
+	return append(out, now[j:]...)
+}
+
+func compareObjects(a, b client.Object) int {
+	return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
 }
