@@ -102,13 +102,26 @@ type attachment struct {
 // older wins). Routes naming none of Legate's Gateways but holding status
 // entries Legate wrote are kept aside in t.stale.
 func (t *translation) collectRoutes() {
-	seen := map[string]bool{}
+	// With duplicates (two files holding one object) the first wins. In
+	// lists sorted by namespace and name (Inputs.Sort), as providers hand
+	// them over, duplicates are neighbours, and no set of every route's
+	// key is needed.
+	var seen map[string]bool
+	if !sortedByName(t.in.HTTPRoutes) || !sortedByName(t.in.GRPCRoutes) {
+		seen = map[string]bool{}
+	}
+	var last *routeState
 	add := func(rs *routeState) {
 		key := rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
-		if seen[key] {
+		if seen != nil {
+			if seen[key] {
+				return
+			}
+			seen[key] = true
+		} else if last != nil && last.key == key {
 			return
 		}
-		seen[key] = true
+		last = rs
 		rs.key = key
 		if !t.namesOurGateway(rs) {
 			if t.hasOurParents(rs) {
@@ -137,6 +150,20 @@ func (t *translation) collectRoutes() {
 		t.translateRoute(rs)
 		t.attachRoute(rs)
 	}
+}
+
+// sortedByName reports whether objs are sorted by namespace and name.
+func sortedByName[T interface {
+	GetNamespace() string
+	GetName() string
+}](objs []T) bool {
+	for i := 1; i < len(objs); i++ {
+		a, b := objs[i-1], objs[i]
+		if cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName())) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // hasOurParents reports whether the route's status holds an entry of

@@ -65,6 +65,8 @@ type memo struct {
 	// vhosts are the virtual hosts of each port listener by its name,
 	// sorted by name (see vhBuild).
 	vhosts map[string][]*ir.VirtualHost
+	// clusters is how many clusters the run registered.
+	clusters int
 }
 
 // objectVersion identifies one version of an object: the same pointer

@@ -105,13 +105,18 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 // translate translates in, reusing what prev remembers; with remember, it
 // returns what the next run may reuse.
 func translate(in *translators.Inputs, s translators.Settings, prev *memo, remember bool) (Result, *memo) {
+	nClusters := 0
+	if prev != nil {
+		// Sized as last run's, not grown to it on every run.
+		nClusters = prev.clusters
+	}
 	t := &translation{
 		in:           in,
 		s:            s,
 		controller:   gatewayv1.GatewayController(cmp.Or(s.GatewayController, string(ControllerName))),
 		classes:      map[string]*classState{},
 		gatewayByKey: map[string]*gatewayState{},
-		clusters:     map[string]*ir.Cluster{},
+		clusters:     make(map[string]*ir.Cluster, nClusters),
 		secrets:      map[string]*ir.Secret{},
 		grants:       newGrants(in.ReferenceGrants),
 	}
@@ -130,6 +135,7 @@ func translate(in *translators.Inputs, s translators.Settings, prev *memo, remem
 	cfg := t.emit()
 	if t.next != nil {
 		t.finishMemo()
+		t.next.clusters = len(t.clusters)
 	}
 	st, objs := t.statuses()
 	return Result{IR: cfg, Status: st, Objects: objs}, t.next
@@ -207,7 +213,7 @@ func ListenerName(namespace, name string, port int32) string {
 // is the most specific one for the hostname (see the package doc).
 func (t *translation) emit() *ir.Config {
 	cfg := &ir.Config{}
-	usedClusters := map[string]bool{}
+	usedClusters := make(map[string]bool, len(t.clusters))
 	usedSecrets := map[string]bool{}
 	gws := slices.Clone(t.gateways)
 	slices.SortFunc(gws, func(a, b *gatewayState) int { return cmp.Compare(a.key(), b.key()) })

@@ -45,8 +45,18 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 	var errs []Error
 	listeners := map[string]*Listener{}
 	vhosts := map[string]*VirtualHost{}
-	clusters := map[string]*Cluster{}
-	secrets := map[string]*Secret{}
+	nc, ns := 0, 0
+	for _, f := range fragments {
+		if f != nil {
+			nc, ns = nc+len(f.Clusters), ns+len(f.Secrets)
+		}
+	}
+	// Sized up front: 10k routes make as many clusters.
+	clusters := make(map[string]*Cluster, nc)
+	secrets := make(map[string]*Secret, ns)
+	if nc > 0 {
+		out.Clusters = make([]*Cluster, 0, nc)
+	}
 
 	// How many listeners of each name there are, over all fragments: a
 	// listener that is the only one of its name keeps its fragment's

@@ -77,8 +77,11 @@ func (c *Config) prune(prev, next *pruneMemo) []Error {
 	}
 	c.Secrets = keptSecrets
 
-	clusters := map[string]bool{}
+	clusters := make(map[string]bool, len(c.Clusters))
 	keptClusters := c.Clusters[:0:0]
+	if len(c.Clusters) > 0 {
+		keptClusters = make([]*Cluster, 0, len(c.Clusters))
+	}
 	for _, cl := range c.Clusters {
 		var msgs []string
 		if !prev.hasCluster(cl) {
