@@ -570,3 +570,54 @@ func TestMemoNamespaceLabels(t *testing.T) {
 		t.Fatal("no golden case selects routes by labelled namespaces")
 	}
 }
+
+// TestDuplicateRoutesFirstWins: of two routes of one namespace and name
+// (two files holding one object), the first is translated and the second
+// ignored, whether the list is sorted (duplicates are neighbours) or not.
+func TestDuplicateRoutesFirstWins(t *testing.T) {
+	objs, err := workload.Objects(workload.Gateway, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inputsOf(objs)
+	first := in.HTTPRoutes[1]
+	dup := first.DeepCopy()
+	dup.Spec.Hostnames = []gatewayv1.Hostname{"duplicate.example.com"}
+	hosts := func(res gatewayapi.Result) []string {
+		var out []string
+		for _, l := range res.IR.Listeners {
+			for _, vh := range l.VirtualHosts {
+				out = append(out, vh.Name)
+			}
+		}
+		return out
+	}
+	want := hosts(gatewayapi.Translate(in, testSettings()))
+	sorted := inputsOf(objs)
+	sorted.HTTPRoutes = slices.Insert(slices.Clone(sorted.HTTPRoutes), 2, dup)
+	unsorted := inputsOf(objs)
+	unsorted.HTTPRoutes = append(slices.Clone(unsorted.HTTPRoutes), dup)
+	slices.Reverse(unsorted.HTTPRoutes[:len(unsorted.HTTPRoutes)-1])
+	unsorted.HTTPRoutes[0], unsorted.HTTPRoutes[len(unsorted.HTTPRoutes)-1] = unsorted.HTTPRoutes[len(unsorted.HTTPRoutes)-1], unsorted.HTTPRoutes[0]
+	// Unsorted, the duplicate comes first: it wins.
+	wantUnsorted := hosts(gatewayapi.Translate(func() *translators.Inputs {
+		in := inputsOf(objs)
+		in.HTTPRoutes = slices.Clone(in.HTTPRoutes)
+		in.HTTPRoutes[1] = dup
+		return in
+	}(), testSettings()))
+	for _, c := range []struct {
+		name string
+		in   *translators.Inputs
+		want []string
+	}{{"sorted", sorted, want}, {"unsorted", unsorted, wantUnsorted}} {
+		for _, res := range []gatewayapi.Result{gatewayapi.Translate(c.in, testSettings()), gatewayapi.TranslateWith(gatewayapi.New(), c.in, testSettings())} {
+			if got := hosts(res); !slices.Equal(got, c.want) {
+				t.Errorf("%s: virtual hosts %v, want %v", c.name, got, c.want)
+			}
+		}
+	}
+	if slices.Equal(want, wantUnsorted) {
+		t.Fatal("the duplicate changes nothing: the test cannot tell which one won")
+	}
+}
