@@ -67,6 +67,8 @@ type memo struct {
 	vhosts map[string][]*ir.VirtualHost
 	// clusters is how many clusters the run registered.
 	clusters int
+	// objects are the ObjectStatuses the run returned (see statuses).
+	objects []translators.ObjectStatus
 }
 
 // objectVersion identifies one version of an object: the same pointer

@@ -352,7 +352,7 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 		t.Fatal(err)
 	}
 	starts = append(starts, start{"workload", wl, testSettings(), 200})
-	hits, vhHits := 0, 0
+	hits, vhHits, listHits := 0, 0, 0
 	for k, st := range starts {
 		t.Run(st.name, func(t *testing.T) {
 			w := newWorld(st.objs, uint64(k))
@@ -374,6 +374,9 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 				checkSame(t, fmt.Sprintf("step %d (%s), again, the last result", step, what), got, want)
 				hits += sharedRoutes(got.IR, again.IR)
 				vhHits += sharedVirtualHosts(got.IR, again.IR)
+				if len(got.Objects) > 0 && len(again.Objects) > 0 && &got.Objects[0] == &again.Objects[0] {
+					listHits++
+				}
 				last, lastWant = again, want
 			}
 		})
@@ -383,6 +386,9 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 	}
 	if vhHits == 0 {
 		t.Fatal("no IR virtual host was ever reused")
+	}
+	if listHits == 0 {
+		t.Fatal("the list of ObjectStatuses was never reused")
 	}
 }
 

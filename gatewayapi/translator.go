@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -28,6 +29,9 @@ const ControllerName gatewayv1.GatewayController = "legate.dev/gateway-controlle
 type translator struct {
 	mu   sync.Mutex
 	memo *memo
+	// scratch is the buffer a run gathers its ObjectStatuses in (see
+	// statuses), taken by one run at a time.
+	scratch []translators.ObjectStatus
 }
 
 // New returns the Gateway API translator. It may be shared: runs on
@@ -69,18 +73,22 @@ func (*translator) AddToScheme(s *runtime.Scheme) error {
 }
 
 func (tr *translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
-	res := tr.translate(in, s)
+	// The registry reads the ObjectStatuses only: the Gateway API
+	// Status (a list of every route's) is not made.
+	res := tr.translate(in, s, false)
 	return res.IR, res.Objects
 }
 
-// translate is Translate with the full Result, through the memo.
-func (tr *translator) translate(in *translators.Inputs, s translators.Settings) Result {
+// translate is Translate with the Result, through the memo; its Status
+// only withStatus.
+func (tr *translator) translate(in *translators.Inputs, s translators.Settings, withStatus bool) Result {
 	tr.mu.Lock()
-	prev := tr.memo
+	prev, scratch := tr.memo, tr.scratch
+	tr.scratch = nil
 	tr.mu.Unlock()
-	res, next := translate(in, s, prev, true)
+	res, next, scratch := translateMemo(in, s, prev, scratch, withStatus)
 	tr.mu.Lock()
-	tr.memo = next
+	tr.memo, tr.scratch = next, scratch
 	tr.mu.Unlock()
 	return res
 }
@@ -98,13 +106,28 @@ type Result struct {
 // Translate translates the Gateway API objects of in. It is what the
 // Translator does, with the full Gateway API status besides.
 func Translate(in *translators.Inputs, s translators.Settings) Result {
-	res, _ := translate(in, s, nil, false)
+	res, _ := translate(in, s, nil, false, true)
 	return res
+}
+
+// translateMemo is translate remembering, with scratch, the buffer of the
+// ObjectStatuses, returned for the next run (cleared, so that it holds
+// nothing of this one alive).
+func translateMemo(in *translators.Inputs, s translators.Settings, prev *memo, scratch []translators.ObjectStatus, withStatus bool) (Result, *memo, []translators.ObjectStatus) {
+	t := newTranslation(in, s, prev)
+	t.scratch, t.useScratch = scratch, true
+	res, next := t.run(prev, true, withStatus)
+	clear(t.scratch)
+	return res, next, t.scratch[:0]
 }
 
 // translate translates in, reusing what prev remembers; with remember, it
 // returns what the next run may reuse.
-func translate(in *translators.Inputs, s translators.Settings, prev *memo, remember bool) (Result, *memo) {
+func translate(in *translators.Inputs, s translators.Settings, prev *memo, remember, withStatus bool) (Result, *memo) {
+	return newTranslation(in, s, prev).run(prev, remember, withStatus)
+}
+
+func newTranslation(in *translators.Inputs, s translators.Settings, prev *memo) *translation {
 	nClusters := 0
 	if prev != nil {
 		// Sized as last run's, not grown to it on every run.
@@ -123,6 +146,10 @@ func translate(in *translators.Inputs, s translators.Settings, prev *memo, remem
 	if s.GatewayAddressPool.IsValid() {
 		t.pool = newAddressPool(s.GatewayAddressPool)
 	}
+	return t
+}
+
+func (t *translation) run(prev *memo, remember, withStatus bool) (Result, *memo) {
 	t.collectClasses()
 	t.collectGateways()
 	t.collectBackendTLSPolicies()
@@ -137,7 +164,10 @@ func translate(in *translators.Inputs, s translators.Settings, prev *memo, remem
 		t.finishMemo()
 		t.next.clusters = len(t.clusters)
 	}
-	st, objs := t.statuses()
+	st, objs := t.statuses(withStatus)
+	if t.next != nil {
+		t.next.objects = objs
+	}
 	return Result{IR: cfg, Status: st, Objects: objs}, t.next
 }
 
@@ -198,6 +228,10 @@ type translation struct {
 	// replayAttach says remembered attachments hold (attachWorld is as
 	// last run).
 	replayAttach bool
+	// scratch, with useScratch, is a buffer to gather the ObjectStatuses
+	// in (see statuses), grown when short.
+	scratch    []translators.ObjectStatus
+	useScratch bool
 }
 
 // ListenerName names the IR listener of a Gateway's port.
@@ -448,9 +482,19 @@ func mostSpecific(ls []*listenerState, h string) *listenerState {
 }
 
 // statuses renders the Status and the ObjectStatuses.
-func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
+//
+// Without withStatus, the Status is nil (only ObjectStatuses are made).
+// The ObjectStatuses are sorted by object, with no empty slices; when
+// they equal the last run's (the common case: an edit changes the status
+// of the edited route at most), they are the last run's very list, and
+// are gathered in t.scratch, not in a new list of every object's.
+func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectStatus) {
 	st := &Status{}
-	objs := make([]translators.ObjectStatus, 0, len(t.classOrder)+len(t.gateways)+len(t.routes)+len(t.stale)+len(t.l4Routes)+len(t.tlsPolicies))
+	n := len(t.classOrder) + len(t.gateways) + len(t.routes) + len(t.stale) + len(t.l4Routes) + len(t.tlsPolicies)
+	objs := t.scratch[:0]
+	if !t.useScratch || cap(objs) < n {
+		objs = make([]translators.ObjectStatus, 0, n)
+	}
 	for _, cs := range t.classOrder {
 		s := cs.status(t.pool != nil, port8080Free(t.s))
 		st.GatewayClasses = append(st.GatewayClasses, GatewayClassStatus{Name: cs.class.Name, Status: s})
@@ -491,9 +535,11 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 	}
 	for _, rs := range append(slices.Clip(t.routes), t.stale...) {
 		rst := RouteStatus{Namespace: rs.meta.Namespace, Name: rs.meta.Name, Parents: rs.parents}
-		if rs.grpc != nil {
+		switch {
+		case !withStatus:
+		case rs.grpc != nil:
 			st.GRPCRoutes = append(st.GRPCRoutes, rst)
-		} else {
+		default:
 			if st.HTTPRoutes == nil {
 				st.HTTPRoutes = make([]RouteStatus, 0, len(t.routes)+len(t.stale))
 			}
@@ -563,14 +609,63 @@ func (t *translation) statuses() (*Status, []translators.ObjectStatus) {
 		})
 	}
 	// In the registry's order (by object), so that it can take the list
-	// as it is rather than index and sort a copy of it.
+	// as it is rather than index and sort a copy of it; normalized as it
+	// would (no room behind, no empty slices), so that it writes nothing.
 	slices.SortFunc(objs, func(a, b translators.ObjectStatus) int {
 		x, y := a.Object, b.Object
 		return cmp.Or(cmp.Compare(x.Group, y.Group), cmp.Compare(x.Kind, y.Kind),
 			cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
 	})
-	return st, objs
+	for i := range objs {
+		o := &objs[i]
+		o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
+		if len(o.Problems) == 0 {
+			o.Problems = nil
+		}
+		if len(o.Conditions) == 0 {
+			o.Conditions = nil
+		}
+	}
+	if !withStatus {
+		st = nil
+	}
+	if !t.useScratch {
+		return st, objs
+	}
+	t.scratch = objs
+	if t.last != nil && slices.EqualFunc(objs, t.last.objects, sameObjectStatus) {
+		return st, t.last.objects
+	}
+	return st, slices.Clone(objs)
 }
+
+// sameObjectStatus reports whether a and b say the same. Most slices of
+// an unchanged object's status are the very slices of the last run's
+// (remembered by the memo), so they are compared by identity first.
+func sameObjectStatus(a, b translators.ObjectStatus) bool {
+	return a.Object == b.Object && a.Generation == b.Generation && a.RouteController == b.RouteController &&
+		sameSlice(a.Problems, b.Problems, slices.Equal) &&
+		sameSlice(a.Conditions, b.Conditions, slices.Equal) &&
+		sameSlice(a.LoadBalancer, b.LoadBalancer, slices.Equal) &&
+		sameSlice(a.RouteParents, b.RouteParents, deepEqual) &&
+		sameSlice(a.PolicyAncestors, b.PolicyAncestors, deepEqual) &&
+		(a.GatewayClass == b.GatewayClass || a.GatewayClass != nil && b.GatewayClass != nil && reflect.DeepEqual(*a.GatewayClass, *b.GatewayClass)) &&
+		(a.Gateway == b.Gateway || a.Gateway != nil && b.Gateway != nil && reflect.DeepEqual(*a.Gateway, *b.Gateway))
+}
+
+// sameSlice reports whether a and b are both nil, both the same array and
+// length, or equal by eq.
+func sameSlice[T any](a, b []T, eq func(a, b []T) bool) bool {
+	if (a == nil) != (b == nil) || len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return eq(a, b)
+}
+
+func deepEqual[T any](a, b []T) bool { return reflect.DeepEqual(a, b) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

@@ -227,13 +227,13 @@ type refProblem struct {
 // give, made without the set, when it can be: when a single translator
 // reported (the others said nothing), its list is sorted by object with
 // no object twice and no status repeating a problem, and every problem
-// lands on an object of that list. Then the list itself is the answer,
-// its entries normalized as Merge would (clipped slices, nil for empty
-// ones) and the problems appended. A snapshot of 10k routes is one
-// translator's 10k statuses: indexing and copying them on every run was
-// the largest allocation of a re-translation. Translate hands the list
-// over (not the slices its entries hold), so its entries are written in
-// place; the slices inside are never written.
+// lands on an object of that list. Then the list is the answer, its
+// entries normalized as Merge would (clipped slices, nil for empty ones)
+// and the problems appended, in a copy if either writes anything. A
+// snapshot of 10k routes is one translator's 10k statuses: indexing and
+// copying them on every run was the largest allocation of a
+// re-translation. Neither the list nor the slices its entries hold are
+// ever written: a translator may return one list run after run.
 func singleReport(reports [][]ObjectStatus, problems []refProblem) ([]ObjectStatus, bool) {
 	var list []ObjectStatus
 	for _, r := range reports {
@@ -261,15 +261,28 @@ func singleReport(reports [][]ObjectStatus, problems []refProblem) ([]ObjectStat
 		}
 		at[k] = i
 	}
+	// Copy on write: a translator may hand out one list run after run
+	// (when its statuses did not change), and others may still read it.
+	copied := false
 	for i := range list {
 		o := &list[i]
-		o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
-		if len(o.Conditions) == 0 {
-			o.Conditions = nil
+		if (o.Problems != nil && (len(o.Problems) == 0 || cap(o.Problems) > len(o.Problems))) ||
+			(o.Conditions != nil && (len(o.Conditions) == 0 || cap(o.Conditions) > len(o.Conditions))) {
+			if !copied {
+				list, copied = slices.Clone(list), true
+				o = &list[i]
+			}
+			o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
+			if len(o.Conditions) == 0 {
+				o.Conditions = nil
+			}
+			if len(o.Problems) == 0 {
+				o.Problems = nil
+			}
 		}
-		if len(o.Problems) == 0 {
-			o.Problems = nil
-		}
+	}
+	if len(problems) > 0 && !copied {
+		list = slices.Clone(list)
 	}
 	for k, p := range problems {
 		// Clipped above: the append copies, never writing into the

@@ -20,17 +20,22 @@ func TestSingleReportEqualsStatusSet(t *testing.T) {
 	for iter := range 3000 {
 		reports, problems := randomReports(rng)
 		want := slowStatuses(reports, problems)
-		// The shortcut writes entries in place: give it copies, and keep
-		// the originals' slices to check they were not written into.
-		cp := make([][]ObjectStatus, len(reports))
+		// Keep copies of the lists and of their problems' arrays, to
+		// check that the shortcut writes into neither.
+		var lists [][]ObjectStatus
 		var before [][]Problem
-		for i, r := range reports {
-			cp[i] = slices.Clone(r)
+		for _, r := range reports {
+			lists = append(lists, slices.Clone(r))
 			for _, o := range r {
 				before = append(before, slices.Clone(o.Problems[:cap(o.Problems)]))
 			}
 		}
-		got, ok := singleReport(cp, problems)
+		got, ok := singleReport(reports, problems)
+		for i, r := range reports {
+			if !reflect.DeepEqual(r, lists[i]) {
+				t.Fatalf("iteration %d: a report was written into", iter)
+			}
+		}
 		k := 0
 		for _, r := range reports {
 			for _, o := range r {
