@@ -24,12 +24,34 @@ type routeState struct {
 	kind       string
 	meta       *metav1.ObjectMeta
 	parentRefs []gatewayv1.ParentReference
-	// oldParents are the route's status.parents as read, to find the
-	// entries Legate wrote for parents it no longer has (see stale).
-	oldParents []gatewayv1.RouteParentStatus
 
 	route *gatewayv1.HTTPRoute
 	grpc  *gatewayv1.GRPCRoute
+	// routeResult is what translateRules made of the route: its own,
+	// or, for a route remembered unchanged, the memo's, shared with
+	// other runs and never written (see translateRoute).
+	*routeResult
+
+	parents     []gatewayv1.RouteParentStatus
+	attachments []attachment
+	problems    problems
+
+	// key is kind/namespace/name.
+	key string
+	// memo is the route's entry in this run's memo, nil when not
+	// remembered (see memo.go); memoOwned says this run made it. ports
+	// are its IR routes per listener port, portsAdded set when this run
+	// made some.
+	memo       *routeMemo
+	ports      []portRoutes
+	memoOwned  bool
+	portsAdded bool
+	// attachRec is what attach did this run, to remember.
+	attachRec *attachMemo
+}
+
+// routeResult is translateRules' result for one version of a route.
+type routeResult struct {
 	// hostnames are spec.hostnames; hostnameErr is set if one is invalid.
 	hostnames   []string
 	hostnameErr string
@@ -44,24 +66,11 @@ type routeState struct {
 	// targets are the BackendTLSPolicy targets (see tlsTargetKey) of the
 	// Service ports the route's backends resolved to.
 	targets []string
-
-	parents     []gatewayv1.RouteParentStatus
-	attachments []attachment
-	problems    problems
-
-	// key is kind/namespace/name.
-	key string
-	// memo is the route's entry in this run's memo, nil when not
-	// remembered (see memo.go); memoOwned says this run made it. ports
-	// are its IR routes per listener port, portsAdded set when this run
-	// made some.
-	memo       *routeMemo
-	memoOwned  bool
-	ports      []portRoutes
-	portsAdded bool
-	// attachRec is what attach did this run, to remember.
-	attachRec *attachMemo
 }
+
+// untranslated is the routeResult of a route not translated (one that
+// names none of Legate's Gateways): empty, and never written.
+var untranslated routeResult
 
 // ruleState is one valid rule of a route.
 type ruleState struct {
@@ -133,12 +142,12 @@ func (t *translation) collectRoutes() {
 	}
 	for _, r := range t.in.HTTPRoutes {
 		if r != nil {
-			add(&routeState{kind: "HTTPRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, oldParents: r.Status.Parents, route: r})
+			add(&routeState{kind: "HTTPRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, route: r, routeResult: &untranslated})
 		}
 	}
 	for _, r := range t.in.GRPCRoutes {
 		if r != nil {
-			add(&routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, oldParents: r.Status.Parents, grpc: r})
+			add(&routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, grpc: r, routeResult: &untranslated})
 		}
 	}
 	slices.SortStableFunc(t.routes, func(a, b *routeState) int {
@@ -169,7 +178,16 @@ func sortedByName[T interface {
 // hasOurParents reports whether the route's status holds an entry of
 // Legate's controller.
 func (t *translation) hasOurParents(rs *routeState) bool {
-	return slices.ContainsFunc(rs.oldParents, func(p gatewayv1.RouteParentStatus) bool { return p.ControllerName == t.controller })
+	return slices.ContainsFunc(rs.oldParents(), func(p gatewayv1.RouteParentStatus) bool { return p.ControllerName == t.controller })
+}
+
+// oldParents are the route's status.parents as read, to find the entries
+// Legate wrote for parents it no longer has (see stale).
+func (rs *routeState) oldParents() []gatewayv1.RouteParentStatus {
+	if rs.grpc != nil {
+		return rs.grpc.Status.Parents
+	}
+	return rs.route.Status.Parents
 }
 
 // parentGateway returns the Gateway of Legate's a parentRef names, or nil

@@ -126,14 +126,8 @@ type routeMemo struct {
 	// present or not.
 	deps []string
 
-	hostnames     []string
-	hostnameErr   string
-	rules         []*ruleState
-	dropped       []string
-	droppedReason gatewayv1.RouteConditionReason
-	refFailures   []*refFailure
-	targets       []string
-	problems      problems
+	routeResult
+	problems problems
 
 	clusters []*ir.Cluster
 	secrets  []*ir.Secret
@@ -256,6 +250,7 @@ func diffObjects[T interface {
 // translateRoute is translateRules through the memo.
 func (t *translation) translateRoute(rs *routeState) {
 	if t.next == nil || rs.meta.ResourceVersion == "" {
+		rs.routeResult = &routeResult{}
 		t.translateRules(rs)
 		return
 	}
@@ -268,6 +263,9 @@ func (t *translation) translateRoute(rs *routeState) {
 		}
 	}
 	rec := &routeMemo{uid: rs.meta.UID, rv: rs.meta.ResourceVersion}
+	// The route's result is made in its memo entry, which later runs
+	// share: nothing writes into it once this one is over.
+	rs.routeResult = &rec.routeResult
 	t.rec, t.recOld = rec, old
 	t.translateRules(rs)
 	t.rec, t.recOld = nil, nil
@@ -275,9 +273,7 @@ func (t *translation) translateRoute(rs *routeState) {
 	// (problems) does not land in the memo's arrays.
 	rs.hostnames, rs.rules, rs.dropped = slices.Clip(rs.hostnames), slices.Clip(rs.rules), slices.Clip(rs.dropped)
 	rs.refFailures, rs.targets, rs.problems = slices.Clip(rs.refFailures), slices.Clip(rs.targets), slices.Clip(rs.problems)
-	rec.hostnames, rec.hostnameErr = rs.hostnames, rs.hostnameErr
-	rec.rules, rec.dropped, rec.droppedReason = rs.rules, rs.dropped, rs.droppedReason
-	rec.refFailures, rec.targets, rec.problems = rs.refFailures, rs.targets, rs.problems
+	rec.problems = rs.problems
 	rs.memo, rs.memoOwned = rec, true
 	t.next.routes[rs.key] = rec
 }
@@ -305,9 +301,10 @@ func (t *translation) sameCluster(cl *ir.Cluster) *ir.Cluster {
 // restore gives rs the remembered result m, and registers what it had
 // registered.
 func (t *translation) restore(rs *routeState, m *routeMemo) {
-	rs.hostnames, rs.hostnameErr = slices.Clip(m.hostnames), m.hostnameErr
-	rs.rules, rs.dropped, rs.droppedReason = slices.Clip(m.rules), slices.Clip(m.dropped), m.droppedReason
-	rs.refFailures, rs.targets, rs.problems = slices.Clip(m.refFailures), slices.Clip(m.targets), slices.Clip(m.problems)
+	// Shared, not copied: nothing writes into a route's result after
+	// translateRules (its slices were clipped when it was made).
+	rs.routeResult = &m.routeResult
+	rs.problems = slices.Clip(m.problems)
 	for _, c := range m.clusters {
 		if _, ok := t.clusters[c.Name]; !ok {
 			t.clusters[c.Name] = c
