@@ -45,14 +45,22 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 	var errs []Error
 	listeners := map[string]*Listener{}
 	vhosts := map[string]*VirtualHost{}
-	nc, ns := 0, 0
+	nc, ns, withClusters := 0, 0, 0
 	for _, f := range fragments {
 		if f != nil {
 			nc, ns = nc+len(f.Clusters), ns+len(f.Secrets)
+			if len(f.Clusters) > 0 {
+				withClusters++
+			}
 		}
 	}
-	// Sized up front: 10k routes make as many clusters.
-	clusters := make(map[string]*Cluster, nc)
+	// Clusters of one fragment alone, named in strictly increasing order
+	// (as translators sort them), have no name in common: they are taken
+	// as they are, without indexing every one.
+	var clusters map[string]*Cluster
+	if withClusters > 1 {
+		clusters = make(map[string]*Cluster, nc)
+	}
 	secrets := make(map[string]*Secret, ns)
 	if nc > 0 {
 		out.Clusters = make([]*Cluster, 0, nc)
@@ -74,7 +82,16 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 		if f == nil {
 			continue
 		}
+		if clusters == nil && clustersSorted(f.Clusters) {
+			out.Clusters = append(out.Clusters, f.Clusters...)
+		} else if clusters == nil {
+			// Not sorted: indexed after all.
+			clusters = make(map[string]*Cluster, nc)
+		}
 		for _, c := range f.Clusters {
+			if clusters == nil {
+				break
+			}
 			if prev, ok := clusters[c.Name]; ok {
 				if !reflect.DeepEqual(withoutSource(prev), withoutSource(c)) {
 					errs = append(errs, Error{c.Source, "cluster " + c.Name, "conflicts with the cluster of the same name from " + prev.Source.String()})
@@ -191,6 +208,17 @@ func Merge(fragments ...*Config) (*Config, []Error) {
 func soleVirtualHosts(vhs []*VirtualHost) bool {
 	for i := 1; i < len(vhs); i++ {
 		if vhs[i-1].Name >= vhs[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// clustersSorted reports whether cs are named in strictly increasing
+// order.
+func clustersSorted(cs []*Cluster) bool {
+	for i := 1; i < len(cs); i++ {
+		if cs[i-1].Name >= cs[i].Name {
 			return false
 		}
 	}

@@ -262,3 +262,20 @@ func TestMergeSpreadsHostPredicates(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeClustersOfOneFragment: the clusters of the only fragment
+// having any are taken as they are when their names strictly increase,
+// and checked for repeated names otherwise.
+func TestMergeClustersOfOneFragment(t *testing.T) {
+	a, b := cluster("a"), cluster("b")
+	other := cluster("a")
+	other.Endpoints = []Endpoint{{Address: "127.0.0.2", Port: 80, Ready: true}}
+	out, errs := Merge(&Config{}, &Config{Clusters: []*Cluster{a, b}})
+	if len(errs) != 0 || len(out.Clusters) != 2 || out.Clusters[0] != a || out.Clusters[1] != b {
+		t.Errorf("sorted clusters: got %v, errors %v", out.Clusters, errs)
+	}
+	out, errs = Merge(&Config{Clusters: []*Cluster{b, a, other}})
+	if len(out.Clusters) != 2 || out.Clusters[0] != b || out.Clusters[1] != a || len(errs) != 1 || errs[0].Element != "cluster a" {
+		t.Errorf("unsorted clusters with a conflict: got %v, errors %v", out.Clusters, errs)
+	}
+}

@@ -33,9 +33,25 @@ type Pruner struct {
 type pruneMemo struct {
 	routes   map[*Route]struct{}
 	clusters map[*Cluster]struct{}
+	// backends is what was made of the run's secrets and clusters.
+	backends *prunedBackends
 	// vhosts are the virtual hosts without TLS (whose check reads the
 	// secrets) that were valid on their own, with all their routes.
 	vhosts map[*VirtualHost]struct{}
+}
+
+// prunedBackends are the secrets and clusters one run was given (inSecrets,
+// inClusters), those it kept, their indexes and the errors of those it
+// did not. A run given the very same lists (same pointers, same order)
+// reuses them all: they are never written once made.
+type prunedBackends struct {
+	inSecrets    []*Secret
+	inClusters   []*Cluster
+	keptSecrets  []*Secret
+	keptClusters []*Cluster
+	secretByName map[string]*Secret
+	clusterNames map[string]bool
+	errs         []Error
 }
 
 // Prune is c.Prune(), through the memo.
@@ -58,7 +74,75 @@ func (p *Pruner) Prune(c *Config) []Error {
 
 func (c *Config) prune(prev, next *pruneMemo) []Error {
 	var errs []Error
+	var secretByName map[string]*Secret
+	var clusters map[string]bool
+	same := prev != nil && prev.backends != nil && slices.Equal(prev.backends.inSecrets, c.Secrets) && slices.Equal(prev.backends.inClusters, c.Clusters)
+	if same {
+		// The very secrets and clusters of the last run: what was
+		// made of them holds (their checks read nothing else).
+		b := prev.backends
+		c.Secrets, c.Clusters = slices.Clip(b.keptSecrets), slices.Clip(b.keptClusters)
+		secretByName, clusters = b.secretByName, b.clusterNames
+		errs = append(errs, b.errs...)
+		if next != nil {
+			next.backends, next.clusters = b, prev.clusters
+		}
+	} else {
+		b := &prunedBackends{inSecrets: c.Secrets, inClusters: c.Clusters}
+		errs, secretByName, clusters = c.pruneBackends(prev, next)
+		b.keptSecrets, b.keptClusters = c.Secrets, c.Clusters
+		b.secretByName, b.clusterNames, b.errs = secretByName, clusters, slices.Clip(errs)
+		if next != nil {
+			next.backends = b
+		}
+	}
 
+	names := map[string]bool{}
+	ports := map[string]string{}
+	keptListeners := c.Listeners[:0:0]
+	for _, l := range c.Listeners {
+		src := Source{}
+		if l.Source != nil {
+			src = *l.Source
+		}
+		msgs := validateListener(l)
+		key := fmt.Sprintf("%s:%d/%s", l.Address, l.Port, udpOrTCP(l.Protocol))
+		if names[l.Name] {
+			msgs = append(msgs, "duplicate listener name")
+		} else if other, ok := ports[key]; ok {
+			msgs = append(msgs, "address and port already used by listener "+other)
+		}
+		if len(msgs) > 0 {
+			errs = appendAll(errs, src, "listener "+l.Name, msgs)
+			errs = append(errs, listenerConflict(l, &Listener{Address: "(removed)"})...)
+			continue
+		}
+		if hmsgs := validateHTTPConnection(l); len(hmsgs) > 0 {
+			// Settings that cannot be served are dropped alone: the
+			// listener's routes still flow with the defaults.
+			errs = appendAll(errs, l.HTTPConnection.Source, "listener "+l.Name, hmsgs)
+			l.HTTPConnection = nil
+		}
+		if l.StatPrefix != "" {
+			if err := ValidateStatPrefix(l.StatPrefix); err != nil {
+				// Dropped alone, as above: statistics fall back to the
+				// listener's name.
+				errs = append(errs, Error{src, "listener " + l.Name, err.Error()})
+				l.StatPrefix = ""
+			}
+		}
+		names[l.Name] = true
+		ports[key] = l.Name
+		errs = append(errs, pruneListener(l, clusters, secretByName, same, prev, next)...)
+		keptListeners = append(keptListeners, l)
+	}
+	c.Listeners = keptListeners
+	return errs
+}
+
+// pruneBackends prunes c's secrets and clusters, and indexes those kept.
+func (c *Config) pruneBackends(prev, next *pruneMemo) ([]Error, map[string]*Secret, map[string]bool) {
+	var errs []Error
 	secrets := map[string]bool{}
 	secretByName := map[string]*Secret{}
 	keptSecrets := c.Secrets[:0:0]
@@ -103,51 +187,12 @@ func (c *Config) prune(prev, next *pruneMemo) []Error {
 		keptClusters = append(keptClusters, cl)
 	}
 	c.Clusters = keptClusters
-
-	names := map[string]bool{}
-	ports := map[string]string{}
-	keptListeners := c.Listeners[:0:0]
-	for _, l := range c.Listeners {
-		src := Source{}
-		if l.Source != nil {
-			src = *l.Source
-		}
-		msgs := validateListener(l)
-		key := fmt.Sprintf("%s:%d/%s", l.Address, l.Port, udpOrTCP(l.Protocol))
-		if names[l.Name] {
-			msgs = append(msgs, "duplicate listener name")
-		} else if other, ok := ports[key]; ok {
-			msgs = append(msgs, "address and port already used by listener "+other)
-		}
-		if len(msgs) > 0 {
-			errs = appendAll(errs, src, "listener "+l.Name, msgs)
-			errs = append(errs, listenerConflict(l, &Listener{Address: "(removed)"})...)
-			continue
-		}
-		if hmsgs := validateHTTPConnection(l); len(hmsgs) > 0 {
-			// Settings that cannot be served are dropped alone: the
-			// listener's routes still flow with the defaults.
-			errs = appendAll(errs, l.HTTPConnection.Source, "listener "+l.Name, hmsgs)
-			l.HTTPConnection = nil
-		}
-		if l.StatPrefix != "" {
-			if err := ValidateStatPrefix(l.StatPrefix); err != nil {
-				// Dropped alone, as above: statistics fall back to the
-				// listener's name.
-				errs = append(errs, Error{src, "listener " + l.Name, err.Error()})
-				l.StatPrefix = ""
-			}
-		}
-		names[l.Name] = true
-		ports[key] = l.Name
-		errs = append(errs, pruneListener(l, clusters, secretByName, prev, next)...)
-		keptListeners = append(keptListeners, l)
-	}
-	c.Listeners = keptListeners
-	return errs
+	return errs, secretByName, clusters
 }
 
-func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Secret, prev, next *pruneMemo) []Error {
+// sameClusters says clusters are the last run's (prunedBackends): a
+// virtual host valid then names only clusters that exist.
+func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Secret, sameClusters bool, prev, next *pruneMemo) []Error {
 	var errs []Error
 	hosts := make(map[string]string, len(l.VirtualHosts))
 	vhNames := make(map[string]bool, len(l.VirtualHosts))
@@ -186,7 +231,7 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			hosts[h] = vh.Name
 		}
 		vhNames[vh.Name] = true
-		if remembered && allClustersExist(vh.Routes, clusters) {
+		if remembered && (sameClusters || allClustersExist(vh.Routes, clusters)) {
 			// Valid on its own last run (so its routes too, and their
 			// names distinct), and every cluster it names is here.
 			next.addVirtualHost(vh)
