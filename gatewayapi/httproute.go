@@ -36,7 +36,7 @@ type routeState struct {
 	attachments []attachment
 	problems    problems
 
-	// key is kind/namespace/name.
+	// key is kind/namespace/name, set by translateRoute.
 	key string
 	// memo is the route's entry in this run's memo, nil when not
 	// remembered (see memo.go); memoOwned says this run made it. ports
@@ -121,17 +121,16 @@ func (t *translation) collectRoutes() {
 	}
 	var last *routeState
 	add := func(rs *routeState) {
-		key := rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
 		if seen != nil {
+			key := rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
 			if seen[key] {
 				return
 			}
 			seen[key] = true
-		} else if last != nil && last.key == key {
+		} else if last != nil && last.kind == rs.kind && last.meta.Namespace == rs.meta.Namespace && last.meta.Name == rs.meta.Name {
 			return
 		}
 		last = rs
-		rs.key = key
 		if !t.namesOurGateway(rs) {
 			if t.hasOurParents(rs) {
 				t.stale = append(t.stale, rs)

@@ -119,6 +119,8 @@ type policyView struct {
 // routeMemo is translateRules' result for one version of a route, with
 // what it read and registered, and its IR routes per listener port.
 type routeMemo struct {
+	// key is the route's key (routeState.key).
+	key string
 	uid types.UID
 	rv  string
 
@@ -256,13 +258,29 @@ func (t *translation) translateRoute(rs *routeState) {
 	}
 	var old *routeMemo
 	if t.prev != nil {
-		old = t.prev.routes[rs.key]
+		// Looked up with a key made in a buffer, and the remembered
+		// key taken: no key is made for an unchanged route.
+		var kb []byte
+		if t.scratch != nil {
+			kb = t.scratch.key[:0]
+		}
+		kb = append(append(append(append(append(kb, rs.kind...), '/'), rs.meta.Namespace...), '/'), rs.meta.Name...)
+		if t.scratch != nil {
+			t.scratch.key = kb
+		}
+		old = t.prev.routes[string(kb)]
+		if old != nil {
+			rs.key = old.key
+		}
 		if old != nil && old.uid == rs.meta.UID && old.rv == rs.meta.ResourceVersion && t.depsUnchanged(old.deps) {
 			t.restore(rs, old)
 			return
 		}
 	}
-	rec := &routeMemo{uid: rs.meta.UID, rv: rs.meta.ResourceVersion}
+	if rs.key == "" {
+		rs.key = rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
+	}
+	rec := &routeMemo{key: rs.key, uid: rs.meta.UID, rv: rs.meta.ResourceVersion}
 	// The route's result is made in its memo entry, which later runs
 	// share: nothing writes into it once this one is over.
 	rs.routeResult = &rec.routeResult
@@ -425,22 +443,34 @@ func (t *translation) listener(r listenerRef) *listenerState {
 // replay gives rs the remembered attachment a; false if a listener it
 // names is not found (then nothing was changed).
 func (t *translation) replay(rs *routeState, a *attachMemo) bool {
-	counted := make([]*listenerState, len(a.counted))
-	for i, r := range a.counted {
-		if counted[i] = t.listener(r); counted[i] == nil {
+	for _, r := range a.counted {
+		if t.listener(r) == nil {
 			return false
 		}
 	}
-	attachments := make([]attachment, len(a.attachments))
-	for i, at := range a.attachments {
+	// The attachments are put in the run's scratch when it has one:
+	// nothing keeps them after the run.
+	var slab []attachment
+	if t.scratch != nil {
+		slab = t.scratch.attachments
+	}
+	start := len(slab)
+	for _, at := range a.attachments {
 		l := t.listener(at.l)
 		if l == nil {
+			clear(slab[start:])
 			return false
 		}
-		attachments[i] = attachment{l: l, hostnames: at.hostnames}
+		slab = append(slab, attachment{l: l, hostnames: at.hostnames})
 	}
-	for _, l := range counted {
-		l.attached++
+	attachments := slab[start:len(slab):len(slab)]
+	if t.scratch != nil {
+		t.scratch.attachments = slab
+	} else if len(attachments) == 0 {
+		attachments = nil
+	}
+	for _, r := range a.counted {
+		t.listener(r).attached++
 	}
 	rs.attachments, rs.parents = attachments, a.parents
 	rs.problems = append(rs.problems, a.problems...)

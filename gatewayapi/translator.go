@@ -29,9 +29,41 @@ const ControllerName gatewayv1.GatewayController = "legate.dev/gateway-controlle
 type translator struct {
 	mu   sync.Mutex
 	memo *memo
-	// scratch is the buffer a run gathers its ObjectStatuses in (see
-	// statuses), taken by one run at a time.
-	scratch []translators.ObjectStatus
+	// scratch are the buffers of a run, taken by one run at a time.
+	scratch *scratch
+}
+
+// scratch are buffers and maps a run needs and leaves for the next,
+// rather than making them anew each time (at 10k routes, each is a
+// list or an index of 10k entries): nothing the run returns or
+// remembers refers to them, and they are cleared after use, so that
+// they hold nothing of the run alive.
+type scratch struct {
+	// objects gathers the ObjectStatuses (see statuses).
+	objects []translators.ObjectStatus
+	// clusters is translation.clusters; usedClusters emit's.
+	clusters     map[string]*ir.Cluster
+	usedClusters map[string]bool
+	// builds and at gather a port listener's virtual hosts.
+	builds []vhBuild
+	at     map[string]int
+	// attachments are where replayed attachments are put.
+	attachments []attachment
+	// key is where memo keys are made to be looked up.
+	key []byte
+}
+
+// done clears what the run left in sc.
+func (sc *scratch) done() {
+	clear(sc.objects)
+	sc.objects = sc.objects[:0]
+	clear(sc.clusters)
+	clear(sc.usedClusters)
+	clear(sc.builds)
+	sc.builds = sc.builds[:0]
+	clear(sc.at)
+	clear(sc.attachments)
+	sc.attachments = sc.attachments[:0]
 }
 
 // New returns the Gateway API translator. It may be shared: runs on
@@ -83,12 +115,16 @@ func (tr *translator) Translate(in *translators.Inputs, s translators.Settings) 
 // only withStatus.
 func (tr *translator) translate(in *translators.Inputs, s translators.Settings, withStatus bool) Result {
 	tr.mu.Lock()
-	prev, scratch := tr.memo, tr.scratch
+	prev, sc := tr.memo, tr.scratch
 	tr.scratch = nil
 	tr.mu.Unlock()
-	res, next, scratch := translateMemo(in, s, prev, scratch, withStatus)
+	if sc == nil {
+		// None left (the first run, or another run holds it).
+		sc = &scratch{}
+	}
+	res, next := translateMemo(in, s, prev, sc, withStatus)
 	tr.mu.Lock()
-	tr.memo, tr.scratch = next, scratch
+	tr.memo, tr.scratch = next, sc
 	tr.mu.Unlock()
 	return res
 }
@@ -110,36 +146,43 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 	return res
 }
 
-// translateMemo is translate remembering, with scratch, the buffer of the
-// ObjectStatuses, returned for the next run (cleared, so that it holds
-// nothing of this one alive).
-func translateMemo(in *translators.Inputs, s translators.Settings, prev *memo, scratch []translators.ObjectStatus, withStatus bool) (Result, *memo, []translators.ObjectStatus) {
-	t := newTranslation(in, s, prev)
-	t.scratch, t.useScratch = scratch, true
+// translateMemo is translate remembering, with sc's buffers.
+func translateMemo(in *translators.Inputs, s translators.Settings, prev *memo, sc *scratch, withStatus bool) (Result, *memo) {
+	if sc.clusters == nil {
+		nClusters := 0
+		if prev != nil {
+			nClusters = prev.clusters
+		}
+		sc.clusters = make(map[string]*ir.Cluster, nClusters)
+	}
+	t := newTranslation(in, s, prev, sc.clusters)
+	t.scratch = sc
 	res, next := t.run(prev, true, withStatus)
-	clear(t.scratch)
-	return res, next, t.scratch[:0]
+	sc.done()
+	return res, next
 }
 
 // translate translates in, reusing what prev remembers; with remember, it
 // returns what the next run may reuse.
 func translate(in *translators.Inputs, s translators.Settings, prev *memo, remember, withStatus bool) (Result, *memo) {
-	return newTranslation(in, s, prev).run(prev, remember, withStatus)
-}
-
-func newTranslation(in *translators.Inputs, s translators.Settings, prev *memo) *translation {
 	nClusters := 0
 	if prev != nil {
 		// Sized as last run's, not grown to it on every run.
 		nClusters = prev.clusters
 	}
+	return newTranslation(in, s, prev, make(map[string]*ir.Cluster, nClusters)).run(prev, remember, withStatus)
+}
+
+// newTranslation starts a translation of in, registering clusters in
+// clusters (empty).
+func newTranslation(in *translators.Inputs, s translators.Settings, prev *memo, clusters map[string]*ir.Cluster) *translation {
 	t := &translation{
 		in:           in,
 		s:            s,
 		controller:   gatewayv1.GatewayController(cmp.Or(s.GatewayController, string(ControllerName))),
 		classes:      map[string]*classState{},
 		gatewayByKey: map[string]*gatewayState{},
-		clusters:     make(map[string]*ir.Cluster, nClusters),
+		clusters:     clusters,
 		secrets:      map[string]*ir.Secret{},
 		grants:       newGrants(in.ReferenceGrants),
 	}
@@ -228,10 +271,8 @@ type translation struct {
 	// replayAttach says remembered attachments hold (attachWorld is as
 	// last run).
 	replayAttach bool
-	// scratch, with useScratch, is a buffer to gather the ObjectStatuses
-	// in (see statuses), grown when short.
-	scratch    []translators.ObjectStatus
-	useScratch bool
+	// scratch, when set, are buffers to use (see scratch).
+	scratch *scratch
 }
 
 // ListenerName names the IR listener of a Gateway's port.
@@ -247,7 +288,15 @@ func ListenerName(namespace, name string, port int32) string {
 // is the most specific one for the hostname (see the package doc).
 func (t *translation) emit() *ir.Config {
 	cfg := &ir.Config{}
-	usedClusters := make(map[string]bool, len(t.clusters))
+	var usedClusters map[string]bool
+	if t.scratch != nil && t.scratch.usedClusters != nil {
+		usedClusters = t.scratch.usedClusters
+	} else {
+		usedClusters = make(map[string]bool, len(t.clusters))
+		if t.scratch != nil {
+			t.scratch.usedClusters = usedClusters
+		}
+	}
 	usedSecrets := map[string]bool{}
 	gws := slices.Clone(t.gateways)
 	slices.SortFunc(gws, func(a, b *gatewayState) int { return cmp.Compare(a.key(), b.key()) })
@@ -355,8 +404,18 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 	if t.last != nil {
 		prevVH = t.last.vhosts[name]
 	}
-	builds := make([]vhBuild, 0, max(len(prevVH), len(ls)))
-	at := make(map[string]int, cap(builds))
+	var builds []vhBuild
+	var at map[string]int
+	if sc := t.scratch; sc != nil && sc.at != nil {
+		// Used by one port listener after another: cleared for this
+		// one.
+		clear(sc.builds)
+		clear(sc.at)
+		builds, at = sc.builds[:0], sc.at
+	} else {
+		builds = make([]vhBuild, 0, max(len(prevVH), len(ls)))
+		at = make(map[string]int, cap(builds))
+	}
 	vhost := func(h string, owner *listenerState) int {
 		i, ok := at[h]
 		if !ok {
@@ -402,6 +461,9 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 				}
 			}
 		}
+	}
+	if t.scratch != nil {
+		t.scratch.builds, t.scratch.at = builds, at
 	}
 	slices.SortFunc(builds, func(a, b vhBuild) int { return cmp.Compare(a.name, b.name) })
 	out.VirtualHosts = make([]*ir.VirtualHost, 0, len(builds))
@@ -491,8 +553,10 @@ func mostSpecific(ls []*listenerState, h string) *listenerState {
 func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectStatus) {
 	st := &Status{}
 	n := len(t.classOrder) + len(t.gateways) + len(t.routes) + len(t.stale) + len(t.l4Routes) + len(t.tlsPolicies)
-	objs := t.scratch[:0]
-	if !t.useScratch || cap(objs) < n {
+	var objs []translators.ObjectStatus
+	if t.scratch != nil && cap(t.scratch.objects) >= n {
+		objs = t.scratch.objects[:0]
+	} else {
 		objs = make([]translators.ObjectStatus, 0, n)
 	}
 	for _, cs := range t.classOrder {
@@ -629,10 +693,10 @@ func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectSt
 	if !withStatus {
 		st = nil
 	}
-	if !t.useScratch {
+	if t.scratch == nil {
 		return st, objs
 	}
-	t.scratch = objs
+	t.scratch.objects = objs
 	if t.last != nil && slices.EqualFunc(objs, t.last.objects, sameObjectStatus) {
 		return st, t.last.objects
 	}

@@ -194,8 +194,15 @@ func (c *Config) pruneBackends(prev, next *pruneMemo) ([]Error, map[string]*Secr
 // virtual host valid then names only clusters that exist.
 func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Secret, sameClusters bool, prev, next *pruneMemo) []Error {
 	var errs []Error
-	hosts := make(map[string]string, len(l.VirtualHosts))
-	vhNames := make(map[string]bool, len(l.VirtualHosts))
+	// Virtual hosts each serving its name alone, in strictly increasing
+	// order of names (as a Gateway listener's are), repeat no name nor
+	// hostname: then neither needs an index.
+	var hosts map[string]string
+	var vhNames map[string]bool
+	if !namedByHostname(l.VirtualHosts) {
+		hosts = make(map[string]string, len(l.VirtualHosts))
+		vhNames = make(map[string]bool, len(l.VirtualHosts))
+	}
 	// keptVH stays nil, and the list is kept as it is, until a virtual
 	// host is dropped or changed.
 	var keptVH []*VirtualHost
@@ -226,11 +233,13 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			}
 			continue
 		}
-		// With no problem, no hostname was served already.
-		for _, h := range vh.Hostnames {
-			hosts[h] = vh.Name
+		if hosts != nil {
+			// With no problem, no hostname was served already.
+			for _, h := range vh.Hostnames {
+				hosts[h] = vh.Name
+			}
+			vhNames[vh.Name] = true
 		}
-		vhNames[vh.Name] = true
 		if remembered && (sameClusters || allClustersExist(vh.Routes, clusters)) {
 			// Valid on its own last run (so its routes too, and their
 			// names distinct), and every cluster it names is here.
@@ -378,6 +387,17 @@ func (m *pruneMemo) addCluster(c *Cluster) {
 	if m != nil {
 		m.clusters[c] = struct{}{}
 	}
+}
+
+// namedByHostname reports whether every virtual host of vhs has one
+// hostname, its name, and their names strictly increase.
+func namedByHostname(vhs []*VirtualHost) bool {
+	for i, vh := range vhs {
+		if len(vh.Hostnames) != 1 || vh.Hostnames[0] != vh.Name || i > 0 && vhs[i-1].Name >= vh.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // allClustersExist is clustersExist for every route.

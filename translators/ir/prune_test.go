@@ -226,6 +226,19 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 		}
 		vhs = append(vhs, vh)
 	}
+	// Virtual hosts named by their one hostname, in order of names (as a
+	// Gateway listener's are): the Pruner indexes none of their names.
+	var named []*VirtualHost
+	for i, vh := range vhs {
+		cp := *vh
+		cp.Name = fmt.Sprintf("n%02d.example.com", i)
+		if i%9 == 4 {
+			cp.Name = "-bad.example.com"[:1] + cp.Name // not a hostname
+		}
+		cp.Hostnames = []string{cp.Name}
+		named = append(named, &cp)
+	}
+	slices.SortFunc(named, func(a, b *VirtualHost) int { return strings.Compare(a.Name, b.Name) })
 	draw := func(seed uint64) *Config {
 		rnd := rand.New(rand.NewPCG(seed, 3))
 		// The secrets and clusters change every third run only (the
@@ -246,7 +259,11 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 				proto = ProtocolHTTPS
 			}
 			lis := &Listener{Name: fmt.Sprintf("l%d", l), Address: "0.0.0.0", Port: uint32(8000 + l), Protocol: proto}
-			for _, vh := range vhs {
+			from := vhs
+			if l == 1 {
+				from = named
+			}
+			for _, vh := range from {
 				if rnd.IntN(3) == 0 {
 					lis.VirtualHosts = append(lis.VirtualHosts, vh)
 				}
@@ -255,8 +272,9 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 		}
 		return c
 	}
-	before := make([][]*Route, len(vhs))
-	for i, vh := range vhs {
+	all := append(slices.Clone(vhs), named...)
+	before := make([][]*Route, len(all))
+	for i, vh := range all {
 		before[i] = slices.Clone(vh.Routes)
 	}
 	var p Pruner
@@ -273,7 +291,7 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("config %d: the Pruner left a different Config than Prune", seed)
 		}
-		for i, vh := range vhs {
+		for i, vh := range all {
 			if !slices.Equal(vh.Routes, before[i]) {
 				t.Fatalf("config %d: virtual host %s was written into", seed, vh.Name)
 			}
