@@ -55,6 +55,18 @@ type StatusWriter struct {
 	// events remembers which problems were already announced, so an
 	// unchanged problem is not re-announced on every snapshot.
 	events map[translators.ObjectRef][]translators.Problem
+	// confirmed remembers, per object, the status last found written (or
+	// written) and the object's resourceVersion then: while neither
+	// changed there is nothing to compare, merge or write. Every snapshot
+	// hands the writer every object's status, and working out each one's
+	// patch again cost megabytes of garbage per snapshot at 10k routes.
+	confirmed map[translators.ObjectRef]confirmedStatus
+}
+
+// confirmedStatus is a status known to be an object's at a version.
+type confirmedStatus struct {
+	resourceVersion string
+	status          translators.ObjectStatus
 }
 
 // NewStatusWriter makes a writer that writes to the API server directly,
@@ -123,11 +135,17 @@ func (w *StatusWriter) write(ctx context.Context) {
 			w.log.Warn("writing status", "object", st.Object.String(), "err", err)
 		}
 	}
-	// Forget the announced problems of objects that are gone, so the
-	// record does not grow with every object ever deleted.
+	// Forget the announced problems and confirmed statuses of objects
+	// that are gone, so the records do not grow with every object ever
+	// deleted.
 	for ref := range w.events {
 		if !present[ref] {
 			delete(w.events, ref)
+		}
+	}
+	for ref := range w.confirmed {
+		if !present[ref] {
+			delete(w.confirmed, ref)
 		}
 	}
 }
@@ -157,6 +175,14 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 		err = w.client.Get(ctx, key, obj)
 	}
 	if err == nil {
+		// The same status as last time, on the same version of the
+		// object: what was found right then is right now.
+		// (reflect.DeepEqual is quick on statuses that share their
+		// lists, as unchanged objects' do.)
+		if c, ok := w.confirmed[st.Object]; ok && c.resourceVersion == obj.GetResourceVersion() &&
+			reflect.DeepEqual(c.status, st) {
+			return nil
+		}
 		base := shallowCopy(obj)
 		if mutate(obj) {
 			obj = obj.DeepCopyObject().(client.Object)
@@ -170,6 +196,10 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 		return fmt.Errorf("%s status: %w", st.Object.Kind, err)
 	}
 	w.announce(obj, st)
+	if w.confirmed == nil {
+		w.confirmed = map[translators.ObjectRef]confirmedStatus{}
+	}
+	w.confirmed[st.Object] = confirmedStatus{resourceVersion: obj.GetResourceVersion(), status: st}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/legateproxy/legate/translators"
@@ -86,5 +87,77 @@ func TestStatusWriterLeavesCachedObjectsAlone(t *testing.T) {
 	if got.Status.Parents[0].ControllerName != other.ControllerName || got.Status.Parents[1].ControllerName != ours ||
 		got.Status.Parents[1].ParentRef.Name != "bench" {
 		t.Errorf("status parents written: %+v", got.Status.Parents)
+	}
+}
+
+// The writer remembers what it found written, and skips an object whose
+// status and resourceVersion are both what they were; but a status
+// someone else overwrote (a new resourceVersion) is written again, and so
+// is a new status for an unchanged object.
+func TestStatusWriterRewritesWhatChangedSinceItLooked(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := gatewayv1.Install(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Generation: 1}}
+	patches := 0
+	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(route).
+		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
+		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			patches++
+			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+		}}).Build()
+	w := &StatusWriter{
+		client: api, cached: api, owner: client.FieldOwner("test"),
+		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
+	}
+	ref := translators.ObjectRef{Kind: "HTTPRoute", Namespace: "default", Name: "web"}
+	status := func(parent string) []translators.ObjectStatus {
+		return []translators.ObjectStatus{{Object: ref, RouteController: ours, RouteParents: []gatewayv1.RouteParentStatus{{
+			ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(parent)}, ControllerName: ours,
+			Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 1}},
+		}}}}
+	}
+	parents := func() []string {
+		got := &gatewayv1.HTTPRoute{}
+		if err := api.Get(context.Background(), client.ObjectKeyFromObject(route), got); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range got.Status.Parents {
+			out = append(out, string(p.ParentRef.Name))
+		}
+		return out
+	}
+	pass := func(st []translators.ObjectStatus) {
+		w.Update(st)
+		w.write(context.Background())
+	}
+
+	pass(status("gw-a"))
+	pass(status("gw-a"))
+	if patches != 1 || !reflect.DeepEqual(parents(), []string{"gw-a"}) {
+		t.Fatalf("two passes of one status: %d patches, parents %v; want 1 patch, [gw-a]", patches, parents())
+	}
+	// Someone else empties the status: the object's resourceVersion
+	// moves, and the next pass writes Legate's entry back.
+	clobbered := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKeyFromObject(route), clobbered); err != nil {
+		t.Fatal(err)
+	}
+	clobbered.Status.Parents = nil
+	if err := api.Status().Update(context.Background(), clobbered); err != nil {
+		t.Fatal(err)
+	}
+	pass(status("gw-a"))
+	if !reflect.DeepEqual(parents(), []string{"gw-a"}) {
+		t.Fatalf("after someone emptied the status: parents %v, want [gw-a] written again", parents())
+	}
+	// A new status on the same version of the object is written.
+	pass(status("gw-b"))
+	if !reflect.DeepEqual(parents(), []string{"gw-b"}) {
+		t.Fatalf("a new status: parents %v, want [gw-b]", parents())
 	}
 }
