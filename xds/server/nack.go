@@ -38,8 +38,8 @@ import (
 // client's state whether or not the client accepts it, so a NACK produces no
 // new response until a resource's content changes.
 type guardedCache struct {
-	inner cachev3.SnapshotCache
-	srv   *Server
+	caches *typeCaches
+	srv    *Server
 }
 
 var _ cachev3.Cache = (*guardedCache)(nil)
@@ -53,17 +53,17 @@ func (g *guardedCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscriptio
 			req = held
 		}
 	}
-	return g.inner.CreateWatch(req, sub, out)
+	return g.caches.forType(req.GetTypeUrl()).CreateWatch(req, sub, out)
 }
 
 func (g *guardedCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, out chan cachev3.DeltaResponse) (func(), error) {
 	g.srv.followDefault(g.srv.groupOf(req.GetNode()))
-	return g.inner.CreateDeltaWatch(req, sub, out)
+	return g.caches.forType(req.GetTypeUrl()).CreateDeltaWatch(req, sub, out)
 }
 
 func (g *guardedCache) Fetch(ctx context.Context, req *cachev3.Request) (cachev3.Response, error) {
 	g.srv.followDefault(g.srv.groupOf(req.GetNode()))
-	return g.inner.Fetch(ctx, req)
+	return g.caches.forType(req.GetTypeUrl()).Fetch(ctx, req)
 }
 
 // sentVersion is the version of the last state-of-the-world response sent

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -312,13 +311,15 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 
 	// The snapshot is stored by the cache before it answers open watches, so
 	// even if that fails the group is published: record it, then report.
+	// Only the caches of the types that changed answer their watches.
+	typeChanged := func(typeURL string) bool { return prev == nil || prev.versions[typeURL] != versions[typeURL] }
 	var errs []error
-	if err := s.cache.SetSnapshot(context.Background(), group, snap); err != nil {
+	if err := s.caches.set(group, snap, typeChanged); err != nil {
 		errs = append(errs, fmt.Errorf("group %q: %w", group, err))
 	}
 	if group == s.defaultGroup {
 		for _, f := range slices.Sorted(maps.Keys(s.followers)) {
-			if err := s.cache.SetSnapshot(context.Background(), f, snap); err != nil {
+			if err := s.caches.set(f, snap, typeChanged); err != nil {
 				errs = append(errs, fmt.Errorf("group %q (following %q): %w", f, group, err))
 			}
 		}
@@ -350,7 +351,7 @@ func (s *Server) followDefault(group string) {
 	if def := s.groups[s.defaultGroup]; def != nil {
 		// The same snapshot object is shared between groups: the cache only
 		// mutates it (its delta version map) under its own global lock.
-		if err := s.cache.SetSnapshot(context.Background(), group, def.snapshot); err != nil {
+		if err := s.caches.set(group, def.snapshot, everyType); err != nil {
 			s.log.Error("serving the default snapshot to a new group", "group", group, "error", err)
 		}
 	}

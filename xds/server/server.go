@@ -76,10 +76,10 @@ type Server struct {
 	stopTimeout  time.Duration
 	metrics      *metrics
 
-	// cache is go-control-plane's snapshot cache, keyed by group; guarded
-	// wraps it with the NACK guard and the default-group fallback and is
-	// what the gRPC handlers talk to.
-	cache   cachev3.SnapshotCache
+	// caches are go-control-plane's snapshot caches, keyed by group;
+	// guarded wraps them with the NACK guard and the default-group
+	// fallback and is what the gRPC handlers talk to.
+	caches  *typeCaches
 	guarded *guardedCache
 
 	// mu guards groups and followers.
@@ -133,10 +133,65 @@ func New(opts Options) *Server {
 	// Non-ADS mode on purpose: in ADS mode the cache leaves unanswered any
 	// request that does not name every resource of the type, and gRPC
 	// clients name only the clusters of the virtual host they use.
-	s.cache = cachev3.NewSnapshotCache(false, groupHash{defaultGroup: s.defaultGroup}, cacheLogger{s.log})
-	s.guarded = &guardedCache{inner: s.cache, srv: s}
+	s.caches = newTypeCaches(func() cachev3.SnapshotCache {
+		return cachev3.NewSnapshotCache(false, groupHash{defaultGroup: s.defaultGroup}, cacheLogger{s.log})
+	})
+	s.guarded = &guardedCache{caches: s.caches, srv: s}
 	return s
 }
+
+// typeCaches are one snapshot cache per resource type, and one for any
+// other type a client may ask for.
+//
+// A snapshot cache answers every open watch of a group whenever the
+// group's snapshot is set, and for a delta watch that means comparing
+// every resource the client subscribed to: at 10k clusters, each publish
+// walked 10k clusters and 10k load assignments per Envoy even when only a
+// route changed. With a cache per type, a publish sets the snapshot only
+// in the caches of the types that changed, and only their watches are
+// looked at.
+type typeCaches struct {
+	byType map[string]cachev3.SnapshotCache
+	other  cachev3.SnapshotCache
+}
+
+func newTypeCaches(newCache func() cachev3.SnapshotCache) *typeCaches {
+	c := &typeCaches{byType: map[string]cachev3.SnapshotCache{}, other: newCache()}
+	for _, typeURL := range TypeURLs {
+		c.byType[typeURL] = newCache()
+	}
+	return c
+}
+
+// forType is the cache watches of typeURL go to.
+func (c *typeCaches) forType(typeURL string) cachev3.SnapshotCache {
+	if sc := c.byType[typeURL]; sc != nil {
+		return sc
+	}
+	return c.other
+}
+
+// set makes snap the group's snapshot in the caches of the types changed
+// reports (in TypeURLs order: clusters and endpoints before the listeners
+// and routes that use them), and in the cache of other types.
+func (c *typeCaches) set(group string, snap cachev3.ResourceSnapshot, changed func(typeURL string) bool) error {
+	var errs []error
+	for _, typeURL := range TypeURLs {
+		if !changed(typeURL) {
+			continue
+		}
+		if err := c.byType[typeURL].SetSnapshot(context.Background(), group, snap); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", shortType(typeURL), err))
+		}
+	}
+	if err := c.other.SetSnapshot(context.Background(), group, snap); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// everyType is set's changed for a group that had no snapshot.
+func everyType(string) bool { return true }
 
 // groupHash keys the snapshot cache by node.cluster, the node's group.
 // Nodes without one belong to the default group. A group that has no
