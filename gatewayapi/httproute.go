@@ -116,10 +116,12 @@ func (t *translation) collectRoutes() {
 	// them over, duplicates are neighbours, and no set of every route's
 	// key is needed.
 	var seen map[string]bool
-	if !sortedByName(t.in.HTTPRoutes) || !sortedByName(t.in.GRPCRoutes) {
+	if !sortedByName(t.in.HTTPRoutes, func(r *gatewayv1.HTTPRoute) *metav1.ObjectMeta { return &r.ObjectMeta }) ||
+		!sortedByName(t.in.GRPCRoutes, func(r *gatewayv1.GRPCRoute) *metav1.ObjectMeta { return &r.ObjectMeta }) {
 		seen = map[string]bool{}
 	}
 	var last *routeState
+	t.routes = make([]*routeState, 0, len(t.in.HTTPRoutes)+len(t.in.GRPCRoutes))
 	add := func(rs *routeState) {
 		if seen != nil {
 			key := rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
@@ -149,11 +151,16 @@ func (t *translation) collectRoutes() {
 			add(&routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, grpc: r, routeResult: &untranslated})
 		}
 	}
-	slices.SortStableFunc(t.routes, func(a, b *routeState) int {
+	oldestFirst := func(a, b *routeState) int {
 		return cmp.Or(a.meta.CreationTimestamp.Compare(b.meta.CreationTimestamp.Time),
 			cmp.Compare(a.meta.Namespace, b.meta.Namespace), cmp.Compare(a.meta.Name, b.meta.Name),
 			cmp.Compare(a.kind, b.kind))
-	})
+	}
+	// Mostly in order already (routes created together, listed by
+	// name): checked in one pass before any sort.
+	if !slices.IsSortedFunc(t.routes, oldestFirst) {
+		slices.SortStableFunc(t.routes, oldestFirst)
+	}
 	for _, rs := range t.routes {
 		t.translateRoute(rs)
 		t.attachRoute(rs)
@@ -161,13 +168,12 @@ func (t *translation) collectRoutes() {
 }
 
 // sortedByName reports whether objs are sorted by namespace and name.
-func sortedByName[T interface {
-	GetNamespace() string
-	GetName() string
-}](objs []T) bool {
+// (The fields are read, not the methods of client.Object: this runs on
+// every route of every run.)
+func sortedByName[T any](objs []T, meta func(T) *metav1.ObjectMeta) bool {
 	for i := 1; i < len(objs); i++ {
-		a, b := objs[i-1], objs[i]
-		if cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName())) > 0 {
+		a, b := meta(objs[i-1]), meta(objs[i])
+		if a.Namespace > b.Namespace || a.Namespace == b.Namespace && a.Name > b.Name {
 			return false
 		}
 	}

@@ -65,8 +65,10 @@ type memo struct {
 	// vhosts are the virtual hosts of each port listener by its name,
 	// sorted by name (see vhBuild).
 	vhosts map[string][]*ir.VirtualHost
-	// clusters is how many clusters the run registered.
-	clusters int
+	// clusters is how many clusters the run registered, clusterNames
+	// their names, sorted.
+	clusters     int
+	clusterNames []string
 	// objects are the ObjectStatuses the run returned (see statuses).
 	objects []translators.ObjectStatus
 }

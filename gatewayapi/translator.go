@@ -358,7 +358,7 @@ func (t *translation) emit() *ir.Config {
 			cfg.Listeners = append(cfg.Listeners, l)
 		}
 	}
-	for _, n := range sortedKeys(t.clusters) {
+	for _, n := range t.clusterNames() {
 		if usedClusters[n] {
 			cl := t.clusters[n]
 			cfg.Clusters = append(cfg.Clusters, cl)
@@ -730,6 +730,29 @@ func sameSlice[T any](a, b []T, eq func(a, b []T) bool) bool {
 }
 
 func deepEqual[T any](a, b []T) bool { return reflect.DeepEqual(a, b) }
+
+// clusterNames are the names of the clusters registered, sorted: the
+// last run's list when it holds the same names (as after most edits),
+// else a new one. It is remembered for the next run.
+func (t *translation) clusterNames() []string {
+	var names []string
+	if t.last != nil && len(t.last.clusterNames) == len(t.clusters) {
+		names = t.last.clusterNames
+		for _, n := range names {
+			if _, ok := t.clusters[n]; !ok {
+				names = nil
+				break
+			}
+		}
+	}
+	if names == nil {
+		names = sortedKeys(t.clusters)
+	}
+	if t.next != nil {
+		t.next.clusterNames = names
+	}
+	return names
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
