@@ -121,7 +121,27 @@ func (t *translation) collectRoutes() {
 		seen = map[string]bool{}
 	}
 	var last *routeState
-	t.routes = make([]*routeState, 0, len(t.in.HTTPRoutes)+len(t.in.GRPCRoutes))
+	n := len(t.in.HTTPRoutes) + len(t.in.GRPCRoutes)
+	t.routes = make([]*routeState, 0, n)
+	// The states live in the run's scratch when it has one: nothing
+	// refers to a route's state once the run is over, and making 10k of
+	// them anew was the largest allocation of a run. The slab is never
+	// grown while in use (its pointers are the states).
+	var slab []routeState
+	if sc := t.scratch; sc != nil {
+		if cap(sc.states) < n {
+			sc.states = make([]routeState, 0, n)
+		}
+		slab = sc.states[:0]
+		defer func() { sc.states = slab }()
+	}
+	state := func(v routeState) *routeState {
+		if len(slab) < cap(slab) {
+			slab = append(slab, v)
+			return &slab[len(slab)-1]
+		}
+		return &v
+	}
 	add := func(rs *routeState) {
 		if seen != nil {
 			key := rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
@@ -143,12 +163,12 @@ func (t *translation) collectRoutes() {
 	}
 	for _, r := range t.in.HTTPRoutes {
 		if r != nil {
-			add(&routeState{kind: "HTTPRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, route: r, routeResult: &untranslated})
+			add(state(routeState{kind: "HTTPRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, route: r, routeResult: &untranslated}))
 		}
 	}
 	for _, r := range t.in.GRPCRoutes {
 		if r != nil {
-			add(&routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, grpc: r, routeResult: &untranslated})
+			add(state(routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, grpc: r, routeResult: &untranslated}))
 		}
 	}
 	oldestFirst := func(a, b *routeState) int {

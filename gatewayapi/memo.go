@@ -519,11 +519,15 @@ func (t *translation) depsUnchanged(deps []string) bool {
 	return true
 }
 
-// routesFor returns rs's IR routes for a listener of port: the
-// remembered ones when there are.
+// routesFor returns rs's IR routes for a listener of port, sorted
+// (ir.SortRoutes): the remembered ones when there are. (A virtual host's
+// routes are sorted stably, so sorting each route's own first changes
+// nothing but spares sorting a virtual host of one route.)
 func (t *translation) routesFor(rs *routeState, port uint32) []*ir.Route {
 	if rs.memo == nil {
-		return rs.irRoutes(port)
+		out := rs.irRoutes(port)
+		ir.SortRoutes(out)
+		return out
 	}
 	for _, p := range rs.ports {
 		if p.port == port {
@@ -531,6 +535,7 @@ func (t *translation) routesFor(rs *routeState, port uint32) []*ir.Route {
 		}
 	}
 	out := rs.irRoutes(port)
+	ir.SortRoutes(out)
 	rs.ports, rs.portsAdded = append(rs.ports, portRoutes{port: port, routes: out}), true
 	return out
 }

@@ -51,6 +51,8 @@ type scratch struct {
 	attachments []attachment
 	// key is where memo keys are made to be looked up.
 	key []byte
+	// states are the routes' states (see collectRoutes).
+	states []routeState
 }
 
 // done clears what the run left in sc.
@@ -64,6 +66,8 @@ func (sc *scratch) done() {
 	clear(sc.at)
 	clear(sc.attachments)
 	sc.attachments = sc.attachments[:0]
+	clear(sc.states)
+	sc.states = sc.states[:0]
 }
 
 // New returns the Gateway API translator. It may be shared: runs on
@@ -452,6 +456,7 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 				added = append(added, i)
 				b := &builds[i]
 				routes := t.routesFor(rs, uint32(port))
+				b.contributors++
 				if b.routes == nil {
 					// The route's own list, shared until a second
 					// route's are added (clipped: the append copies).
@@ -468,9 +473,10 @@ func (t *translation) portListener(gs *gatewayState, port int32, ls []*listenerS
 	slices.SortFunc(builds, func(a, b vhBuild) int { return cmp.Compare(a.name, b.name) })
 	out.VirtualHosts = make([]*ir.VirtualHost, 0, len(builds))
 	var scratch []*ir.Route
+	at0 := 0
 	for i := range builds {
 		var vh *ir.VirtualHost
-		vh, scratch = builds[i].virtualHost(prevVH, scratch)
+		vh, scratch, at0 = builds[i].virtualHost(prevVH, at0, scratch)
 		out.VirtualHosts = append(out.VirtualHosts, vh)
 	}
 	if t.next != nil {
@@ -489,6 +495,8 @@ type vhBuild struct {
 	name   string
 	owner  *listenerState
 	routes []*ir.Route
+	// contributors counts the routes whose IR routes are in routes.
+	contributors int
 }
 
 // virtualHost makes the virtual host b describes, its routes sorted
@@ -499,20 +507,30 @@ type vhBuild struct {
 // instead of a new one: an unchanged virtual host is then the same
 // pointer run after run, which Merge, Prune and the xDS stages reuse
 // what they made of; nobody writes into a virtual host once returned.
-// scratch is a buffer to sort in, returned for the next call.
-func (b *vhBuild) virtualHost(prev []*ir.VirtualHost, scratch []*ir.Route) (*ir.VirtualHost, []*ir.Route) {
-	scratch = append(scratch[:0], b.routes...)
-	ir.SortRoutes(scratch)
+// scratch is a buffer to sort in, returned for the next call. Virtual
+// hosts are made in order of names: from is where in prev to look from,
+// and the place to look from for the next name is returned.
+func (b *vhBuild) virtualHost(prev []*ir.VirtualHost, from int, scratch []*ir.Route) (*ir.VirtualHost, []*ir.Route, int) {
+	routes := b.routes
+	if b.contributors > 1 {
+		// One route's routes are sorted already (routesFor).
+		scratch = append(scratch[:0], b.routes...)
+		ir.SortRoutes(scratch)
+		routes = scratch
+	}
 	var secrets []string
 	if b.owner.tls != nil {
 		secrets = b.owner.tls.SecretNames
 	}
-	if i, ok := slices.BinarySearchFunc(prev, b.name, func(vh *ir.VirtualHost, n string) int { return cmp.Compare(vh.Name, n) }); ok {
-		old := prev[i]
+	for from < len(prev) && prev[from].Name < b.name {
+		from++
+	}
+	if from < len(prev) && prev[from].Name == b.name {
+		old := prev[from]
 		if len(old.Hostnames) == 1 && old.Hostnames[0] == b.name && old.Group == string(b.owner.spec.Name) &&
 			(old.TLS == nil) == (b.owner.tls == nil) && (old.TLS == nil || slices.Equal(old.TLS.SecretNames, secrets)) &&
-			slices.Equal(old.Routes, scratch) {
-			return old, scratch
+			slices.Equal(old.Routes, routes) {
+			return old, scratch, from
 		}
 	}
 	// The virtual hosts of one Gateway listener are one group: a
@@ -522,10 +540,10 @@ func (b *vhBuild) virtualHost(prev []*ir.VirtualHost, scratch []*ir.Route) (*ir.
 	if b.owner.tls != nil {
 		vh.TLS = &ir.TLSConfig{SecretNames: slices.Clone(secrets)}
 	}
-	if len(scratch) > 0 {
-		vh.Routes = slices.Clone(scratch)
+	if len(routes) > 0 {
+		vh.Routes = slices.Clone(routes)
 	}
-	return vh, scratch
+	return vh, scratch, from
 }
 
 // mostSpecific returns the listener of ls whose hostname matches h most
