@@ -136,11 +136,15 @@ func (t *translation) collectRoutes() {
 		defer func() { sc.states = slab }()
 	}
 	state := func(v routeState) *routeState {
+		var rs *routeState
 		if len(slab) < cap(slab) {
-			slab = append(slab, v)
-			return &slab[len(slab)-1]
+			slab = slab[:len(slab)+1]
+			rs = &slab[len(slab)-1]
+		} else {
+			rs = new(routeState)
 		}
-		return &v
+		*rs = v
+		return rs
 	}
 	add := func(rs *routeState) {
 		if seen != nil {
