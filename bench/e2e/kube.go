@@ -342,6 +342,11 @@ func measureKube(c config, r *result) error {
 	}
 	time.Sleep(time.Second)
 	r.edsOther = others(before, ac.Counts(), resource.EndpointType)
+	// Memory after the edits: the heap grew to its goal between
+	// collections, and the pages it touched count until returned.
+	if rss, err := procRSS(cmd.Process.Pid); err == nil {
+		r.rssAfter = rss
+	}
 	return nil
 }
 

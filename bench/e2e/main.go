@@ -81,6 +81,8 @@ type result struct {
 	routeOther    map[string]int // responses other than RDS during route edits
 	edsOther      map[string]int // responses other than EDS during EDS edits
 	rss, heap     int64
+	// rssAfter is serve's RSS after the edit series.
+	rssAfter int64
 	allocsOfRoute float64
 	notes         []string
 	// info are facts about the run printed with the notes that, unlike
@@ -348,6 +350,11 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		return err
 	}
 	r.edsOther = others(before, client.Counts(), resource.EndpointType)
+	// Memory after the edits: the heap grew to its goal between
+	// collections, and the pages it touched count until returned.
+	if rss, err := procRSS(cmd.Process.Pid); err == nil {
+		r.rssAfter = rss
+	}
 	return nil
 }
 

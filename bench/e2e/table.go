@@ -13,13 +13,13 @@ import (
 
 func printTable(w io.Writer, c config, rs []*result) {
 	fmt.Fprintf(w, "translate: median of %d runs; edits: up to %d per series (within %s), latency from the file rename (file provider) or the API request (kube rows: Kubernetes provider, envtest) to the response arriving at the ADS client (%s)\n\n", c.runs, c.edits, c.budget, clientKind())
-	fmt.Fprintln(w, "| shape | N | translate wall | translate peak RSS | serve start → full config | route edit → RDS push p50 / p99 (n) | other types pushed on route edits | EndpointSlice edit → EDS push p50 / p99 (n) | LDS/RDS/CDS pushed on EDS edits | serve RSS | serve Go live heap | allocs/route |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| shape | N | translate wall | translate peak RSS | serve start → full config | route edit → RDS push p50 / p99 (n) | other types pushed on route edits | EndpointSlice edit → EDS push p50 / p99 (n) | LDS/RDS/CDS pushed on EDS edits | serve RSS | serve Go live heap | serve RSS after edits | allocs/route |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.label(), sizeName(r.n), dur(r.translateWall), mib(r.translateRSS), dur(r.startup),
 			series(r.route), typeCounts(r.routeOther, r.route), series(r.eds), typeCounts(r.edsOther, r.eds),
-			mib(r.rss), mib(r.heap), allocs(r.allocsOfRoute))
+			mib(r.rss), mib(r.heap), mib(r.rssAfter), allocs(r.allocsOfRoute))
 	}
 	// Growth: the ratio of each figure between consecutive sizes of a shape.
 	var ratios []string
