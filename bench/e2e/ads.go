@@ -98,11 +98,23 @@ func openStream[S any](addr string, open func(discoveryv3.AggregatedDiscoverySer
 	return conn, stream, cancel, nil
 }
 
+// Envoy's default HTTP/2 initial windows (Http2ProtocolOptions
+// initial_stream_window_size and initial_connection_window_size).
+const (
+	envoyStreamWindow = 16 << 20
+	envoyConnWindow   = 24 << 20
+)
+
 // dialConn is the gRPC connection of either client.
 func dialConn(addr string) (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// A 50k-route configuration is far above gRPC's 4 MiB default.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)),
+		// HTTP/2 flow-control windows as Envoy's defaults (16 MiB per
+		// stream, 24 MiB per connection), rather than gRPC's 64 KiB that
+		// grow with use: a 5 MB route table is then sent without waiting
+		// for window updates, as it is to Envoy.
+		grpc.WithInitialWindowSize(envoyStreamWindow), grpc.WithInitialConnWindowSize(envoyConnWindow))
 	if err != nil {
 		return nil, fmt.Errorf("dialing %s: %w", addr, err)
 	}
