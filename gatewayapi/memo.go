@@ -430,11 +430,16 @@ func refOf(l *listenerState) listenerRef {
 	return listenerRef{gateway: l.gw.key(), index: l.index}
 }
 
-// listener finds a listener of this run by reference.
+// listener finds a listener of this run by reference. The last one
+// found is kept: most routes name the one listener the last did.
 func (t *translation) listener(r listenerRef) *listenerState {
+	if l := t.lastListener; l != nil && t.lastRef == r {
+		return l
+	}
 	if gs := t.gatewayByKey[r.gateway]; gs != nil {
 		for _, l := range gs.listeners {
 			if l.index == r.index {
+				t.lastRef, t.lastListener = r, l
 				return l
 			}
 		}

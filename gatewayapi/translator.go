@@ -277,6 +277,10 @@ type translation struct {
 	replayAttach bool
 	// scratch, when set, are buffers to use (see scratch).
 	scratch *scratch
+	// lastRef and lastListener are the last listener found by reference
+	// (see listener).
+	lastRef      listenerRef
+	lastListener *listenerState
 }
 
 // ListenerName names the IR listener of a Gateway's port.
