@@ -36,8 +36,11 @@ type pruneMemo struct {
 	// backends is what was made of the run's secrets and clusters.
 	backends *prunedBackends
 	// vhosts are the virtual hosts without TLS (whose check reads the
-	// secrets) that were valid on their own, with all their routes.
-	vhosts map[*VirtualHost]struct{}
+	// secrets) that were valid on their own, with all their routes;
+	// vhLists the same, by listener, of listeners whose virtual hosts
+	// are in order of names (see pruneListener).
+	vhosts  map[*VirtualHost]struct{}
+	vhLists map[string][]*VirtualHost
 }
 
 // prunedBackends are the secrets and clusters one run was given (inSecrets,
@@ -199,15 +202,48 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 	// hostname: then neither needs an index.
 	var hosts map[string]string
 	var vhNames map[string]bool
-	if !namedByHostname(l.VirtualHosts) {
+	named := namedByHostname(l.VirtualHosts)
+	if !named {
 		hosts = make(map[string]string, len(l.VirtualHosts))
 		vhNames = make(map[string]bool, len(l.VirtualHosts))
 	}
+	// The valid virtual hosts of such a listener are remembered as a
+	// list in order of names, walked beside this run's (no index of
+	// pointers); other listeners' in the memo's set.
+	var vl *vhList
+	if named && next != nil {
+		vl = &vhList{}
+		if prev != nil {
+			vl.prev = prev.vhLists[l.Name]
+		}
+	}
+	remember := func(vh *VirtualHost) {
+		if vl != nil {
+			if vh.TLS == nil {
+				vl.valid = append(vl.valid, vh)
+			}
+			return
+		}
+		next.addVirtualHost(vh)
+	}
+	defer func() {
+		if vl != nil {
+			if next.vhLists == nil {
+				next.vhLists = map[string][]*VirtualHost{}
+			}
+			next.vhLists[l.Name] = vl.valid
+		}
+	}()
 	// keptVH stays nil, and the list is kept as it is, until a virtual
 	// host is dropped or changed.
 	var keptVH []*VirtualHost
 	for i, vh := range l.VirtualHosts {
-		remembered := prev.hasVirtualHost(vh)
+		var remembered bool
+		if vl != nil {
+			remembered = vl.has(vh)
+		} else {
+			remembered = prev.hasVirtualHost(vh)
+		}
 		var msgs []string
 		if !remembered {
 			msgs = validateVirtualHost(vh, l.Protocol, secrets)
@@ -243,7 +279,7 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 		if remembered && (sameClusters || allClustersExist(vh.Routes, clusters)) {
 			// Valid on its own last run (so its routes too, and their
 			// names distinct), and every cluster it names is here.
-			next.addVirtualHost(vh)
+			remember(vh)
 			if len(vh.Routes) > 16 {
 				// Should a large virtual host change, its routes are
 				// found unchanged one by one; a small one's few
@@ -300,7 +336,7 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 			cp.Routes = keptRoutes
 			vh = &cp
 		} else if vh.TLS == nil {
-			next.addVirtualHost(vh)
+			remember(vh)
 		}
 		if keptVH == nil && vh != l.VirtualHosts[i] {
 			keptVH = append(make([]*VirtualHost, 0, len(l.VirtualHosts)), l.VirtualHosts[:i]...)
@@ -367,6 +403,26 @@ func (m *pruneMemo) hasCluster(c *Cluster) bool {
 	}
 	_, ok := m.clusters[c]
 	return ok
+}
+
+// vhList is the memo of the virtual hosts of a listener in strictly
+// increasing order of names: prev are those the last run found valid, in
+// that order, walked from at; valid are this run's.
+type vhList struct {
+	prev, valid []*VirtualHost
+	at          int
+}
+
+// has reports whether vh is one of prev; it is asked for virtual hosts
+// in increasing order of names.
+func (v *vhList) has(vh *VirtualHost) bool {
+	if vh.TLS != nil {
+		return false
+	}
+	for v.at < len(v.prev) && v.prev[v.at].Name < vh.Name {
+		v.at++
+	}
+	return v.at < len(v.prev) && v.prev[v.at] == vh
 }
 
 func (m *pruneMemo) hasVirtualHost(vh *VirtualHost) bool {

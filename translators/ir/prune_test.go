@@ -278,7 +278,7 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 		before[i] = slices.Clone(vh.Routes)
 	}
 	var p Pruner
-	reused, sameBackends := 0, 0
+	reused, reusedInList, sameBackends := 0, 0, 0
 	for seed := range uint64(300) {
 		got, want := draw(seed), draw(seed)
 		p.mu.Lock()
@@ -302,6 +302,9 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 					if _, ok := prev.vhosts[vh]; ok {
 						reused++
 					}
+					if slices.Contains(prev.vhLists[l.Name], vh) {
+						reusedInList++
+					}
 				}
 			}
 			if p.last.backends == prev.backends {
@@ -309,8 +312,9 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 			}
 		}
 	}
-	if reused == 0 || sameBackends == 0 {
-		t.Fatalf("the Pruner remembered %d virtual hosts, and the secrets and clusters %d times: both must be exercised", reused, sameBackends)
+	if reused == 0 || reusedInList == 0 || sameBackends == 0 {
+		t.Fatalf("the Pruner remembered %d virtual hosts in its set and %d in its lists, and the secrets and clusters %d times: all must be exercised",
+			reused, reusedInList, sameBackends)
 	}
 }
 
