@@ -366,7 +366,16 @@ func (t *translation) emit() *ir.Config {
 			cfg.Listeners = append(cfg.Listeners, l)
 		}
 	}
-	for _, n := range t.clusterNames() {
+	names := t.clusterNames()
+	if len(names) > 0 {
+		cfg.Clusters = make([]*ir.Cluster, 0, len(names))
+	}
+	defer func() {
+		if len(cfg.Clusters) == 0 {
+			cfg.Clusters = nil // as when none was ever added
+		}
+	}()
+	for _, n := range names {
 		if usedClusters[n] {
 			cl := t.clusters[n]
 			cfg.Clusters = append(cfg.Clusters, cl)

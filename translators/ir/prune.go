@@ -66,8 +66,8 @@ func (p *Pruner) Prune(c *Config) []Error {
 	if prev != nil {
 		n, v = len(prev.routes), len(prev.vhosts)
 	}
-	next := &pruneMemo{routes: make(map[*Route]struct{}, n), clusters: make(map[*Cluster]struct{}, len(c.Clusters)),
-		vhosts: make(map[*VirtualHost]struct{}, v)}
+	// next.clusters is made by prune, unless it keeps prev's.
+	next := &pruneMemo{routes: make(map[*Route]struct{}, n), vhosts: make(map[*VirtualHost]struct{}, v)}
 	errs := c.prune(prev, next)
 	p.mu.Lock()
 	p.last = next
@@ -92,6 +92,9 @@ func (c *Config) prune(prev, next *pruneMemo) []Error {
 		}
 	} else {
 		b := &prunedBackends{inSecrets: c.Secrets, inClusters: c.Clusters}
+		if next != nil {
+			next.clusters = make(map[*Cluster]struct{}, len(c.Clusters))
+		}
 		errs, secretByName, clusters = c.pruneBackends(prev, next)
 		b.keptSecrets, b.keptClusters = c.Secrets, c.Clusters
 		b.secretByName, b.clusterNames, b.errs = secretByName, clusters, slices.Clip(errs)
@@ -212,7 +215,7 @@ func pruneListener(l *Listener, clusters map[string]bool, secrets map[string]*Se
 	// pointers); other listeners' in the memo's set.
 	var vl *vhList
 	if named && next != nil {
-		vl = &vhList{}
+		vl = &vhList{valid: make([]*VirtualHost, 0, len(l.VirtualHosts))}
 		if prev != nil {
 			vl.prev = prev.vhLists[l.Name]
 		}
