@@ -219,6 +219,15 @@ func diffObjects[T interface {
 }](prev, cur []T, key func(T) string, changed map[string]bool) {
 	i, j := 0, 0
 	for i < len(prev) || j < len(cur) {
+		if i < len(prev) && j < len(cur) && prev[i] == cur[j] {
+			// One object in both (providers share what did not
+			// change): its names need no comparing.
+			if a := prev[i]; a.GetResourceVersion() == "" {
+				changed[key(a)] = true
+			}
+			i, j = i+1, j+1
+			continue
+		}
 		var c int
 		switch {
 		case i == len(prev):
