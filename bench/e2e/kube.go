@@ -279,7 +279,7 @@ func measureKube(c config, r *result) error {
 		r.notes = append(r.notes, err.Error())
 	}
 	if c.pprof {
-		profile(adminAddr, dir, r)
+		heapProfile(adminAddr, dir, r)
 	}
 
 	// Route edits: route 0's prefix becomes /app-K/.
@@ -294,6 +294,7 @@ func measureKube(c config, r *result) error {
 	}
 	before := ac.Counts()
 	deadline := time.Now().Add(c.budget)
+	profiled := cpuProfile(c, adminAddr, dir, "route-edits", r)
 	for i := 1; i <= c.edits && time.Now().Before(deadline); i++ {
 		p := fmt.Sprintf("/app-%d/", i)
 		d, err := apiEdit(ac, func() error { return setPrefix(p) },
@@ -303,6 +304,7 @@ func measureKube(c config, r *result) error {
 		}
 		r.route = append(r.route, d)
 	}
+	profiled()
 	last := fmt.Sprintf("/app-%d/", len(r.route))
 	if _, err := apiEdit(ac, func() error { return setPrefix(workload.PrefixPath) }, func(a *ads) bool {
 		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/")) && a.routeCount() == 2*r.n
@@ -326,6 +328,7 @@ func measureKube(c config, r *result) error {
 	orig := slice.Endpoints[0].Addresses[0]
 	before = ac.Counts()
 	deadline = time.Now().Add(c.budget)
+	profiled = cpuProfile(c, adminAddr, dir, "endpoint-edits", r)
 	for i := 1; i <= c.edits && time.Now().Before(deadline); i++ {
 		addr := fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
 		d, err := apiEdit(ac, func() error { return setAddr(addr) }, func(a *ads) bool { return a.hasEndpoint(addr) })
@@ -334,6 +337,7 @@ func measureKube(c config, r *result) error {
 		}
 		r.eds = append(r.eds, d)
 	}
+	profiled()
 	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
 	if _, err := apiEdit(ac, func() error { return setAddr(orig) }, func(a *ads) bool {
 		return !a.hasEndpoint(lastAddr) && a.hasEndpoint(orig)
@@ -435,13 +439,27 @@ func (r *result) label() string {
 	return string(r.shape)
 }
 
-// profile saves a heap profile of the serve run behind adminAddr now, and
-// starts a CPU profile of the edit series that follows.
-func profile(adminAddr, dir string, r *result) {
+// heapProfile saves a heap profile of the serve run behind adminAddr.
+func heapProfile(adminAddr, dir string, r *result) {
 	if err := fetch("http://"+adminAddr+"/debug/pprof/heap", dir+".heap.pprof"); err != nil {
 		r.notes = append(r.notes, err.Error())
 	}
+}
+
+// cpuProfile starts a 5-second CPU profile of the serve run behind
+// adminAddr (with -pprof; else it does nothing), saved as
+// dir.<series>.cpu.pprof; the returned func waits until it is saved, so
+// that the run outlives it.
+func cpuProfile(c config, adminAddr, dir, series string, r *result) (wait func()) {
+	if !c.pprof {
+		return func() {}
+	}
+	done := make(chan struct{})
 	go func() {
-		_ = fetch("http://"+adminAddr+"/debug/pprof/profile?seconds=20", dir+".cpu.pprof")
+		defer close(done)
+		if err := fetch("http://"+adminAddr+"/debug/pprof/profile?seconds=5", dir+"."+series+".cpu.pprof"); err != nil {
+			r.notes = append(r.notes, err.Error())
+		}
 	}()
+	return func() { <-done }
 }

@@ -111,7 +111,7 @@ func main() {
 	flag.StringVar(&providers, "providers", providerFile, "where legate serve reads the workload: file, kubernetes (envtest; needs KUBEBUILDER_ASSETS), or both")
 	flag.BoolVar(&c.waitStatus, "wait-status", true, "in Kubernetes mode, measure once Legate wrote every HTTPRoute's status (false: measure while it writes them)")
 	flag.IntVar(&c.kubeMax, "kube-max-size", 10000, "largest N measured with the Kubernetes provider")
-	flag.BoolVar(&c.pprof, "pprof", false, "save heap and CPU profiles of the serve runs (at steady state, and of the edits that follow) next to their logs")
+	flag.BoolVar(&c.pprof, "pprof", false, "save a heap profile of each serve run at steady state, and CPU profiles of its first 5 s of route edits and of EndpointSlice edits, next to its log")
 	flag.Parse()
 	for _, p := range strings.Split(providers, ",") {
 		if p = strings.TrimSpace(p); p != providerFile && p != providerKube {
@@ -301,7 +301,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		r.notes = append(r.notes, err.Error())
 	}
 	if c.pprof {
-		profile(adminAddr, dir, r)
+		heapProfile(adminAddr, dir, r)
 	}
 
 	orig, err := os.ReadFile(editFile)
@@ -315,6 +315,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 	// Route edits: route 0's prefix becomes /app-K/.
 	before := client.Counts()
 	deadline := time.Now().Add(c.budget)
+	profiled := cpuProfile(c, adminAddr, dir, "route-edits", r)
 	for k := 1; k <= c.edits && time.Now().Before(deadline); k++ {
 		p := fmt.Sprintf("/app-%d/", k)
 		d, err := edit(client, editFile, bytes.Replace(orig, []byte(workload.PrefixPath), []byte(p), 1),
@@ -324,6 +325,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		}
 		r.route = append(r.route, d)
 	}
+	profiled()
 	last := fmt.Sprintf("/app-%d/", len(r.route))
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool {
 		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/"))
@@ -336,6 +338,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 	// from the benchmarking range 198.18.0.0/15.
 	before = client.Counts()
 	deadline = time.Now().Add(c.budget)
+	profiled = cpuProfile(c, adminAddr, dir, "endpoint-edits", r)
 	for k := 1; k <= c.edits && time.Now().Before(deadline); k++ {
 		addr := fmt.Sprintf("198.18.%d.%d", k/250, k%250+1)
 		d, err := edit(client, editFile, bytes.Replace(orig, []byte("- 192.0.2.1\n"), []byte("- "+addr+"\n"), 1),
@@ -345,6 +348,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		}
 		r.eds = append(r.eds, d)
 	}
+	profiled()
 	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool { return !a.hasEndpoint(lastAddr) }); err != nil {
 		return err

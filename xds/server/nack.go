@@ -57,8 +57,9 @@ func (g *guardedCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscriptio
 }
 
 func (g *guardedCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, out chan cachev3.DeltaResponse) (func(), error) {
-	g.srv.followDefault(g.srv.groupOf(req.GetNode()))
-	return g.caches.forType(req.GetTypeUrl()).CreateDeltaWatch(req, sub, out)
+	group := g.srv.groupOf(req.GetNode())
+	g.srv.followDefault(group)
+	return g.caches.delta.CreateDeltaWatch(req, sub, out, group)
 }
 
 func (g *guardedCache) Fetch(ctx context.Context, req *cachev3.Request) (cachev3.Response, error) {

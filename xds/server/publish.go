@@ -8,14 +8,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/legateproxy/legate/xds"
 )
@@ -56,12 +53,26 @@ type publishedType struct {
 	wrapped []*encodedResource
 	version string
 	each    map[string]string
+	// sum and hashes make version: hashes[i] is a hash of the name and
+	// version of wrapped[i], and sum their sum (see versionAll).
+	sum    uint64
+	hashes []uint64
 	// withTTL and plain index wrapped by name, as the cache reads them: a
 	// state-of-the-world stream the one, a delta stream the other. Each
 	// is made when first asked for (a server with delta clients only
 	// never makes withTTL), from the last publish's if it had one.
 	withTTL lazyIndex[cachetypes.ResourceWithTTL]
 	plain   lazyIndex[cachetypes.Resource]
+	// changedFrom, if set, says which resources differ from the type's
+	// last publish, when they only replaced resources of the same names
+	// in place (the usual edit): delta answers from it (deltaCache).
+	changedFrom *typeChange
+}
+
+// typeChange is what changed in a type since the publish of version.
+type typeChange struct {
+	version string
+	changed []*encodedResource
 }
 
 // lazyIndex is a name index made when first asked for.
@@ -75,6 +86,9 @@ type lazyIndex[V any] struct {
 
 func (x *lazyIndex[V]) get() map[string]V {
 	x.once.Do(func() {
+		if x.make == nil {
+			return
+		}
 		x.m = x.make()
 		x.make = nil
 		x.built.Store(true)
@@ -132,11 +146,13 @@ func (s *snapshot) GetVersionMap(typeURL string) map[string]string {
 // newPublishedType makes the published form of items, reusing what prev
 // (the type's last publish, or nil) made from the same messages.
 func newPublishedType(res *xds.Resources, items []cachetypes.Resource, known map[string]string, prev *publishedType) (*publishedType, error) {
-	v, each, err := hashResources(items, known)
-	if err != nil {
-		return nil, err
+	pt := &publishedType{items: items, wrapped: wrapResources(res, items, prev)}
+	pt.changedFrom = changesSince(prev, pt.wrapped)
+	if !pt.versionFrom(prev, known) {
+		if err := pt.versionAll(known); err != nil {
+			return nil, err
+		}
 	}
-	pt := &publishedType{items: items, wrapped: wrapResources(res, items, prev), version: v, each: each}
 	// Only an index the last publish already made is a base for this
 	// one's (taken now, so that no publish keeps an older one alive).
 	var prevTTL map[string]cachetypes.ResourceWithTTL
@@ -154,6 +170,24 @@ func newPublishedType(res *xds.Resources, items []cachetypes.Resource, known map
 		return nameIndex(pt.wrapped, prevWrapped, prevPlain, func(w *encodedResource) cachetypes.Resource { return w })
 	}
 	return pt, nil
+}
+
+// changesSince is what changed in wrapped since prev, if only resources
+// were replaced by ones of the same names in the same places; else nil.
+func changesSince(prev *publishedType, wrapped []*encodedResource) *typeChange {
+	if prev == nil || len(prev.wrapped) != len(wrapped) {
+		return nil
+	}
+	c := &typeChange{version: prev.version}
+	for i, w := range wrapped {
+		if old := prev.wrapped[i]; old != w {
+			if old.name != w.name {
+				return nil
+			}
+			c.changed = append(c.changed, w)
+		}
+	}
+	return c
 }
 
 // nameIndex indexes wrapped by name. When the last publish's index was
@@ -415,97 +449,120 @@ func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
 	return out
 }
 
-// hashResources is the content version of one type, and the version of
-// each of its resources by name. A resource's version is taken from known
-// (the versions validation recorded) or else is a hash of its
-// deterministic encoding. The type's version is a sha256 over each
-// resource's name and version, in name order, shortened to 16 hex digits
-// (64 bits: collisions between two successive versions of one type are not
-// a practical concern). Duplicate names are an error, as the cache would
-// silently keep only one of them.
+// versionAll versions the type from all its resources: the version of
+// each by name (taken from known, the versions validation recorded, or
+// else a hash of its deterministic encoding), and the type's version,
+// which depends on every resource's name and version and on nothing
+// else: a hash of their number and of the sum of a 64-bit hash of each
+// (name, version). A sum does not depend on order, so no sorting is
+// needed, and when a few resources change it is updated from theirs alone
+// (versionFrom). Collisions between two successive versions of one type
+// are not a practical concern at 64 bits. Empty and duplicate names are
+// an error, as the cache would silently keep only one resource of a name.
 //
-// When known holds exactly the versions of items, it is returned as their
-// versions (it is never modified) rather than copied: an endpoint change
-// at 10k clusters then costs no new map of 10k versions.
-func hashResources(items []cachetypes.Resource, known map[string]string) (string, map[string]string, error) {
-	// The Builder's lists come sorted by name; any other is put in order
-	// through a list of positions.
-	order := []int(nil)
-	for i := 1; i < len(items); i++ {
-		if cachev3.GetResourceName(items[i-1]) > cachev3.GetResourceName(items[i]) {
-			order = make([]int, len(items))
-			for k := range order {
-				order[k] = k
-			}
-			sort.SliceStable(order, func(a, b int) bool {
-				return cachev3.GetResourceName(items[order[a]]) < cachev3.GetResourceName(items[order[b]])
-			})
-			break
-		}
-	}
-	at := func(k int) cachetypes.Resource {
-		if order != nil {
-			return items[order[k]]
-		}
-		return items[k]
-	}
-	h := sha256.New()
-	marshal := proto.MarshalOptions{Deterministic: true}
+// When known holds exactly the versions of the resources it is used as
+// their versions (it is never modified) rather than copied.
+func (pt *publishedType) versionAll(known map[string]string) error {
+	pt.hashes = make([]uint64, len(pt.wrapped))
+	pt.sum = 0
+	names := make(map[string]struct{}, len(pt.wrapped))
+	allKnown := len(known) == len(pt.wrapped)
 	var each map[string]string
-	allKnown := len(known) == len(items)
-	var buf []byte
-	prevName := ""
-	for k := range items {
-		msg := at(k)
-		name := cachev3.GetResourceName(msg)
-		if name == "" {
-			return "", nil, errors.New("a resource has no name")
+	for i, w := range pt.wrapped {
+		if w.name == "" {
+			return errors.New("a resource has no name")
 		}
-		if k > 0 && prevName == name {
-			return "", nil, fmt.Errorf("two resources are named %q", name)
+		if _, dup := names[w.name]; dup {
+			return fmt.Errorf("two resources are named %q", w.name)
 		}
-		prevName = name
-		v, ok := known[name]
+		names[w.name] = struct{}{}
+		v, ok := known[w.name]
 		if !ok {
+			b, err := w.wire()
+			if err != nil {
+				return fmt.Errorf("encoding %q: %w", w.name, err)
+			}
+			sum := sha256.Sum256(b)
+			v = hex.EncodeToString(sum[:])
 			if allKnown {
 				// Not known after all: versions are collected from
 				// here on, and those before were known's.
 				allKnown = false
 			}
-			b, err := marshal.Marshal(msg)
-			if err != nil {
-				return "", nil, fmt.Errorf("encoding %q: %w", name, err)
-			}
-			sum := sha256.Sum256(b)
-			v = hex.EncodeToString(sum[:])
 		}
 		if !allKnown {
 			if each == nil {
-				each = make(map[string]string, len(items))
-				for before := range k {
-					n := cachev3.GetResourceName(at(before))
-					each[n] = known[n]
+				each = make(map[string]string, len(pt.wrapped))
+				for _, before := range pt.wrapped[:i] {
+					each[before.name] = known[before.name]
 				}
 			}
-			each[name] = v
+			each[w.name] = v
 		}
-		// Length-prefix both parts so that no two different lists can
-		// produce the same byte stream.
-		buf = binary.BigEndian.AppendUint64(buf[:0], uint64(len(name)))
-		buf = append(buf, name...)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(len(v)))
-		buf = append(buf, v...)
-		h.Write(buf)
+		pt.hashes[i] = itemHash(w.name, v)
+		pt.sum += pt.hashes[i]
 	}
 	if each == nil {
-		// Every name of items is in known, and they are as many: known
-		// is exactly their versions (names are distinct, checked above).
+		// Every name is in known, and they are as many: known is exactly
+		// their versions.
 		each = known
 		if each == nil {
 			each = map[string]string{}
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)[:8]), each, nil
+	pt.each = each
+	pt.version = typeVersion(len(pt.wrapped), pt.sum)
+	return nil
+}
+
+// versionFrom versions the type from prev's versions when only resources
+// of the same names were replaced in place (changedFrom), all of them with
+// versions in known, and known holds as many versions as there are
+// resources: the versions are then known's, and the sum is prev's updated
+// by the replaced resources. It reports whether it could.
+func (pt *publishedType) versionFrom(prev *publishedType, known map[string]string) bool {
+	if prev == nil || pt.changedFrom == nil || prev.hashes == nil || len(known) != len(pt.wrapped) {
+		return false
+	}
+	hashes := slices.Clone(prev.hashes)
+	sum := prev.sum
+	for i, w := range pt.wrapped {
+		if w == prev.wrapped[i] {
+			continue
+		}
+		v, ok := known[w.name]
+		if !ok {
+			return false
+		}
+		sum -= hashes[i]
+		hashes[i] = itemHash(w.name, v)
+		sum += hashes[i]
+	}
+	pt.hashes, pt.sum, pt.each = hashes, sum, known
+	pt.version = typeVersion(len(pt.wrapped), sum)
+	return true
+}
+
+// itemHash is a 64-bit hash of a resource's name and version,
+// length-prefixed so that no two different pairs give the same input.
+func itemHash(name, version string) uint64 {
+	var buf [128]byte
+	b := binary.BigEndian.AppendUint64(buf[:0], uint64(len(name)))
+	b = append(b, name...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(version)))
+	b = append(b, version...)
+	sum := sha256.Sum256(b)
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// typeVersion is the version of a type of n resources whose item hashes
+// add up to sum: 16 hex digits.
+func typeVersion(n int, sum uint64) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(n))
+	binary.BigEndian.PutUint64(b[8:], sum)
+	h := sha256.Sum256(b[:])
+	return hex.EncodeToString(h[:8])
 }
 
 func combinedVersion(versions map[string]string) string {

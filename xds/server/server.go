@@ -150,13 +150,16 @@ func New(opts Options) *Server {
 // route changed. With a cache per type, a publish sets the snapshot only
 // in the caches of the types that changed, and only their watches are
 // looked at.
+//
+// Delta watches are answered by delta, from what changed (deltaCache).
 type typeCaches struct {
 	byType map[string]cachev3.SnapshotCache
 	other  cachev3.SnapshotCache
+	delta  *deltaCache
 }
 
 func newTypeCaches(newCache func() cachev3.SnapshotCache) *typeCaches {
-	c := &typeCaches{byType: map[string]cachev3.SnapshotCache{}, other: newCache()}
+	c := &typeCaches{byType: map[string]cachev3.SnapshotCache{}, other: newCache(), delta: newDeltaCache()}
 	for _, typeURL := range TypeURLs {
 		c.byType[typeURL] = newCache()
 	}
@@ -174,7 +177,8 @@ func (c *typeCaches) forType(typeURL string) cachev3.SnapshotCache {
 // set makes snap the group's snapshot in the caches of the types changed
 // reports (in TypeURLs order: clusters and endpoints before the listeners
 // and routes that use them), and in the cache of other types.
-func (c *typeCaches) set(group string, snap cachev3.ResourceSnapshot, changed func(typeURL string) bool) error {
+func (c *typeCaches) set(group string, snap *snapshot, changed func(typeURL string) bool) error {
+	c.delta.set(group, snap, changed)
 	var errs []error
 	for _, typeURL := range TypeURLs {
 		if !changed(typeURL) {
