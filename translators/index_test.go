@@ -2,6 +2,7 @@ package translators
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -16,7 +17,20 @@ import (
 // removed, replaced; slices moved between Services; duplicates), sharing
 // the objects that did not change as providers do, and checks that the
 // indexes patched from the last snapshot's equal ones built from nothing.
+//
+// It runs twice: with the changed Services' slices kept over the last
+// snapshot's map, and with them merged into a new map at every change.
 func TestIndexFromEqualsAFreshIndex(t *testing.T) {
+	for _, limit := range []int{slicesChangedLimit, 0} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			defer func(l int) { slicesChangedLimit = l }(slicesChangedLimit)
+			slicesChangedLimit = limit
+			testIndexFrom(t)
+		})
+	}
+}
+
+func testIndexFrom(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	names := func() metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: []string{"a", "a-b", "b"}[r.IntN(3)], Name: fmt.Sprintf("o%d", r.IntN(12))}
@@ -81,7 +95,7 @@ func TestIndexFromEqualsAFreshIndex(t *testing.T) {
 			{"services", next.services, fresh.services},
 			{"secrets", next.secrets, fresh.secrets},
 			{"namespaces", next.namespaces, fresh.namespaces},
-			{"slicesBySvc", next.slicesBySvc, fresh.slicesBySvc},
+			{"slicesBySvc", allSlices(next), allSlices(fresh)},
 		} {
 			// Lengths too: an empty map and nil are one index.
 			if reflect.ValueOf(c.got).Len() != reflect.ValueOf(c.want).Len() || (reflect.ValueOf(c.want).Len() > 0 && !reflect.DeepEqual(c.got, c.want)) {
@@ -100,4 +114,21 @@ func TestIndexFromEqualsAFreshIndex(t *testing.T) {
 	if next.base != nil {
 		t.Error("IndexFrom took a snapshot whose indexes were never built")
 	}
+}
+
+// allSlices is the EndpointSlices of every Service as in's lookups see
+// them: its map, with the lists changed since it was made over it.
+func allSlices(in *Inputs) map[string][]*discoveryv1.EndpointSlice {
+	out := maps.Clone(in.slicesBySvc)
+	if out == nil {
+		out = map[string][]*discoveryv1.EndpointSlice{}
+	}
+	for key, list := range in.slicesChanged {
+		if len(list) == 0 {
+			delete(out, key)
+		} else {
+			out[key] = list
+		}
+	}
+	return out
 }

@@ -53,6 +53,11 @@ type Inputs struct {
 	secrets     map[string]*corev1.Secret
 	namespaces  map[string]*corev1.Namespace
 	slicesBySvc map[string][]*discoveryv1.EndpointSlice
+	// slicesChanged, if set, overrides slicesBySvc for the Services whose
+	// slices changed since the snapshot that made slicesBySvc (nil: none
+	// left): an endpoint change then copies the few lists it changed,
+	// not a map of every Service's (see patchIndex).
+	slicesChanged map[string][]*discoveryv1.EndpointSlice
 	// indexed is set once the maps above are built; base, if set, is an
 	// indexed earlier snapshot they are patched from (IndexFrom).
 	indexed atomic.Bool
@@ -296,14 +301,19 @@ func (in *Inputs) patchIndex(b *Inputs) {
 			svcs[key] = true
 		}
 	})
+	in.slicesBySvc = b.slicesBySvc
 	if len(svcs) == 0 {
-		in.slicesBySvc = b.slicesBySvc
+		in.slicesChanged = b.slicesChanged
 		return
 	}
-	in.slicesBySvc = maps.Clone(b.slicesBySvc)
+	// The changed Services' lists go into a small map over b's big one,
+	// which is shared; once the small one has grown, the two are made
+	// one again.
+	in.slicesChanged = make(map[string][]*discoveryv1.EndpointSlice, len(b.slicesChanged)+len(svcs))
+	maps.Copy(in.slicesChanged, b.slicesChanged)
 	for key := range svcs {
 		var list []*discoveryv1.EndpointSlice
-		for _, es := range b.slicesBySvc[key] {
+		for _, es := range b.slicesFor(key) {
 			if !gone[es] {
 				list = append(list, es)
 			}
@@ -313,14 +323,33 @@ func (in *Inputs) patchIndex(b *Inputs) {
 				list = append(list, es)
 			}
 		}
-		if len(list) == 0 {
-			delete(in.slicesBySvc, key)
-			continue
-		}
 		// The order of the list, as buildIndex would give it.
 		slices.SortStableFunc(list, compareObjects)
-		in.slicesBySvc[key] = list
+		in.slicesChanged[key] = list
 	}
+	if len(in.slicesChanged) > slicesChangedLimit+len(in.slicesBySvc)/16 {
+		merged := maps.Clone(in.slicesBySvc)
+		for key, list := range in.slicesChanged {
+			if len(list) == 0 {
+				delete(merged, key)
+			} else {
+				merged[key] = list
+			}
+		}
+		in.slicesBySvc, in.slicesChanged = merged, nil
+	}
+}
+
+// slicesChangedLimit bounds how many Services' slices are kept over the
+// map of all (plus a sixteenth of its size): lookups stay two map reads.
+var slicesChangedLimit = 64
+
+// slicesFor is the EndpointSlices of the Service key ("namespace/name").
+func (in *Inputs) slicesFor(key string) []*discoveryv1.EndpointSlice {
+	if list, ok := in.slicesChanged[key]; ok {
+		return list
+	}
+	return in.slicesBySvc[key]
 }
 
 // patchByName is firstByName(now) made from m = firstByName(before).
@@ -426,5 +455,5 @@ func (in *Inputs) Namespace(name string) *corev1.Namespace {
 // namespace/name (those labelled kubernetes.io/service-name=name).
 func (in *Inputs) EndpointSlicesFor(namespace, service string) []*discoveryv1.EndpointSlice {
 	in.index()
-	return in.slicesBySvc[namespace+"/"+service]
+	return in.slicesFor(namespace + "/" + service)
 }
