@@ -323,6 +323,7 @@ func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	writer.SetStored(prov.Stored)
 	report := loop.OnStatus
 	loop.OnStatus = func(st []translators.ObjectStatus) {
 		report(st)

@@ -137,6 +137,20 @@ func New(o Options) (*Provider, error) {
 // Cache is the informer cache, for the status writer's reads.
 func (p *Provider) Cache() cache.Cache { return p.cache }
 
+// Stored returns the informer's own object that ref names (its group, when
+// set, and kind, namespace and name), or nil. It is shared: read it, never
+// write it.
+func (p *Provider) Stored(ref translators.ObjectRef) client.Object {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range p.kinds {
+		if k.gvk.Kind == ref.Kind && (ref.Group == "" || k.gvk.Group == ref.Group) {
+			return k.objects[types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}]
+		}
+	}
+	return nil
+}
+
 // Scheme is the scheme of every watched kind.
 func (p *Provider) Scheme() *runtime.Scheme { return p.scheme }
 

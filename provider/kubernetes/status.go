@@ -61,6 +61,18 @@ type StatusWriter struct {
 	// hands the writer every object's status, and working out each one's
 	// patch again cost megabytes of garbage per snapshot at 10k routes.
 	confirmed map[translators.ObjectRef]confirmedStatus
+	// stored, if set, returns the informer's own object of a ref (nil if
+	// none), read-only: with it an object whose status was confirmed is
+	// skipped without even a copy of it (see SetStored).
+	stored func(translators.ObjectRef) client.Object
+}
+
+// SetStored gives the writer a way to the informers' own objects
+// (Provider.Stored). A pass then looks at the objects whose status it
+// confirmed without copying them: at 10k routes, a copy of each object on
+// every snapshot was 10 MB of garbage per edit.
+func (w *StatusWriter) SetStored(stored func(translators.ObjectRef) client.Object) {
+	w.stored = stored
 }
 
 // confirmedStatus is a status known to be an object's at a version.
@@ -151,6 +163,11 @@ func (w *StatusWriter) write(ctx context.Context) {
 }
 
 func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus) error {
+	if c, ok := w.confirmed[st.Object]; ok && w.stored != nil {
+		if o := w.stored(st.Object); o != nil && o.GetResourceVersion() == c.resourceVersion && reflect.DeepEqual(c.status, st) {
+			return nil
+		}
+	}
 	obj, mutate := statusTarget(st, metav1.Now())
 	if obj == nil {
 		return nil

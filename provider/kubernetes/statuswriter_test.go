@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -94,7 +95,27 @@ func TestStatusWriterLeavesCachedObjectsAlone(t *testing.T) {
 // status and resourceVersion are both what they were; but a status
 // someone else overwrote (a new resourceVersion) is written again, and so
 // is a new status for an unchanged object.
+//
+// With the informers' objects at hand (SetStored), a pass over an object
+// whose status it confirmed does not even read it from the cache.
 func TestStatusWriterRewritesWhatChangedSinceItLooked(t *testing.T) {
+	for _, stored := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stored %v", stored), func(t *testing.T) { testStatusWriterRewrites(t, stored) })
+	}
+}
+
+// countingReader counts Gets.
+type countingReader struct {
+	client.Reader
+	gets *int
+}
+
+func (r countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	*r.gets++
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+func testStatusWriterRewrites(t *testing.T, stored bool) {
 	scheme := runtime.NewScheme()
 	if err := gatewayv1.Install(scheme); err != nil {
 		t.Fatal(err)
@@ -108,12 +129,22 @@ func TestStatusWriterRewritesWhatChangedSinceItLooked(t *testing.T) {
 			patches++
 			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
 		}}).Build()
+	gets := 0
 	w := &StatusWriter{
-		client: api, cached: api, owner: client.FieldOwner("test"),
+		client: api, cached: countingReader{api, &gets}, owner: client.FieldOwner("test"),
 		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
 	}
 	ref := translators.ObjectRef{Kind: "HTTPRoute", Namespace: "default", Name: "web"}
+	if stored {
+		w.SetStored(func(r translators.ObjectRef) client.Object {
+			o := &gatewayv1.HTTPRoute{}
+			if r != ref || api.Get(context.Background(), client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, o) != nil {
+				return nil
+			}
+			return o
+		})
+	}
 	status := func(parent string) []translators.ObjectStatus {
 		return []translators.ObjectStatus{{Object: ref, RouteController: ours, RouteParents: []gatewayv1.RouteParentStatus{{
 			ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(parent)}, ControllerName: ours,
@@ -137,9 +168,13 @@ func TestStatusWriterRewritesWhatChangedSinceItLooked(t *testing.T) {
 	}
 
 	pass(status("gw-a"))
+	readsBefore := gets
 	pass(status("gw-a"))
 	if patches != 1 || !reflect.DeepEqual(parents(), []string{"gw-a"}) {
 		t.Fatalf("two passes of one status: %d patches, parents %v; want 1 patch, [gw-a]", patches, parents())
+	}
+	if stored && gets != readsBefore {
+		t.Fatalf("a pass over a confirmed status read the object %d times", gets-readsBefore)
 	}
 	// Someone else empties the status: the object's resourceVersion
 	// moves, and the next pass writes Legate's entry back.
