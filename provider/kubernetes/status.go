@@ -60,7 +60,9 @@ type StatusWriter struct {
 	// changed there is nothing to compare, merge or write. Every snapshot
 	// hands the writer every object's status, and working out each one's
 	// patch again cost megabytes of garbage per snapshot at 10k routes.
-	confirmed map[translators.ObjectRef]confirmedStatus
+	confirmed map[translators.ObjectRef]*confirmedStatus
+	// pass counts write's passes, for confirmedStatus.seen.
+	pass uint64
 	// stored, if set, returns the informer's own object of a ref (nil if
 	// none), read-only: with it an object whose status was confirmed is
 	// skipped without even a copy of it (see SetStored).
@@ -79,6 +81,8 @@ func (w *StatusWriter) SetStored(stored func(translators.ObjectRef) client.Objec
 type confirmedStatus struct {
 	resourceVersion string
 	status          translators.ObjectStatus
+	// seen is the last pass that had a status for the object.
+	seen uint64
 }
 
 // NewStatusWriter makes a writer that writes to the API server directly,
@@ -137,35 +141,39 @@ func (w *StatusWriter) write(ctx context.Context) {
 	w.mu.Lock()
 	statuses := w.latest
 	w.mu.Unlock()
-	present := make(map[translators.ObjectRef]bool, len(statuses))
+	w.pass++
 	for _, st := range statuses {
 		if ctx.Err() != nil {
 			return
 		}
-		present[st.Object] = true
 		if err := w.writeOne(ctx, st); err != nil {
 			w.log.Warn("writing status", "object", st.Object.String(), "err", err)
 		}
 	}
-	// Forget the announced problems and confirmed statuses of objects
+	// Forget the confirmed statuses and announced problems of objects
 	// that are gone, so the records do not grow with every object ever
-	// deleted.
-	for ref := range w.events {
-		if !present[ref] {
-			delete(w.events, ref)
+	// deleted. (An object with announced problems has a confirmed status:
+	// announce comes right before it.)
+	for ref, c := range w.confirmed {
+		if c.seen != w.pass {
+			delete(w.confirmed, ref)
 		}
 	}
-	for ref := range w.confirmed {
-		if !present[ref] {
-			delete(w.confirmed, ref)
+	for ref := range w.events {
+		if w.confirmed[ref] == nil {
+			delete(w.events, ref)
 		}
 	}
 }
 
 func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus) error {
-	if c, ok := w.confirmed[st.Object]; ok && w.stored != nil {
-		if o := w.stored(st.Object); o != nil && o.GetResourceVersion() == c.resourceVersion && reflect.DeepEqual(c.status, st) {
-			return nil
+	c := w.confirmed[st.Object]
+	if c != nil {
+		c.seen = w.pass
+		if w.stored != nil {
+			if o := w.stored(st.Object); o != nil && o.GetResourceVersion() == c.resourceVersion && sameStatus(c.status, st) {
+				return nil
+			}
 		}
 	}
 	obj, mutate := statusTarget(st, metav1.Now())
@@ -196,8 +204,7 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 		// object: what was found right then is right now.
 		// (reflect.DeepEqual is quick on statuses that share their
 		// lists, as unchanged objects' do.)
-		if c, ok := w.confirmed[st.Object]; ok && c.resourceVersion == obj.GetResourceVersion() &&
-			reflect.DeepEqual(c.status, st) {
+		if c != nil && c.resourceVersion == obj.GetResourceVersion() && sameStatus(c.status, st) {
 			return nil
 		}
 		base := shallowCopy(obj)
@@ -214,10 +221,34 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 	}
 	w.announce(obj, st)
 	if w.confirmed == nil {
-		w.confirmed = map[translators.ObjectRef]confirmedStatus{}
+		w.confirmed = map[translators.ObjectRef]*confirmedStatus{}
 	}
-	w.confirmed[st.Object] = confirmedStatus{resourceVersion: obj.GetResourceVersion(), status: st}
+	w.confirmed[st.Object] = &confirmedStatus{resourceVersion: obj.GetResourceVersion(), status: st, seen: w.pass}
 	return nil
+}
+
+// sameStatus says whether a and b are one status. Translators hand out the
+// very lists of an unchanged object's status from one snapshot to the
+// next, so lists are compared by identity first and by content only when
+// they differ. (TestSameStatusComparesEveryField keeps this in step with
+// ObjectStatus.)
+func sameStatus(a, b translators.ObjectStatus) bool {
+	return a.Object == b.Object && a.Generation == b.Generation && a.RouteController == b.RouteController &&
+		sameList(a.Problems, b.Problems) && sameList(a.Conditions, b.Conditions) &&
+		sameList(a.LoadBalancer, b.LoadBalancer) && sameList(a.RouteParents, b.RouteParents) &&
+		sameList(a.PolicyAncestors, b.PolicyAncestors) &&
+		samePointee(a.GatewayClass, b.GatewayClass) && samePointee(a.Gateway, b.Gateway)
+}
+
+func sameList[T any](a, b []T) bool {
+	if len(a) != len(b) || (a == nil) != (b == nil) {
+		return false
+	}
+	return len(a) == 0 || &a[0] == &b[0] || reflect.DeepEqual(a, b)
+}
+
+func samePointee[T any](a, b *T) bool {
+	return a == b || (a != nil && b != nil && reflect.DeepEqual(*a, *b))
 }
 
 // shallowCopy returns a new object holding the same field values as obj

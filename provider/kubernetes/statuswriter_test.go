@@ -196,3 +196,50 @@ func testStatusWriterRewrites(t *testing.T, stored bool) {
 		t.Fatalf("a new status: parents %v, want [gw-b]", parents())
 	}
 }
+
+// sameStatus tells apart two statuses that differ in any one field of
+// ObjectStatus (a field added later must be added to it too), and holds
+// equal ones with lists in different arrays the same.
+func TestSameStatusComparesEveryField(t *testing.T) {
+	typ := reflect.TypeFor[translators.ObjectStatus]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		var a, b translators.ObjectStatus
+		v := reflect.ValueOf(&b).Elem().Field(i)
+		switch f.Type.Kind() {
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Int64:
+			v.SetInt(1)
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(f.Type, 1, 1))
+		case reflect.Pointer:
+			v.Set(reflect.New(f.Type.Elem()))
+		case reflect.Struct:
+			v.Field(0).SetString("x")
+		default:
+			t.Fatalf("field %s of kind %s: teach this test (and sameStatus) about it", f.Name, f.Type.Kind())
+		}
+		if sameStatus(a, b) || sameStatus(b, a) {
+			t.Errorf("statuses differing in %s are the same to sameStatus", f.Name)
+		}
+		if !sameStatus(b, b) {
+			t.Errorf("a status differing only in %s is not the same as itself", f.Name)
+		}
+	}
+	parents := func() []gatewayv1.RouteParentStatus {
+		return []gatewayv1.RouteParentStatus{{ParentRef: gatewayv1.ParentReference{Name: "gw"}, ControllerName: "c"}}
+	}
+	x := translators.ObjectStatus{Object: translators.ObjectRef{Kind: "HTTPRoute", Name: "r"}, RouteParents: parents()}
+	y := translators.ObjectStatus{Object: translators.ObjectRef{Kind: "HTTPRoute", Name: "r"}, RouteParents: parents()}
+	if !sameStatus(x, y) {
+		t.Error("equal statuses with their lists in different arrays are not the same")
+	}
+	y.RouteParents[0].ParentRef.Name = "other"
+	if sameStatus(x, y) {
+		t.Error("statuses whose parents differ are the same")
+	}
+	if sameStatus(translators.ObjectStatus{RouteParents: nil}, translators.ObjectStatus{RouteParents: []gatewayv1.RouteParentStatus{}}) {
+		t.Error("no parents and an empty list of parents (remove Legate's entries) are the same")
+	}
+}
