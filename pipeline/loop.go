@@ -33,7 +33,9 @@ type Loop struct {
 	Group  string
 	Logger *slog.Logger
 	// OnStatus, if set, gets the statuses of every translated snapshot
-	// (even one that failed to publish: its problems are real).
+	// (even one that failed to publish: its problems are real), after
+	// the publish: the status writer's work then does not delay the
+	// push, and a status never runs ahead of the configuration served.
 	OnStatus func([]translators.ObjectStatus)
 	// Metrics, if set, are kept up to date.
 	Metrics *Metrics
@@ -68,14 +70,13 @@ func (l *Loop) Run(ctx context.Context) error {
 		case in := <-inputs:
 			out, err := l.Pipeline.Run(in)
 			l.Metrics.observe(in, out, err)
-			if out != nil && l.OnStatus != nil {
-				l.OnStatus(out.Statuses)
-			}
 			if err != nil {
 				log.Error("translation failed; still serving the last good configuration", "err", err)
+				l.reportStatus(out)
 				continue
 			}
 			version, changed, err := l.Publisher.Publish(l.Group, out.Resources)
+			l.reportStatus(out)
 			if err != nil {
 				log.Error("snapshot rejected; still serving the last good configuration", "err", err)
 				l.Metrics.observe(in, nil, err)
@@ -92,5 +93,11 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.OnPublished(out, version, changed)
 			}
 		}
+	}
+}
+
+func (l *Loop) reportStatus(out *Output) {
+	if out != nil && l.OnStatus != nil {
+		l.OnStatus(out.Statuses)
 	}
 }

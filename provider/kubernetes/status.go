@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -123,6 +124,15 @@ func (w *StatusWriter) Update(statuses []translators.ObjectStatus) {
 	}
 }
 
+// Statuses are written once snapshots have been quiet for writeQuiet (or
+// writeMaxWait after the first of a burst): a burst of edits then costs
+// one pass over every object's status, not one per edit, and a pass does
+// not compete for CPU with the edit that follows the one it reports.
+var (
+	writeQuiet   = 100 * time.Millisecond
+	writeMaxWait = time.Second
+)
+
 // Run writes statuses until ctx is done. Call it only on the leader.
 func (w *StatusWriter) Run(ctx context.Context) {
 	// Whatever arrived before this replica became leader is written first.
@@ -132,7 +142,31 @@ func (w *StatusWriter) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-w.notify:
+			if !w.settle(ctx) {
+				return
+			}
 			w.write(ctx)
+		}
+	}
+}
+
+// settle waits until no new statuses came for writeQuiet, or writeMaxWait
+// passed; false if ctx ended.
+func (w *StatusWriter) settle(ctx context.Context) bool {
+	deadline := time.NewTimer(writeMaxWait)
+	defer deadline.Stop()
+	quiet := time.NewTimer(writeQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return true
+		case <-quiet.C:
+			return true
+		case <-w.notify:
+			quiet.Reset(writeQuiet)
 		}
 	}
 }

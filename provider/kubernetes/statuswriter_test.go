@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -241,5 +242,58 @@ func TestSameStatusComparesEveryField(t *testing.T) {
 	}
 	if sameStatus(translators.ObjectStatus{RouteParents: nil}, translators.ObjectStatus{RouteParents: []gatewayv1.RouteParentStatus{}}) {
 		t.Error("no parents and an empty list of parents (remove Legate's entries) are the same")
+	}
+}
+
+// A burst of snapshots is written in one pass, with the newest statuses,
+// once the burst is over.
+func TestStatusWriterWritesABurstOnce(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := gatewayv1.Install(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Generation: 1}}
+	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(route).WithStatusSubresource(&gatewayv1.HTTPRoute{}).Build()
+	w := &StatusWriter{
+		client: api, cached: api, owner: client.FieldOwner("test"),
+		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
+	}
+	ref := translators.ObjectRef{Kind: "HTTPRoute", Namespace: "default", Name: "web"}
+	status := func(parent string) []translators.ObjectStatus {
+		return []translators.ObjectStatus{{Object: ref, RouteController: ours, RouteParents: []gatewayv1.RouteParentStatus{{
+			ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(parent)}, ControllerName: ours,
+		}}}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond) // the pass over nothing at start
+	for i := range 10 {
+		w.Update(status(fmt.Sprintf("gw-%d", i)))
+		time.Sleep(writeQuiet / 5)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := &gatewayv1.HTTPRoute{}
+		if err := api.Get(context.Background(), client.ObjectKeyFromObject(route), got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Status.Parents) == 1 && got.Status.Parents[0].ParentRef.Name == "gw-9" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last status of the burst was not written: %+v", got.Status.Parents)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	// The pass at start, and one for the burst (two if the burst took
+	// longer than writeMaxWait on a loaded machine).
+	if w.pass > 3 {
+		t.Fatalf("%d passes for one burst of 10 snapshots", w.pass)
 	}
 }
