@@ -46,17 +46,7 @@ func TestRouteConfigurationsOnTheWire(t *testing.T) {
 	ts := startServer(t)
 	var val xds.Validator
 	var b xds.Builder
-	build := func(cfg *ir.Config) *xds.Resources {
-		t.Helper()
-		res, err := b.Build(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := val.Validate(res); err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	build := func(cfg *ir.Config) *xds.Resources { t.Helper(); return buildValidated(t, &b, &val, cfg) }
 	want := func(res *xds.Resources) []byte {
 		t.Helper()
 		if len(res.Routes) != 1 {
@@ -127,17 +117,7 @@ func TestEveryTypeOnTheWire(t *testing.T) {
 		clusters[fmt.Sprintf("svc-%02d", i)] = []ir.Endpoint{ep(fmt.Sprintf("10.0.0.%d", i+1), 8080)}
 	}
 	s := site{routeTo: "svc-00", clusters: clusters}
-	build := func(cfg *ir.Config) *xds.Resources {
-		t.Helper()
-		res, err := b.Build(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := val.Validate(res); err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	build := func(cfg *ir.Config) *xds.Resources { t.Helper(); return buildValidated(t, &b, &val, cfg) }
 	encodings := func(res *xds.Resources) map[string]map[string][]byte {
 		t.Helper()
 		out := map[string]map[string][]byte{}
@@ -275,4 +255,19 @@ func nameOf(t *testing.T, typeURL string, b []byte) string {
 		t.Fatal(err)
 	}
 	return m.GetName()
+}
+
+// buildValidated builds cfg with b and validates the result with val, as
+// the pipeline does, so that the resources carry their versions and the
+// encodings of their parts.
+func buildValidated(t *testing.T, b *xds.Builder, val *xds.Validator, cfg *ir.Config) *xds.Resources {
+	t.Helper()
+	res, err := b.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := val.Validate(res); err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
