@@ -76,13 +76,13 @@ type result struct {
 	translateWall time.Duration
 	translateRSS  int64 // bytes
 
-	startup       time.Duration
-	route, eds    []time.Duration
-	routeOther    map[string]int // responses other than RDS during route edits
-	edsOther      map[string]int // responses other than EDS during EDS edits
-	rss, heap     int64
+	startup    time.Duration
+	route, eds []time.Duration
+	routeOther map[string]int // responses other than RDS during route edits
+	edsOther   map[string]int // responses other than EDS during EDS edits
+	rss, heap  int64
 	// rssAfter is serve's RSS after the edit series.
-	rssAfter int64
+	rssAfter      int64
 	allocsOfRoute float64
 	notes         []string
 	// info are facts about the run printed with the notes that, unlike
