@@ -97,17 +97,7 @@ func TestPrunerEqualsPrune(t *testing.T) {
 	var p Pruner
 	reused := 0
 	for seed := range uint64(200) {
-		got, want := pool.config(seed), pool.config(seed)
-		p.mu.Lock()
-		prev := p.last
-		p.mu.Unlock()
-		gotErrs, wantErrs := p.Prune(got), want.Prune()
-		if !reflect.DeepEqual(gotErrs, wantErrs) {
-			t.Fatalf("config %d: errors\n%v\nwant\n%v", seed, gotErrs, wantErrs)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("config %d: the Pruner left a different Config than Prune", seed)
-		}
+		prev := prunesLikePrune(t, &p, seed, pool.config(seed), pool.config(seed))
 		if prev != nil {
 			reused += len(prev.routes)
 		}
@@ -280,17 +270,8 @@ func TestPrunerEqualsPruneSharedVirtualHosts(t *testing.T) {
 	var p Pruner
 	reused, reusedInList, sameBackends := 0, 0, 0
 	for seed := range uint64(300) {
-		got, want := draw(seed), draw(seed)
-		p.mu.Lock()
-		prev := p.last
-		p.mu.Unlock()
-		gotErrs, wantErrs := p.Prune(got), want.Prune()
-		if !reflect.DeepEqual(gotErrs, wantErrs) {
-			t.Fatalf("config %d: errors\n%v\nwant\n%v", seed, gotErrs, wantErrs)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("config %d: the Pruner left a different Config than Prune", seed)
-		}
+		got := draw(seed)
+		prev := prunesLikePrune(t, &p, seed, got, draw(seed))
 		for i, vh := range all {
 			if !slices.Equal(vh.Routes, before[i]) {
 				t.Fatalf("config %d: virtual host %s was written into", seed, vh.Name)
@@ -345,4 +326,22 @@ func TestMergeSharesSoleVirtualHosts(t *testing.T) {
 			t.Errorf("virtual host %s of a listener two fragments name was shared", vh.Name)
 		}
 	}
+}
+
+// prunesLikePrune prunes got with p and want with Prune (two copies of
+// one config) and fails unless the errors and the configs left are the
+// same; it returns what p remembered before.
+func prunesLikePrune(t *testing.T, p *Pruner, seed uint64, got, want *Config) *pruneMemo {
+	t.Helper()
+	p.mu.Lock()
+	prev := p.last
+	p.mu.Unlock()
+	gotErrs, wantErrs := p.Prune(got), want.Prune()
+	if !reflect.DeepEqual(gotErrs, wantErrs) {
+		t.Fatalf("config %d: errors\n%v\nwant\n%v", seed, gotErrs, wantErrs)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("config %d: the Pruner left a different Config than Prune", seed)
+	}
+	return prev
 }
