@@ -70,14 +70,25 @@ func dialADS(addr, group string) (*ads, error) {
 	c := &ads{conn: conn, cancel: cancel, stream: stream, done: make(chan struct{}),
 		node: &corev3.Node{Id: "bench", Cluster: group}, counts: map[string]int{},
 		subscribed: map[string][]string{}}
-	for _, t := range []string{resource.ListenerType, resource.ClusterType} {
-		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: t}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("subscribing to %s: %w", t, err)
-		}
+	if err := c.subscribeRoots(func(t string) error {
+		return stream.Send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: t})
+	}); err != nil {
+		return nil, err
 	}
 	go c.receive()
 	return c, nil
+}
+
+// subscribeRoots asks for every listener and cluster, as Envoy does first
+// (routes and endpoints follow from them); on failure it closes c.
+func (c *ads) subscribeRoots(send func(typeURL string) error) error {
+	for _, t := range []string{resource.ListenerType, resource.ClusterType} {
+		if err := send(t); err != nil {
+			c.Close()
+			return fmt.Errorf("subscribing to %s: %w", t, err)
+		}
+	}
+	return nil
 }
 
 // openStream dials addr and opens an ADS stream with open (state of the

@@ -46,11 +46,10 @@ func dialDelta(addr, group string) (*ads, error) {
 			listeners: map[string]*listenerv3.Listener{}, clusters: map[string]*clusterv3.Cluster{},
 			routes: map[string]*routev3.RouteConfiguration{}, endpoints: map[string]*endpointv3.ClusterLoadAssignment{},
 			subscribed: map[string]map[string]bool{resource.RouteType: {}, resource.EndpointType: {}}}}
-	for _, t := range []string{resource.ListenerType, resource.ClusterType} {
-		if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: c.node, TypeUrl: t}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("subscribing to %s: %w", t, err)
-		}
+	if err := c.subscribeRoots(func(t string) error {
+		return stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: c.node, TypeUrl: t})
+	}); err != nil {
+		return nil, err
 	}
 	go c.receiveDelta()
 	return c, nil

@@ -23,36 +23,25 @@ import (
 // line upper-cased; it returns the port.
 func lineEcho(t *testing.T, l net.Listener, prefix string) int {
 	t.Helper()
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
+	return acceptEach(t, l, func(c net.Conn) {
+		tag := prefix
+		if tc, ok := c.(*tls.Conn); ok {
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			tag += " sni=" + tc.ConnectionState().ServerName
+		}
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
+			line, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				tag := prefix
-				if tc, ok := c.(*tls.Conn); ok {
-					if err := tc.Handshake(); err != nil {
-						return
-					}
-					tag += " sni=" + tc.ConnectionState().ServerName
-				}
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if _, err := io.WriteString(c, tag+" "+strings.ToUpper(line)); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := io.WriteString(c, tag+" "+strings.ToUpper(line)); err != nil {
+				return
+			}
 		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
+	})
 }
 
 // tlsLineRoundTrip dials addr with TLS (server name sni, certificates

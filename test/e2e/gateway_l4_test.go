@@ -333,6 +333,20 @@ func startTCPEcho(t *testing.T, name string) int {
 }
 
 func serveLines(t *testing.T, l net.Listener, name string) int {
+	return acceptEach(t, l, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(c, "%s %s", name, line)
+	})
+}
+
+// acceptEach serves every connection l accepts with serve, each on its own
+// goroutine and closed after, until the test ends (which closes l); it
+// returns l's port.
+func acceptEach(t *testing.T, l net.Listener, serve func(net.Conn)) int {
 	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		for {
@@ -342,12 +356,7 @@ func serveLines(t *testing.T, l net.Listener, name string) int {
 			}
 			go func() {
 				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "%s %s", name, line)
+				serve(c)
 			}()
 		}
 	}()

@@ -185,18 +185,25 @@ func (d *deltaCache) respond(w *deltaWatch, pt *publishedType) bool {
 		RemovedResources:  removed,
 		Resources:         make([]*discovery.Resource, 0, len(send)),
 	}
+	complete := true
 	for _, e := range send {
 		b, err := e.wire()
 		if err != nil {
-			// Validated resources encode; if one does not, the client
-			// is sent the rest and asks again on its next request.
+			// Validated resources encode. If one did not, the client is
+			// sent the rest and is not counted as holding this one, so
+			// the next look (at everything: its versions are not one
+			// this cache knows) offers it again.
+			delete(next, e.name)
+			complete = false
 			continue
 		}
 		resp.Resources = append(resp.Resources, &discovery.Resource{
 			Name: e.name, Version: next[e.name], Resource: &anypb.Any{TypeUrl: w.typeURL, Value: b},
 		})
 	}
-	d.sent[mapKey(next)] = sentVersions{versions: next, groupType: w.groupType, version: pt.version}
+	if complete {
+		d.sent[mapKey(next)] = sentVersions{versions: next, groupType: w.groupType, version: pt.version}
+	}
 	w.out <- &cachev3.DeltaPassthroughResponse{DeltaRequest: w.req, NextVersionMap: next, DeltaDiscoveryResponse: resp}
 	return true
 }
