@@ -273,6 +273,21 @@ func (c goldenCase) apply(ctx context.Context) ([]*unstructured.Unstructured, er
 			if err := k8s.Status().Update(ctx, u); err != nil {
 				return created, fmt.Errorf("writing the input status of %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 			}
+			// Legate does not translate again for a change of status
+			// alone (its own status writes are such changes), so the
+			// snapshot taken after the create may not hold the input
+			// status. In a cluster the status was written before a
+			// change that Legate does translate: make one.
+			base := u.DeepCopy()
+			ann := u.GetAnnotations()
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann["legate.test/input-status"] = "written"
+			u.SetAnnotations(ann)
+			if err := k8s.Patch(ctx, u, client.MergeFrom(base)); err != nil {
+				return created, fmt.Errorf("marking the input status of %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+			}
 		}
 	}
 	return created, nil
