@@ -441,7 +441,7 @@ func (r *result) label() string {
 
 // heapProfile saves a heap profile of the serve run behind adminAddr.
 func heapProfile(adminAddr, dir string, r *result) {
-	if err := fetch("http://"+adminAddr+"/debug/pprof/heap", dir+".heap.pprof"); err != nil {
+	if err := fetch("http://"+adminAddr+"/debug/pprof/heap?gc=1", dir+".heap.pprof"); err != nil {
 		r.notes = append(r.notes, err.Error())
 	}
 }

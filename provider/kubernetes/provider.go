@@ -413,8 +413,9 @@ func (p *Provider) Snapshot(context.Context) (*translators.Inputs, error) {
 		}
 		k.list.AddTo(in)
 	}
-	// Every kind is in order already; this orders Others by kind.
-	in.Sort()
+	// Every kind is in order already (refresh keeps it so); only Others,
+	// which holds several kinds, is ordered here.
+	in.SortOthers()
 	in.IndexFrom(p.last)
 	p.last = in
 	return in, nil
@@ -440,28 +441,34 @@ func (k *kind) refresh() error {
 }
 
 // patched is sorted with the changed keys' objects as they are now: the
-// unchanged ones in place, the changed ones (those still there) merged in.
+// unchanged ones in place, each changed key's old object (if any) found by
+// binary search and replaced by its object now (if any). Unchanged runs
+// are copied whole, so a change costs a search per changed key and a copy
+// of the list, not a lookup per object.
 func (k *kind) patched() []client.Object {
-	var now []client.Object
+	keys := make([]types.NamespacedName, 0, len(k.changed))
 	for key := range k.changed {
-		if o := k.objects[key]; o != nil {
-			now = append(now, o)
-		}
+		keys = append(keys, key)
 	}
-	slices.SortFunc(now, compareObjects)
+	slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
 	out := make([]client.Object, 0, len(k.objects))
-	j := 0
-	for _, o := range k.sorted {
-		if k.changed[client.ObjectKeyFromObject(o)] {
-			continue
+	i := 0
+	for _, key := range keys {
+		j, found := slices.BinarySearchFunc(k.sorted[i:], key, func(o client.Object, key types.NamespacedName) int {
+			return cmp.Or(strings.Compare(o.GetNamespace(), key.Namespace), strings.Compare(o.GetName(), key.Name))
+		})
+		out = append(out, k.sorted[i:i+j]...)
+		i += j
+		if found {
+			i++ // the key's old object
 		}
-		for j < len(now) && compareObjects(now[j], o) < 0 {
-			out = append(out, now[j])
-			j++
+		if o := k.objects[key]; o != nil {
+			out = append(out, o)
 		}
-		out = append(out, o)
 	}
-	return append(out, now[j:]...)
+	return append(out, k.sorted[i:]...)
 }
 
 func compareObjects(a, b client.Object) int {

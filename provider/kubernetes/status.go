@@ -81,7 +81,13 @@ func (w *StatusWriter) SetStored(stored func(translators.ObjectRef) client.Objec
 // confirmedStatus is a status known to be an object's at a version.
 type confirmedStatus struct {
 	resourceVersion string
-	status          translators.ObjectStatus
+	// status is the latest status found equal to the confirmed one: a pass
+	// that finds them equal keeps the newer, whose lists the next
+	// snapshot's status most likely shares, so that the next comparison
+	// is one of pointers (a route's parents are made anew whenever
+	// anything it attaches to changes, and were otherwise compared field by
+	// field on every pass from then on).
+	status translators.ObjectStatus
 	// seen is the last pass that had a status for the object.
 	seen uint64
 }
@@ -206,6 +212,7 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 		c.seen = w.pass
 		if w.stored != nil {
 			if o := w.stored(st.Object); o != nil && o.GetResourceVersion() == c.resourceVersion && sameStatus(c.status, st) {
+				c.status = st
 				return nil
 			}
 		}
@@ -239,6 +246,7 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 		// (reflect.DeepEqual is quick on statuses that share their
 		// lists, as unchanged objects' do.)
 		if c != nil && c.resourceVersion == obj.GetResourceVersion() && sameStatus(c.status, st) {
+			c.status = st
 			return nil
 		}
 		base := shallowCopy(obj)
