@@ -111,16 +111,23 @@ type attachment struct {
 // older wins). Routes naming none of Legate's Gateways but holding status
 // entries Legate wrote are kept aside in t.stale.
 func (t *translation) collectRoutes() {
-	// With duplicates (two files holding one object) the first wins. In
-	// lists sorted by namespace and name (Inputs.Sort), as providers hand
-	// them over, duplicates are neighbours, and no set of every route's
-	// key is needed.
-	var seen map[string]bool
-	if !sortedByName(t.in.HTTPRoutes, func(r *gatewayv1.HTTPRoute) *metav1.ObjectMeta { return &r.ObjectMeta }) ||
-		!sortedByName(t.in.GRPCRoutes, func(r *gatewayv1.GRPCRoute) *metav1.ObjectMeta { return &r.ObjectMeta }) {
-		seen = map[string]bool{}
+	// With duplicates (two files holding one object) the first wins. Lists
+	// strictly sorted by namespace and name (Inputs.Sort), as providers
+	// hand them over when no object is there twice, need no set of every
+	// route's key. Whether they are is checked only where they differ
+	// from the last run's lists, which were.
+	var lastHTTP []*gatewayv1.HTTPRoute
+	var lastGRPC []*gatewayv1.GRPCRoute
+	if t.last != nil {
+		lastHTTP, lastGRPC = t.last.httpRoutes, t.last.grpcRoutes
 	}
-	var last *routeState
+	var seen map[string]bool
+	if !strictlySortedSince(lastHTTP, t.in.HTTPRoutes, func(r *gatewayv1.HTTPRoute) *metav1.ObjectMeta { return &r.ObjectMeta }) ||
+		!strictlySortedSince(lastGRPC, t.in.GRPCRoutes, func(r *gatewayv1.GRPCRoute) *metav1.ObjectMeta { return &r.ObjectMeta }) {
+		seen = map[string]bool{}
+	} else if t.next != nil {
+		t.next.httpRoutes, t.next.grpcRoutes = t.in.HTTPRoutes, t.in.GRPCRoutes
+	}
 	n := len(t.in.HTTPRoutes) + len(t.in.GRPCRoutes)
 	t.routes = make([]*routeState, 0, n)
 	// The states live in the run's scratch when it has one: nothing
@@ -153,10 +160,7 @@ func (t *translation) collectRoutes() {
 				return
 			}
 			seen[key] = true
-		} else if last != nil && last.kind == rs.kind && last.meta.Namespace == rs.meta.Namespace && last.meta.Name == rs.meta.Name {
-			return
 		}
-		last = rs
 		if !t.namesOurGateway(rs) {
 			if t.hasOurParents(rs) {
 				t.stale = append(t.stale, rs)
@@ -181,9 +185,27 @@ func (t *translation) collectRoutes() {
 			cmp.Compare(a.kind, b.kind))
 	}
 	// Mostly in order already (routes created together, listed by
-	// name): checked in one pass before any sort.
-	if !slices.IsSortedFunc(t.routes, oldestFirst) {
-		slices.SortStableFunc(t.routes, oldestFirst)
+	// name): checked before any sort, and only where the order differs
+	// from the last run's, which was sorted (one route edited among 10k
+	// is two comparisons, not 10k).
+	var lastOrder []*metav1.ObjectMeta
+	if t.last != nil && len(t.last.order) == len(t.routes) {
+		lastOrder = t.last.order
+	}
+	for i := 1; i < len(t.routes); i++ {
+		if lastOrder != nil && t.routes[i-1].meta == lastOrder[i-1] && t.routes[i].meta == lastOrder[i] {
+			continue
+		}
+		if oldestFirst(t.routes[i-1], t.routes[i]) > 0 {
+			slices.SortStableFunc(t.routes, oldestFirst)
+			break
+		}
+	}
+	if t.next != nil {
+		t.next.order = make([]*metav1.ObjectMeta, len(t.routes))
+		for i, rs := range t.routes {
+			t.next.order[i] = rs.meta
+		}
 	}
 	for _, rs := range t.routes {
 		t.translateRoute(rs)
@@ -191,17 +213,30 @@ func (t *translation) collectRoutes() {
 	}
 }
 
-// sortedByName reports whether objs are sorted by namespace and name.
+// strictlySortedSince reports whether objs are strictly sorted by
+// namespace and name (so no object is there twice), knowing that last,
+// when not nil, was the list of the same kind the last run found so:
+// a pair of neighbours both at their place of last is not compared.
 // (The fields are read, not the methods of client.Object: this runs on
-// every route of every run.)
-func sortedByName[T any](objs []T, meta func(T) *metav1.ObjectMeta) bool {
+// every run.)
+func strictlySortedSince[T comparable](last, objs []T, meta func(T) *metav1.ObjectMeta) bool {
+	if len(last) != len(objs) {
+		last = nil
+	}
+	var zero T
 	for i := 1; i < len(objs); i++ {
+		if last != nil && objs[i-1] == last[i-1] && objs[i] == last[i] {
+			continue
+		}
+		if objs[i-1] == zero || objs[i] == zero {
+			return false
+		}
 		a, b := meta(objs[i-1]), meta(objs[i])
-		if a.Namespace > b.Namespace || a.Namespace == b.Namespace && a.Name > b.Name {
+		if a.Namespace > b.Namespace || a.Namespace == b.Namespace && a.Name >= b.Name {
 			return false
 		}
 	}
-	return true
+	return len(objs) != 1 || objs[0] != zero
 }
 
 // hasOurParents reports whether the route's status holds an entry of

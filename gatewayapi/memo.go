@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -71,6 +72,13 @@ type memo struct {
 	clusterNames []string
 	// objects are the ObjectStatuses the run returned (see statuses).
 	objects []translators.ObjectStatus
+	// httpRoutes and grpcRoutes are the run's lists of routes when they
+	// were strictly sorted by namespace and name, order the metadata of
+	// its routes oldest first (see collectRoutes): the next run checks
+	// its own lists only where they differ.
+	httpRoutes []*gatewayv1.HTTPRoute
+	grpcRoutes []*gatewayv1.GRPCRoute
+	order      []*metav1.ObjectMeta
 }
 
 // objectVersion identifies one version of an object: the same pointer

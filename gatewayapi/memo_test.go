@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,6 +115,9 @@ func (w *world) edit() string {
 			r.Name = fmt.Sprintf("%s-copy-%d", r.Name, n)
 			r.UID = types.UID(fmt.Sprintf("uid-new-%d", n))
 			r.ResourceVersion = fmt.Sprintf("e%d", n)
+			// Created at one of a few times, so that the oldest-first
+			// order of routes differs from the order of their names.
+			r.CreationTimestamp = metav1.NewTime(time.Unix(int64(w.rnd.IntN(3)), 0))
 			w.changeRoute(r, n)
 			w.objs = append(w.objs, r)
 			return "HTTPRoute added"

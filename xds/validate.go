@@ -142,9 +142,18 @@ type routeUses struct {
 	owner map[string]string
 }
 
-// each calls fn for every use of the call.
-func (w *validation) each(fn func(*use)) {
-	for _, list := range [][]use{w.listeners, w.clusters, w.endpoints, w.secrets} {
+// each calls fn for every use of the call, but for the lists of uses it
+// shares with other (the very same list: see validator.list).
+func (w *validation) each(other *validation, fn func(*use)) {
+	lists := [][]use{w.listeners, w.clusters, w.endpoints, w.secrets}
+	var others [][]use
+	if other != nil {
+		others = [][]use{other.listeners, other.clusters, other.endpoints, other.secrets}
+	}
+	for k, list := range lists {
+		if others != nil && len(list) > 0 && len(list) == len(others[k]) && &list[0] == &others[k][0] {
+			continue
+		}
 		for i := range list {
 			fn(&list[i])
 		}
@@ -393,14 +402,17 @@ func (val *Validator) Validate(res *Resources) error {
 
 // settle counts the uses of parts that changed hands between last and
 // now, and forgets the parts no longer used.
+//
+// A list now shares with last (see list) keeps its parts' counts as they
+// are, and is not walked.
 func (val *Validator) settle(last, now *validation) {
-	now.each(func(u *use) {
+	now.each(last, func(u *use) {
 		if u.part != nil && !u.reused {
 			u.part.uses++
 			val.known[u.part.digest] = u.part
 		}
 	})
-	last.each(func(u *use) {
+	last.each(now, func(u *use) {
 		if u.part != nil && !u.taken {
 			if u.part.uses--; u.part.uses <= 0 {
 				delete(val.known, u.part.digest)
@@ -409,7 +421,7 @@ func (val *Validator) settle(last, now *validation) {
 	})
 	// The last call's lists are done with; clear the marks in now's, which
 	// the next call takes over from.
-	now.each(func(u *use) { u.reused = false })
+	now.each(last, func(u *use) { u.reused = false })
 }
 
 // version is the use's version, "" if it could not be encoded.
@@ -427,6 +439,12 @@ func (u use) version() string {
 // When references need no check, a message the last call had at the same
 // place is taken over without being read (see cursor.fast).
 func (v *validator) list(last []use, n int, msg func(int) proto.Message, fn func(*cursor, int) use) ([]use, bool) {
+	if v.sameTargets && sameMessages(last, n, msg) {
+		// The very messages of the last call, in its order (a route
+		// edit leaves 10k clusters and load assignments as they were):
+		// its uses are this call's (settle leaves a shared list alone).
+		return last, true
+	}
 	cur := newCursor(last)
 	out := make([]use, n)
 	all := n == len(last)
@@ -442,6 +460,20 @@ func (v *validator) list(last []use, n int, msg func(int) proto.Message, fn func
 		all = all && out[i].reused
 	}
 	return out, all
+}
+
+// sameMessages says whether the n messages msg gives are, in order, those
+// of last, each of which passed.
+func sameMessages(last []use, n int, msg func(int) proto.Message) bool {
+	if n == 0 || n != len(last) {
+		return false
+	}
+	for i := range n {
+		if u := &last[i]; u.msg != msg(i) || u.part == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // listVersions is the versions of a list by name: the last call's map
