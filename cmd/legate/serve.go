@@ -30,6 +30,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/legateproxy/legate/diagnostics"
+	"github.com/legateproxy/legate/internal/idlemem"
 	"github.com/legateproxy/legate/internal/supervisor"
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/provider/file"
@@ -257,6 +258,13 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 		if err := loop.Run(ctx); err != nil {
 			fail(err)
 		}
+	})
+	// Between bursts of work (the first load, an edit storm, a pass of
+	// status writes) the heap the burst grew is given back.
+	wg.Go(func() {
+		idlemem.Watch(ctx, idlemem.Options{Released: func(n uint64) {
+			log.Debug("returned idle heap memory to the OS", "bytes", n)
+		}})
 	})
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,80 @@
+package idlemem_test
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/legateproxy/legate/internal/idlemem"
+)
+
+// sink keeps allocations from being optimised away.
+var sink atomic.Pointer[[]byte]
+
+// burst allocates n bytes in 64 KiB pieces that are garbage at once.
+func burst(n int) {
+	for range n / (64 << 10) {
+		b := make([]byte, 64<<10)
+		b[0] = 1
+		sink.Store(&b)
+	}
+}
+
+// While the process allocates, nothing is released; once it stops, the
+// heap its burst left behind is returned to the OS, once.
+func TestWatchReleasesOnlyAtRest(t *testing.T) {
+	// A live heap, so that the collector lets garbage pile up before it
+	// runs (its goal is twice what is live).
+	live := make([][]byte, 0, 1024)
+	for range 1024 {
+		live = append(live, make([]byte, 64<<10))
+	}
+	defer runtime.KeepAlive(live)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var releases atomic.Int32
+	var releasedBytes atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		idlemem.Watch(ctx, idlemem.Options{
+			Interval: 200 * time.Millisecond,
+			MinFree:  8 << 20,
+			Released: func(n uint64) {
+				releases.Add(1)
+				releasedBytes.Add(n)
+			},
+		})
+	}()
+
+	// Busy: 16 MiB every 10 ms, for 1 s.
+	busyUntil := time.Now().Add(time.Second)
+	for time.Now().Before(busyUntil) {
+		burst(16 << 20)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := releases.Load(); n != 0 {
+		t.Fatalf("%d releases while the process was allocating", n)
+	}
+
+	// At rest: one release, of at least what makes one worth it.
+	deadline := time.Now().Add(5 * time.Second)
+	for releases.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if releases.Load() == 0 {
+		t.Fatalf("nothing released within 5 s at rest (reclaimable now %d bytes)", idlemem.Read().Reclaimable)
+	}
+	if got := releasedBytes.Load(); got < 8<<20 {
+		t.Errorf("released %d bytes, want at least 8 MiB", got)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if n := releases.Load(); n != 1 {
+		t.Errorf("%d releases during one rest, want 1", n)
+	}
+	cancel()
+	<-done
+}
