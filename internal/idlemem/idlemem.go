@@ -15,6 +15,7 @@ package idlemem
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -70,6 +71,10 @@ func Watch(ctx context.Context, o Options) {
 		if released || now.Reclaimable < o.MinFree {
 			continue
 		}
+		// Two collections: what sync.Pools hold (gRPC's message buffers,
+		// among others) survives the first in their victim caches, and
+		// goes with the second, which also returns the free pages.
+		runtime.GC()
 		debug.FreeOSMemory()
 		released = true
 		// What was returned, as the runtime counts it (the scavenger may
@@ -86,10 +91,11 @@ func Watch(ctx context.Context, o Options) {
 type Sample struct {
 	// Allocated counts every byte the heap ever allocated.
 	Allocated uint64
-	// Reclaimable is resident heap memory that a collection and a
-	// release would give back: free pages not yet returned to the OS,
-	// and objects allocated since the last collection beyond what it
-	// found live (an upper bound: some of those are live).
+	// Reclaimable is resident heap memory beyond what the last collection
+	// found live: free pages not yet returned to the OS, free slots in
+	// pages in use, and objects allocated since. It bounds what a
+	// collection and a release would give back (slots in pages that keep
+	// a live object stay resident).
 	Reclaimable uint64
 	// Returned counts the heap memory that is free and returned to the
 	// OS (not resident).
@@ -99,6 +105,7 @@ type Sample struct {
 var sampleNames = []string{
 	"/gc/heap/allocs:bytes",
 	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/unused:bytes",
 	"/memory/classes/heap/objects:bytes",
 	"/gc/heap/live:bytes",
 	"/memory/classes/heap/released:bytes",
@@ -117,9 +124,10 @@ func Read() Sample {
 		}
 		return s[i].Value.Uint64()
 	}
-	garbage := uint64(0)
-	if value(2) > value(3) {
-		garbage = value(2) - value(3)
+	resident, live := value(1)+value(2)+value(3), value(4)
+	s0 := Sample{Allocated: value(0), Returned: value(5)}
+	if resident > live {
+		s0.Reclaimable = resident - live
 	}
-	return Sample{Allocated: value(0), Reclaimable: value(1) + garbage, Returned: value(4)}
+	return s0
 }

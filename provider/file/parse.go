@@ -40,41 +40,59 @@ type document struct {
 func splitDocuments(data []byte) []document {
 	var docs []document
 	cur := document{line: 1}
+	// A document is most often a run of the file's own lines, and is then
+	// that part of data, not a copy (a 1000-object file is read again on
+	// every edit of it). One that is not (content on its separator line,
+	// "..." lines) is gathered in buf.
 	var buf bytes.Buffer
-	flush := func() {
-		cur.data = bytes.Clone(buf.Bytes())
+	gathered := false
+	start := 0 // where cur's lines begin in data, unless gathered
+	flush := func(end int) {
+		if gathered {
+			cur.data = bytes.Clone(buf.Bytes())
+		} else {
+			cur.data = data[start:end:end]
+		}
 		docs = append(docs, cur)
 		buf.Reset()
+		gathered = false
 	}
 	lineNo := 0
-	for len(data) > 0 {
+	for off := 0; off < len(data); {
 		lineNo++
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i+1], data[i+1:]
+		lineStart := off
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			off += i + 1
 		} else {
-			line, data = data, nil
+			off = len(data)
 		}
+		line := data[lineStart:off]
 		trimmed := bytes.TrimRight(line, " \t\r\n")
 		switch {
 		case isSeparator(trimmed):
-			flush()
+			flush(lineStart)
 			rest := bytes.TrimSpace(trimmed[3:])
 			if len(rest) > 0 && rest[0] != '#' {
 				// Content on the separator line belongs to the next document.
 				cur = document{line: lineNo}
+				gathered = true
 				buf.Write(rest)
 				buf.WriteByte('\n')
 			} else {
 				cur = document{line: lineNo + 1}
+				start = off
 			}
 		case string(trimmed) == "...":
+			if !gathered {
+				buf.Write(data[start:lineStart])
+				gathered = true
+			}
 			buf.WriteByte('\n')
-		default:
+		case gathered:
 			buf.Write(line)
 		}
 	}
-	flush()
+	flush(len(data))
 	return docs
 }
 
@@ -153,11 +171,14 @@ func (ps *parser) fail(line int, format string, args ...any) {
 // spent over 2 s in it on one core); their objects and errors are then
 // taken in document order, as a sequential parse would give them.
 func (p *Provider) parseFile(file string, data []byte, isJSON bool) ([]parsedObject, []FileError) {
-	ps := &parser{p: p, file: file, next: map[[sha256.Size]byte][]parsedObject{}}
+	ps := &parser{p: p, file: file}
 	if st := p.files[file]; st != nil {
 		ps.prev = st.docs
+		// Sized as the last parse's: an edit rarely adds many objects.
+		ps.objs = make([]parsedObject, 0, len(st.objects))
 		defer func() { st.docs = ps.next }()
 	}
+	ps.next = make(map[[sha256.Size]byte][]parsedObject, len(ps.prev))
 	docs := []document{{line: 1, data: data, json: true}}
 	if !isJSON {
 		// A JSON file is one document; "---" means nothing to JSON.
