@@ -269,7 +269,15 @@ func (t *translation) parentGateway(routeNS string, p gatewayv1.ParentReference)
 	if p.Namespace != nil && *p.Namespace != "" {
 		ns = string(*p.Namespace)
 	}
-	gs := t.gatewayByKey[ns+"/"+string(p.Name)]
+	var gs *gatewayState
+	if last := t.lastParent; last != nil && t.lastParentNS == ns && t.lastParentName == string(p.Name) {
+		gs = last
+	} else {
+		gs = t.gatewayByKey[ns+"/"+string(p.Name)]
+		if gs != nil {
+			t.lastParent, t.lastParentNS, t.lastParentName = gs, ns, string(p.Name)
+		}
+	}
 	if gs == nil || !gs.class.accepted {
 		return nil
 	}

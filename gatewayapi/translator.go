@@ -281,6 +281,10 @@ type translation struct {
 	// (see listener).
 	lastRef      listenerRef
 	lastListener *listenerState
+	// lastParent is the last Gateway parentGateway looked up (nil: none
+	// yet, or none found): most routes name the one Gateway the last did.
+	lastParent                   *gatewayState
+	lastParentNS, lastParentName string
 }
 
 // ListenerName names the IR listener of a Gateway's port.
