@@ -3,7 +3,6 @@ package xds
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -41,7 +40,7 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 	out.endpointIndex = index
 	out.Endpoints = append(res.Endpoints[:0:0], res.Endpoints...)
 	versions := *prev
-	versions.Endpoints = maps.Clone(prev.Endpoints)
+	changed := make(map[string]string, len(clusters))
 
 	val.mu.Lock()
 	defer val.mu.Unlock()
@@ -63,11 +62,12 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 		loc := location{kind: "ClusterLoadAssignment", name: c.Name}
 		p, _ := v.part(loc, cla, false, func() { v.message(loc, cla) })
 		out.Endpoints[i] = cla
-		versions.Endpoints[c.Name] = p.version
+		changed[c.Name] = p.version
 	}
 	if len(v.errs) > 0 {
 		return nil, fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))
 	}
+	versions.Endpoints = prev.Endpoints.With(changed)
 	out.versions = &versions
 	return &out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -109,7 +110,82 @@ func (e *routeEncoding) assemble() (out []byte, ok bool) {
 // of their parts' hashes), a version is the hex SHA-256 of the resource's
 // deterministic encoding.
 type Versions struct {
-	Listeners, Routes, Clusters, Endpoints, Secrets map[string]string
+	Listeners, Routes, Clusters, Secrets map[string]string
+	// Endpoints are a VersionMap rather than a map: the endpoint fast path
+	// (Validator.WithEndpoints) replaces a few versions of thousands, and
+	// copying the map for each EndpointSlice change was a third of what
+	// such a change allocated.
+	Endpoints *VersionMap
+}
+
+// VersionMap is a map of versions by resource name that is never modified
+// once made: With makes another that shares what did not change.
+type VersionMap struct {
+	base map[string]string
+	// patch holds the versions that replace base's, for names base has.
+	patch map[string]string
+}
+
+// NewVersionMap makes a VersionMap of m, which must not be modified
+// afterwards.
+func NewVersionMap(m map[string]string) *VersionMap {
+	return &VersionMap{base: m}
+}
+
+// Get returns the version of name, and whether there is one.
+func (m *VersionMap) Get(name string) (string, bool) {
+	if m == nil {
+		return "", false
+	}
+	if v, ok := m.patch[name]; ok {
+		return v, true
+	}
+	v, ok := m.base[name]
+	return v, ok
+}
+
+// Len is the number of names.
+func (m *VersionMap) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.base)
+}
+
+// Map returns the versions as a map, which must not be modified: the
+// map m was made of when nothing was replaced since, else a new one.
+func (m *VersionMap) Map() map[string]string {
+	if m == nil {
+		return nil
+	}
+	if len(m.patch) == 0 {
+		return m.base
+	}
+	out := maps.Clone(m.base)
+	maps.Copy(out, m.patch)
+	return out
+}
+
+// String shows the versions as a map, names in order.
+func (m *VersionMap) String() string {
+	return fmt.Sprint(m.Map())
+}
+
+// With returns m with the versions of changed, all of names m has,
+// replacing its own; m is not modified. The replaced versions are kept
+// apart until they are a good part of the map, and then folded into a
+// copy, so that a change of a few versions costs a few entries.
+func (m *VersionMap) With(changed map[string]string) *VersionMap {
+	if len(m.patch)+len(changed) > len(m.base)/8 {
+		out := maps.Clone(m.base)
+		maps.Copy(out, m.patch)
+		maps.Copy(out, changed)
+		return &VersionMap{base: out}
+	}
+	patch := make(map[string]string, len(m.patch)+len(changed))
+	maps.Copy(patch, m.patch)
+	maps.Copy(patch, changed)
+	return &VersionMap{base: m.base, patch: patch}
 }
 
 // Versions returns the versions recorded when r last passed Validate, or

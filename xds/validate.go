@@ -378,7 +378,11 @@ func (val *Validator) Validate(res *Resources) error {
 		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
 		return v.use(cur, loc, e.GetClusterName(), e, false, false, func() { v.message(loc, e) })
 	})
-	versions.Endpoints = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Endpoints }, now.endpoints)
+	if reused && last.passed && last.versions != nil {
+		versions.Endpoints = last.versions.Endpoints
+	} else {
+		versions.Endpoints = NewVersionMap(usesVersions(now.endpoints))
+	}
 	now.secrets, reused = v.list(last.secrets, len(res.Secrets), func(i int) proto.Message { return res.Secrets[i] }, func(cur *cursor, i int) use {
 		s := res.Secrets[i]
 		loc := location{kind: "Secret", name: s.GetName()}
@@ -482,6 +486,11 @@ func listVersions(reused bool, last *Versions, field func(*Versions) map[string]
 	if reused && last != nil {
 		return field(last)
 	}
+	return usesVersions(uses)
+}
+
+// usesVersions is the versions of uses by name.
+func usesVersions(uses []use) map[string]string {
 	out := make(map[string]string, len(uses))
 	for _, u := range uses {
 		out[u.name] = u.version()

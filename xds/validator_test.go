@@ -77,7 +77,7 @@ func TestValidatorVersions(t *testing.T) {
 		t.Fatal("no versions after a successful Validate")
 	}
 	if len(va.Listeners) != len(a.Listeners) || len(va.Routes) != len(a.Routes) ||
-		len(va.Clusters) != len(a.Clusters) || len(va.Endpoints) != len(a.Endpoints) {
+		len(va.Clusters) != len(a.Clusters) || va.Endpoints.Len() != len(a.Endpoints) {
 		t.Fatalf("versions %+v do not name every resource", va)
 	}
 	// Outside route tables, a version is the hash go-control-plane puts
@@ -131,7 +131,7 @@ func equalVersions(a, b *Versions) bool {
 		return true
 	}
 	return eq(a.Listeners, b.Listeners) && eq(a.Routes, b.Routes) && eq(a.Clusters, b.Clusters) &&
-		eq(a.Endpoints, b.Endpoints) && eq(a.Secrets, b.Secrets)
+		eq(a.Endpoints.Map(), b.Endpoints.Map()) && eq(a.Secrets, b.Secrets)
 }
 
 // The Validator remembers the parts of the last snapshot only, so its

@@ -220,7 +220,7 @@ func (d *deltaCache) changedSince(sub cachev3.Subscription, pt *publishedType, r
 				continue
 			}
 		}
-		if v := pt.each[e.name]; returned[e.name] != v {
+		if v, _ := pt.each.Get(e.name); returned[e.name] != v {
 			send = append(send, e)
 		}
 	}
@@ -229,7 +229,7 @@ func (d *deltaCache) changedSince(sub cachev3.Subscription, pt *publishedType, r
 	}
 	next := maps.Clone(returned)
 	for _, e := range send {
-		next[e.name] = pt.each[e.name]
+		next[e.name], _ = pt.each.Get(e.name)
 	}
 	return send, next
 }
@@ -241,7 +241,7 @@ func everything(sub cachev3.Subscription, pt *publishedType, returned map[string
 	if sub.IsWildcard() {
 		next = make(map[string]string, len(pt.wrapped))
 		for _, e := range pt.wrapped {
-			v := pt.each[e.name]
+			v, _ := pt.each.Get(e.name)
 			next[e.name] = v
 			if was, ok := returned[e.name]; !ok || was != v {
 				send = append(send, e)
@@ -257,7 +257,7 @@ func everything(sub cachev3.Subscription, pt *publishedType, returned map[string
 		for name := range sub.SubscribedResources() {
 			was, had := returned[name]
 			if e, _ := byName[name].(*encodedResource); e != nil {
-				v := pt.each[e.name]
+				v, _ := pt.each.Get(e.name)
 				next[name] = v
 				if !had || was != v {
 					send = append(send, e)

@@ -52,7 +52,10 @@ type publishedType struct {
 	items   []cachetypes.Resource
 	wrapped []*encodedResource
 	version string
-	each    map[string]string
+	// each is the version of every resource by name; eachMap the same as
+	// a map, made when asked for (GetVersionMap).
+	each    *xds.VersionMap
+	eachMap func() map[string]string
 	// sum and hashes make version: hashes[i] is a hash of the name and
 	// version of wrapped[i], and sum their sum (see versionAll).
 	sum    uint64
@@ -137,15 +140,15 @@ func (s *snapshot) GetResources(typeURL string) map[string]cachetypes.Resource {
 func (s *snapshot) ConstructVersionMap() error { return nil }
 
 func (s *snapshot) GetVersionMap(typeURL string) map[string]string {
-	if pt := s.types[typeURL]; pt != nil {
-		return pt.each
+	if pt := s.types[typeURL]; pt != nil && pt.eachMap != nil {
+		return pt.eachMap()
 	}
 	return nil
 }
 
 // newPublishedType makes the published form of items, reusing what prev
 // (the type's last publish, or nil) made from the same messages.
-func newPublishedType(res *xds.Resources, items []cachetypes.Resource, known map[string]string, prev *publishedType) (*publishedType, error) {
+func newPublishedType(res *xds.Resources, items []cachetypes.Resource, known *xds.VersionMap, prev *publishedType) (*publishedType, error) {
 	pt := &publishedType{items: items, wrapped: wrapResources(res, items, prev)}
 	pt.changedFrom = changesSince(prev, pt.wrapped)
 	if !pt.versionFrom(prev, known) {
@@ -268,12 +271,12 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 	// Clusters that just left the configuration stay a while (unreferenced
 	// clusters are valid), so Envoy never loses one before its routes.
 	res = s.retire.apply(group, res)
-	known := map[string]map[string]string{
-		resource.ClusterType:  checked.Clusters,
+	known := map[string]*xds.VersionMap{
+		resource.ClusterType:  xds.NewVersionMap(checked.Clusters),
 		resource.EndpointType: checked.Endpoints,
-		resource.ListenerType: checked.Listeners,
-		resource.RouteType:    checked.Routes,
-		resource.SecretType:   checked.Secrets,
+		resource.ListenerType: xds.NewVersionMap(checked.Listeners),
+		resource.RouteType:    xds.NewVersionMap(checked.Routes),
+		resource.SecretType:   xds.NewVersionMap(checked.Secrets),
 	}
 	s.mu.Lock()
 	prev := s.groups[group]
@@ -462,11 +465,11 @@ func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
 //
 // When known holds exactly the versions of the resources it is used as
 // their versions (it is never modified) rather than copied.
-func (pt *publishedType) versionAll(known map[string]string) error {
+func (pt *publishedType) versionAll(known *xds.VersionMap) error {
 	pt.hashes = make([]uint64, len(pt.wrapped))
 	pt.sum = 0
 	names := make(map[string]struct{}, len(pt.wrapped))
-	allKnown := len(known) == len(pt.wrapped)
+	allKnown := known.Len() == len(pt.wrapped)
 	var each map[string]string
 	for i, w := range pt.wrapped {
 		if w.name == "" {
@@ -476,7 +479,7 @@ func (pt *publishedType) versionAll(known map[string]string) error {
 			return fmt.Errorf("two resources are named %q", w.name)
 		}
 		names[w.name] = struct{}{}
-		v, ok := known[w.name]
+		v, ok := known.Get(w.name)
 		if !ok {
 			b, err := w.wire()
 			if err != nil {
@@ -494,7 +497,7 @@ func (pt *publishedType) versionAll(known map[string]string) error {
 			if each == nil {
 				each = make(map[string]string, len(pt.wrapped))
 				for _, before := range pt.wrapped[:i] {
-					each[before.name] = known[before.name]
+					each[before.name], _ = known.Get(before.name)
 				}
 			}
 			each[w.name] = v
@@ -505,12 +508,10 @@ func (pt *publishedType) versionAll(known map[string]string) error {
 	if each == nil {
 		// Every name is in known, and they are as many: known is exactly
 		// their versions.
-		each = known
-		if each == nil {
-			each = map[string]string{}
-		}
+		pt.setEach(known)
+	} else {
+		pt.setEach(xds.NewVersionMap(each))
 	}
-	pt.each = each
 	pt.version = typeVersion(len(pt.wrapped), pt.sum)
 	return nil
 }
@@ -520,8 +521,8 @@ func (pt *publishedType) versionAll(known map[string]string) error {
 // versions in known, and known holds as many versions as there are
 // resources: the versions are then known's, and the sum is prev's updated
 // by the replaced resources. It reports whether it could.
-func (pt *publishedType) versionFrom(prev *publishedType, known map[string]string) bool {
-	if prev == nil || pt.changedFrom == nil || prev.hashes == nil || len(known) != len(pt.wrapped) {
+func (pt *publishedType) versionFrom(prev *publishedType, known *xds.VersionMap) bool {
+	if prev == nil || pt.changedFrom == nil || prev.hashes == nil || known.Len() != len(pt.wrapped) {
 		return false
 	}
 	hashes := slices.Clone(prev.hashes)
@@ -530,7 +531,7 @@ func (pt *publishedType) versionFrom(prev *publishedType, known map[string]strin
 		if w == prev.wrapped[i] {
 			continue
 		}
-		v, ok := known[w.name]
+		v, ok := known.Get(w.name)
 		if !ok {
 			return false
 		}
@@ -538,9 +539,19 @@ func (pt *publishedType) versionFrom(prev *publishedType, known map[string]strin
 		hashes[i] = itemHash(w.name, v)
 		sum += hashes[i]
 	}
-	pt.hashes, pt.sum, pt.each = hashes, sum, known
+	pt.hashes, pt.sum = hashes, sum
+	pt.setEach(known)
 	pt.version = typeVersion(len(pt.wrapped), sum)
 	return true
+}
+
+// setEach sets the versions by name (never nil).
+func (pt *publishedType) setEach(each *xds.VersionMap) {
+	if each == nil {
+		each = xds.NewVersionMap(map[string]string{})
+	}
+	pt.each = each
+	pt.eachMap = sync.OnceValue(each.Map)
 }
 
 // itemHash is a 64-bit hash of a resource's name and version,

@@ -37,7 +37,7 @@ func TestDeltaSendsOnlyWhatChangedWithValidatedResources(t *testing.T) {
 		t.Fatalf("first delta EDS sent %v", got)
 	}
 	for _, r := range eds.GetResources() {
-		if want := first.Versions().Endpoints[r.GetName()]; r.GetVersion() != want {
+		if want, _ := first.Versions().Endpoints.Get(r.GetName()); r.GetVersion() != want {
 			t.Errorf("assignment %s: version %q on the wire, %q recorded by validation", r.GetName(), r.GetVersion(), want)
 		}
 	}
