@@ -31,8 +31,9 @@ type Options struct {
 	// MinFree is how much reclaimable heap (see Sample) is worth a
 	// collection (default 32 MiB): less is left to the scavenger.
 	MinFree uint64
-	// Released, if set, is told the bytes each release freed (for
-	// metrics and tests).
+	// Released, if set, is told how many bytes of heap each release
+	// returned to the OS, as the runtime counts them (for logs and
+	// tests).
 	Released func(bytes uint64)
 }
 
