@@ -444,22 +444,39 @@ func heapProfile(adminAddr, dir string, r *result) {
 	if err := fetch("http://"+adminAddr+"/debug/pprof/heap?gc=1", dir+".heap.pprof"); err != nil {
 		r.notes = append(r.notes, err.Error())
 	}
+	// The text form ends with the runtime's memory statistics: how the
+	// RSS splits into heap in use, free spans, stacks and the rest.
+	if err := fetch("http://"+adminAddr+"/debug/pprof/heap?debug=1", dir+".heap.txt"); err != nil {
+		r.notes = append(r.notes, err.Error())
+	}
 }
 
 // cpuProfile starts a 5-second CPU profile of the serve run behind
 // adminAddr (with -pprof; else it does nothing), saved as
-// dir.<series>.cpu.pprof; the returned func waits until it is saved, so
-// that the run outlives it.
+// dir.<series>.cpu.pprof, and saves heap profiles taken right before it
+// and once the returned func is called, at the end of the series, each
+// after a collection (dir.<series>.start.heap.pprof and .end.heap.pprof:
+// `go tool pprof -sample_index=alloc_space -base start end` is what the
+// series allocated; the runtime's own delta profile only moves at
+// collections, so it would count edits before the series). The returned
+// func waits until all are saved, so that the run outlives them.
 func cpuProfile(c config, adminAddr, dir, series string, r *result) (wait func()) {
 	if !c.pprof {
 		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fetch("http://"+adminAddr+"/debug/pprof/profile?seconds=5", dir+"."+series+".cpu.pprof"); err != nil {
+	note := func(err error) {
+		if err != nil {
 			r.notes = append(r.notes, err.Error())
 		}
+	}
+	heap := "http://" + adminAddr + "/debug/pprof/heap?gc=1"
+	note(fetch(heap, dir+"."+series+".start.heap.pprof"))
+	done := make(chan error, 1)
+	go func() {
+		done <- fetch("http://"+adminAddr+"/debug/pprof/profile?seconds=5", dir+"."+series+".cpu.pprof")
 	}()
-	return func() { <-done }
+	return func() {
+		note(fetch(heap, dir+"."+series+".end.heap.pprof"))
+		note(<-done)
+	}
 }

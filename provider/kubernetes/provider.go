@@ -52,10 +52,12 @@ type Options struct {
 	// MinInterval bounds the snapshot rate: a change after a quiet spell
 	// gets a snapshot at once (a single edit waits for no timer), and the
 	// changes that follow within MinInterval of a snapshot are coalesced
-	// into one taken MinInterval after it. Default 20ms: an edit right
-	// after another waits at most that long, a burst of events (an apply
-	// of many objects) still gives a few snapshots, not one each, and
-	// while the pipeline is busy translating, snapshots wait for it anyway.
+	// into one taken MinInterval after it. Default 5ms, the file
+	// provider's quiet period: an edit right after another (endpoints of
+	// a rollout, one after the other) waits at most that long, a burst of
+	// events (an apply of many objects) still gives few snapshots, not one
+	// each, because while the pipeline is busy translating, snapshots wait
+	// for it and the changes meanwhile go into the next one.
 	MinInterval time.Duration
 }
 
@@ -100,7 +102,7 @@ func New(o Options) (*Provider, error) {
 		o.Logger = slog.Default()
 	}
 	if o.MinInterval == 0 {
-		o.MinInterval = 20 * time.Millisecond
+		o.MinInterval = 5 * time.Millisecond
 	}
 	scheme, err := o.Registry.Scheme()
 	if err != nil {
