@@ -112,6 +112,13 @@ type Provider struct {
 	// index is what the last snapshot was built from, so that the next is
 	// built from what changed (snapshot.go).
 	index snapshotIndex
+	// readBuf is what files are read into, from one read to the next:
+	// nothing keeps a file's bytes once it is parsed (decoded objects
+	// copy what they hold), and a 1000-object file is read again on
+	// every edit of one of its objects.
+	readBuf []byte
+	// parses counts parseFile's calls (cachedDoc.parse).
+	parses uint64
 }
 
 // fileState is what is remembered of one file between reads.
@@ -129,7 +136,7 @@ type fileState struct {
 	// docs caches the objects of each document that decoded cleanly, by
 	// the hash of its bytes, with lines relative to the document's start:
 	// an edit to one document of a large file decodes only that document.
-	docs map[[sha256.Size]byte][]parsedObject
+	docs map[[sha256.Size]byte]*cachedDoc
 	// gen changes whenever objects does (Provider.gen): the snapshot
 	// builder compares it to tell which files' objects it must take anew.
 	gen uint64
@@ -388,7 +395,10 @@ func (p *Provider) refresh() ([sha256.Size]byte, error) {
 		if st.unchanged(path) {
 			continue
 		}
-		data, fi, settled, err := readFile(path)
+		data, fi, settled, err := readFile(path, p.readBuf)
+		if cap(data) > cap(p.readBuf) {
+			p.readBuf = data[:0]
+		}
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				// Removed between listing and reading: the next event reads
@@ -494,9 +504,10 @@ func (st *fileState) unchanged(path string) bool {
 	return os.SameFile(fi, st.stat) && fi.Size() == st.stat.Size() && fi.ModTime().Equal(st.stat.ModTime())
 }
 
-// readFile reads a file and the metadata it had when read; settled says
-// whether its modification time was older than racyWindow then.
-func readFile(path string) (data []byte, fi os.FileInfo, settled bool, err error) {
+// readFile reads a file into buf (grown if need be) and returns it with
+// the metadata it had when read; settled says whether its modification
+// time was older than racyWindow then.
+func readFile(path string, buf []byte) (data []byte, fi os.FileInfo, settled bool, err error) {
 	now := time.Now()
 	f, err := os.Open(path)
 	if err != nil {
@@ -507,11 +518,14 @@ func readFile(path string) (data []byte, fi os.FileInfo, settled bool, err error
 		return nil, nil, false, err
 	}
 	// The size is a hint: a file still being written may have grown.
-	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
-	if _, err := buf.ReadFrom(f); err != nil {
+	if need := int(fi.Size()) + bytes.MinRead; cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	b := bytes.NewBuffer(buf[:0])
+	if _, err := b.ReadFrom(f); err != nil {
 		return nil, nil, false, err
 	}
-	return buf.Bytes(), fi, fi.ModTime().Before(now.Add(-racyWindow)), nil
+	return b.Bytes(), fi, fi.ModTime().Before(now.Add(-racyWindow)), nil
 }
 
 // list returns the manifest files of the folder, and the sub-folders that

@@ -1,6 +1,8 @@
 package file
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -295,4 +297,68 @@ func compareInputs(got, want *translators.Inputs) string {
 		}
 	}
 	return ""
+}
+
+// Files are read into one buffer, reused by the next read: the objects
+// decoded from a file must hold none of its bytes, whichever way they were
+// decoded (YAML, JSON, items of a List, a Secret's data).
+func TestObjectsKeepNoBytesOfTheReadBuffer(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yaml"), service("yaml-svc", 80)+`---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: listed, labels: {app: listed}, annotations: {note: "kept as written"}}
+  spec: {ports: [{name: http, port: 81}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cert}
+data: {tls.crt: aGVsbG8=}
+stringData: {extra: plain}
+`)
+	write(t, filepath.Join(dir, "b.json"), `{"apiVersion": "v1", "kind": "Service",
+  "metadata": {"name": "json-svc", "labels": {"app": "json"}},
+  "spec": {"ports": [{"name": "grpc", "port": 82, "appProtocol": "kubernetes.io/h2c"}]}}`)
+	p, _ := newProvider(t, dir, Options{})
+	in := load(t, p)
+	if len(in.Services) != 3 || len(in.Secrets) != 1 {
+		t.Fatalf("loaded %d Services and %d Secrets, want 3 and 1", len(in.Services), len(in.Secrets))
+	}
+	// Encoded, not deep-copied: a copy of a string shares its bytes.
+	encode := func() []byte {
+		t.Helper()
+		b, err := json.Marshal([]any{in.Services, in.Secrets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := encode()
+
+	scribble := func() {
+		buf := p.readBuf[:cap(p.readBuf)]
+		if len(buf) == 0 {
+			t.Fatal("the provider kept no read buffer")
+		}
+		for i := range buf {
+			buf[i] = 'x'
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		if got := encode(); !bytes.Equal(got, want) {
+			t.Errorf("%s: objects changed with the read buffer:\n got %s\nwant %s", when, got, want)
+		}
+	}
+	scribble()
+	check("buffer overwritten")
+	// Another file read into the buffer, and a file read again.
+	write(t, filepath.Join(dir, "c.yaml"), service("other", 90))
+	replace(t, filepath.Join(dir, "b.json"), `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "json-svc"}, "spec": {"ports": [{"port": 83}]}}`)
+	load(t, p)
+	scribble()
+	check("after more reads")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	goruntime "runtime"
@@ -156,9 +157,18 @@ type parser struct {
 	file string
 	objs []parsedObject
 	errs []FileError
-	// prev and next are the document caches of the file's last parse and
-	// of this one (see fileState.docs).
-	prev, next map[[sha256.Size]byte][]parsedObject
+	// docs is the file's document cache (see fileState.docs), updated in
+	// place: entries this parse used are marked with pass, the others
+	// dropped at its end.
+	docs map[[sha256.Size]byte]*cachedDoc
+	pass uint64
+}
+
+// cachedDoc is the objects of one document, and the last parse of its file
+// that had it.
+type cachedDoc struct {
+	objs  []parsedObject
+	parse uint64
 }
 
 func (ps *parser) fail(line int, format string, args ...any) {
@@ -171,14 +181,21 @@ func (ps *parser) fail(line int, format string, args ...any) {
 // spent over 2 s in it on one core); their objects and errors are then
 // taken in document order, as a sequential parse would give them.
 func (p *Provider) parseFile(file string, data []byte, isJSON bool) ([]parsedObject, []FileError) {
-	ps := &parser{p: p, file: file}
+	p.parses++
+	ps := &parser{p: p, file: file, pass: p.parses}
 	if st := p.files[file]; st != nil {
-		ps.prev = st.docs
+		if st.docs == nil {
+			st.docs = map[[sha256.Size]byte]*cachedDoc{}
+		}
+		ps.docs = st.docs
 		// Sized as the last parse's: an edit rarely adds many objects.
 		ps.objs = make([]parsedObject, 0, len(st.objects))
-		defer func() { st.docs = ps.next }()
+	} else {
+		ps.docs = map[[sha256.Size]byte]*cachedDoc{}
 	}
-	ps.next = make(map[[sha256.Size]byte][]parsedObject, len(ps.prev))
+	// Documents this parse did not have are forgotten, so that the cache
+	// holds only the file's current ones.
+	defer maps.DeleteFunc(ps.docs, func(_ [sha256.Size]byte, c *cachedDoc) bool { return c.parse != ps.pass })
 	docs := []document{{line: 1, data: data, json: true}}
 	if !isJSON {
 		// A JSON file is one document; "---" means nothing to JSON.
@@ -189,7 +206,7 @@ func (p *Provider) parseFile(file string, data []byte, isJSON bool) ([]parsedObj
 	var todo []int
 	for i, d := range docs {
 		keys[i] = documentKey(d)
-		if _, ok := ps.prev[keys[i]]; !ok {
+		if _, ok := ps.docs[keys[i]]; !ok {
 			todo = append(todo, i)
 		}
 	}
@@ -215,10 +232,13 @@ func (p *Provider) parseFile(file string, data []byte, isJSON bool) ([]parsedObj
 // documentKey is the cache key of a document: the hash of its bytes and
 // of how they are read.
 func documentKey(d document) [sha256.Size]byte {
-	h := sha256.New()
-	if d.json {
-		h.Write([]byte{1})
+	if !d.json {
+		// Allocates nothing: a file of 1000 documents is keyed again on
+		// every edit of one of them.
+		return sha256.Sum256(d.data)
 	}
+	h := sha256.New()
+	h.Write([]byte{1})
 	h.Write(d.data)
 	var key [sha256.Size]byte
 	copy(key[:], h.Sum(nil))
@@ -231,12 +251,12 @@ func documentKey(d document) [sha256.Size]byte {
 // cached, so an error is reported on every parse until it is fixed.
 func (ps *parser) take(d document, key [sha256.Size]byte, sub *parser) {
 	if sub == nil {
-		objs := ps.prev[key]
-		for _, o := range objs {
+		c := ps.docs[key]
+		for _, o := range c.objs {
 			o.file, o.line = ps.file, d.line+o.line
 			ps.objs = append(ps.objs, o)
 		}
-		ps.next[key] = objs
+		c.parse = ps.pass
 		return
 	}
 	ps.objs = append(ps.objs, sub.objs...)
@@ -255,7 +275,7 @@ func (ps *parser) take(d document, key [sha256.Size]byte, sub *parser) {
 		o.line -= d.line
 		rel = append(rel, o)
 	}
-	ps.next[key] = rel
+	ps.docs[key] = &cachedDoc{objs: rel, parse: ps.pass}
 }
 
 func (ps *parser) document(d document) {
