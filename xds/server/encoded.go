@@ -91,25 +91,26 @@ var encodedMethods = protoiface.Methods{
 // type usually hold the same messages in the same order, with a few
 // replaced: those are found by position, and only when the lists do not
 // line up is prev indexed by message.
-func wrapResources(res *xds.Resources, items []cachetypes.Resource, prev *publishedType) []*encodedResource {
+func wrapResources[T cachetypes.Resource](res *xds.Resources, items []T, prev *publishedType) []*encodedResource {
 	out := make([]*encodedResource, len(items))
 	var byMsg map[cachetypes.Resource]*encodedResource
 	for i, it := range items {
-		if prev != nil && i < len(prev.items) && prev.items[i] == it {
+		msg := cachetypes.Resource(it)
+		if prev != nil && i < len(prev.wrapped) && prev.wrapped[i].msg == msg {
 			out[i] = prev.wrapped[i]
 			continue
 		}
-		if prev != nil && byMsg == nil && len(prev.items) != len(items) {
-			byMsg = make(map[cachetypes.Resource]*encodedResource, len(prev.items))
-			for j, p := range prev.items {
-				byMsg[p] = prev.wrapped[j]
+		if prev != nil && byMsg == nil && len(prev.wrapped) != len(items) {
+			byMsg = make(map[cachetypes.Resource]*encodedResource, len(prev.wrapped))
+			for _, p := range prev.wrapped {
+				byMsg[p.msg] = p
 			}
 		}
-		if e := byMsg[it]; e != nil {
+		if e := byMsg[msg]; e != nil {
 			out[i] = e
 			continue
 		}
-		out[i] = newEncoded(res, it)
+		out[i] = newEncoded(res, msg)
 	}
 	return out
 }

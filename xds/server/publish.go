@@ -49,17 +49,17 @@ type published struct {
 // than sorting, hashing and indexing them again, and where a few changed
 // it patches copies of this type's maps rather than making them anew.
 type publishedType struct {
-	items   []cachetypes.Resource
+	// wrapped are the resources given, in their order, each with its
+	// message (encodedResource.msg).
 	wrapped []*encodedResource
 	version string
 	// each is the version of every resource by name; eachMap the same as
 	// a map, made when asked for (GetVersionMap).
 	each    *xds.VersionMap
 	eachMap func() map[string]string
-	// sum and hashes make version: hashes[i] is a hash of the name and
-	// version of wrapped[i], and sum their sum (see versionAll).
-	sum    uint64
-	hashes []uint64
+	// sum makes version: the sum of a hash of the name and version of
+	// each resource (itemHash, see versionAll).
+	sum uint64
 	// withTTL and plain index wrapped by name, as the cache reads them: a
 	// state-of-the-world stream the one, a delta stream the other. Each
 	// is made when first asked for (a server with delta clients only
@@ -146,10 +146,11 @@ func (s *snapshot) GetVersionMap(typeURL string) map[string]string {
 	return nil
 }
 
-// newPublishedType makes the published form of items, reusing what prev
-// (the type's last publish, or nil) made from the same messages.
-func newPublishedType(res *xds.Resources, items []cachetypes.Resource, known *xds.VersionMap, prev *publishedType) (*publishedType, error) {
-	pt := &publishedType{items: items, wrapped: wrapResources(res, items, prev)}
+// newPublishedType makes the published form of the wrapped resources
+// (wrapResources), reusing what prev (the type's last publish, or nil) made
+// from the same messages.
+func newPublishedType(wrapped []*encodedResource, known *xds.VersionMap, prev *publishedType) (*publishedType, error) {
+	pt := &publishedType{wrapped: wrapped}
 	pt.changedFrom = changesSince(prev, pt.wrapped)
 	if !pt.versionFrom(prev, known) {
 		if err := pt.versionAll(known); err != nil {
@@ -294,35 +295,35 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 		var same bool
 		switch typeURL {
 		case resource.ClusterType:
-			same = last != nil && sameItems(last.items, res.Clusters)
+			same = last != nil && sameItems(last.wrapped, res.Clusters)
 		case resource.EndpointType:
-			same = last != nil && sameItems(last.items, res.Endpoints)
+			same = last != nil && sameItems(last.wrapped, res.Endpoints)
 		case resource.ListenerType:
-			same = last != nil && sameItems(last.items, res.Listeners)
+			same = last != nil && sameItems(last.wrapped, res.Listeners)
 		case resource.RouteType:
-			same = last != nil && sameItems(last.items, res.Routes)
+			same = last != nil && sameItems(last.wrapped, res.Routes)
 		case resource.SecretType:
-			same = last != nil && sameItems(last.items, res.Secrets)
+			same = last != nil && sameItems(last.wrapped, res.Secrets)
 		}
 		if same {
 			types[typeURL] = last
 			versions[typeURL] = last.version
 			continue
 		}
-		var items []cachetypes.Resource
+		var wrapped []*encodedResource
 		switch typeURL {
 		case resource.ClusterType:
-			items = asResources(res.Clusters)
+			wrapped = wrapResources(res, res.Clusters, last)
 		case resource.EndpointType:
-			items = asResources(res.Endpoints)
+			wrapped = wrapResources(res, res.Endpoints, last)
 		case resource.ListenerType:
-			items = asResources(res.Listeners)
+			wrapped = wrapResources(res, res.Listeners, last)
 		case resource.RouteType:
-			items = asResources(res.Routes)
+			wrapped = wrapResources(res, res.Routes, last)
 		case resource.SecretType:
-			items = asResources(res.Secrets)
+			wrapped = wrapResources(res, res.Secrets, last)
 		}
-		pt, err := newPublishedType(res, items, known[typeURL], last)
+		pt, err := newPublishedType(wrapped, known[typeURL], last)
 		if err != nil {
 			return "", false, fmt.Errorf("publishing group %q: versioning %s: %w", group, typeURL, err)
 		}
@@ -432,24 +433,16 @@ func prevVersion(p *published) string {
 
 // sameItems says whether items are the very messages of published, in
 // order.
-func sameItems[T cachetypes.Resource](published []cachetypes.Resource, items []T) bool {
+func sameItems[T cachetypes.Resource](published []*encodedResource, items []T) bool {
 	if len(published) != len(items) {
 		return false
 	}
 	for i, it := range items {
-		if published[i] != cachetypes.Resource(it) {
+		if published[i].msg != cachetypes.Resource(it) {
 			return false
 		}
 	}
 	return true
-}
-
-func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
-	out := make([]cachetypes.Resource, 0, len(items))
-	for _, it := range items {
-		out = append(out, it)
-	}
-	return out
 }
 
 // versionAll versions the type from all its resources: the version of
@@ -466,7 +459,6 @@ func asResources[T cachetypes.Resource](items []T) []cachetypes.Resource {
 // When known holds exactly the versions of the resources it is used as
 // their versions (it is never modified) rather than copied.
 func (pt *publishedType) versionAll(known *xds.VersionMap) error {
-	pt.hashes = make([]uint64, len(pt.wrapped))
 	pt.sum = 0
 	names := make(map[string]struct{}, len(pt.wrapped))
 	allKnown := known.Len() == len(pt.wrapped)
@@ -502,8 +494,7 @@ func (pt *publishedType) versionAll(known *xds.VersionMap) error {
 			}
 			each[w.name] = v
 		}
-		pt.hashes[i] = itemHash(w.name, v)
-		pt.sum += pt.hashes[i]
+		pt.sum += itemHash(w.name, v)
 	}
 	if each == nil {
 		// Every name is in known, and they are as many: known is exactly
@@ -522,24 +513,23 @@ func (pt *publishedType) versionAll(known *xds.VersionMap) error {
 // resources: the versions are then known's, and the sum is prev's updated
 // by the replaced resources. It reports whether it could.
 func (pt *publishedType) versionFrom(prev *publishedType, known *xds.VersionMap) bool {
-	if prev == nil || pt.changedFrom == nil || prev.hashes == nil || known.Len() != len(pt.wrapped) {
+	if prev == nil || pt.changedFrom == nil || prev.each == nil || known.Len() != len(pt.wrapped) {
 		return false
 	}
-	hashes := slices.Clone(prev.hashes)
 	sum := prev.sum
-	for i, w := range pt.wrapped {
-		if w == prev.wrapped[i] {
-			continue
-		}
+	for _, w := range pt.changedFrom.changed {
 		v, ok := known.Get(w.name)
 		if !ok {
 			return false
 		}
-		sum -= hashes[i]
-		hashes[i] = itemHash(w.name, v)
-		sum += hashes[i]
+		// The same name was there (changedFrom), at its last version.
+		was, ok := prev.each.Get(w.name)
+		if !ok {
+			return false
+		}
+		sum += itemHash(w.name, v) - itemHash(w.name, was)
 	}
-	pt.hashes, pt.sum = hashes, sum
+	pt.sum = sum
 	pt.setEach(known)
 	pt.version = typeVersion(len(pt.wrapped), sum)
 	return true
