@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"cmp"
+	"maps"
 	"reflect"
 	"slices"
 
@@ -55,7 +56,7 @@ type memo struct {
 	settings translators.Settings
 	grants   []objectVersion
 	policies []policyView
-	routes   map[string]*routeMemo
+	routes   routeMemos
 	// services and endpointSlices are the run's lists (Inputs is
 	// immutable), to tell which Services changed in the next.
 	services       []*corev1.Service
@@ -181,12 +182,13 @@ type portRoutes struct {
 // only if the run-wide facts are unchanged; next is started unless some
 // of them cannot be compared (an object without resourceVersion).
 func (t *translation) startMemo(prev *memo) {
-	n := len(t.in.HTTPRoutes) + len(t.in.GRPCRoutes)
-	if prev != nil {
-		n = len(prev.routes)
-	}
 	t.last = prev
-	next := &memo{settings: t.s, routes: make(map[string]*routeMemo, n)}
+	next := &memo{settings: t.s}
+	if prev != nil {
+		next.routes = prev.routes.from()
+	} else {
+		next.routes = newRouteMemos(len(t.in.HTTPRoutes) + len(t.in.GRPCRoutes))
+	}
 	for _, g := range t.in.ReferenceGrants {
 		v, ok := versionOf(g)
 		if !ok {
@@ -287,7 +289,7 @@ func (t *translation) translateRoute(rs *routeState) {
 		if t.scratch != nil {
 			t.scratch.key = kb
 		}
-		old = t.prev.routes[string(kb)]
+		old = t.prev.routes.get(string(kb))
 		if old != nil {
 			rs.key = old.key
 		}
@@ -312,7 +314,7 @@ func (t *translation) translateRoute(rs *routeState) {
 	rs.refFailures, rs.targets, rs.problems = slices.Clip(rs.refFailures), slices.Clip(rs.targets), slices.Clip(rs.problems)
 	rec.problems = rs.problems
 	rs.memo, rs.memoOwned = rec, true
-	t.next.routes[rs.key] = rec
+	t.next.routes.set(rs.key, rec)
 }
 
 // sameCluster returns, while a changed route is translated, the cluster
@@ -355,7 +357,7 @@ func (t *translation) restore(rs *routeState, m *routeMemo) {
 	// m is the last run's and others may read it: it is shared, not
 	// written (see finishMemo).
 	rs.memo, rs.ports = m, slices.Clip(m.ports)
-	t.next.routes[rs.key] = m
+	t.next.routes.set(rs.key, m)
 }
 
 // finishMemo records the IR routes emit made for ports a route had none
@@ -370,7 +372,7 @@ func (t *translation) finishMemo() {
 		if !rs.memoOwned {
 			cp := *m
 			m = &cp
-			t.next.routes[rs.key] = m
+			t.next.routes.replace(rs.key, m)
 		}
 		if rs.portsAdded {
 			m.ports = rs.ports
@@ -379,6 +381,13 @@ func (t *translation) finishMemo() {
 			m.attach = rs.attachRec
 		}
 	}
+	t.next.routes.settle(func(keep func(key string)) {
+		for _, rs := range t.routes {
+			if rs.memo != nil {
+				keep(rs.key)
+			}
+		}
+	})
 }
 
 // attachWorld lists what attach reads besides the route itself: the
@@ -560,4 +569,77 @@ func (t *translation) routesFor(rs *routeState, port uint32) []*ir.Route {
 	ir.SortRoutes(out)
 	rs.ports, rs.portsAdded = append(rs.ports, portRoutes{port: port, routes: out}), true
 	return out
+}
+
+// routeMemos are the memo entries of a run's routes by key. A run whose
+// routes are the last run's, a few of them edited, sets 10k entries that
+// are almost all the same as last run's: rather than a new map of them
+// per run, the entries are a base map, shared by every run since it was
+// made and never written, and a patch of the keys whose entry differs
+// from the base's, which each run copies from its last (it is small) and
+// writes into. When the routes' keys are not the base's (a route added or
+// removed), or the patch grows past an eighth of the base, the run folds
+// the entries it set into a new base (settle): memory follows the
+// configuration, not its history.
+type routeMemos struct {
+	base  map[string]*routeMemo
+	patch map[string]*routeMemo
+	// added counts the patch's keys the base does not have, sets the
+	// keys this run set.
+	added, sets int
+}
+
+func newRouteMemos(n int) routeMemos {
+	return routeMemos{base: make(map[string]*routeMemo, n)}
+}
+
+// from starts the next run's entries from these.
+func (r routeMemos) from() routeMemos {
+	return routeMemos{base: r.base, patch: maps.Clone(r.patch), added: r.added}
+}
+
+func (r *routeMemos) get(key string) *routeMemo {
+	if m, ok := r.patch[key]; ok {
+		return m
+	}
+	return r.base[key]
+}
+
+// set makes m the entry of key for this run: each route's key once.
+func (r *routeMemos) set(key string, m *routeMemo) {
+	r.sets++
+	r.replace(key, m)
+}
+
+// replace changes the entry of a key set this run.
+func (r *routeMemos) replace(key string, m *routeMemo) {
+	if p, ok := r.patch[key]; ok {
+		if p != m {
+			r.patch[key] = m
+		}
+		return
+	}
+	b, inBase := r.base[key]
+	if inBase && b == m {
+		return
+	}
+	if r.patch == nil {
+		r.patch = map[string]*routeMemo{}
+	}
+	r.patch[key] = m
+	if !inBase {
+		r.added++
+	}
+}
+
+// settle ends a run: unless its keys are exactly those of the entries
+// (none of the base's or patch's left unset) and the patch is small, the
+// entries the run set, which each(keep) names, become a new base.
+func (r *routeMemos) settle(each func(keep func(key string))) {
+	if r.sets == len(r.base)+r.added && len(r.patch) <= len(r.base)/8 {
+		return
+	}
+	base := make(map[string]*routeMemo, r.sets)
+	each(func(key string) { base[key] = r.get(key) })
+	*r = routeMemos{base: base}
 }

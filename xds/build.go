@@ -86,7 +86,7 @@ type Builder struct {
 func (b *Builder) Build(cfg *ir.Config) (*Resources, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	run := &buildRun{prev: b.last, next: &buildMemo{vhosts: map[string][]builtVirtualHost{}}}
+	run := &buildRun{prev: b.last, next: &buildMemo{vhosts: map[string][]*builtVirtualHost{}}}
 	if b.last == nil {
 		run.prev = &buildMemo{}
 	}
@@ -116,7 +116,7 @@ type buildMemo struct {
 	clusterLists *builtClusterLists
 	// vhosts are the virtual hosts of each route configuration, by its
 	// name, sorted by name as the table holds them.
-	vhosts map[string][]builtVirtualHost
+	vhosts map[string][]*builtVirtualHost
 }
 
 // memoEntry is one element of a list of a build: its name, the IR element
@@ -173,7 +173,8 @@ func (c *memoCursor[K, V]) find(name string, key K) (V, bool) {
 // builtVirtualHost is a virtual host proto with what it was made from:
 // its own copies of the IR virtual host's hostnames and route pointers
 // (VirtualHost values are rebuilt every run, and their slices are not
-// promised to stay untouched).
+// promised to stay untouched). Never written once built: later builds
+// share it where the virtual host did not change.
 type builtVirtualHost struct {
 	name      string
 	hostnames []string

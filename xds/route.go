@@ -50,12 +50,15 @@ func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*r
 	sorted := append([]*ir.VirtualHost(nil), vhosts...)
 	sortBy(sorted, func(vh *ir.VirtualHost) string { return vh.Name })
 	rc.VirtualHosts = make([]*routev3.VirtualHost, 0, len(sorted))
-	var last, built []builtVirtualHost
+	var last, built []*builtVirtualHost
 	if b.prev != nil {
 		last = b.prev.vhosts[name]
 	}
 	if b.next != nil {
-		built = make([]builtVirtualHost, 0, len(sorted))
+		// Pointers, shared with the last build where a virtual host did
+		// not change: a list of 10k of the structs was most of what a
+		// one-route edit allocated here.
+		built = make([]*builtVirtualHost, 0, len(sorted))
 	}
 	j := 0
 	for _, vh := range sorted {
@@ -66,7 +69,7 @@ func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*r
 		}
 		var old *builtVirtualHost
 		if j < len(last) && last[j].name == vh.Name {
-			old = &last[j]
+			old = last[j]
 		}
 		v, err := b.virtualHost(vh, old)
 		if err != nil {
@@ -90,9 +93,9 @@ func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*r
 // route's on its *ir.Route alone: old's proto is reused when the hostnames
 // and the route pointers, in order, are the same; otherwise only the
 // routes that are not among old's are built.
-func (b *buildRun) virtualHost(vh *ir.VirtualHost, old *builtVirtualHost) (builtVirtualHost, error) {
+func (b *buildRun) virtualHost(vh *ir.VirtualHost, old *builtVirtualHost) (*builtVirtualHost, error) {
 	if old != nil && slices.Equal(old.hostnames, vh.Hostnames) && slices.Equal(old.routes, vh.Routes) {
-		return *old, nil
+		return old, nil
 	}
 	var reuse map[*ir.Route]*routev3.Route
 	if old != nil {
@@ -107,12 +110,12 @@ func (b *buildRun) virtualHost(vh *ir.VirtualHost, old *builtVirtualHost) (built
 		if !ok {
 			var err error
 			if route, err = buildRoute(r); err != nil {
-				return builtVirtualHost{}, fmt.Errorf("route %s: %w", r.Name, err)
+				return nil, fmt.Errorf("route %s: %w", r.Name, err)
 			}
 		}
 		out.Routes = append(out.Routes, route)
 	}
-	built := builtVirtualHost{name: vh.Name, proto: out}
+	built := &builtVirtualHost{name: vh.Name, proto: out}
 	if b.next != nil {
 		built.hostnames, built.routes = slices.Clone(vh.Hostnames), slices.Clone(vh.Routes)
 	}

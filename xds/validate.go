@@ -831,15 +831,16 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 	if last != nil {
 		cur = newCursor(last.vhosts)
 	}
+	// The uses are made here for their names; their parts come below.
+	now.vhosts = make([]use, len(vhosts))
 	taken := make([]*knownPart, len(vhosts))
-	names := make([]string, len(vhosts))
 	for i, vh := range vhosts {
 		if p, name := cur.fast(vh, true); p != nil {
-			taken[i], names[i] = p, name
+			taken[i], now.vhosts[i].name = p, name
 			continue
 		}
-		names[i] = vh.GetName()
-		taken[i] = cur.take(names[i], vh, true)
+		now.vhosts[i].name = vh.GetName()
+		taken[i] = cur.take(now.vhosts[i].name, vh, true)
 	}
 	now.owner = v.domains(loc, rc, last, lastPassed, taken)
 
@@ -847,11 +848,10 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
 	now.shell = v.use(nil, loc, "", shell, true, true, func() { v.message(loc, shell) })
 	h.Write(now.shell.digest())
-	enc := &routeEncoding{rc: rc, vhosts: make([][]byte, len(vhosts))}
+	enc := &routeEncoding{rc: rc, vhosts: now.vhosts}
 	if now.shell.part != nil {
 		enc.shell = now.shell.part.encoding
 	}
-	now.vhosts = make([]use, len(vhosts))
 	for i, vh := range vhosts {
 		vloc := loc
 		vloc.vhost = i + 1
@@ -860,7 +860,7 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 			if !v.sameTargets {
 				v.recheck(vloc, p)
 			}
-			u = use{name: names[i], msg: vh, part: p, reused: true}
+			u = use{name: now.vhosts[i].name, msg: vh, part: p, reused: true}
 		} else {
 			p, ok := v.part(vloc, vh, true, func() {
 				if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
@@ -875,16 +875,13 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 				}
 				v.walk(vloc, vh.ProtoReflect())
 			})
-			u = use{name: names[i], msg: vh}
+			u = use{name: now.vhosts[i].name, msg: vh}
 			if ok {
 				u.part = p
 			}
 		}
 		now.vhosts[i] = u
 		h.Write(u.digest())
-		if u.part != nil {
-			enc.vhosts[i] = u.part.encoding
-		}
 	}
 	var out digest
 	h.Sum(out[:0])
