@@ -304,3 +304,90 @@ func TestStatusWriterWritesABurstOnce(t *testing.T) {
 		t.Fatalf("%d passes for one burst of 10 snapshots", w.pass)
 	}
 }
+
+// A pass finds the records of the last one by position when the objects
+// are the same, in the same order, and by object otherwise; records of
+// objects no longer listed are forgotten; and none of it writes or reads
+// anything more than a pass that looked every record up by object.
+func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := gatewayv1.Install(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
+	names := []string{"a", "b", "c", "d"}
+	var objs []client.Object
+	for _, n := range names {
+		objs = append(objs, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "default", Generation: 1}})
+	}
+	patches, gets := 0, 0
+	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
+		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
+		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			patches++
+			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+		}}).Build()
+	w := &StatusWriter{
+		client: api, cached: countingReader{api, &gets}, owner: client.FieldOwner("test"),
+		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
+	}
+	w.SetStored(func(r translators.ObjectRef) client.Object {
+		o := &gatewayv1.HTTPRoute{}
+		if api.Get(context.Background(), client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, o) != nil {
+			return nil
+		}
+		return o
+	})
+	// statuses lists the named routes, each accepted by gw-<name>, in new
+	// arrays every time (as a snapshot after an edit elsewhere would).
+	parentOf := map[string]string{}
+	statuses := func(routes ...string) []translators.ObjectStatus {
+		var out []translators.ObjectStatus
+		for _, n := range routes {
+			parent := "gw-" + n
+			if p, ok := parentOf[n]; ok {
+				parent = p
+			}
+			out = append(out, translators.ObjectStatus{
+				Object:          translators.ObjectRef{Kind: "HTTPRoute", Namespace: "default", Name: n},
+				RouteController: ours,
+				RouteParents: []gatewayv1.RouteParentStatus{{
+					ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(parent)}, ControllerName: ours,
+					Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 1}},
+				}},
+			})
+		}
+		return out
+	}
+	pass := func(what string, routes []string, wantPatches, wantGets, wantRecords int) {
+		t.Helper()
+		patches, gets = 0, 0
+		w.Update(statuses(routes...))
+		w.write(context.Background())
+		if patches != wantPatches || gets != wantGets || len(w.confirmed) != wantRecords {
+			t.Errorf("%s: %d patches, %d reads, %d records; want %d, %d, %d",
+				what, patches, gets, len(w.confirmed), wantPatches, wantGets, wantRecords)
+		}
+	}
+	pass("first pass", names, 4, 4, 4)
+	pass("same objects, same order", names, 0, 0, 4)
+	pass("b gone", []string{"a", "c", "d"}, 0, 0, 3)
+	pass("b back, d first", []string{"d", "a", "b", "c"}, 0, 1, 4)
+	pass("same again", []string{"d", "a", "b", "c"}, 0, 0, 4)
+	parentOf["a"] = "gw-x"
+	pass("a new status for a", []string{"d", "a", "b", "c"}, 1, 1, 4)
+
+	// Someone else empties c's status: found by position, its version
+	// moved, and it is written again.
+	c := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "c"}, c); err != nil {
+		t.Fatal(err)
+	}
+	c.Status.Parents = nil
+	if err := api.Status().Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	pass("c emptied by someone else", []string{"d", "a", "b", "c"}, 1, 1, 4)
+	pass("all gone", nil, 0, 0, 0)
+}
