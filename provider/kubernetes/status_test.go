@@ -1,10 +1,13 @@
 package kubernetes
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/legateproxy/legate/translators"
@@ -95,5 +98,56 @@ func TestMergeParentsRemovesStaleEntries(t *testing.T) {
 	got = mergeParents([]gatewayv1.RouteParentStatus{mine}, nil, "legate.dev/gateway-controller", now)
 	if got == nil || len(got) != 0 {
 		t.Fatalf("parents = %#v, want an empty, non-nil list", got)
+	}
+}
+
+// A route's status patch is the one a comparison of the two objects gives
+// (MergeFrom), except that emptied parents are sent as [] rather than
+// null: status.parents is a required field.
+func TestRouteStatusPatchIsTheMergePatch(t *testing.T) {
+	entry := func(name, controller string, gen int64) gatewayv1.RouteParentStatus {
+		return gatewayv1.RouteParentStatus{ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(name)},
+			ControllerName: gatewayv1.GatewayController(controller),
+			Conditions:     []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: gen}}}
+	}
+	route := func(parents ...gatewayv1.RouteParentStatus) *gatewayv1.HTTPRoute {
+		return &gatewayv1.HTTPRoute{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Generation: 2, Labels: map[string]string{"a": "b"}},
+			Spec:       gatewayv1.HTTPRouteSpec{Hostnames: []gatewayv1.Hostname{"web.example"}},
+			Status:     gatewayv1.HTTPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: parents}},
+		}
+	}
+	theirs, mine1, mine2 := entry("theirs", "example.com/other", 1), entry("gw", "legate.dev/gateway-controller", 1), entry("gw", "legate.dev/gateway-controller", 2)
+	for _, c := range []struct {
+		name      string
+		base, obj *gatewayv1.HTTPRoute
+		want      string // "" for the MergeFrom patch's
+	}{
+		{"first entry", route(), route(mine1), ""},
+		{"beside another controller's", route(theirs), route(theirs, mine1), ""},
+		{"entry updated", route(theirs, mine1), route(theirs, mine2), ""},
+		{"ours removed, theirs kept", route(theirs, mine1), route(theirs), ""},
+		{"emptied", route(mine1), route(), `{"status":{"parents":[]}}`},
+	} {
+		got, err := statusPatch(c.base, c.obj).Data(c.obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []byte(c.want)
+		if c.want == "" {
+			if want, err = client.MergeFrom(c.base).Data(c.obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: patch %s, want %s", c.name, got, want)
+		}
 	}
 }
