@@ -303,8 +303,10 @@ func measureKube(c config, r *result) error {
 			return fmt.Errorf("route edit %d: %w", i, err)
 		}
 		r.route = append(r.route, d)
+		r.routeEnds = append(r.routeEnds, time.Now())
 	}
 	profiled()
+	saveLatencies(c, dir, "route-edits", r.routeEnds, r.route, r)
 	last := fmt.Sprintf("/app-%d/", len(r.route))
 	if _, err := apiEdit(ac, func() error { return setPrefix(workload.PrefixPath) }, func(a *ads) bool {
 		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/")) && a.routeCount() == 2*r.n
@@ -336,8 +338,10 @@ func measureKube(c config, r *result) error {
 			return fmt.Errorf("EndpointSlice edit %d: %w", i, err)
 		}
 		r.eds = append(r.eds, d)
+		r.edsEnds = append(r.edsEnds, time.Now())
 	}
 	profiled()
+	saveLatencies(c, dir, "endpoint-edits", r.edsEnds, r.eds, r)
 	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
 	if _, err := apiEdit(ac, func() error { return setAddr(orig) }, func(a *ads) bool {
 		return !a.hasEndpoint(lastAddr) && a.hasEndpoint(orig)
@@ -447,6 +451,23 @@ func heapProfile(adminAddr, dir string, r *result) {
 	// The text form ends with the runtime's memory statistics: how the
 	// RSS splits into heap in use, free spans, stacks and the rest.
 	if err := fetch("http://"+adminAddr+"/debug/pprof/heap?debug=1", dir+".heap.txt"); err != nil {
+		r.notes = append(r.notes, err.Error())
+	}
+}
+
+// saveLatencies writes, with -pprof, each edit of a series as a line of
+// when it was seen pushed (Unix milliseconds) and how long it took, to
+// dir.<series>.latencies: to be laid beside the serve log (a GC trace,
+// with GODEBUG=gctrace=1 in the environment).
+func saveLatencies(c config, dir, series string, ends []time.Time, ds []time.Duration, r *result) {
+	if !c.pprof {
+		return
+	}
+	var b strings.Builder
+	for i, d := range ds {
+		fmt.Fprintf(&b, "%d %.2f\n", ends[i].UnixMilli(), float64(d.Microseconds())/1000)
+	}
+	if err := os.WriteFile(dir+"."+series+".latencies", []byte(b.String()), 0o644); err != nil {
 		r.notes = append(r.notes, err.Error())
 	}
 }

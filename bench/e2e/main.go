@@ -78,6 +78,8 @@ type result struct {
 
 	startup    time.Duration
 	route, eds []time.Duration
+	// routeEnds and edsEnds are when each edit was seen pushed.
+	routeEnds, edsEnds []time.Time
 	routeOther map[string]int // responses other than RDS during route edits
 	edsOther   map[string]int // responses other than EDS during EDS edits
 	rss, heap  int64
@@ -324,8 +326,10 @@ func measureServe(c config, dir, editFile string, r *result) error {
 			return fmt.Errorf("route edit %d: %w", k, err)
 		}
 		r.route = append(r.route, d)
+		r.routeEnds = append(r.routeEnds, time.Now())
 	}
 	profiled()
+	saveLatencies(c, dir, "route-edits", r.routeEnds, r.route, r)
 	last := fmt.Sprintf("/app-%d/", len(r.route))
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool {
 		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/"))
@@ -347,8 +351,10 @@ func measureServe(c config, dir, editFile string, r *result) error {
 			return fmt.Errorf("EndpointSlice edit %d: %w", k, err)
 		}
 		r.eds = append(r.eds, d)
+		r.edsEnds = append(r.edsEnds, time.Now())
 	}
 	profiled()
+	saveLatencies(c, dir, "endpoint-edits", r.edsEnds, r.eds, r)
 	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool { return !a.hasEndpoint(lastAddr) }); err != nil {
 		return err

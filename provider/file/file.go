@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 
+	"github.com/legateproxy/legate/internal/intern"
 	"github.com/legateproxy/legate/translators"
 )
 
@@ -119,6 +120,9 @@ type Provider struct {
 	readBuf []byte
 	// parses counts parseFile's calls (cachedDoc.parse).
 	parses uint64
+	// strings interns the vocabulary of decoded objects (namespaces,
+	// routes' parent references and status entries).
+	strings intern.Strings
 }
 
 // fileState is what is remembered of one file between reads.

@@ -476,6 +476,7 @@ func (ps *parser) object(data []byte, line int, gvk schema.GroupVersionKind) {
 		// no API server to count them, so each starts at the first.
 		cobj.SetGeneration(1)
 	}
+	p.strings.Object(cobj)
 	ps.objs = append(ps.objs, parsedObject{obj: cobj, gk: gvk.GroupKind(), typ: reflect.TypeOf(cobj).String(), file: ps.file, line: line})
 }
 

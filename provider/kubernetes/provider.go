@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/legateproxy/legate/internal/intern"
 	"github.com/legateproxy/legate/translators"
 )
 
@@ -63,11 +64,14 @@ type Options struct {
 
 // Provider watches the API server.
 type Provider struct {
-	opts   Options
-	scheme *runtime.Scheme
-	cache  cache.Cache
-	kinds  []*kind
-	log    *slog.Logger
+	opts Options
+	// strings interns the vocabulary of the objects the informers store
+	// (namespaces, routes' parent references and status entries).
+	strings intern.Strings
+	scheme  *runtime.Scheme
+	cache   cache.Cache
+	kinds   []*kind
+	log     *slog.Logger
 
 	// mu guards every kind's objects, and last.
 	mu sync.Mutex
@@ -158,7 +162,8 @@ func (p *Provider) Scheme() *runtime.Scheme { return p.scheme }
 
 // transform runs on every object the informers receive, before they store
 // it and before anyone else can see it: the only moment an informer's
-// object may be written to. It strips bulk (stripBulk) and sets the
+// object may be written to. It strips bulk (stripBulk), interns the
+// strings objects repeat (intern.Strings.Object) and sets the
 // object's kind, which typed lists leave empty and translators read, so
 // that snapshots can hand out the stored objects as they are.
 func (p *Provider) transform(obj any) (any, error) {
@@ -169,6 +174,7 @@ func (p *Provider) transform(obj any) (any, error) {
 	if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
 		stripEndpoints(s)
 	}
+	p.strings.Object(obj)
 	if ro, ok := obj.(runtime.Object); ok && ro.GetObjectKind().GroupVersionKind().Empty() {
 		if gvk, err := apiutil.GVKForObject(ro, p.scheme); err == nil {
 			ro.GetObjectKind().SetGroupVersionKind(gvk)

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"reflect"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -82,5 +83,29 @@ func TestTransformStripsEndpointsAndSetsKind(t *testing.T) {
 	}
 	if gvk := got.GroupVersionKind(); gvk != discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice") {
 		t.Errorf("kind %v, want discovery.k8s.io/v1 EndpointSlice", gvk)
+	}
+}
+
+// Objects the transform stores share the strings they repeat: two
+// Services decoded apart hold one copy of their namespace.
+func TestTransformInternsNamespaces(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	p := &Provider{scheme: scheme}
+	var stored []*corev1.Service
+	for _, name := range []string{"a", "b"} {
+		// Built from bytes, as a decoder would: no shared constant.
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: string([]byte("shop"))}}
+		out, err := p.transform(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, out.(*corev1.Service))
+	}
+	a, b := stored[0].Namespace, stored[1].Namespace
+	if a != "shop" || b != "shop" || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Errorf("namespaces %q and %q do not share their bytes", a, b)
 	}
 }
