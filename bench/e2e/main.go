@@ -80,9 +80,9 @@ type result struct {
 	route, eds []time.Duration
 	// routeEnds and edsEnds are when each edit was seen pushed.
 	routeEnds, edsEnds []time.Time
-	routeOther map[string]int // responses other than RDS during route edits
-	edsOther   map[string]int // responses other than EDS during EDS edits
-	rss, heap  int64
+	routeOther         map[string]int // responses other than RDS during route edits
+	edsOther           map[string]int // responses other than EDS during EDS edits
+	rss, heap          int64
 	// rssAfter is serve's RSS after the edit series.
 	rssAfter      int64
 	allocsOfRoute float64
