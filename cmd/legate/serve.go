@@ -332,6 +332,7 @@ func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, 
 		return nil, err
 	}
 	writer.SetStored(prov.Stored)
+	writer.SetTouched(prov.Touched)
 	report := loop.OnStatus
 	loop.OnStatus = func(st []translators.ObjectStatus) {
 		report(st)

@@ -73,8 +73,12 @@ type Provider struct {
 	kinds   []*kind
 	log     *slog.Logger
 
-	// mu guards every kind's objects, and last.
+	// mu guards every kind's objects, last, touched and touchedAll.
 	mu sync.Mutex
+	// touched are the objects changed since the last call of Touched,
+	// unless touchedAll (too many to list).
+	touched    []translators.ObjectRef
+	touchedAll bool
 	// last is the last snapshot, which the next one's lookup indexes are
 	// patched from (Inputs.IndexFrom).
 	last *translators.Inputs
@@ -379,6 +383,7 @@ func (p *Provider) put(k *kind, obj any) {
 	key := client.ObjectKeyFromObject(o)
 	k.objects[key] = o
 	k.touch(key)
+	p.touchRef(k, key)
 }
 
 // remove forgets a deleted object (or the tombstone of one whose deletion
@@ -396,6 +401,35 @@ func (p *Provider) remove(k *kind, obj any) {
 	key := client.ObjectKeyFromObject(o)
 	delete(k.objects, key)
 	k.touch(key)
+	p.touchRef(k, key)
+}
+
+// maxTouched bounds the objects Touched remembers between two calls; past
+// it, Touched says that any object may have changed.
+const maxTouched = 4096
+
+// touchRef remembers that an object changed, for Touched. p.mu is held.
+func (p *Provider) touchRef(k *kind, key types.NamespacedName) {
+	if p.touchedAll {
+		return
+	}
+	if len(p.touched) >= maxTouched {
+		p.touched, p.touchedAll = nil, true
+		return
+	}
+	p.touched = append(p.touched, translators.ObjectRef{Group: k.gvk.Group, Kind: k.gvk.Kind, Namespace: key.Namespace, Name: key.Name})
+}
+
+// Touched returns the objects that were added, changed or deleted since
+// the last call (all is set when they were too many to remember: then any
+// may have changed). The status writer asks, so that a pass need not look
+// at the objects nobody touched (StatusWriter.SetTouched).
+func (p *Provider) Touched() (refs []translators.ObjectRef, all bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	refs, all = p.touched, p.touchedAll
+	p.touched, p.touchedAll = nil, false
+	return refs, all
 }
 
 func (k *kind) touch(key types.NamespacedName) {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -234,6 +236,9 @@ func TestSameStatusComparesEveryField(t *testing.T) {
 		if !sameStatus(b, b) {
 			t.Errorf("a status differing only in %s is not the same as itself", f.Name)
 		}
+		if identicalStatus(a, b) || identicalStatus(b, a) || !identicalStatus(b, b) {
+			t.Errorf("identicalStatus does not tell apart statuses differing in %s", f.Name)
+		}
 	}
 	parents := func() []gatewayv1.RouteParentStatus {
 		return []gatewayv1.RouteParentStatus{{ParentRef: gatewayv1.ParentReference{Name: "gw"}, ControllerName: "c"}}
@@ -242,6 +247,9 @@ func TestSameStatusComparesEveryField(t *testing.T) {
 	y := translators.ObjectStatus{Object: translators.ObjectRef{Kind: "HTTPRoute", Name: "r"}, RouteParents: parents()}
 	if !sameStatus(x, y) {
 		t.Error("equal statuses with their lists in different arrays are not the same")
+	}
+	if identicalStatus(x, y) {
+		t.Error("statuses with their lists in different arrays are identical")
 	}
 	y.RouteParents[0].ParentRef.Name = "other"
 	if sameStatus(x, y) {
@@ -390,4 +398,98 @@ func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
 	}
 	pass("c emptied by someone else", []string{"d", "a", "b", "c"}, 1, 1, 4)
 	pass("all gone", nil, 0, 0, 0)
+}
+
+// With SetTouched, a pass looks only at the objects someone touched since
+// and at those whose status is not, lists and all, the one it confirmed;
+// the others cost it no lookup at all.
+func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := gatewayv1.Install(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
+	names := []string{"a", "b", "c"}
+	var objs []client.Object
+	for _, n := range names {
+		objs = append(objs, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "default", Generation: 1}})
+	}
+	patches := 0
+	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
+		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
+		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			patches++
+			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+		}}).Build()
+	w := &StatusWriter{
+		client: api, cached: api, owner: client.FieldOwner("test"),
+		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
+	}
+	looked := map[string]int{}
+	w.SetStored(func(r translators.ObjectRef) client.Object {
+		looked[r.Name]++
+		o := &gatewayv1.HTTPRoute{}
+		if api.Get(context.Background(), client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, o) != nil {
+			return nil
+		}
+		return o
+	})
+	// What the provider would say: the objects touched since the last
+	// call, or all of them.
+	var touched []translators.ObjectRef
+	touchedAll := true
+	w.SetTouched(func() ([]translators.ObjectRef, bool) {
+		refs, all := touched, touchedAll
+		touched, touchedAll = nil, false
+		return refs, all
+	})
+	entry := func(n, parent string) translators.ObjectStatus {
+		return translators.ObjectStatus{
+			Object:          translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: "default", Name: n},
+			RouteController: ours,
+			RouteParents: []gatewayv1.RouteParentStatus{{
+				ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(parent)}, ControllerName: ours,
+				Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 1}},
+			}},
+		}
+	}
+	// One list, its entries' lists shared from pass to pass, as the
+	// translators hand out an unchanged object's status.
+	list := []translators.ObjectStatus{entry("a", "gw"), entry("b", "gw"), entry("c", "gw")}
+	pass := func(what string, wantPatches int, wantLooked map[string]int) {
+		t.Helper()
+		patches, looked = 0, map[string]int{}
+		w.Update(slices.Clone(list))
+		w.write(context.Background())
+		if patches != wantPatches || !maps.Equal(looked, wantLooked) {
+			t.Errorf("%s: %d patches, looked at %v; want %d, %v", what, patches, looked, wantPatches, wantLooked)
+		}
+	}
+	pass("first pass", 3, map[string]int{})
+	pass("nothing touched", 0, map[string]int{})
+
+	// Someone else empties b's status; the provider saw it.
+	b := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "b"}, b); err != nil {
+		t.Fatal(err)
+	}
+	b.Status.Parents = nil
+	if err := api.Status().Update(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	touched = []translators.ObjectRef{{Kind: "HTTPRoute", Namespace: "default", Name: "b"}}
+	pass("b touched", 1, map[string]int{"b": 1})
+	got := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "b"}, got); err != nil || len(got.Status.Parents) != 1 {
+		t.Fatalf("b's status after the pass: %v, %v; want Legate's entry back", got.Status.Parents, err)
+	}
+
+	// A new status for a (new lists): a is looked at and written.
+	list[0] = entry("a", "gw-2")
+	pass("a's status changed", 1, map[string]int{"a": 1})
+
+	// Too many touched to list: everything is looked at.
+	touchedAll = true
+	pass("all touched", 0, map[string]int{"a": 1, "b": 1, "c": 1})
 }

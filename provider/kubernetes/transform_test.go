@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -9,7 +10,11 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/legateproxy/legate/translators"
 )
 
 // The informers' transform drops managed fields and the last-applied
@@ -107,5 +112,34 @@ func TestTransformInternsNamespaces(t *testing.T) {
 	a, b := stored[0].Namespace, stored[1].Namespace
 	if a != "shop" || b != "shop" || unsafe.StringData(a) != unsafe.StringData(b) {
 		t.Errorf("namespaces %q and %q do not share their bytes", a, b)
+	}
+}
+
+// Touched lists the objects put or removed since the last call, once;
+// past maxTouched it says only that any object may have changed.
+func TestTouchedListsChangesSinceTheLastCall(t *testing.T) {
+	p := &Provider{}
+	k := &kind{gvk: corev1.SchemeGroupVersion.WithKind("Service"), objects: map[types.NamespacedName]client.Object{}}
+	svc := func(name string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"}}
+	}
+	p.put(k, svc("a"))
+	p.remove(k, svc("b"))
+	refs, all := p.Touched()
+	want := []translators.ObjectRef{{Kind: "Service", Namespace: "shop", Name: "a"}, {Kind: "Service", Namespace: "shop", Name: "b"}}
+	if all || !reflect.DeepEqual(refs, want) {
+		t.Errorf("Touched() = %v, %v; want %v, false", refs, all, want)
+	}
+	if refs, all := p.Touched(); all || len(refs) != 0 {
+		t.Errorf("second Touched() = %v, %v; want nothing", refs, all)
+	}
+	for i := range maxTouched + 1 {
+		p.put(k, svc(fmt.Sprint(i)))
+	}
+	if refs, all := p.Touched(); !all || len(refs) != 0 {
+		t.Errorf("after %d changes Touched() = %d refs, %v; want all", maxTouched+1, len(refs), all)
+	}
+	if _, all := p.Touched(); all {
+		t.Error("all is reported twice")
 	}
 }
