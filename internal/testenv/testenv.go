@@ -10,10 +10,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 )
@@ -37,14 +40,62 @@ func Envoy(tb testing.TB) string {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+//
+// It is taken below the kernel's range of ephemeral ports: a port from
+// that range (what binding port 0 gives) can be handed by the kernel to
+// any socket bound to port 0 between this call and the caller's bind (a
+// server of the very process under test, asked for port 0, took an Envoy
+// admin port that way). No port is handed out twice by one test binary.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	lo := ephemeralLow()
+	for range 200 {
+		if lo <= minPort {
+			break
+		}
+		port := minPort + mathrand.IntN(lo-minPort)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		portsGiven[port] = true
+		return port
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// minPort is the lowest port FreePort hands out: above the well-known and
+// most registered services' ports.
+const minPort = 10000
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default, 32768, where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
+		return 32768
+	}
+	return lo
 }
 
 // SelfSigned returns a PEM certificate (its own CA) and key for hosts,
