@@ -12,18 +12,22 @@ package intern
 
 import (
 	"sync"
+	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// Strings interns strings up to maxLen bytes, at most maxEntries of them:
-// the first ones seen, which for a vocabulary are the ones that repeat.
-// Past that, strings are returned as they are, so that a stream of unique
-// strings cannot grow it without bound.
+// Strings interns strings up to maxLen bytes, about maxEntries of them (a
+// few more when goroutines race to add the last ones): the first ones
+// seen, which for a vocabulary are the ones that repeat. Past that,
+// strings are returned as they are, so that a stream of unique strings
+// cannot grow it without bound.
 type Strings struct {
-	mu sync.Mutex
-	m  map[string]string
+	// m maps a string to its interned copy: read without a lock once a
+	// string is in (decoding runs on several goroutines).
+	m sync.Map
+	n atomic.Int64
 }
 
 const (
@@ -36,27 +40,21 @@ func (t *Strings) Get(s string) string {
 	if s == "" || len(s) > maxLen {
 		return s
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if v, ok := t.m[s]; ok {
-		return v
+	if v, ok := t.m.Load(s); ok {
+		return v.(string)
 	}
-	if len(t.m) >= maxEntries {
+	if t.n.Load() >= maxEntries {
 		return s
 	}
-	if t.m == nil {
-		t.m = make(map[string]string)
+	v, loaded := t.m.LoadOrStore(s, s)
+	if !loaded {
+		t.n.Add(1)
 	}
-	t.m[s] = s
-	return s
+	return v.(string)
 }
 
 // Len is how many strings are interned.
-func (t *Strings) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}
+func (t *Strings) Len() int { return int(t.n.Load()) }
 
 // Object interns the vocabulary of obj in place, for the kinds that come
 // by the thousand with one: the namespace of any object, and the parent
