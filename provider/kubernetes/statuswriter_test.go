@@ -318,28 +318,10 @@ func TestStatusWriterWritesABurstOnce(t *testing.T) {
 // objects no longer listed are forgotten; and none of it writes or reads
 // anything more than a pass that looked every record up by object.
 func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := gatewayv1.Install(scheme); err != nil {
-		t.Fatal(err)
-	}
 	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
 	names := []string{"a", "b", "c", "d"}
-	var objs []client.Object
-	for _, n := range names {
-		objs = append(objs, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "default", Generation: 1}})
-	}
-	patches, gets := 0, 0
-	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
-		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
-		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			patches++
-			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
-		}}).Build()
-	w := &StatusWriter{
-		client: api, cached: countingReader{api, &gets}, owner: client.FieldOwner("test"),
-		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
-	}
+	gets := 0
+	w, api, patches := routeStatusWriter(t, names, func(api client.Client) client.Reader { return countingReader{api, &gets} })
 	w.SetStored(func(r translators.ObjectRef) client.Object {
 		o := &gatewayv1.HTTPRoute{}
 		if api.Get(context.Background(), client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, o) != nil {
@@ -370,12 +352,12 @@ func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
 	}
 	pass := func(what string, routes []string, wantPatches, wantGets, wantRecords int) {
 		t.Helper()
-		patches, gets = 0, 0
+		*patches, gets = 0, 0
 		w.Update(statuses(routes...))
 		w.write(context.Background())
-		if patches != wantPatches || gets != wantGets || len(w.confirmed) != wantRecords {
+		if *patches != wantPatches || gets != wantGets || len(w.confirmed) != wantRecords {
 			t.Errorf("%s: %d patches, %d reads, %d records; want %d, %d, %d",
-				what, patches, gets, len(w.confirmed), wantPatches, wantGets, wantRecords)
+				what, *patches, gets, len(w.confirmed), wantPatches, wantGets, wantRecords)
 		}
 	}
 	pass("first pass", names, 4, 4, 4)
@@ -404,28 +386,8 @@ func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
 // and at those whose status is not, lists and all, the one it confirmed;
 // the others cost it no lookup at all.
 func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := gatewayv1.Install(scheme); err != nil {
-		t.Fatal(err)
-	}
 	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
-	names := []string{"a", "b", "c"}
-	var objs []client.Object
-	for _, n := range names {
-		objs = append(objs, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "default", Generation: 1}})
-	}
-	patches := 0
-	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
-		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
-		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			patches++
-			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
-		}}).Build()
-	w := &StatusWriter{
-		client: api, cached: api, owner: client.FieldOwner("test"),
-		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
-	}
+	w, api, patches := routeStatusWriter(t, []string{"a", "b", "c"}, func(api client.Client) client.Reader { return api })
 	looked := map[string]int{}
 	w.SetStored(func(r translators.ObjectRef) client.Object {
 		looked[r.Name]++
@@ -459,11 +421,11 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 	list := []translators.ObjectStatus{entry("a", "gw"), entry("b", "gw"), entry("c", "gw")}
 	pass := func(what string, wantPatches int, wantLooked map[string]int) {
 		t.Helper()
-		patches, looked = 0, map[string]int{}
+		*patches, looked = 0, map[string]int{}
 		w.Update(slices.Clone(list))
 		w.write(context.Background())
-		if patches != wantPatches || !maps.Equal(looked, wantLooked) {
-			t.Errorf("%s: %d patches, looked at %v; want %d, %v", what, patches, looked, wantPatches, wantLooked)
+		if *patches != wantPatches || !maps.Equal(looked, wantLooked) {
+			t.Errorf("%s: %d patches, looked at %v; want %d, %v", what, *patches, looked, wantPatches, wantLooked)
 		}
 	}
 	pass("first pass", 3, map[string]int{})
@@ -492,4 +454,32 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 	// Too many touched to list: everything is looked at.
 	touchedAll = true
 	pass("all touched", 0, map[string]int{"a": 1, "b": 1, "c": 1})
+}
+
+// routeStatusWriter makes a status writer over a fake API server holding
+// HTTPRoutes of the given names (namespace default), which reads through
+// cached(api), and counts the status patches it sends in *patches.
+func routeStatusWriter(t *testing.T, names []string, cached func(client.Client) client.Reader) (*StatusWriter, client.Client, *int) {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := gatewayv1.Install(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var objs []client.Object
+	for _, n := range names {
+		objs = append(objs, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "default", Generation: 1}})
+	}
+	patches := new(int)
+	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
+		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
+		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			*patches++
+			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+		}}).Build()
+	w := &StatusWriter{
+		client: api, cached: cached(api), owner: client.FieldOwner("test"),
+		recorder: record.NewFakeRecorder(10), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
+	}
+	return w, api, patches
 }
