@@ -183,11 +183,11 @@ type portRoutes struct {
 // of them cannot be compared (an object without resourceVersion).
 func (t *translation) startMemo(prev *memo) {
 	t.last = prev
+	// Without a last run the entries start empty: the first run's go
+	// into the patch, which settle then folds into a base of their number.
 	next := &memo{settings: t.s}
 	if prev != nil {
 		next.routes = prev.routes.from()
-	} else {
-		next.routes = newRouteMemos(len(t.in.HTTPRoutes) + len(t.in.GRPCRoutes))
 	}
 	for _, g := range t.in.ReferenceGrants {
 		v, ok := versionOf(g)
@@ -587,10 +587,6 @@ type routeMemos struct {
 	// added counts the patch's keys the base does not have, sets the
 	// keys this run set.
 	added, sets int
-}
-
-func newRouteMemos(n int) routeMemos {
-	return routeMemos{base: make(map[string]*routeMemo, n)}
 }
 
 // from starts the next run's entries from these.

@@ -20,7 +20,7 @@ func TestRouteMemosHoldWhatTheRunSet(t *testing.T) {
 		key := fmt.Sprintf("HTTPRoute/ns/r-%03d", i)
 		current[key] = &routeMemo{key: key}
 	}
-	prev := newRouteMemos(len(current))
+	prev := routeMemos{}
 	folds := 0
 	for run := range 300 {
 		// The configuration changes: mostly one route edited, sometimes

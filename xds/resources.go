@@ -91,16 +91,20 @@ func (e *routeEncoding) assemble() (out []byte, ok bool) {
 		return nil, false
 	}
 	size := len(e.shell)
-	for _, u := range e.vhosts {
-		if u.part == nil || u.part.encoding == nil {
+	// Only each use's part is read, never the whole use: a later
+	// validation marks these very uses (taken, reused) while a stream may
+	// be encoding this configuration.
+	for i := range e.vhosts {
+		p := e.vhosts[i].part
+		if p == nil || p.encoding == nil {
 			return nil, false
 		}
-		size += protowire.SizeTag(2) + protowire.SizeBytes(len(u.part.encoding))
+		size += protowire.SizeTag(2) + protowire.SizeBytes(len(p.encoding))
 	}
 	out = make([]byte, 0, size)
 	out = append(out, name...)
-	for _, u := range e.vhosts {
-		out = protowire.AppendBytes(protowire.AppendTag(out, 2, protowire.BytesType), u.part.encoding)
+	for i := range e.vhosts {
+		out = protowire.AppendBytes(protowire.AppendTag(out, 2, protowire.BytesType), e.vhosts[i].part.encoding)
 	}
 	return append(out, e.shell[len(name):]...), true
 }

@@ -81,8 +81,10 @@ type StatusWriter struct {
 	// skipped without even a copy of it (see SetStored).
 	stored func(translators.ObjectRef) client.Object
 	// touched, if set, says which objects changed since the last call
-	// (see SetTouched).
-	touched func() (refs []translators.ObjectRef, all bool)
+	// (see SetTouched); unfinished says a pass stopped half way (its
+	// context ended), so the next one must look at every object.
+	touched    func() (refs []translators.ObjectRef, all bool)
+	unfinished bool
 }
 
 // SetTouched gives the writer a way to learn which objects changed since
@@ -221,6 +223,11 @@ func (w *StatusWriter) write(ctx context.Context) {
 			touched[touchKeyOf(r)] = true
 		}
 	}
+	// After a pass that did not finish, the objects touched before it
+	// that it did not reach are not in refs any more: look at everything.
+	forced := w.unfinished
+	all = all || forced
+	w.unfinished = true
 	recs := w.spare[:0]
 	if cap(recs) < len(statuses) {
 		recs = make([]*confirmedStatus, 0, len(statuses))
@@ -229,7 +236,7 @@ func (w *StatusWriter) write(ctx context.Context) {
 	aligned := len(statuses) == len(w.lastPass)
 	for i, st := range statuses {
 		if ctx.Err() != nil {
-			return
+			return // unfinished stays set
 		}
 		var c *confirmedStatus
 		if i < len(w.lastPass) && w.lastPass[i].Object == st.Object {
@@ -248,12 +255,17 @@ func (w *StatusWriter) write(ctx context.Context) {
 		next, err := w.writeOne(ctx, st, c)
 		if err != nil {
 			w.log.Warn("writing status", "object", st.Object.String(), "err", err)
+			// Not confirmed: the next pass looks at the object again
+			// (its record would let it skip it).
+			delete(w.confirmed, st.Object)
+			next = nil
 		}
 		recs = append(recs, next)
 	}
+	w.unfinished = false
 	clear(w.lastConfirmed)
 	w.lastPass, w.lastConfirmed, w.spare = statuses, recs, w.lastConfirmed
-	if aligned {
+	if aligned && !forced {
 		// The last pass's objects exactly: it forgot everything else.
 		return
 	}

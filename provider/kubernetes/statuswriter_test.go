@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -352,12 +353,12 @@ func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
 	}
 	pass := func(what string, routes []string, wantPatches, wantGets, wantRecords int) {
 		t.Helper()
-		*patches, gets = 0, 0
+		patches.n, gets = 0, 0
 		w.Update(statuses(routes...))
 		w.write(context.Background())
-		if *patches != wantPatches || gets != wantGets || len(w.confirmed) != wantRecords {
+		if patches.n != wantPatches || gets != wantGets || len(w.confirmed) != wantRecords {
 			t.Errorf("%s: %d patches, %d reads, %d records; want %d, %d, %d",
-				what, *patches, gets, len(w.confirmed), wantPatches, wantGets, wantRecords)
+				what, patches.n, gets, len(w.confirmed), wantPatches, wantGets, wantRecords)
 		}
 	}
 	pass("first pass", names, 4, 4, 4)
@@ -419,14 +420,18 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 	// One list, its entries' lists shared from pass to pass, as the
 	// translators hand out an unchanged object's status.
 	list := []translators.ObjectStatus{entry("a", "gw"), entry("b", "gw"), entry("c", "gw")}
+	passCtx := func(ctx context.Context, what string, wantPatches int, wantLooked map[string]int) {
+		t.Helper()
+		patches.n, looked = 0, map[string]int{}
+		w.Update(slices.Clone(list))
+		w.write(ctx)
+		if patches.n != wantPatches || !maps.Equal(looked, wantLooked) {
+			t.Errorf("%s: %d patches, looked at %v; want %d, %v", what, patches.n, looked, wantPatches, wantLooked)
+		}
+	}
 	pass := func(what string, wantPatches int, wantLooked map[string]int) {
 		t.Helper()
-		*patches, looked = 0, map[string]int{}
-		w.Update(slices.Clone(list))
-		w.write(context.Background())
-		if *patches != wantPatches || !maps.Equal(looked, wantLooked) {
-			t.Errorf("%s: %d patches, looked at %v; want %d, %v", what, *patches, looked, wantPatches, wantLooked)
-		}
+		passCtx(context.Background(), what, wantPatches, wantLooked)
 	}
 	pass("first pass", 3, map[string]int{})
 	pass("nothing touched", 0, map[string]int{})
@@ -454,12 +459,44 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 	// Too many touched to list: everything is looked at.
 	touchedAll = true
 	pass("all touched", 0, map[string]int{"a": 1, "b": 1, "c": 1})
+
+	// Someone else empties c's status, and the write putting Legate's
+	// entry back fails: the next pass tries again, though nobody touched
+	// c since and its status is the very one confirmed before.
+	c := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "c"}, c); err != nil {
+		t.Fatal(err)
+	}
+	c.Status.Parents = nil
+	if err := api.Status().Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	touched = []translators.ObjectRef{{Kind: "HTTPRoute", Namespace: "default", Name: "c"}}
+	patches.fail = 1
+	pass("c touched, its write fails", 1, map[string]int{"c": 1})
+	pass("c tried again", 1, map[string]int{})
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "c"}, got); err != nil || len(got.Status.Parents) != 1 {
+		t.Fatalf("c's status after the retry: %v, %v; want Legate's entry back", got.Status.Parents, err)
+	}
+
+	// A pass that stops half way (its context ended) has taken the
+	// touched objects it did not reach: the next looks at every object.
+	touched = []translators.ObjectRef{{Kind: "HTTPRoute", Namespace: "default", Name: "a"}}
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	passCtx(stopped, "a pass that stops at once", 0, map[string]int{})
+	pass("after it", 0, map[string]int{"a": 1, "b": 1, "c": 1})
+	pass("and then", 0, map[string]int{})
 }
+
+// patchCounter counts the status patches a fake API server was sent, and
+// fails the next fail of them.
+type patchCounter struct{ n, fail int }
 
 // routeStatusWriter makes a status writer over a fake API server holding
 // HTTPRoutes of the given names (namespace default), which reads through
-// cached(api), and counts the status patches it sends in *patches.
-func routeStatusWriter(t *testing.T, names []string, cached func(client.Client) client.Reader) (*StatusWriter, client.Client, *int) {
+// cached(api), and counts the status patches it sends.
+func routeStatusWriter(t *testing.T, names []string, cached func(client.Client) client.Reader) (*StatusWriter, client.Client, *patchCounter) {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := gatewayv1.Install(scheme); err != nil {
@@ -469,11 +506,15 @@ func routeStatusWriter(t *testing.T, names []string, cached func(client.Client) 
 	for _, n := range names {
 		objs = append(objs, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "default", Generation: 1}})
 	}
-	patches := new(int)
+	patches := &patchCounter{}
 	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
 		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
 		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			*patches++
+			patches.n++
+			if patches.fail > 0 {
+				patches.fail--
+				return errors.New("the API server is busy")
+			}
 			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
 		}}).Build()
 	w := &StatusWriter{
