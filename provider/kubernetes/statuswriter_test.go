@@ -371,14 +371,7 @@ func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
 
 	// Someone else empties c's status: found by position, its version
 	// moved, and it is written again.
-	c := &gatewayv1.HTTPRoute{}
-	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "c"}, c); err != nil {
-		t.Fatal(err)
-	}
-	c.Status.Parents = nil
-	if err := api.Status().Update(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	clobberStatus(t, api, "c")
 	pass("c emptied by someone else", []string{"d", "a", "b", "c"}, 1, 1, 4)
 	pass("all gone", nil, 0, 0, 0)
 }
@@ -437,19 +430,11 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 	pass("nothing touched", 0, map[string]int{})
 
 	// Someone else empties b's status; the provider saw it.
-	b := &gatewayv1.HTTPRoute{}
-	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "b"}, b); err != nil {
-		t.Fatal(err)
-	}
-	b.Status.Parents = nil
-	if err := api.Status().Update(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
+	clobberStatus(t, api, "b")
 	touched = []translators.ObjectRef{{Kind: "HTTPRoute", Namespace: "default", Name: "b"}}
 	pass("b touched", 1, map[string]int{"b": 1})
-	got := &gatewayv1.HTTPRoute{}
-	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "b"}, got); err != nil || len(got.Status.Parents) != 1 {
-		t.Fatalf("b's status after the pass: %v, %v; want Legate's entry back", got.Status.Parents, err)
+	if n := len(routeParents(t, api, "b")); n != 1 {
+		t.Fatalf("b's status after the pass has %d parents; want Legate's entry back", n)
 	}
 
 	// A new status for a (new lists): a is looked at and written.
@@ -463,20 +448,13 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 	// Someone else empties c's status, and the write putting Legate's
 	// entry back fails: the next pass tries again, though nobody touched
 	// c since and its status is the very one confirmed before.
-	c := &gatewayv1.HTTPRoute{}
-	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "c"}, c); err != nil {
-		t.Fatal(err)
-	}
-	c.Status.Parents = nil
-	if err := api.Status().Update(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	clobberStatus(t, api, "c")
 	touched = []translators.ObjectRef{{Kind: "HTTPRoute", Namespace: "default", Name: "c"}}
 	patches.fail = 1
 	pass("c touched, its write fails", 1, map[string]int{"c": 1})
 	pass("c tried again", 1, map[string]int{})
-	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "c"}, got); err != nil || len(got.Status.Parents) != 1 {
-		t.Fatalf("c's status after the retry: %v, %v; want Legate's entry back", got.Status.Parents, err)
+	if n := len(routeParents(t, api, "c")); n != 1 {
+		t.Fatalf("c's status after the retry has %d parents; want Legate's entry back", n)
 	}
 
 	// A pass that stops half way (its context ended) has taken the
@@ -523,4 +501,29 @@ func routeStatusWriter(t *testing.T, names []string, cached func(client.Client) 
 		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
 	}
 	return w, api, patches
+}
+
+// clobberStatus empties the status of HTTPRoute default/name, as another
+// client would: its resourceVersion moves.
+func clobberStatus(t *testing.T, api client.Client, name string) {
+	t.Helper()
+	r := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: name}, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Status.Parents = nil
+	if err := api.Status().Update(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// routeParents is what the API server holds in HTTPRoute default/name's
+// status.parents.
+func routeParents(t *testing.T, api client.Client, name string) []gatewayv1.RouteParentStatus {
+	t.Helper()
+	r := &gatewayv1.HTTPRoute{}
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: name}, r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Status.Parents
 }
