@@ -102,6 +102,11 @@ type kind struct {
 	sorted  []client.Object
 	list    translators.List
 	changed map[types.NamespacedName]bool
+	// resort says so many keys changed that the next snapshot sorts
+	// objects again: changed is then dropped rather than grown (after a
+	// status pass it would hold every route's key until the next
+	// snapshot, which may be hours away).
+	resort bool
 }
 
 // New prepares the informers; Run starts them.
@@ -432,11 +437,19 @@ func (p *Provider) Touched() (refs []translators.ObjectRef, all bool) {
 	return refs, all
 }
 
+// touch records that key was put or removed, for the next snapshot's
+// refresh; none is recorded when that will sort everything anyway.
 func (k *kind) touch(key types.NamespacedName) {
+	if k.resort || k.sorted == nil {
+		return
+	}
 	if k.changed == nil {
 		k.changed = map[types.NamespacedName]bool{}
 	}
 	k.changed[key] = true
+	if k.sorted != nil && len(k.changed) > len(k.sorted)/8 {
+		k.changed, k.resort = nil, true
+	}
 }
 
 // Snapshot returns every watched object in one Inputs. The objects are the
@@ -465,15 +478,15 @@ func (p *Provider) Snapshot(context.Context) (*translators.Inputs, error) {
 
 // refresh brings sorted and list up to date with objects.
 func (k *kind) refresh() error {
-	if len(k.changed) == 0 && (k.sorted != nil || len(k.objects) == 0) {
+	if !k.resort && len(k.changed) == 0 && (k.sorted != nil || len(k.objects) == 0) {
 		return nil
 	}
-	if k.sorted == nil || len(k.changed) > len(k.objects)/8 {
+	if k.resort || k.sorted == nil || len(k.changed) > len(k.objects)/8 {
 		k.sorted = slices.SortedFunc(maps.Values(k.objects), compareObjects)
 	} else {
 		k.sorted = k.patched()
 	}
-	k.changed = nil
+	k.changed, k.resort = nil, false
 	list, err := translators.MakeList(k.sorted)
 	if err != nil {
 		return fmt.Errorf("%s: %w", k.gvk.Kind, err)

@@ -332,9 +332,7 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 		}
 		base := shallowCopy(obj)
 		if mutate(obj) {
-			patch := statusPatch(base, obj)
-			obj = obj.DeepCopyObject().(client.Object)
-			err = w.client.Status().Patch(ctx, obj, patch, w.owner)
+			obj, err = w.patchStatus(ctx, base, obj)
 		}
 	}
 	if apierrors.IsNotFound(err) {
@@ -350,6 +348,26 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 	c = &confirmedStatus{resourceVersion: obj.GetResourceVersion(), status: st, seen: w.pass}
 	w.confirmed[st.Object] = c
 	return c, nil
+}
+
+// patchStatus writes obj's status, changed from base's, and returns the
+// object's metadata as the API server answered (what announce and the
+// confirmed record read). The answer is asked for as metadata alone: the
+// whole object would be decoded only to be dropped, and the informer gets
+// it anyway from its watch (at 10k routes a start writes 10k statuses, and
+// each decoded answer was garbage left among the informer's objects).
+func (w *StatusWriter) patchStatus(ctx context.Context, base, obj client.Object) (client.Object, error) {
+	gvk, err := w.client.GroupVersionKindFor(obj)
+	if err != nil {
+		return obj, err
+	}
+	written := &metav1.PartialObjectMetadata{}
+	written.SetGroupVersionKind(gvk)
+	written.Namespace, written.Name = obj.GetNamespace(), obj.GetName()
+	// The patch is made from obj (the body), never decoded into it: obj
+	// shares the cache's maps and slices.
+	err = w.client.Status().Patch(ctx, written, statusPatch(base, obj), w.owner, client.WithSubResourceBody(obj))
+	return written, err
 }
 
 // touchKey names an object for the touched set: kind, namespace, name.

@@ -131,7 +131,7 @@ func testStatusWriterRewrites(t *testing.T, stored bool) {
 		WithStatusSubresource(&gatewayv1.HTTPRoute{}).
 		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 			patches++
-			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+			return patchAsAPIServer(ctx, c, sub, obj, p, opts...)
 		}}).Build()
 	gets := 0
 	w := &StatusWriter{
@@ -493,7 +493,7 @@ func routeStatusWriter(t *testing.T, names []string, cached func(client.Client) 
 				patches.fail--
 				return errors.New("the API server is busy")
 			}
-			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+			return patchAsAPIServer(ctx, c, sub, obj, p, opts...)
 		}}).Build()
 	w := &StatusWriter{
 		client: api, cached: cached(api), owner: client.FieldOwner("test"),
@@ -501,6 +501,30 @@ func routeStatusWriter(t *testing.T, names []string, cached func(client.Client) 
 		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
 	}
 	return w, api, patches
+}
+
+// patchAsAPIServer patches a subresource of obj with c, a fake client,
+// answering as the API server does a request for metadata alone: the fake
+// patches a *metav1.PartialObjectMetadata's object but fills in none of
+// its metadata, which the writer records (resourceVersion) and announces
+// (UID). So the patch goes to an HTTPRoute, whose metadata is then the
+// answer.
+func patchAsAPIServer(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+	pm, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+	}
+	if gvk := pm.GroupVersionKind(); gvk.Kind != "HTTPRoute" {
+		return fmt.Errorf("patchAsAPIServer patches HTTPRoutes, not %s", gvk.Kind)
+	}
+	// Without the writer's options: the fake decodes its answer into a
+	// SubResourceBody, the API server never does.
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: pm.Namespace, Name: pm.Name}}
+	if err := c.SubResource(sub).Patch(ctx, route, p); err != nil {
+		return err
+	}
+	pm.ObjectMeta = route.ObjectMeta
+	return nil
 }
 
 // clobberStatus empties the status of HTTPRoute default/name, as another
