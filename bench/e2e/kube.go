@@ -275,6 +275,7 @@ func measureKube(c config, r *result) error {
 	if r.rss, err = procRSS(cmd.Process.Pid); err != nil {
 		return err
 	}
+	r.info = append(r.info, rssParts(cmd.Process.Pid))
 	if r.heap, err = liveHeap(logf.Name()); err != nil {
 		r.notes = append(r.notes, err.Error())
 	}

@@ -299,6 +299,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 	if r.rss, err = procRSS(cmd.Process.Pid); err != nil {
 		return err
 	}
+	r.info = append(r.info, rssParts(cmd.Process.Pid))
 	if r.heap, err = liveHeap(logf.Name()); err != nil {
 		r.notes = append(r.notes, err.Error())
 	}
@@ -466,19 +467,41 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// procRSS reads the resident set size of a process (VmRSS, in kB).
+// procRSS reads the resident set size of a process (VmRSS), in bytes.
 func procRSS(pid int) (int64, error) {
+	return procStatus(pid, "VmRSS")
+}
+
+// procStatus reads a figure given in kB in a process's /proc status, in
+// bytes.
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("reading RSS: %w", err)
+		return 0, fmt.Errorf("reading %s: %w", field, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
+}
+
+// rssParts says what the resident set of a process at rest is made of:
+// its anonymous memory (the Go heap and runtime), and the pages of files
+// it maps, which for Legate are its own binary's code and read-only data
+// (the same at any N: what starting the process touches).
+func rssParts(pid int) string {
+	anon, err := procStatus(pid, "RssAnon")
+	if err != nil {
+		return err.Error()
+	}
+	file, err := procStatus(pid, "RssFile")
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("serve RSS at rest: %s anonymous, %s of mapped files (the binary)", mib(anon), mib(file))
 }
 
 // gcLine is a GC trace line; its third heap figure is the live heap the
