@@ -1,6 +1,7 @@
 package diagnostics
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -238,12 +239,30 @@ func (s *Server) diff() Diff {
 	return d
 }
 
+// sameResource says whether two resources of a type (messages, or load
+// assignments, whose encodings are deterministic) have the same content.
+func sameResource(a, b any) bool {
+	if a == b {
+		return true
+	}
+	if x, ok := a.(*xds.LoadAssignment); ok {
+		y, ok := b.(*xds.LoadAssignment)
+		if !ok {
+			return false
+		}
+		xw, errX := x.Encoding()
+		yw, errY := y.Encoding()
+		return errX == nil && errY == nil && bytes.Equal(xw, yw)
+	}
+	return proto.Equal(a.(proto.Message), b.(proto.Message))
+}
+
 // DiffResources compares two resource sets by type and name. Only names
 // are reported, so a changed Secret shows as changed without its contents.
 func DiffResources(before, after *xds.Resources) []Change {
 	out := []Change{}
-	byName := func(r *xds.Resources) map[string]map[string]proto.Message {
-		m := map[string]map[string]proto.Message{"listener": {}, "route": {}, "cluster": {}, "endpoint": {}, "secret": {}}
+	byName := func(r *xds.Resources) map[string]map[string]any {
+		m := map[string]map[string]any{"listener": {}, "route": {}, "cluster": {}, "endpoint": {}, "secret": {}}
 		if r == nil {
 			return m
 		}
@@ -281,7 +300,7 @@ func DiffResources(before, after *xds.Resources) []Change {
 				out = append(out, Change{Type: typ, Name: n, Change: "added"})
 			case !has:
 				out = append(out, Change{Type: typ, Name: n, Change: "removed"})
-			case !proto.Equal(old, nw):
+			case !sameResource(old, nw):
 				out = append(out, Change{Type: typ, Name: n, Change: "changed"})
 			}
 		}

@@ -280,7 +280,12 @@ func (s *Server) overview() Overview {
 				ov.Resources.Routes += len(vh.GetRoutes())
 			}
 		}
-		for _, cla := range res.Endpoints {
+		for _, a := range res.Endpoints {
+			// Decoded one at a time: the overview is asked for rarely.
+			cla, err := a.Message()
+			if err != nil {
+				continue
+			}
 			for _, le := range cla.GetEndpoints() {
 				ov.Resources.Endpoints += len(le.GetLbEndpoints())
 			}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -24,6 +25,7 @@ import (
 	"github.com/legateproxy/legate/pipeline"
 	"github.com/legateproxy/legate/provider/file"
 	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/xds"
 	"github.com/legateproxy/legate/xds/server"
 )
 
@@ -191,7 +193,7 @@ func TestAPI(t *testing.T) {
 	}
 	out2, _, _ := tlsCase(t)
 	out2.Resources.Clusters = out2.Resources.Clusters[1:]
-	out2.Resources.Endpoints[2].Endpoints = nil
+	out2.Resources.Endpoints[2] = xds.NewLoadAssignment(&endpointv3.ClusterLoadAssignment{ClusterName: out2.Resources.Endpoints[2].GetClusterName()})
 	s.Update(out2, "v2")
 	s.Update(out2, "v2") // an unchanged republish keeps the diff
 	getJSON(t, srv, "/api/v1/diff", &d)

@@ -9,7 +9,6 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -185,7 +184,7 @@ type builtVirtualHost struct {
 // builtClusterLists are the cluster and load-assignment lists of a build.
 type builtClusterLists struct {
 	clusters  []*clusterv3.Cluster
-	endpoints []*endpointv3.ClusterLoadAssignment
+	endpoints []*LoadAssignment
 }
 
 // sameClusters says whether cfg's clusters are, in order, the very ones the
@@ -205,7 +204,7 @@ func (m *buildMemo) sameClusters(clusters []*ir.Cluster) bool {
 // builtCluster is a cluster and, for an EDS cluster, its load assignment.
 type builtCluster struct {
 	cluster   *clusterv3.Cluster
-	endpoints *endpointv3.ClusterLoadAssignment
+	endpoints *LoadAssignment
 }
 
 // buildRun is one build. With a nil next it remembers nothing (Build);
@@ -294,7 +293,7 @@ func (b *buildRun) cluster(cur *memoCursor[*ir.Cluster, builtCluster], c *ir.Clu
 		}
 		built = builtCluster{cluster: cl}
 		if c.Kind == ir.ClusterEDS {
-			built.endpoints = buildLoadAssignment(c.Name, c.Endpoints)
+			built.endpoints = NewLoadAssignment(buildLoadAssignment(c.Name, c.Endpoints))
 		}
 	}
 	if b.next != nil {
@@ -327,7 +326,7 @@ func (r *Resources) sort(clusters bool) {
 	sortBy(r.Routes, (*routev3.RouteConfiguration).GetName)
 	if clusters {
 		sortBy(r.Clusters, (*clusterv3.Cluster).GetName)
-		sortBy(r.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+		sortBy(r.Endpoints, (*LoadAssignment).GetClusterName)
 	}
 	sortBy(r.Secrets, (*tlsv3.Secret).GetName)
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-
 	"github.com/legateproxy/legate/translators/ir"
 )
 
@@ -52,16 +50,19 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 		if ok && res.Endpoints[i].GetClusterName() != c.Name {
 			// An index carried over by a copy that moved things (none
 			// does): look the long way.
-			i = slices.IndexFunc(res.Endpoints, func(e *endpointv3.ClusterLoadAssignment) bool { return e.GetClusterName() == c.Name })
+			i = slices.IndexFunc(res.Endpoints, func(e *LoadAssignment) bool { return e.GetClusterName() == c.Name })
 			ok = i >= 0
 		}
 		if c.Kind != ir.ClusterEDS || !ok {
 			return nil, fmt.Errorf("replacing endpoints: %s is not an EDS cluster of the resources", c.Name)
 		}
 		cla := buildLoadAssignment(c.Name, c.Endpoints)
+		a := NewLoadAssignment(cla)
 		loc := location{kind: "ClusterLoadAssignment", name: c.Name}
-		p, _ := v.part(loc, cla, false, func() { v.message(loc, cla) })
-		out.Endpoints[i] = cla
+		// The message just built is walked, rather than one decoded from
+		// a's encoding, which is the same.
+		p, _ := v.part(loc, a, false, func() { v.message(loc, cla) })
+		out.Endpoints[i] = a
 		changed[c.Name] = p.version
 	}
 	if len(v.errs) > 0 {

@@ -158,7 +158,7 @@ func validationBootstrap(res *Resources) (*bootstrapv3.Bootstrap, error) {
 		}
 		b.StaticResources.Clusters = append(b.StaticResources.Clusters, c)
 	}
-	for _, cla := range res.Endpoints {
+	for _, cla := range decodedEndpoints(res.Endpoints) {
 		b.StaticResources.Clusters = append(b.StaticResources.Clusters, &clusterv3.Cluster{
 			Name:                 "eds-check/" + cla.GetClusterName(),
 			ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legateproxy/legate/translators/ir"
@@ -178,7 +177,7 @@ func equalResources(t *testing.T, step string, a, b *Resources) {
 	check("listeners", asMessages(a.Listeners), asMessages(b.Listeners))
 	check("route configurations", asMessages(a.Routes), asMessages(b.Routes))
 	check("clusters", asMessages(a.Clusters), asMessages(b.Clusters))
-	check("load assignments", asMessages(a.Endpoints), asMessages(b.Endpoints))
+	check("load assignments", asMessages(decodedEndpoints(a.Endpoints)), asMessages(decodedEndpoints(b.Endpoints)))
 	check("secrets", asMessages(a.Secrets), asMessages(b.Secrets))
 }
 
@@ -381,7 +380,7 @@ func TestBuildSortsWhateverTheIROrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(res.Clusters) < 2 || !slices.IsSortedFunc(res.Clusters, func(a, b *clusterv3.Cluster) int { return strings.Compare(a.GetName(), b.GetName()) }) ||
-				!slices.IsSortedFunc(res.Endpoints, func(a, b *endpointv3.ClusterLoadAssignment) int {
+				!slices.IsSortedFunc(res.Endpoints, func(a, b *LoadAssignment) int {
 					return strings.Compare(a.GetClusterName(), b.GetClusterName())
 				}) {
 				t.Fatalf("IR clusters %s: clusters or load assignments not sorted by name", order)

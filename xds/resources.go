@@ -17,7 +17,6 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -32,7 +31,9 @@ type Resources struct {
 	Listeners []*listenerv3.Listener
 	Routes    []*routev3.RouteConfiguration
 	Clusters  []*clusterv3.Cluster
-	Endpoints []*endpointv3.ClusterLoadAssignment
+	// Endpoints are kept encoded (see LoadAssignment): there is one per
+	// EDS cluster, and few ever read them as messages.
+	Endpoints []*LoadAssignment
 	Secrets   []*tlsv3.Secret
 
 	// versions are recorded by a successful Validate, and with them the
@@ -237,21 +238,19 @@ func (r *Resources) WriteYAML(w io.Writer, redact bool) error {
 		secrets = append(secrets, m)
 	}
 	// The document is a mapping with sorted keys, so its lists come in
-	// this order; an empty list is left out.
-	kinds := []struct {
-		name  string
-		items []proto.Message
-	}{
-		{"clusters", asMessages(r.Clusters)},
-		{"endpoints", asMessages(r.Endpoints)},
-		{"listeners", asMessages(r.Listeners)},
-		{"routes", asMessages(r.Routes)},
-		{"secrets", secrets},
+	// this order; an empty list is left out. Load assignments are decoded
+	// as they are rendered, a batch at a time.
+	kinds := []yamlList{
+		messageList("clusters", asMessages(r.Clusters)),
+		{"endpoints", len(r.Endpoints), func(i int) (proto.Message, error) { return r.Endpoints[i].Message() }},
+		messageList("listeners", asMessages(r.Listeners)),
+		messageList("routes", asMessages(r.Routes)),
+		messageList("secrets", secrets),
 	}
 	bw := bufio.NewWriter(w)
 	wrote := false
 	for _, k := range kinds {
-		if len(k.items) == 0 {
+		if k.n == 0 {
 			continue
 		}
 		wrote = true
@@ -262,21 +261,26 @@ func (r *Resources) WriteYAML(w io.Writer, redact bool) error {
 		// mapping's indentation, so each item renders as the one item of a
 		// list of its own. Batches bound what is held at once.
 		const batch = 256
-		for start := 0; start < len(k.items); start += batch {
-			items := k.items[start:min(start+batch, len(k.items))]
-			out := make([][]byte, len(items))
-			errs := make([]error, len(items))
+		for start := 0; start < k.n; start += batch {
+			n := min(batch, k.n-start)
+			out := make([][]byte, n)
+			errs := make([]error, n)
 			var wg sync.WaitGroup
 			next := atomic.Int64{}
-			for range min(runtime.GOMAXPROCS(0), len(items)) {
+			for range min(runtime.GOMAXPROCS(0), n) {
 				wg.Go(func() {
-					for i := int(next.Add(1) - 1); i < len(items); i = int(next.Add(1) - 1) {
-						out[i], errs[i] = itemYAML(items[i])
+					for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+						m, err := k.item(start + i)
+						if err != nil {
+							errs[i] = err
+							continue
+						}
+						out[i], errs[i] = itemYAML(m)
 					}
 				})
 			}
 			wg.Wait()
-			for i := range items {
+			for i := range n {
 				if errs[i] != nil {
 					return fmt.Errorf("marshalling %s: %w", k.name, errs[i])
 				}
@@ -295,6 +299,19 @@ func (r *Resources) WriteYAML(w io.Writer, redact bool) error {
 		return fmt.Errorf("writing resources: %w", err)
 	}
 	return nil
+}
+
+// yamlList is one list of the document WriteYAML writes: n items, each
+// given by item.
+type yamlList struct {
+	name string
+	n    int
+	item func(int) (proto.Message, error)
+}
+
+// messageList is a yamlList of messages.
+func messageList(name string, items []proto.Message) yamlList {
+	return yamlList{name, len(items), func(i int) (proto.Message, error) { return items[i], nil }}
 }
 
 // itemYAML renders m as a one-item YAML list, Envoy's field names, keys

@@ -18,7 +18,6 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
@@ -108,11 +107,11 @@ type knownPart struct {
 	uses     int
 }
 
-// use is one part of a call: its message, its name in its list and the
-// part it is (nil if it did not pass).
+// use is one part of a call: its message (or load assignment), its name
+// in its list and the part it is (nil if it did not pass).
 type use struct {
 	name string
-	msg  proto.Message
+	msg  any
 	part *knownPart
 	// reused says this use took over the last call's use of the same
 	// message (taken, on that one), which leaves its part's count as it is.
@@ -185,7 +184,7 @@ type cursor struct {
 // marking it taken; nil otherwise. It reads nothing of m, so a list of
 // unchanged messages is walked without touching them. With keep, only a
 // part with its encoding will do.
-func (c *cursor) fast(m proto.Message, keep bool) (*knownPart, string) {
+func (c *cursor) fast(m any, keep bool) (*knownPart, string) {
 	if c == nil || c.off || c.j >= len(c.last) {
 		return nil, ""
 	}
@@ -201,7 +200,7 @@ func (c *cursor) fast(m proto.Message, keep bool) (*knownPart, string) {
 // take returns the part of the last call's use of m under name, and marks
 // that use taken; nil if there is none. With keep, only a part with its
 // encoding will do.
-func (c *cursor) take(name string, m proto.Message, keep bool) *knownPart {
+func (c *cursor) take(name string, m any, keep bool) *knownPart {
 	if c == nil || c.off || m == nil {
 		return nil
 	}
@@ -295,11 +294,11 @@ func (val *Validator) Validate(res *Resources) error {
 		now.routeNames[i] = r.GetName()
 	}
 	sameRoutes, sameClusters := slices.Equal(now.routeNames, last.routeNames), sameNames(last.clusters, res.Clusters, (*clusterv3.Cluster).GetName)
-	sameEndpoints := sameNames(last.endpoints, res.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	sameEndpoints := sameNames(last.endpoints, res.Endpoints, (*LoadAssignment).GetClusterName)
 	sameSecrets := sameNames(last.secrets, res.Secrets, (*tlsv3.Secret).GetName)
 	v.routes = nameSet(v, last.passed && sameRoutes, last.routeSet, "RouteConfiguration", res.Routes, (*routev3.RouteConfiguration).GetName)
 	v.clusters = nameSet(v, last.passed && sameClusters, last.clusterSet, "Cluster", res.Clusters, (*clusterv3.Cluster).GetName)
-	v.endpoints = nameSet(v, last.passed && sameEndpoints, last.endpointSet, "ClusterLoadAssignment", res.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	v.endpoints = nameSet(v, last.passed && sameEndpoints, last.endpointSet, "ClusterLoadAssignment", res.Endpoints, (*LoadAssignment).GetClusterName)
 	v.secrets = nameSet(v, last.passed && sameSecrets, last.secretSet, "Secret", res.Secrets, (*tlsv3.Secret).GetName)
 	for _, s := range res.Secrets {
 		switch s.GetType().(type) {
@@ -358,7 +357,7 @@ func (val *Validator) Validate(res *Resources) error {
 		encodings = append(encodings, enc)
 	}
 	var reused bool
-	now.clusters, reused = v.list(last.clusters, len(res.Clusters), func(i int) proto.Message { return res.Clusters[i] }, func(cur *cursor, i int) use {
+	now.clusters, reused = v.list(last.clusters, len(res.Clusters), func(i int) any { return res.Clusters[i] }, func(cur *cursor, i int) use {
 		c := res.Clusters[i]
 		loc := location{kind: "Cluster", name: c.GetName()}
 		return v.use(cur, loc, c.GetName(), c, false, false, func() {
@@ -373,17 +372,17 @@ func (val *Validator) Validate(res *Resources) error {
 		})
 	})
 	versions.Clusters = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Clusters }, now.clusters)
-	now.endpoints, reused = v.list(last.endpoints, len(res.Endpoints), func(i int) proto.Message { return res.Endpoints[i] }, func(cur *cursor, i int) use {
+	now.endpoints, reused = v.list(last.endpoints, len(res.Endpoints), func(i int) any { return res.Endpoints[i] }, func(cur *cursor, i int) use {
 		e := res.Endpoints[i]
 		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
-		return v.use(cur, loc, e.GetClusterName(), e, false, false, func() { v.message(loc, e) })
+		return v.use(cur, loc, e.GetClusterName(), e, false, false, func() { v.loadAssignment(loc, e) })
 	})
 	if reused && last.passed && last.versions != nil {
 		versions.Endpoints = last.versions.Endpoints
 	} else {
 		versions.Endpoints = NewVersionMap(usesVersions(now.endpoints))
 	}
-	now.secrets, reused = v.list(last.secrets, len(res.Secrets), func(i int) proto.Message { return res.Secrets[i] }, func(cur *cursor, i int) use {
+	now.secrets, reused = v.list(last.secrets, len(res.Secrets), func(i int) any { return res.Secrets[i] }, func(cur *cursor, i int) use {
 		s := res.Secrets[i]
 		loc := location{kind: "Secret", name: s.GetName()}
 		return v.use(cur, loc, s.GetName(), s, false, false, func() { v.message(loc, s) })
@@ -442,7 +441,7 @@ func (u use) version() string {
 //
 // When references need no check, a message the last call had at the same
 // place is taken over without being read (see cursor.fast).
-func (v *validator) list(last []use, n int, msg func(int) proto.Message, fn func(*cursor, int) use) ([]use, bool) {
+func (v *validator) list(last []use, n int, msg func(int) any, fn func(*cursor, int) use) ([]use, bool) {
 	if v.sameTargets && sameMessages(last, n, msg) {
 		// The very messages of the last call, in its order (a route
 		// edit leaves 10k clusters and load assignments as they were):
@@ -468,7 +467,7 @@ func (v *validator) list(last []use, n int, msg func(int) proto.Message, fn func
 
 // sameMessages says whether the n messages msg gives are, in order, those
 // of last, each of which passed.
-func sameMessages(last []use, n int, msg func(int) proto.Message) bool {
+func sameMessages(last []use, n int, msg func(int) any) bool {
 	if n == 0 || n != len(last) {
 		return false
 	}
@@ -500,12 +499,12 @@ func usesVersions(uses []use) map[string]string {
 
 // sameNames says whether items have, in order, the names of last. The
 // same message has the same name, so only other messages are read.
-func sameNames[T proto.Message](last []use, items []T, name func(T) string) bool {
+func sameNames[T comparable](last []use, items []T, name func(T) string) bool {
 	if len(last) != len(items) {
 		return false
 	}
 	for i, it := range items {
-		if last[i].msg != proto.Message(it) && last[i].name != name(it) {
+		if last[i].msg != any(it) && last[i].name != name(it) {
 			return false
 		}
 	}
@@ -528,7 +527,7 @@ func nameSet[T any](v *validator, reuse bool, last map[string]bool, kind string,
 // use validates one part, m, named name in its list: taken over from the
 // last call's use of m when cur finds it (its references checked unless
 // the targets are the same), otherwise as part does.
-func (v *validator) use(cur *cursor, loc location, name string, m proto.Message, transient, keep bool, check func()) use {
+func (v *validator) use(cur *cursor, loc location, name string, m any, transient, keep bool, check func()) use {
 	if p := cur.take(name, m, keep); p != nil {
 		if !v.sameTargets {
 			v.recheck(loc, p)
@@ -703,18 +702,17 @@ func (v *validator) name(kind, name string, set map[string]bool) {
 // wrong. It returns the part, with its encoding if keep is set, and
 // whether it passed (its references aside, which are checked on every
 // use). The part has a zero digest if m cannot be encoded (reported).
-func (v *validator) part(loc location, m proto.Message, keep bool, check func()) (*knownPart, bool) {
-	var err error
-	v.buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(v.buf[:0], m)
+func (v *validator) part(loc location, m any, keep bool, check func()) (*knownPart, bool) {
+	enc, err := v.encode(m)
 	if err != nil {
 		v.add(loc, "cannot be encoded: %v", err)
 		return &knownPart{}, false
 	}
-	d := sha256.Sum256(v.buf)
+	d := sha256.Sum256(enc)
 	if p := v.known[d]; p != nil {
 		v.recheck(loc, p)
 		if keep && p.encoding == nil {
-			p.encoding = slices.Clone(v.buf)
+			p.encoding = slices.Clone(enc)
 		}
 		return p, true
 	}
@@ -725,7 +723,7 @@ func (v *validator) part(loc location, m proto.Message, keep bool, check func())
 	v.refs = nil
 	p := &knownPart{digest: d, version: digest(d).String(), refs: refs}
 	if keep {
-		p.encoding = slices.Clone(v.buf)
+		p.encoding = slices.Clone(enc)
 	}
 	// A part whose only problems are dangling references is itself fine:
 	// remember it, as its references are checked again on every use.
@@ -736,6 +734,29 @@ func (v *validator) part(loc location, m proto.Message, keep bool, check func())
 		v.known[d] = p
 	}
 	return p, true
+}
+
+// encode returns m's deterministic encoding: a load assignment's own, which
+// must not be modified, or else one made in v.buf (valid until the next
+// call).
+func (v *validator) encode(m any) ([]byte, error) {
+	if a, ok := m.(*LoadAssignment); ok {
+		return a.Encoding()
+	}
+	var err error
+	v.buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(v.buf[:0], m.(proto.Message))
+	return v.buf, err
+}
+
+// loadAssignment walks a, decoded from the encoding that is served: a new
+// assignment is walked once, as a message, and not kept as one.
+func (v *validator) loadAssignment(loc location, a *LoadAssignment) {
+	cla, err := a.Message()
+	if err != nil {
+		v.add(loc, "%v", err)
+		return
+	}
+	v.message(loc, cla)
 }
 
 // recheck checks the references of a part that passed before, as they

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -16,7 +15,7 @@ import (
 // dropCluster removes the cluster named name and its load assignment.
 func dropCluster(res *Resources, name string) {
 	res.Clusters = slices.DeleteFunc(res.Clusters, func(c *clusterv3.Cluster) bool { return c.GetName() == name })
-	res.Endpoints = slices.DeleteFunc(res.Endpoints, func(e *endpointv3.ClusterLoadAssignment) bool {
+	res.Endpoints = slices.DeleteFunc(res.Endpoints, func(e *LoadAssignment) bool {
 		return e.GetClusterName() == name
 	})
 }

@@ -5,8 +5,13 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legateproxy/legate/xds"
 )
 
 // An encoded resource marshals to the deterministic encoding of its
@@ -42,4 +47,35 @@ func TestEncodedResourceMarshalsItsKeptBytes(t *testing.T) {
 	if e.GetName() != "web" {
 		t.Fatalf("name %q", e.GetName())
 	}
+}
+
+// A load assignment, which is kept encoded, is served as its kept bytes,
+// and reads (by reflection: proto.Equal, JSON) as the assignment it holds,
+// decoded on demand; writing into it panics.
+func TestEncodedAssignmentReadsAsItsAssignment(t *testing.T) {
+	cla := &endpointv3.ClusterLoadAssignment{ClusterName: "web", Endpoints: []*endpointv3.LocalityLbEndpoints{{
+		LoadBalancingWeight: wrapperspb.UInt32(1),
+		LbEndpoints:         []*endpointv3.LbEndpoint{{LoadBalancingWeight: wrapperspb.UInt32(3)}},
+	}}}
+	a := xds.NewLoadAssignment(cla)
+	e := newEncodedAssignment(a)
+	kept, _ := a.Encoding()
+	got, err := proto.Marshal(e)
+	if err != nil || len(got) == 0 || &got[0] != &kept[0] {
+		t.Fatalf("Marshal did not give the kept bytes (err %v)", err)
+	}
+	if !proto.Equal(e, cla) || e.GetName() != "web" {
+		t.Fatalf("the wrapped assignment does not read as the assignment")
+	}
+	j1, err1 := protojson.Marshal(e)
+	j2, err2 := protojson.Marshal(cla)
+	if err1 != nil || err2 != nil || !bytes.Equal(j1, j2) {
+		t.Fatalf("JSON of the wrapped assignment %s (%v), of the assignment %s (%v)", j1, err1, j2, err2)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("writing into a published assignment did not panic")
+		}
+	}()
+	e.Clear(e.Descriptor().Fields().ByName("cluster_name"))
 }

@@ -135,7 +135,11 @@ func TestEveryTypeOnTheWire(t *testing.T) {
 			add(resource.ClusterType, c.GetName(), c)
 		}
 		for _, e := range res.Endpoints {
-			add(resource.EndpointType, e.GetClusterName(), e)
+			cla, err := e.Message()
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(resource.EndpointType, e.GetClusterName(), cla)
 		}
 		for _, l := range res.Listeners {
 			add(resource.ListenerType, l.GetName(), l)
@@ -212,6 +216,25 @@ func TestEveryTypeOnTheWire(t *testing.T) {
 	sotw.ack(sotwLatest[resource.EndpointType])
 	takeDelta(resource.EndpointType)
 	check("endpoint change", res2)
+	// And what both streams got for the edited cluster is its new
+	// endpoints, not an assignment kept from before.
+	servedSotW := map[string][]byte{}
+	for _, a := range sotwLatest[resource.EndpointType].GetResources() {
+		servedSotW[nameOf(t, resource.EndpointType, a.GetValue())] = a.GetValue()
+	}
+	for stream, got := range map[string][]byte{"SotW": servedSotW[c.Name], "delta": deltaSeen[resource.EndpointType][c.Name]} {
+		cla := &endpointv3.ClusterLoadAssignment{}
+		if err := proto.Unmarshal(got, cla); err != nil {
+			t.Fatal(err)
+		}
+		lbs := cla.GetEndpoints()
+		if len(lbs) != 1 || len(lbs[0].GetLbEndpoints()) != 1 {
+			t.Fatalf("%s: %s served %v after the endpoint change", stream, c.Name, cla)
+		}
+		if sa := lbs[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress(); sa.GetAddress() != "10.9.9.9" || sa.GetPortValue() != 9090 {
+			t.Fatalf("%s: %s served %v after the endpoint change, want 10.9.9.9:9090", stream, c.Name, cla)
+		}
+	}
 
 	// A cluster added: the lists no longer line up with the last
 	// publish's. (A removed cluster stays served for the removal grace,

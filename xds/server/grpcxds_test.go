@@ -182,10 +182,15 @@ func TestGRPCXDSClientNACK(t *testing.T) {
 	ts := startServer(t)
 	backends := map[string]*net.TCPAddr{"alpha": startBackend(t)}
 	bad := grpcSite(t, map[string]string{"alpha.test": "alpha"}, backends)
-	for _, cla := range bad.Endpoints {
+	for i, a := range bad.Endpoints {
+		cla, err := a.Message()
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, l := range cla.GetEndpoints() {
 			l.Locality = nil
 		}
+		bad.Endpoints[i] = xds.NewLoadAssignment(cla)
 	}
 	ts.publish(t, "", bad)
 

@@ -49,8 +49,8 @@ type published struct {
 // than sorting, hashing and indexing them again, and where a few changed
 // it patches copies of this type's maps rather than making them anew.
 type publishedType struct {
-	// wrapped are the resources given, in their order, each with its
-	// message (encodedResource.msg).
+	// wrapped are the resources given, in their order, each with what
+	// it was made from (encodedResource.from).
 	wrapped []*encodedResource
 	version string
 	// each is the version of every resource by name; eachMap the same as
@@ -313,15 +313,15 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 		var wrapped []*encodedResource
 		switch typeURL {
 		case resource.ClusterType:
-			wrapped = wrapResources(res, res.Clusters, last)
+			wrapped = wrapMessages(res, res.Clusters, last)
 		case resource.EndpointType:
-			wrapped = wrapResources(res, res.Endpoints, last)
+			wrapped = wrapResources(res.Endpoints, last, newEncodedAssignment)
 		case resource.ListenerType:
-			wrapped = wrapResources(res, res.Listeners, last)
+			wrapped = wrapMessages(res, res.Listeners, last)
 		case resource.RouteType:
-			wrapped = wrapResources(res, res.Routes, last)
+			wrapped = wrapMessages(res, res.Routes, last)
 		case resource.SecretType:
-			wrapped = wrapResources(res, res.Secrets, last)
+			wrapped = wrapMessages(res, res.Secrets, last)
 		}
 		pt, err := newPublishedType(wrapped, known[typeURL], last)
 		if err != nil {
@@ -431,14 +431,14 @@ func prevVersion(p *published) string {
 	return p.version
 }
 
-// sameItems says whether items are the very messages of published, in
-// order.
-func sameItems[T cachetypes.Resource](published []*encodedResource, items []T) bool {
+// sameItems says whether items are the very messages (or load
+// assignments) of published, in order.
+func sameItems[T comparable](published []*encodedResource, items []T) bool {
 	if len(published) != len(items) {
 		return false
 	}
 	for i, it := range items {
-		if published[i].msg != cachetypes.Resource(it) {
+		if published[i].from != any(it) {
 			return false
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	"github.com/legateproxy/legate/xds"
 )
@@ -44,7 +43,7 @@ type retiredGroup struct {
 
 type clusterWithEndpoints struct {
 	cluster   *clusterv3.Cluster
-	endpoints *endpointv3.ClusterLoadAssignment
+	endpoints *xds.LoadAssignment
 }
 
 type retiredCluster struct {
@@ -102,7 +101,7 @@ func (r *retirement) apply(group string, res *xds.Resources) *xds.Resources {
 		}
 	}
 	sortByName(out.Clusters, (*clusterv3.Cluster).GetName)
-	sortByName(out.Endpoints, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	sortByName(out.Endpoints, (*xds.LoadAssignment).GetClusterName)
 
 	g.served = &out
 	r.schedule(group, g, now)
@@ -115,7 +114,7 @@ func servedClusters(served *xds.Resources) map[string]clusterWithEndpoints {
 	if served == nil {
 		return nil
 	}
-	cla := make(map[string]*endpointv3.ClusterLoadAssignment, len(served.Endpoints))
+	cla := make(map[string]*xds.LoadAssignment, len(served.Endpoints))
 	for _, e := range served.Endpoints {
 		cla[e.GetClusterName()] = e
 	}

@@ -28,11 +28,11 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	r := &retirement{grace: 50 * time.Millisecond, now: func() time.Time { return now }, groups: map[string]*retiredGroup{},
 		republish: func(group string) { republished <- group }}
 	cluster := func(n string) *clusterv3.Cluster { return &clusterv3.Cluster{Name: n} }
-	cla := func(n string) *endpointv3.ClusterLoadAssignment {
-		return &endpointv3.ClusterLoadAssignment{ClusterName: n}
+	cla := func(n string) *xds.LoadAssignment {
+		return xds.NewLoadAssignment(&endpointv3.ClusterLoadAssignment{ClusterName: n})
 	}
 
-	first := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a"), cluster("b")}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla("a"), cla("b")}}
+	first := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a"), cluster("b")}, Endpoints: []*xds.LoadAssignment{cla("a"), cla("b")}}
 	if got := names(r.apply("g", first).Clusters); len(got) != 2 {
 		t.Fatalf("first publish: %v", got)
 	}
@@ -40,11 +40,11 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	// changed): served as they are, and what is served, b's new endpoints
 	// included, is known for the next removal.
 	newB := cla("b")
-	again := &xds.Resources{Clusters: first.Clusters, Endpoints: []*endpointv3.ClusterLoadAssignment{first.Endpoints[0], newB}}
+	again := &xds.Resources{Clusters: first.Clusters, Endpoints: []*xds.LoadAssignment{first.Endpoints[0], newB}}
 	if out := r.apply("g", again); len(out.Clusters) != 2 || out.Clusters[0] != first.Clusters[0] || out.Endpoints[1] != newB || r.requested("g") != again {
 		t.Fatalf("the same clusters again: %v", names(out.Clusters))
 	}
-	second := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a")}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla("a")}}
+	second := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a")}, Endpoints: []*xds.LoadAssignment{cla("a")}}
 	out := r.apply("g", second)
 	if got := names(out.Clusters); len(got) != 2 || got[1] != "b" || len(out.Endpoints) != 2 {
 		t.Fatalf("b must be kept through its grace, got %v and %d endpoint sets", got, len(out.Endpoints))
