@@ -239,14 +239,16 @@ func (s *Server) diff() Diff {
 	return d
 }
 
-// sameResource says whether two resources of a type (messages, or load
-// assignments, whose encodings are deterministic) have the same content.
+// sameResource says whether two resources of a type (messages, or
+// resources kept encoded, whose encodings are deterministic) have the same
+// content.
 func sameResource(a, b any) bool {
 	if a == b {
 		return true
 	}
-	if x, ok := a.(*xds.LoadAssignment); ok {
-		y, ok := b.(*xds.LoadAssignment)
+	type encoded interface{ Encoding() ([]byte, error) }
+	if x, ok := a.(encoded); ok {
+		y, ok := b.(encoded)
 		if !ok {
 			return false
 		}
@@ -276,7 +278,7 @@ func DiffResources(before, after *xds.Resources) []Change {
 			m["cluster"][x.GetName()] = x
 		}
 		for _, x := range r.Endpoints {
-			m["endpoint"][x.GetClusterName()] = x
+			m["endpoint"][x.GetName()] = x
 		}
 		for _, x := range r.Secrets {
 			m["secret"][x.GetName()] = x

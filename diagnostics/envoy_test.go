@@ -102,8 +102,11 @@ func TestExplainerAgreesWithEnvoy(t *testing.T) {
 			t.Fatalf("no HTTP listener %s among %v", f.listener, ports)
 		}
 	}
-	for _, c := range res.Clusters {
-		c = proto.Clone(c).(*clusterv3.Cluster)
+	for _, kept := range res.Clusters {
+		c, err := kept.Message()
+		if err != nil {
+			t.Fatal(err)
+		}
 		c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
 		c.EdsClusterConfig = nil
 		host, port, _ := net.SplitHostPort(backends[c.GetName()])
@@ -354,7 +357,10 @@ func TestClustersShowEnvoyHealth(t *testing.T) {
 	if len(out.Resources.Clusters) == 0 {
 		t.Fatal("the case has no clusters")
 	}
-	c := proto.Clone(out.Resources.Clusters[0]).(*clusterv3.Cluster)
+	c, err := out.Resources.Clusters[0].Message()
+	if err != nil {
+		t.Fatal(err)
+	}
 	live := startBackend(t, c.GetName())
 	host, port, _ := net.SplitHostPort(live)
 	var livePort int

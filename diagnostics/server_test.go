@@ -193,13 +193,13 @@ func TestAPI(t *testing.T) {
 	}
 	out2, _, _ := tlsCase(t)
 	out2.Resources.Clusters = out2.Resources.Clusters[1:]
-	out2.Resources.Endpoints[2] = xds.NewLoadAssignment(&endpointv3.ClusterLoadAssignment{ClusterName: out2.Resources.Endpoints[2].GetClusterName()})
+	out2.Resources.Endpoints[2] = xds.NewLoadAssignment(&endpointv3.ClusterLoadAssignment{ClusterName: out2.Resources.Endpoints[2].GetName()})
 	s.Update(out2, "v2")
 	s.Update(out2, "v2") // an unchanged republish keeps the diff
 	getJSON(t, srv, "/api/v1/diff", &d)
 	want := []Change{
 		{Type: "cluster", Name: out.Resources.Clusters[0].GetName(), Change: "removed"},
-		{Type: "endpoint", Name: out.Resources.Endpoints[2].GetClusterName(), Change: "changed"},
+		{Type: "endpoint", Name: out.Resources.Endpoints[2].GetName(), Change: "changed"},
 		{Type: "secret", Name: "default/shop-tls", Change: "changed"},
 	}
 	if d.From != "v1" || d.To != "v2" || !slices.Equal(d.Changes, want) {

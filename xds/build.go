@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -183,7 +182,7 @@ type builtVirtualHost struct {
 
 // builtClusterLists are the cluster and load-assignment lists of a build.
 type builtClusterLists struct {
-	clusters  []*clusterv3.Cluster
+	clusters  []*Cluster
 	endpoints []*LoadAssignment
 }
 
@@ -203,7 +202,7 @@ func (m *buildMemo) sameClusters(clusters []*ir.Cluster) bool {
 
 // builtCluster is a cluster and, for an EDS cluster, its load assignment.
 type builtCluster struct {
-	cluster   *clusterv3.Cluster
+	cluster   *Cluster
 	endpoints *LoadAssignment
 }
 
@@ -251,7 +250,7 @@ func (b *buildRun) build(cfg *ir.Config) (*Resources, error) {
 		if b.next != nil {
 			b.next.clusters = make([]memoEntry[*ir.Cluster, builtCluster], 0, len(cfg.Clusters))
 		}
-		res.Clusters = make([]*clusterv3.Cluster, 0, len(cfg.Clusters))
+		res.Clusters = make([]*Cluster, 0, len(cfg.Clusters))
 		for i, c := range cfg.Clusters {
 			inOrder = inOrder && (i == 0 || cfg.Clusters[i-1].Name < c.Name)
 			built, err := b.cluster(&clusters, c)
@@ -291,7 +290,7 @@ func (b *buildRun) cluster(cur *memoCursor[*ir.Cluster, builtCluster], c *ir.Clu
 		if err != nil {
 			return builtCluster{}, err
 		}
-		built = builtCluster{cluster: cl}
+		built = builtCluster{cluster: NewCluster(cl)}
 		if c.Kind == ir.ClusterEDS {
 			built.endpoints = NewLoadAssignment(buildLoadAssignment(c.Name, c.Endpoints))
 		}
@@ -325,8 +324,8 @@ func (r *Resources) sort(clusters bool) {
 	sortBy(r.Listeners, (*listenerv3.Listener).GetName)
 	sortBy(r.Routes, (*routev3.RouteConfiguration).GetName)
 	if clusters {
-		sortBy(r.Clusters, (*clusterv3.Cluster).GetName)
-		sortBy(r.Endpoints, (*LoadAssignment).GetClusterName)
+		sortBy(r.Clusters, (*Cluster).GetName)
+		sortBy(r.Endpoints, (*LoadAssignment).GetName)
 	}
 	sortBy(r.Secrets, (*tlsv3.Secret).GetName)
 }

@@ -31,7 +31,7 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 	if index == nil {
 		index = make(map[string]int, len(res.Endpoints))
 		for i, e := range res.Endpoints {
-			index[e.GetClusterName()] = i
+			index[e.GetName()] = i
 		}
 	}
 	out := *res
@@ -47,10 +47,10 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 	v := &validator{known: val.known}
 	for _, c := range clusters {
 		i, ok := index[c.Name]
-		if ok && res.Endpoints[i].GetClusterName() != c.Name {
+		if ok && res.Endpoints[i].GetName() != c.Name {
 			// An index carried over by a copy that moved things (none
 			// does): look the long way.
-			i = slices.IndexFunc(res.Endpoints, func(e *LoadAssignment) bool { return e.GetClusterName() == c.Name })
+			i = slices.IndexFunc(res.Endpoints, func(e *LoadAssignment) bool { return e.GetName() == c.Name })
 			ok = i >= 0
 		}
 		if c.Kind != ir.ClusterEDS || !ok {

@@ -151,14 +151,13 @@ func validationBootstrap(res *Resources) (*bootstrapv3.Bootstrap, error) {
 		}
 		b.StaticResources.Listeners = append(b.StaticResources.Listeners, l)
 	}
-	for _, c := range res.Clusters {
-		c = proto.Clone(c).(*clusterv3.Cluster)
+	for _, c := range decodedAll(res.Clusters) {
 		if err := staticUpstreamSecrets(c); err != nil {
 			return nil, err
 		}
 		b.StaticResources.Clusters = append(b.StaticResources.Clusters, c)
 	}
-	for _, cla := range decodedEndpoints(res.Endpoints) {
+	for _, cla := range decodedAll(res.Endpoints) {
 		b.StaticResources.Clusters = append(b.StaticResources.Clusters, &clusterv3.Cluster{
 			Name:                 "eds-check/" + cla.GetClusterName(),
 			ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legateproxy/legate/translators/ir"
@@ -176,8 +175,8 @@ func equalResources(t *testing.T, step string, a, b *Resources) {
 	}
 	check("listeners", asMessages(a.Listeners), asMessages(b.Listeners))
 	check("route configurations", asMessages(a.Routes), asMessages(b.Routes))
-	check("clusters", asMessages(a.Clusters), asMessages(b.Clusters))
-	check("load assignments", asMessages(decodedEndpoints(a.Endpoints)), asMessages(decodedEndpoints(b.Endpoints)))
+	check("clusters", asMessages(decodedAll(a.Clusters)), asMessages(decodedAll(b.Clusters)))
+	check("load assignments", asMessages(decodedAll(a.Endpoints)), asMessages(decodedAll(b.Endpoints)))
 	check("secrets", asMessages(a.Secrets), asMessages(b.Secrets))
 }
 
@@ -379,9 +378,9 @@ func TestBuildSortsWhateverTheIROrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Clusters) < 2 || !slices.IsSortedFunc(res.Clusters, func(a, b *clusterv3.Cluster) int { return strings.Compare(a.GetName(), b.GetName()) }) ||
+			if len(res.Clusters) < 2 || !slices.IsSortedFunc(res.Clusters, func(a, b *Cluster) int { return strings.Compare(a.GetName(), b.GetName()) }) ||
 				!slices.IsSortedFunc(res.Endpoints, func(a, b *LoadAssignment) int {
-					return strings.Compare(a.GetClusterName(), b.GetClusterName())
+					return strings.Compare(a.GetName(), b.GetName())
 				}) {
 				t.Fatalf("IR clusters %s: clusters or load assignments not sorted by name", order)
 			}

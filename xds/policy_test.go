@@ -10,15 +10,17 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 )
 
-func clusterIn(t *testing.T, r *Resources, name string) *clusterv3.Cluster {
+// editClusterIn replaces r's cluster named name with a copy that edit
+// changed.
+func editClusterIn(t *testing.T, r *Resources, name string, edit func(*clusterv3.Cluster)) {
 	t.Helper()
-	for _, c := range r.Clusters {
+	for i, c := range r.Clusters {
 		if c.GetName() == name {
-			return c
+			editCluster(r, i, edit)
+			return
 		}
 	}
 	t.Fatalf("no cluster %q", name)
-	return nil
 }
 
 // TestPolicyChecksMatchEnvoy breaks the policies golden case in ways that
@@ -37,7 +39,7 @@ func TestPolicyChecksMatchEnvoy(t *testing.T) {
 		{
 			name: "gRPC health check on an HTTP1 cluster",
 			mutate: func(t *testing.T, r *Resources) {
-				clusterIn(t, r, "grpc").TypedExtensionProtocolOptions = nil
+				editClusterIn(t, r, "grpc", func(c *clusterv3.Cluster) { c.TypedExtensionProtocolOptions = nil })
 			},
 			want:      "a gRPC health check needs the cluster to speak HTTP/2",
 			wantEnvoy: "HTTP/2",
@@ -45,8 +47,10 @@ func TestPolicyChecksMatchEnvoy(t *testing.T) {
 		{
 			name: "expected status range out of bounds",
 			mutate: func(t *testing.T, r *Resources) {
-				hc := clusterIn(t, r, "sticky").HealthChecks[0].GetHttpHealthCheck()
-				hc.ExpectedStatuses = append(hc.ExpectedStatuses, &typev3.Int64Range{Start: 500, End: 700})
+				editClusterIn(t, r, "sticky", func(c *clusterv3.Cluster) {
+					hc := c.HealthChecks[0].GetHttpHealthCheck()
+					hc.ExpectedStatuses = append(hc.ExpectedStatuses, &typev3.Int64Range{Start: 500, End: 700})
+				})
 			},
 			want:      "status range [500, 700) is not a non-empty range within [100, 600)",
 			wantEnvoy: "Invalid http expected status range",
@@ -54,9 +58,11 @@ func TestPolicyChecksMatchEnvoy(t *testing.T) {
 		{
 			name: "several unnamed health checks",
 			mutate: func(t *testing.T, r *Resources) {
-				for _, hc := range clusterIn(t, r, "sticky").HealthChecks {
-					hc.Name = ""
-				}
+				editClusterIn(t, r, "sticky", func(c *clusterv3.Cluster) {
+					for _, hc := range c.HealthChecks {
+						hc.Name = ""
+					}
+				})
 			},
 			want:      "several health checks need unique, non-empty names",
 			wantEnvoy: "must have a name",

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -30,9 +29,9 @@ import (
 type Resources struct {
 	Listeners []*listenerv3.Listener
 	Routes    []*routev3.RouteConfiguration
-	Clusters  []*clusterv3.Cluster
-	// Endpoints are kept encoded (see LoadAssignment): there is one per
-	// EDS cluster, and few ever read them as messages.
+	// Clusters and Endpoints are kept encoded (see Encoded): there is one
+	// of each per Service, and few ever read them as messages.
+	Clusters  []*Cluster
 	Endpoints []*LoadAssignment
 	Secrets   []*tlsv3.Secret
 
@@ -238,11 +237,11 @@ func (r *Resources) WriteYAML(w io.Writer, redact bool) error {
 		secrets = append(secrets, m)
 	}
 	// The document is a mapping with sorted keys, so its lists come in
-	// this order; an empty list is left out. Load assignments are decoded
-	// as they are rendered, a batch at a time.
+	// this order; an empty list is left out. Clusters and load
+	// assignments are decoded as they are rendered, a batch at a time.
 	kinds := []yamlList{
-		messageList("clusters", asMessages(r.Clusters)),
-		{"endpoints", len(r.Endpoints), func(i int) (proto.Message, error) { return r.Endpoints[i].Message() }},
+		encodedList("clusters", r.Clusters),
+		encodedList("endpoints", r.Endpoints),
 		messageList("listeners", asMessages(r.Listeners)),
 		messageList("routes", asMessages(r.Routes)),
 		messageList("secrets", secrets),
@@ -307,6 +306,12 @@ type yamlList struct {
 	name string
 	n    int
 	item func(int) (proto.Message, error)
+}
+
+// encodedList is a yamlList of encoded resources, each decoded as it is
+// rendered.
+func encodedList[M proto.Message](name string, items []*Encoded[M]) yamlList {
+	return yamlList{name, len(items), func(i int) (proto.Message, error) { return items[i].Message() }}
 }
 
 // messageList is a yamlList of messages.

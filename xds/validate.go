@@ -293,12 +293,12 @@ func (val *Validator) Validate(res *Resources) error {
 	for i, r := range res.Routes {
 		now.routeNames[i] = r.GetName()
 	}
-	sameRoutes, sameClusters := slices.Equal(now.routeNames, last.routeNames), sameNames(last.clusters, res.Clusters, (*clusterv3.Cluster).GetName)
-	sameEndpoints := sameNames(last.endpoints, res.Endpoints, (*LoadAssignment).GetClusterName)
+	sameRoutes, sameClusters := slices.Equal(now.routeNames, last.routeNames), sameNames(last.clusters, res.Clusters, (*Cluster).GetName)
+	sameEndpoints := sameNames(last.endpoints, res.Endpoints, (*LoadAssignment).GetName)
 	sameSecrets := sameNames(last.secrets, res.Secrets, (*tlsv3.Secret).GetName)
 	v.routes = nameSet(v, last.passed && sameRoutes, last.routeSet, "RouteConfiguration", res.Routes, (*routev3.RouteConfiguration).GetName)
-	v.clusters = nameSet(v, last.passed && sameClusters, last.clusterSet, "Cluster", res.Clusters, (*clusterv3.Cluster).GetName)
-	v.endpoints = nameSet(v, last.passed && sameEndpoints, last.endpointSet, "ClusterLoadAssignment", res.Endpoints, (*LoadAssignment).GetClusterName)
+	v.clusters = nameSet(v, last.passed && sameClusters, last.clusterSet, "Cluster", res.Clusters, (*Cluster).GetName)
+	v.endpoints = nameSet(v, last.passed && sameEndpoints, last.endpointSet, "ClusterLoadAssignment", res.Endpoints, (*LoadAssignment).GetName)
 	v.secrets = nameSet(v, last.passed && sameSecrets, last.secretSet, "Secret", res.Secrets, (*tlsv3.Secret).GetName)
 	for _, s := range res.Secrets {
 		switch s.GetType().(type) {
@@ -361,21 +361,29 @@ func (val *Validator) Validate(res *Resources) error {
 		c := res.Clusters[i]
 		loc := location{kind: "Cluster", name: c.GetName()}
 		return v.use(cur, loc, c.GetName(), c, false, false, func() {
-			if c.GetType() == clusterv3.Cluster_EDS {
-				name := c.GetEdsClusterConfig().GetServiceName()
+			m, ok := decoded(v, loc, c)
+			if !ok {
+				return
+			}
+			if m.GetType() == clusterv3.Cluster_EDS {
+				name := m.GetEdsClusterConfig().GetServiceName()
 				if name == "" {
-					name = c.GetName()
+					name = m.GetName()
 				}
 				v.ref(loc, refLoadAssignment, name)
 			}
-			v.message(loc, c)
+			v.message(loc, m)
 		})
 	})
 	versions.Clusters = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Clusters }, now.clusters)
 	now.endpoints, reused = v.list(last.endpoints, len(res.Endpoints), func(i int) any { return res.Endpoints[i] }, func(cur *cursor, i int) use {
 		e := res.Endpoints[i]
-		loc := location{kind: "ClusterLoadAssignment", name: e.GetClusterName()}
-		return v.use(cur, loc, e.GetClusterName(), e, false, false, func() { v.loadAssignment(loc, e) })
+		loc := location{kind: "ClusterLoadAssignment", name: e.GetName()}
+		return v.use(cur, loc, e.GetName(), e, false, false, func() {
+			if m, ok := decoded(v, loc, e); ok {
+				v.message(loc, m)
+			}
+		})
 	})
 	if reused && last.passed && last.versions != nil {
 		versions.Endpoints = last.versions.Endpoints
@@ -736,27 +744,27 @@ func (v *validator) part(loc location, m any, keep bool, check func()) (*knownPa
 	return p, true
 }
 
-// encode returns m's deterministic encoding: a load assignment's own, which
-// must not be modified, or else one made in v.buf (valid until the next
-// call).
+// encode returns m's deterministic encoding: an Encoded resource's own,
+// which must not be modified, or else one made in v.buf (valid until the
+// next call).
 func (v *validator) encode(m any) ([]byte, error) {
-	if a, ok := m.(*LoadAssignment); ok {
-		return a.Encoding()
+	if e, ok := m.(interface{ Encoding() ([]byte, error) }); ok {
+		return e.Encoding()
 	}
 	var err error
 	v.buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(v.buf[:0], m.(proto.Message))
 	return v.buf, err
 }
 
-// loadAssignment walks a, decoded from the encoding that is served: a new
-// assignment is walked once, as a message, and not kept as one.
-func (v *validator) loadAssignment(loc location, a *LoadAssignment) {
-	cla, err := a.Message()
+// decoded is e's message, decoded from the encoding that is served, for a
+// walk: a new resource is walked once, as a message, and not kept as one.
+func decoded[M proto.Message](v *validator, loc location, e *Encoded[M]) (M, bool) {
+	m, err := e.Message()
 	if err != nil {
 		v.add(loc, "%v", err)
-		return
+		return m, false
 	}
-	v.message(loc, cla)
+	return m, true
 }
 
 // recheck checks the references of a part that passed before, as they

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -331,17 +332,19 @@ func TestValidateRejects(t *testing.T) {
 			name:   "upstream CA naming a certificate secret",
 			golden: "route-policies",
 			mutate: func(t *testing.T, r *Resources) {
-				for _, c := range r.Clusters {
+				for i, c := range r.Clusters {
 					if c.GetName() != "default/ca-only/443" {
 						continue
 					}
-					ctx := &tlsv3.UpstreamTlsContext{}
-					if err := c.GetTransportSocket().GetTypedConfig().UnmarshalTo(ctx); err != nil {
-						t.Fatal(err)
-					}
-					ctx.CommonTlsContext.GetValidationContextSdsSecretConfig().Name = "default/tls"
-					a, _ := anypb.New(ctx)
-					c.TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: a}
+					editCluster(r, i, func(c *clusterv3.Cluster) {
+						ctx := &tlsv3.UpstreamTlsContext{}
+						if err := c.GetTransportSocket().GetTypedConfig().UnmarshalTo(ctx); err != nil {
+							t.Fatal(err)
+						}
+						ctx.CommonTlsContext.GetValidationContextSdsSecretConfig().Name = "default/tls"
+						a, _ := anypb.New(ctx)
+						c.TransportSocket.ConfigType = &corev3.TransportSocket_TypedConfig{TypedConfig: a}
+					})
 				}
 			},
 			want: []string{`Cluster "default/ca-only/443"`, `SDS secret "default/tls" is a certificate, a validation context is needed`},
@@ -357,8 +360,10 @@ func TestValidateRejects(t *testing.T) {
 		{
 			name:   "resource that fails its own rules",
 			golden: "clusters",
-			mutate: func(t *testing.T, r *Resources) { r.Clusters[0].ConnectTimeout.Seconds = -1 },
-			want:   []string{`Cluster "default/echo/80"`, "ConnectTimeout"},
+			mutate: func(t *testing.T, r *Resources) {
+				editCluster(r, 0, func(c *clusterv3.Cluster) { c.ConnectTimeout.Seconds = -1 })
+			},
+			want: []string{`Cluster "default/echo/80"`, "ConnectTimeout"},
 		},
 	}
 	for _, tc := range cases {

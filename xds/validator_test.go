@@ -7,16 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 )
 
 // dropCluster removes the cluster named name and its load assignment.
 func dropCluster(res *Resources, name string) {
-	res.Clusters = slices.DeleteFunc(res.Clusters, func(c *clusterv3.Cluster) bool { return c.GetName() == name })
+	res.Clusters = slices.DeleteFunc(res.Clusters, func(c *Cluster) bool { return c.GetName() == name })
 	res.Endpoints = slices.DeleteFunc(res.Endpoints, func(e *LoadAssignment) bool {
-		return e.GetClusterName() == name
+		return e.GetName() == name
 	})
 }
 
@@ -81,7 +80,7 @@ func TestValidatorVersions(t *testing.T) {
 	}
 	// Outside route tables, a version is the hash go-control-plane puts
 	// on the wire for the resource in delta xDS.
-	for _, c := range a.Clusters {
+	for _, c := range decodedAll(a.Clusters) {
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
 		if err != nil {
 			t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/legateproxy/legate/translators/ir"
+	"github.com/legateproxy/legate/xds"
 	"github.com/legateproxy/legate/xds/server"
 )
 
@@ -412,11 +413,15 @@ func findVersion(ts *testServer, group, typeURL string) string {
 	return ""
 }
 
-func findCluster(t *testing.T, list []*clusterv3.Cluster, name string) *clusterv3.Cluster {
+func findCluster(t *testing.T, list []*xds.Cluster, name string) *clusterv3.Cluster {
 	t.Helper()
 	for _, c := range list {
 		if c.GetName() == name {
-			return c
+			m, err := c.Message()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
 		}
 	}
 	t.Fatalf("no cluster %q", name)

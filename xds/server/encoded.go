@@ -3,7 +3,6 @@ package server
 import (
 	"sync"
 
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -33,11 +32,12 @@ import (
 // The cache encodes with proto.Marshal, which uses a message's own
 // ProtoMethods when it has them: encodedResource's copy out the bytes.
 // Everything else (descriptor, fields, for logs or comparisons) is the
-// message's own reflection.
+// message's own reflection, or for a resource kept encoded a reflection
+// that decodes it on demand (decodedOnDemand).
 type encodedResource struct {
 	protoreflect.Message
 	// from is what the resource was made from: the message, or for a
-	// ClusterLoadAssignment the *xds.LoadAssignment that holds it encoded.
+	// cluster or load assignment the *xds.Encoded that holds it encoded.
 	from any
 	name string
 	wire func() ([]byte, error)
@@ -53,11 +53,11 @@ func newEncoded(res *xds.Resources, msg cachetypes.Resource) *encodedResource {
 	return e
 }
 
-// newEncodedAssignment wraps a load assignment, which is kept encoded
-// already: its bytes are served as they are, and the message is decoded
-// only for whoever reflects on it (nothing in serving does).
-func newEncodedAssignment(a *xds.LoadAssignment) *encodedResource {
-	return &encodedResource{Message: decodedOnDemand{a}, from: a, name: a.GetClusterName(), wire: a.Encoding}
+// newEncodedKept wraps a resource that is kept encoded already (a cluster
+// or a load assignment): its bytes are served as they are, and the message
+// is decoded only for whoever reflects on it (nothing in serving does).
+func newEncodedKept[M proto.Message](k *xds.Encoded[M]) *encodedResource {
+	return &encodedResource{Message: decodedOnDemand[M]{k}, from: k, name: k.GetName(), wire: k.Encoding}
 }
 
 func (e *encodedResource) ProtoReflect() protoreflect.Message   { return e }
@@ -132,55 +132,57 @@ func wrapMessages[T interface {
 	return wrapResources(items, prev, func(msg T) *encodedResource { return newEncoded(res, msg) })
 }
 
-// decodedOnDemand is the reflection of a load assignment that is kept
-// encoded: every read decodes it anew, so that nothing but the encoding is
-// kept. Resources are never modified once published, so it is read-only.
-type decodedOnDemand struct{ a *xds.LoadAssignment }
+// decodedOnDemand is the reflection of a resource that is kept encoded:
+// every read decodes it anew, so that nothing but the encoding is kept.
+// Resources are never modified once published, so it is read-only.
+type decodedOnDemand[M proto.Message] struct{ k *xds.Encoded[M] }
 
-// emptyAssignment is the message a load assignment that does not decode
-// reads as (it was validated, so this does not happen).
-var emptyAssignment = (&endpointv3.ClusterLoadAssignment{}).ProtoReflect()
-
-func (d decodedOnDemand) decoded() protoreflect.Message {
-	cla, err := d.a.Message()
+// decoded is the resource's message; one that does not decode (it was
+// validated, so this does not happen) reads as empty.
+func (d decodedOnDemand[M]) decoded() protoreflect.Message {
+	m, err := d.k.Message()
 	if err != nil {
-		return emptyAssignment
+		return d.New()
 	}
-	return cla.ProtoReflect()
+	return m.ProtoReflect()
 }
 
-func (d decodedOnDemand) Descriptor() protoreflect.MessageDescriptor {
-	return emptyAssignment.Descriptor()
+// typ is the resource's message type, read from a nil message of it.
+func (d decodedOnDemand[M]) typ() protoreflect.MessageType {
+	var zero M
+	return zero.ProtoReflect().Type()
 }
-func (d decodedOnDemand) Type() protoreflect.MessageType       { return emptyAssignment.Type() }
-func (d decodedOnDemand) New() protoreflect.Message            { return emptyAssignment.New() }
-func (d decodedOnDemand) Interface() protoreflect.ProtoMessage { return d.decoded().Interface() }
-func (d decodedOnDemand) IsValid() bool                        { return true }
-func (d decodedOnDemand) ProtoMethods() *protoiface.Methods    { return d.decoded().ProtoMethods() }
 
-func (d decodedOnDemand) Range(f func(protoreflect.FieldDescriptor, protoreflect.Value) bool) {
+func (d decodedOnDemand[M]) Descriptor() protoreflect.MessageDescriptor { return d.typ().Descriptor() }
+func (d decodedOnDemand[M]) Type() protoreflect.MessageType             { return d.typ() }
+func (d decodedOnDemand[M]) New() protoreflect.Message                  { return d.typ().New() }
+func (d decodedOnDemand[M]) Interface() protoreflect.ProtoMessage       { return d.decoded().Interface() }
+func (d decodedOnDemand[M]) IsValid() bool                              { return true }
+func (d decodedOnDemand[M]) ProtoMethods() *protoiface.Methods          { return d.decoded().ProtoMethods() }
+
+func (d decodedOnDemand[M]) Range(f func(protoreflect.FieldDescriptor, protoreflect.Value) bool) {
 	d.decoded().Range(f)
 }
-func (d decodedOnDemand) Has(fd protoreflect.FieldDescriptor) bool { return d.decoded().Has(fd) }
-func (d decodedOnDemand) Get(fd protoreflect.FieldDescriptor) protoreflect.Value {
+func (d decodedOnDemand[M]) Has(fd protoreflect.FieldDescriptor) bool { return d.decoded().Has(fd) }
+func (d decodedOnDemand[M]) Get(fd protoreflect.FieldDescriptor) protoreflect.Value {
 	return d.decoded().Get(fd)
 }
-func (d decodedOnDemand) NewField(fd protoreflect.FieldDescriptor) protoreflect.Value {
+func (d decodedOnDemand[M]) NewField(fd protoreflect.FieldDescriptor) protoreflect.Value {
 	return d.decoded().NewField(fd)
 }
-func (d decodedOnDemand) WhichOneof(od protoreflect.OneofDescriptor) protoreflect.FieldDescriptor {
+func (d decodedOnDemand[M]) WhichOneof(od protoreflect.OneofDescriptor) protoreflect.FieldDescriptor {
 	return d.decoded().WhichOneof(od)
 }
-func (d decodedOnDemand) GetUnknown() protoreflect.RawFields { return d.decoded().GetUnknown() }
+func (d decodedOnDemand[M]) GetUnknown() protoreflect.RawFields { return d.decoded().GetUnknown() }
 
-func (d decodedOnDemand) Clear(protoreflect.FieldDescriptor) { readOnly() }
-func (d decodedOnDemand) Set(protoreflect.FieldDescriptor, protoreflect.Value) {
+func (d decodedOnDemand[M]) Clear(protoreflect.FieldDescriptor) { readOnly() }
+func (d decodedOnDemand[M]) Set(protoreflect.FieldDescriptor, protoreflect.Value) {
 	readOnly()
 }
-func (d decodedOnDemand) Mutable(protoreflect.FieldDescriptor) protoreflect.Value {
+func (d decodedOnDemand[M]) Mutable(protoreflect.FieldDescriptor) protoreflect.Value {
 	readOnly()
 	return protoreflect.Value{}
 }
-func (d decodedOnDemand) SetUnknown(protoreflect.RawFields) { readOnly() }
+func (d decodedOnDemand[M]) SetUnknown(protoreflect.RawFields) { readOnly() }
 
-func readOnly() { panic("a published load assignment is read-only") }
+func readOnly() { panic("a published resource is read-only") }

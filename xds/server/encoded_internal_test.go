@@ -58,7 +58,7 @@ func TestEncodedAssignmentReadsAsItsAssignment(t *testing.T) {
 		LbEndpoints:         []*endpointv3.LbEndpoint{{LoadBalancingWeight: wrapperspb.UInt32(3)}},
 	}}}
 	a := xds.NewLoadAssignment(cla)
-	e := newEncodedAssignment(a)
+	e := newEncodedKept(a)
 	kept, _ := a.Encoding()
 	got, err := proto.Marshal(e)
 	if err != nil || len(got) == 0 || &got[0] != &kept[0] {

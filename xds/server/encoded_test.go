@@ -132,14 +132,18 @@ func TestEveryTypeOnTheWire(t *testing.T) {
 			out[typeURL][name] = b
 		}
 		for _, c := range res.Clusters {
-			add(resource.ClusterType, c.GetName(), c)
+			m, err := c.Message()
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(resource.ClusterType, c.GetName(), m)
 		}
 		for _, e := range res.Endpoints {
 			cla, err := e.Message()
 			if err != nil {
 				t.Fatal(err)
 			}
-			add(resource.EndpointType, e.GetClusterName(), cla)
+			add(resource.EndpointType, e.GetName(), cla)
 		}
 		for _, l := range res.Listeners {
 			add(resource.ListenerType, l.GetName(), l)

@@ -313,9 +313,9 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 		var wrapped []*encodedResource
 		switch typeURL {
 		case resource.ClusterType:
-			wrapped = wrapMessages(res, res.Clusters, last)
+			wrapped = wrapResources(res.Clusters, last, newEncodedKept)
 		case resource.EndpointType:
-			wrapped = wrapResources(res.Endpoints, last, newEncodedAssignment)
+			wrapped = wrapResources(res.Endpoints, last, newEncodedKept)
 		case resource.ListenerType:
 			wrapped = wrapMessages(res, res.Listeners, last)
 		case resource.RouteType:

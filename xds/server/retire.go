@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-
 	"github.com/legateproxy/legate/xds"
 )
 
@@ -42,7 +40,7 @@ type retiredGroup struct {
 }
 
 type clusterWithEndpoints struct {
-	cluster   *clusterv3.Cluster
+	cluster   *xds.Cluster
 	endpoints *xds.LoadAssignment
 }
 
@@ -100,8 +98,8 @@ func (r *retirement) apply(group string, res *xds.Resources) *xds.Resources {
 			out.Endpoints = append(out.Endpoints, rc.endpoints)
 		}
 	}
-	sortByName(out.Clusters, (*clusterv3.Cluster).GetName)
-	sortByName(out.Endpoints, (*xds.LoadAssignment).GetClusterName)
+	sortByName(out.Clusters, (*xds.Cluster).GetName)
+	sortByName(out.Endpoints, (*xds.LoadAssignment).GetName)
 
 	g.served = &out
 	r.schedule(group, g, now)
@@ -116,7 +114,7 @@ func servedClusters(served *xds.Resources) map[string]clusterWithEndpoints {
 	}
 	cla := make(map[string]*xds.LoadAssignment, len(served.Endpoints))
 	for _, e := range served.Endpoints {
-		cla[e.GetClusterName()] = e
+		cla[e.GetName()] = e
 	}
 	out := make(map[string]clusterWithEndpoints, len(served.Clusters))
 	for _, c := range served.Clusters {

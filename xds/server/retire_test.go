@@ -10,7 +10,7 @@ import (
 	"github.com/legateproxy/legate/xds"
 )
 
-func names(cs []*clusterv3.Cluster) []string {
+func names(cs []*xds.Cluster) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.GetName())
@@ -27,12 +27,12 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	republished := make(chan string, 4)
 	r := &retirement{grace: 50 * time.Millisecond, now: func() time.Time { return now }, groups: map[string]*retiredGroup{},
 		republish: func(group string) { republished <- group }}
-	cluster := func(n string) *clusterv3.Cluster { return &clusterv3.Cluster{Name: n} }
+	cluster := func(n string) *xds.Cluster { return xds.NewCluster(&clusterv3.Cluster{Name: n}) }
 	cla := func(n string) *xds.LoadAssignment {
 		return xds.NewLoadAssignment(&endpointv3.ClusterLoadAssignment{ClusterName: n})
 	}
 
-	first := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a"), cluster("b")}, Endpoints: []*xds.LoadAssignment{cla("a"), cla("b")}}
+	first := &xds.Resources{Clusters: []*xds.Cluster{cluster("a"), cluster("b")}, Endpoints: []*xds.LoadAssignment{cla("a"), cla("b")}}
 	if got := names(r.apply("g", first).Clusters); len(got) != 2 {
 		t.Fatalf("first publish: %v", got)
 	}
@@ -44,7 +44,7 @@ func TestRetiredClustersOutliveTheirRoutes(t *testing.T) {
 	if out := r.apply("g", again); len(out.Clusters) != 2 || out.Clusters[0] != first.Clusters[0] || out.Endpoints[1] != newB || r.requested("g") != again {
 		t.Fatalf("the same clusters again: %v", names(out.Clusters))
 	}
-	second := &xds.Resources{Clusters: []*clusterv3.Cluster{cluster("a")}, Endpoints: []*xds.LoadAssignment{cla("a")}}
+	second := &xds.Resources{Clusters: []*xds.Cluster{cluster("a")}, Endpoints: []*xds.LoadAssignment{cla("a")}}
 	out := r.apply("g", second)
 	if got := names(out.Clusters); len(got) != 2 || got[1] != "b" || len(out.Endpoints) != 2 {
 		t.Fatalf("b must be kept through its grace, got %v and %d endpoint sets", got, len(out.Endpoints))

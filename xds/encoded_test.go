@@ -7,60 +7,70 @@ import (
 	"strings"
 	"testing"
 
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legateproxy/legate/translators/ir"
 )
 
-// decodedEndpoints decodes load assignments for a test, panicking on one
-// that does not decode (none of a successful build's can fail).
-func decodedEndpoints(as []*LoadAssignment) []*endpointv3.ClusterLoadAssignment {
-	out := make([]*endpointv3.ClusterLoadAssignment, len(as))
-	for i, a := range as {
-		cla, err := a.Message()
+// decodedAll decodes kept resources for a test, panicking on one that
+// does not decode (none of a successful build's can fail).
+func decodedAll[M proto.Message](kept []*Encoded[M]) []M {
+	out := make([]M, len(kept))
+	for i, k := range kept {
+		m, err := k.Message()
 		if err != nil {
 			panic(err)
 		}
-		out[i] = cla
+		out[i] = m
 	}
 	return out
 }
 
-// checkKept fails unless a holds exactly want: the encoding is want's
+// editCluster replaces r's i-th cluster with a copy that edit changed.
+func editCluster(r *Resources, i int, edit func(*clusterv3.Cluster)) {
+	c := decodedAll(r.Clusters[i : i+1])[0]
+	edit(c)
+	r.Clusters[i] = NewCluster(c)
+}
+
+// checkKept fails unless k holds exactly want: the encoding is want's
 // deterministic one, the decoded message equals want, and version (the
 // one validation recorded, which delta xDS compares) is that encoding's.
-func checkKept(t *testing.T, a *LoadAssignment, want *endpointv3.ClusterLoadAssignment, version string) {
+func checkKept[M proto.Message](t *testing.T, k *Encoded[M], want M, version string) {
 	t.Helper()
+	if k == nil {
+		t.Fatalf("nothing kept for %v", want)
+	}
 	wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := a.Encoding()
+	got, err := k.Encoding()
 	if err != nil || !bytes.Equal(got, wire) {
-		t.Fatalf("%s: kept encoding is not the built assignment's (err %v)", want.GetClusterName(), err)
+		t.Fatalf("%s: kept encoding is not the built resource's (err %v)", k.GetName(), err)
 	}
-	cla, err := a.Message()
-	if err != nil || !proto.Equal(cla, want) {
-		t.Fatalf("%s: decoded %v, built %v (err %v)", want.GetClusterName(), cla, want, err)
+	m, err := k.Message()
+	if err != nil || !proto.Equal(m, want) {
+		t.Fatalf("%s: decoded %v, built %v (err %v)", k.GetName(), m, want, err)
 	}
 	sum := sha256.Sum256(wire)
 	if version != hex.EncodeToString(sum[:]) {
-		t.Fatalf("%s: version %q is not that of the built assignment's encoding", want.GetClusterName(), version)
+		t.Fatalf("%s: version %q is not that of the built resource's encoding", k.GetName(), version)
 	}
 	// The decoded message is the caller's: changing it changes nothing
 	// kept.
-	cla.ClusterName = "changed"
-	if again, _ := a.Encoding(); !bytes.Equal(again, wire) || a.GetClusterName() != want.GetClusterName() {
-		t.Fatalf("%s: changing a decoded message changed the kept assignment", want.GetClusterName())
+	proto.Reset(m)
+	if again, _ := k.Encoding(); !bytes.Equal(again, wire) {
+		t.Fatalf("%s: changing a decoded message changed the kept resource", k.GetName())
 	}
 }
 
-// What Resources keep of a load assignment is, for every build golden
-// case, the very assignment Build makes from the IR cluster, and what
-// validation versions is its encoding.
-func TestLoadAssignmentsKeepTheBuiltAssignment(t *testing.T) {
-	seen := 0
+// What Resources keep of a cluster and a load assignment is, for every
+// build golden case, the very message Build makes from the IR cluster,
+// and what validation versions is its encoding.
+func TestKeptResourcesAreTheBuiltOnes(t *testing.T) {
+	eds := 0
 	for _, name := range goldenCases(t) {
 		cfg := loadCase(t, name)
 		res, err := Build(cfg)
@@ -70,21 +80,30 @@ func TestLoadAssignmentsKeepTheBuiltAssignment(t *testing.T) {
 		if err := Validate(res); err != nil {
 			t.Fatal(err)
 		}
-		kept := map[string]*LoadAssignment{}
+		clusters := map[string]*Cluster{}
+		for _, c := range res.Clusters {
+			clusters[c.GetName()] = c
+		}
+		assignments := map[string]*LoadAssignment{}
 		for _, a := range res.Endpoints {
-			kept[a.GetClusterName()] = a
+			assignments[a.GetName()] = a
 		}
 		for _, c := range cfg.Clusters {
+			built, err := buildCluster(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkKept(t, clusters[c.Name], built, res.Versions().Clusters[c.Name])
 			if c.Kind != ir.ClusterEDS {
 				continue
 			}
-			seen++
+			eds++
 			v, _ := res.Versions().Endpoints.Get(c.Name)
-			checkKept(t, kept[c.Name], buildLoadAssignment(c.Name, c.Endpoints), v)
+			checkKept(t, assignments[c.Name], buildLoadAssignment(c.Name, c.Endpoints), v)
 		}
 	}
-	if seen < 5 {
-		t.Fatalf("only %d EDS clusters in the golden cases; the check would prove little", seen)
+	if eds < 5 {
+		t.Fatalf("only %d EDS clusters in the golden cases; the check would prove little", eds)
 	}
 }
 
@@ -113,13 +132,13 @@ func TestWithEndpointsKeepsTheNewAssignment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, a := range out.Endpoints {
-		v, _ := out.Versions().Endpoints.Get(a.GetClusterName())
-		if a.GetClusterName() == edited.Name {
+		v, _ := out.Versions().Endpoints.Get(a.GetName())
+		if a.GetName() == edited.Name {
 			checkKept(t, a, buildLoadAssignment(edited.Name, edited.Endpoints), v)
 			continue
 		}
 		if a != res.Endpoints[i] {
-			t.Fatalf("%s: an assignment that did not change was replaced", a.GetClusterName())
+			t.Fatalf("%s: an assignment that did not change was replaced", a.GetName())
 		}
 	}
 }
