@@ -92,8 +92,9 @@ func TestTransformStripsEndpointsAndSetsKind(t *testing.T) {
 }
 
 // Objects the transform stores share the strings they repeat: two
-// Services decoded apart hold one copy of their namespace.
-func TestTransformInternsNamespaces(t *testing.T) {
+// Services decoded apart hold one copy of their namespace, apiVersion and
+// kind.
+func TestTransformInternsNamespacesAndKinds(t *testing.T) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -112,6 +113,19 @@ func TestTransformInternsNamespaces(t *testing.T) {
 	a, b := stored[0].Namespace, stored[1].Namespace
 	if a != "shop" || b != "shop" || unsafe.StringData(a) != unsafe.StringData(b) {
 		t.Errorf("namespaces %q and %q do not share their bytes", a, b)
+	}
+	// The kind the transform sets is one string per kind too.
+	for _, f := range []func(*corev1.Service) string{
+		func(s *corev1.Service) string { return s.APIVersion },
+		func(s *corev1.Service) string { return s.Kind },
+	} {
+		a, b := f(stored[0]), f(stored[1])
+		if a == "" || a != b || unsafe.StringData(a) != unsafe.StringData(b) {
+			t.Errorf("apiVersion or kind %q and %q not set, or not sharing their bytes", a, b)
+		}
+	}
+	if gvk := stored[0].GroupVersionKind(); gvk != corev1.SchemeGroupVersion.WithKind("Service") {
+		t.Errorf("kind set to %v, want v1 Service", gvk)
 	}
 }
 
