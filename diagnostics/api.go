@@ -201,7 +201,11 @@ func candidateRouteConfigs(res *xds.Resources, cfg *ir.Config, q ExplainQuery) [
 	for _, rc := range res.Routes {
 		for _, l := range listeners {
 			if belongs(rc.GetName(), l) {
-				out = append(out, rc)
+				// Decoded on demand: route configurations are kept
+				// encoded, and an explanation is asked for rarely.
+				if m, err := rc.Message(); err == nil {
+					out = append(out, m)
+				}
 				break
 			}
 		}

@@ -85,7 +85,11 @@ func TestExplainerAgreesWithEnvoy(t *testing.T) {
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{},
 	}
 	routes := map[string]*routev3.RouteConfiguration{}
-	for _, rc := range res.Routes {
+	for _, kept := range res.Routes {
+		rc, err := kept.Message()
+		if err != nil {
+			t.Fatal(err)
+		}
 		routes[rc.GetName()] = rc
 	}
 	for _, l := range res.Listeners {

@@ -275,9 +275,12 @@ func (s *Server) overview() Overview {
 	if res := cur.out.Resources; res != nil {
 		ov.Resources = Counts{Listeners: len(res.Listeners), RouteConfigs: len(res.Routes), Clusters: len(res.Clusters), Secrets: len(res.Secrets)}
 		for _, rc := range res.Routes {
-			ov.Resources.VirtualHosts += len(rc.GetVirtualHosts())
-			for _, vh := range rc.GetVirtualHosts() {
-				ov.Resources.Routes += len(vh.GetRoutes())
+			ov.Resources.VirtualHosts += len(rc.VirtualHosts())
+			for _, k := range rc.VirtualHosts() {
+				// Decoded one at a time, as load assignments below.
+				if vh, err := k.Message(); err == nil {
+					ov.Resources.Routes += len(vh.GetRoutes())
+				}
 			}
 		}
 		for _, a := range res.Endpoints {
@@ -346,7 +349,12 @@ func (s *Server) routeTables() []RouteTable {
 		if l := owner[rc.GetName()]; l != nil {
 			t.Listener, t.Port = l.Name, l.Port
 		}
-		for _, vh := range rc.GetVirtualHosts() {
+		for _, k := range rc.VirtualHosts() {
+			// Virtual hosts are kept encoded: decoded one at a time.
+			vh, err := k.Message()
+			if err != nil {
+				continue
+			}
 			v := VHostView{Name: vh.GetName(), Domains: vh.GetDomains(), Routes: []RouteView{}}
 			for i, r := range vh.GetRoutes() {
 				rv := RouteView{Index: i, Name: r.GetName(), Match: DescribeMatch(r.GetMatch()), Action: routeAction(r)}

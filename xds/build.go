@@ -9,7 +9,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -63,13 +62,15 @@ func Build(cfg *ir.Config) (*Resources, error) {
 // between runs (an unchanged object gives the very *ir.Route, *ir.Cluster
 // and *ir.Secret it gave before, and nobody writes into those afterwards).
 // The Envoy resource made from such an IR element last time is reused
-// instead of being built again: a route from the same *ir.Route, a cluster
-// and its load assignment from the same *ir.Cluster, a secret from the
-// same *ir.Secret, and a whole virtual host when the IR virtual host has
-// the same name and hostnames and the same route pointers in the same
-// order. What Build returns for a Config, a Builder returns too (proto.Equal,
-// resource by resource); it only shares unchanged messages with its
-// previous output, which, like every output, must not be modified.
+// instead of being built again: a cluster and its load assignment from
+// the same *ir.Cluster, a secret from the same *ir.Secret, a whole virtual
+// host when the IR virtual host has the same name and hostnames and the
+// same route pointers in the same order, and in a virtual host that
+// changed, a route from the same *ir.Route (decoded from the last
+// virtual host's encoding). What Build returns for a Config, a Builder
+// returns too (the same encodings, resource by resource); it only shares
+// unchanged resources with its previous output, which, like every output,
+// must not be modified.
 //
 // Only the last call's elements are remembered, so memory follows the
 // configuration's size, not its history. The zero value is ready to use; a
@@ -168,7 +169,8 @@ func (c *memoCursor[K, V]) find(name string, key K) (V, bool) {
 	return zero, false
 }
 
-// builtVirtualHost is a virtual host proto with what it was made from:
+// builtVirtualHost is a virtual host, kept encoded, with what it was made
+// from:
 // its own copies of the IR virtual host's hostnames and route pointers
 // (VirtualHost values are rebuilt every run, and their slices are not
 // promised to stay untouched). Never written once built: later builds
@@ -177,7 +179,7 @@ type builtVirtualHost struct {
 	name      string
 	hostnames []string
 	routes    []*ir.Route
-	proto     *routev3.VirtualHost
+	kept      *VirtualHost
 }
 
 // builtClusterLists are the cluster and load-assignment lists of a build.
@@ -322,7 +324,7 @@ func (b *buildRun) secret(cur *memoCursor[*ir.Secret, *tlsv3.Secret], s *ir.Secr
 // set.
 func (r *Resources) sort(clusters bool) {
 	sortBy(r.Listeners, (*listenerv3.Listener).GetName)
-	sortBy(r.Routes, (*routev3.RouteConfiguration).GetName)
+	sortBy(r.Routes, (*RouteConfiguration).GetName)
 	if clusters {
 		sortBy(r.Clusters, (*Cluster).GetName)
 		sortBy(r.Endpoints, (*LoadAssignment).GetName)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legateproxy/legate/translators/ir"
@@ -15,7 +16,7 @@ import (
 
 // decodedAll decodes kept resources for a test, panicking on one that
 // does not decode (none of a successful build's can fail).
-func decodedAll[M proto.Message](kept []*Encoded[M]) []M {
+func decodedAll[M proto.Message, K interface{ Message() (M, error) }](kept []K) []M {
 	out := make([]M, len(kept))
 	for i, k := range kept {
 		m, err := k.Message()
@@ -25,6 +26,17 @@ func decodedAll[M proto.Message](kept []*Encoded[M]) []M {
 		out[i] = m
 	}
 	return out
+}
+
+// editRoute replaces r's i-th route configuration with a copy that edit
+// changed.
+func editRoute(r *Resources, i int, edit func(*routev3.RouteConfiguration)) {
+	m, err := r.Routes[i].Message()
+	if err != nil {
+		panic(err)
+	}
+	edit(m)
+	r.Routes[i] = NewRouteConfiguration(m)
 }
 
 // editCluster replaces r's i-th cluster with a copy that edit changed.

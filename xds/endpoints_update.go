@@ -61,7 +61,7 @@ func (val *Validator) WithEndpoints(res *Resources, clusters []*ir.Cluster) (*Re
 		loc := location{kind: "ClusterLoadAssignment", name: c.Name}
 		// The message just built is walked, rather than one decoded from
 		// a's encoding, which is the same.
-		p, _ := v.part(loc, a, false, func() { v.message(loc, cla) })
+		p, _ := v.part(loc, a, func() { v.message(loc, cla) })
 		out.Endpoints[i] = a
 		changed[c.Name] = p.version
 	}

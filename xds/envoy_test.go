@@ -85,11 +85,15 @@ func TestEnvoyRejectsBrokenConfig(t *testing.T) {
 		want   string
 	}{
 		"bad regex": {"matches", func(r *Resources) {
-			r.Routes[0].VirtualHosts[0].Routes[2].Match.GetSafeRegex().Regex = "(["
+			editRoute(r, 0, func(rc *routev3.RouteConfiguration) {
+				rc.VirtualHosts[0].Routes[2].Match.GetSafeRegex().Regex = "(["
+			})
 		}, "missing ]"},
 		"duplicate domain": {"multi-vhost", func(r *Resources) {
-			vh := r.Routes[0].VirtualHosts
-			vh[1].Domains = append(vh[1].Domains, vh[2].Domains[0])
+			editRoute(r, 0, func(rc *routev3.RouteConfiguration) {
+				vh := rc.VirtualHosts
+				vh[1].Domains = append(vh[1].Domains, vh[2].Domains[0])
+			})
 		}, "Only unique values for domains are permitted"},
 		"bad certificate": {"https-sni", func(r *Resources) {
 			r.Secrets[0].GetTlsCertificate().CertificateChain.Specifier = &corev3.DataSource_InlineBytes{InlineBytes: []byte("not a certificate")}
@@ -134,7 +138,7 @@ func validationBootstrap(res *Resources) (*bootstrapv3.Bootstrap, error) {
 	b.DynamicResources.LdsConfig = nil
 	b.DynamicResources.CdsConfig = nil
 	routes := map[string]*routev3.RouteConfiguration{}
-	for _, r := range res.Routes {
+	for _, r := range decodedAll(res.Routes) {
 		routes[r.GetName()] = r
 	}
 	for _, l := range res.Listeners {

@@ -30,13 +30,13 @@ var defaultALPN = []string{"h2", "http/1.1"}
 // HTTP connection managers name. It returns a nil Listener when l has
 // nothing Envoy could serve (an HTTPS listener without any TLS virtual
 // host), because Envoy rejects a listener without filter chains.
-func buildListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+func buildListener(l *ir.Listener) (*listenerv3.Listener, []*RouteConfiguration, error) {
 	return (&buildRun{}).listener(l)
 }
 
 // listener is buildListener in a build that may reuse virtual hosts and
 // routes.
-func (b *buildRun) listener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+func (b *buildRun) listener(l *ir.Listener) (*listenerv3.Listener, []*RouteConfiguration, error) {
 	lis := &listenerv3.Listener{
 		Name:    l.Name,
 		Address: socketAddress(l.Address, l.Port, corev3.SocketAddress_TCP),
@@ -52,7 +52,7 @@ func (b *buildRun) listener(l *ir.Listener) (*listenerv3.Listener, []*routev3.Ro
 		if err != nil {
 			return nil, nil, err
 		}
-		return lis, []*routev3.RouteConfiguration{rc}, nil
+		return lis, []*RouteConfiguration{rc}, nil
 	case ir.ProtocolHTTPS:
 		return b.httpsListener(lis, l)
 	case ir.ProtocolTCP:
@@ -77,7 +77,7 @@ func (b *buildRun) listener(l *ir.Listener) (*listenerv3.Listener, []*routev3.Ro
 // Virtual hosts without TLS are left out: there is no certificate they
 // could be served with, and serving them on another host's chain would
 // present a certificate that is not valid for them.
-func (b *buildRun) httpsListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+func (b *buildRun) httpsListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*RouteConfiguration, error) {
 	vhosts := tlsVirtualHosts(l.VirtualHosts)
 	if len(vhosts) == 0 {
 		return nil, nil, nil
@@ -87,7 +87,7 @@ func (b *buildRun) httpsListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 		return nil, nil, err
 	}
 	lis.ListenerFilters = []*listenerv3.ListenerFilter{inspector}
-	var routes []*routev3.RouteConfiguration
+	var routes []*RouteConfiguration
 	defaultChain := ""
 	for _, members := range tlsGroups(vhosts) {
 		first := members[0]
@@ -117,12 +117,13 @@ func (b *buildRun) httpsListener(lis *listenerv3.Listener, l *ir.Listener) (*lis
 			Filters:          []*listenerv3.Filter{hcm},
 			TransportSocket:  ts,
 		})
-		rc, err := b.routeConfiguration(rcName, members)
+		var extra []*routev3.VirtualHost
+		if mv := misdirectedVirtualHost(members, vhosts); mv != nil {
+			extra = append(extra, mv)
+		}
+		rc, err := b.routeConfiguration(rcName, members, extra...)
 		if err != nil {
 			return nil, nil, err
-		}
-		if mv := misdirectedVirtualHost(members, vhosts); mv != nil {
-			rc.VirtualHosts = append(rc.VirtualHosts, mv)
 		}
 		routes = append(routes, rc)
 	}
@@ -360,7 +361,7 @@ func downstreamTLS(tls *ir.TLSConfig, alpn, defaultALPN []string) (*corev3.Trans
 // listener's first TCP route. A plain TCP listener has nothing to tell
 // several routes apart by, so only one can be served; ir merging is where a
 // second route is reported as conflicting.
-func buildTCPListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+func buildTCPListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*RouteConfiguration, error) {
 	if len(l.TCPRoutes) == 0 {
 		return nil, nil, nil
 	}
@@ -376,7 +377,7 @@ func buildTCPListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Lis
 // route by the SNI of the ClientHello: unterminated, or, for a route with
 // TLS, terminated in the route's chain. A route without SNI takes the
 // connections no other route matches; only one may.
-func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+func buildTLSPassthroughListener(lis *listenerv3.Listener, l *ir.Listener) (*listenerv3.Listener, []*RouteConfiguration, error) {
 	if len(l.TCPRoutes) == 0 {
 		return nil, nil, nil
 	}
@@ -481,7 +482,7 @@ func socketAddress(addr string, port uint32, proto corev3.SocketAddress_Protocol
 // first route (UDP listeners carry their routes in TCPRoutes). Envoy's UDP
 // proxy routes a session to one cluster and has no weights, so a route
 // with several weighted backends cannot be expressed and is an error.
-func buildUDPListener(l *ir.Listener) (*listenerv3.Listener, []*routev3.RouteConfiguration, error) {
+func buildUDPListener(l *ir.Listener) (*listenerv3.Listener, []*RouteConfiguration, error) {
 	if len(l.TCPRoutes) == 0 {
 		return nil, nil, nil
 	}

@@ -30,7 +30,7 @@ func TestHTTPSGroupsAndMisdirectedRequests(t *testing.T) {
 	domains := map[string]map[string][]string{} // route table -> virtual host -> domains
 	for _, rc := range routes {
 		domains[rc.GetName()] = map[string][]string{}
-		for _, v := range rc.GetVirtualHosts() {
+		for _, v := range decodedAll(rc.VirtualHosts()) {
 			domains[rc.GetName()][v.GetName()] = v.GetDomains()
 			if v.GetName() == MisdirectedVirtualHost && v.GetRoutes()[0].GetDirectResponse().GetStatus() != 421 {
 				t.Errorf("%s: misdirected host answers %v", rc.GetName(), v.GetRoutes()[0].GetAction())

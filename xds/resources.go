@@ -17,10 +17,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -28,85 +26,27 @@ import (
 // each list sorted by resource name.
 type Resources struct {
 	Listeners []*listenerv3.Listener
-	Routes    []*routev3.RouteConfiguration
-	// Clusters and Endpoints are kept encoded (see Encoded): there is one
-	// of each per Service, and few ever read them as messages.
+	// Routes, Clusters and Endpoints are kept encoded (see Encoded and
+	// RouteConfiguration): there is one cluster and load assignment per
+	// Service and a virtual host per hostname of a route, and few ever
+	// read them as messages.
+	Routes    []*RouteConfiguration
 	Clusters  []*Cluster
 	Endpoints []*LoadAssignment
 	Secrets   []*tlsv3.Secret
 
-	// versions are recorded by a successful Validate, and with them the
-	// encodings of the parts of each route configuration (by index of
-	// Routes).
-	versions       *Versions
-	routeEncodings []*routeEncoding
+	// versions are recorded by a successful Validate.
+	versions *Versions
 	// endpointIndex, if set, maps a cluster name to the position of its
 	// load assignment in Endpoints (see Validator.WithEndpoints).
 	endpointIndex map[string]int
 }
 
-// routeEncoding is the encoding of a route configuration in parts: the
-// configuration without its virtual hosts (shell), and each virtual host
-// as validation used it (the encoding of its part; the validation's own
-// list, not a copy: a 10k-entry list per edit less).
-type routeEncoding struct {
-	rc     *routev3.RouteConfiguration
-	shell  []byte
-	vhosts []use
-}
-
 // EncodeRoute returns the deterministic wire encoding of rc (what
-// proto.MarshalOptions{Deterministic: true} gives), one of r's route
-// configurations. When r passed Validate it is put together from the
-// encodings of rc's parts that validation kept, so that virtual hosts
-// that did not change are not encoded again: a route configuration is
-// sent whole on every change of any route in it, and at 10k virtual hosts
-// encoding it took tens of milliseconds per client.
-func (r *Resources) EncodeRoute(rc *routev3.RouteConfiguration) ([]byte, error) {
-	for i, e := range r.routeEncodings {
-		if e.rc == rc && r.Routes[i] == rc {
-			if out, ok := e.assemble(); ok {
-				return out, nil
-			}
-			break
-		}
-	}
-	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(rc)
-	if err != nil {
-		return nil, fmt.Errorf("encoding route configuration %q: %w", rc.GetName(), err)
-	}
-	return out, nil
-}
-
-// assemble puts the encoding together. A message's deterministic encoding
-// is its fields' in field number order, so the virtual hosts (field 2) go
-// between the name (field 1) and the rest of the shell. ok is false if a
-// part is missing or the shell does not start as expected.
-func (e *routeEncoding) assemble() (out []byte, ok bool) {
-	var name []byte
-	if n := e.rc.GetName(); n != "" {
-		name = protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), n)
-	}
-	if e.shell == nil || !bytes.HasPrefix(e.shell, name) {
-		return nil, false
-	}
-	size := len(e.shell)
-	// Only each use's part is read, never the whole use: a later
-	// validation marks these very uses (taken, reused) while a stream may
-	// be encoding this configuration.
-	for i := range e.vhosts {
-		p := e.vhosts[i].part
-		if p == nil || p.encoding == nil {
-			return nil, false
-		}
-		size += protowire.SizeTag(2) + protowire.SizeBytes(len(p.encoding))
-	}
-	out = make([]byte, 0, size)
-	out = append(out, name...)
-	for i := range e.vhosts {
-		out = protowire.AppendBytes(protowire.AppendTag(out, 2, protowire.BytesType), e.vhosts[i].part.encoding)
-	}
-	return append(out, e.shell[len(name):]...), true
+// proto.MarshalOptions{Deterministic: true} gives of its message), one of
+// r's route configurations: see RouteConfiguration.Encoding.
+func (r *Resources) EncodeRoute(rc *RouteConfiguration) ([]byte, error) {
+	return rc.Encoding()
 }
 
 // Versions are the content versions of every resource of one Resources,
@@ -238,12 +178,13 @@ func (r *Resources) WriteYAML(w io.Writer, redact bool) error {
 	}
 	// The document is a mapping with sorted keys, so its lists come in
 	// this order; an empty list is left out. Clusters and load
-	// assignments are decoded as they are rendered, a batch at a time.
+	// assignments, and route configurations, are decoded as they are
+	// rendered, a batch at a time.
 	kinds := []yamlList{
 		encodedList("clusters", r.Clusters),
 		encodedList("endpoints", r.Endpoints),
 		messageList("listeners", asMessages(r.Listeners)),
-		messageList("routes", asMessages(r.Routes)),
+		encodedList("routes", r.Routes),
 		messageList("secrets", secrets),
 	}
 	bw := bufio.NewWriter(w)
@@ -310,7 +251,7 @@ type yamlList struct {
 
 // encodedList is a yamlList of encoded resources, each decoded as it is
 // rendered.
-func encodedList[M proto.Message](name string, items []*Encoded[M]) yamlList {
+func encodedList[M proto.Message, K interface{ Message() (M, error) }](name string, items []K) yamlList {
 	return yamlList{name, len(items), func(i int) (proto.Message, error) { return items[i].Message() }}
 }
 

@@ -33,8 +33,8 @@ const UnavailableCluster = "legate/unavailable"
 // routeConfiguration makes one route table holding vhosts, sorted by
 // name. Route order inside a virtual host is the IR's: it is evaluation
 // order.
-func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
-	rc := &routev3.RouteConfiguration{
+func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost, extra ...*routev3.VirtualHost) (*RouteConfiguration, error) {
+	shell := &routev3.RouteConfiguration{
 		Name: name,
 		// Host headers carry a port when the client used a non-default one.
 		// Envoy cannot express "*.example.com with any port" as a domain
@@ -49,7 +49,7 @@ func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*r
 	}
 	sorted := append([]*ir.VirtualHost(nil), vhosts...)
 	sortBy(sorted, func(vh *ir.VirtualHost) string { return vh.Name })
-	rc.VirtualHosts = make([]*routev3.VirtualHost, 0, len(sorted))
+	kept := make([]*VirtualHost, 0, len(sorted)+len(extra))
 	var last, built []*builtVirtualHost
 	if b.prev != nil {
 		last = b.prev.vhosts[name]
@@ -75,34 +75,34 @@ func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*r
 		if err != nil {
 			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
-		rc.VirtualHosts = append(rc.VirtualHosts, v.proto)
+		kept = append(kept, v.kept)
 		if b.next != nil {
 			built = append(built, v)
 		}
 	}
+	for _, vh := range extra {
+		kept = append(kept, NewVirtualHost(vh))
+	}
 	if b.next != nil {
 		b.next.vhosts[name] = built
 	}
-	return rc, nil
+	return newRouteConfiguration(shell, kept), nil
 }
 
 // virtualHost builds vh, given what the last build made of the virtual
 // host of the same name in the same route configuration (old, if any). A
 // virtual host's proto depends on its name, hostnames and routes alone
 // (TLS and Group shape the listener and which table it is in), and a
-// route's on its *ir.Route alone: old's proto is reused when the hostnames
-// and the route pointers, in order, are the same; otherwise only the
-// routes that are not among old's are built.
+// route's on its *ir.Route alone: old is reused when the hostnames and
+// the route pointers, in order, are the same; otherwise only the routes
+// that are not among old's are built, the others decoded from old.
 func (b *buildRun) virtualHost(vh *ir.VirtualHost, old *builtVirtualHost) (*builtVirtualHost, error) {
 	if old != nil && slices.Equal(old.hostnames, vh.Hostnames) && slices.Equal(old.routes, vh.Routes) {
 		return old, nil
 	}
-	var reuse map[*ir.Route]*routev3.Route
-	if old != nil {
-		reuse = make(map[*ir.Route]*routev3.Route, len(old.routes))
-		for i, r := range old.routes {
-			reuse[r] = old.proto.Routes[i]
-		}
+	reuse, err := old.routeMessages()
+	if err != nil {
+		return nil, err
 	}
 	out := &routev3.VirtualHost{Name: vh.Name, Domains: Domains(vh.Hostnames)}
 	for _, r := range vh.Routes {
@@ -115,11 +115,32 @@ func (b *buildRun) virtualHost(vh *ir.VirtualHost, old *builtVirtualHost) (*buil
 		}
 		out.Routes = append(out.Routes, route)
 	}
-	built := &builtVirtualHost{name: vh.Name, proto: out}
+	built := &builtVirtualHost{name: vh.Name, kept: NewVirtualHost(out)}
 	if b.next != nil {
 		built.hostnames, built.routes = slices.Clone(vh.Hostnames), slices.Clone(vh.Routes)
 	}
 	return built, nil
+}
+
+// routeMessages decodes the routes of a virtual host the last build made,
+// by the IR route each was made from (none for a nil v).
+func (v *builtVirtualHost) routeMessages() (map[*ir.Route]*routev3.Route, error) {
+	if v == nil || len(v.routes) == 0 {
+		return nil, nil
+	}
+	m, err := v.kept.Message()
+	if err != nil {
+		return nil, err
+	}
+	if len(m.GetRoutes()) != len(v.routes) {
+		// Not what this virtual host was made from: build every route.
+		return nil, nil
+	}
+	out := make(map[*ir.Route]*routev3.Route, len(v.routes))
+	for i, r := range v.routes {
+		out[r] = m.Routes[i]
+	}
+	return out, nil
 }
 
 // Domains returns the Envoy virtual host domains for IR hostnames: each

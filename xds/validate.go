@@ -96,18 +96,15 @@ type Validator struct {
 }
 
 // knownPart is a part that passed: its digest, its version (the digest
-// as text, made once) and the references it makes; for the parts of route
-// configurations also its encoding, from which the configuration's own is
-// put together (see Resources.EncodeRoute).
+// as text, made once) and the references it makes.
 type knownPart struct {
-	digest   digest
-	version  string
-	refs     []ref
-	encoding []byte
-	uses     int
+	digest  digest
+	version string
+	refs    []ref
+	uses    int
 }
 
-// use is one part of a call: its message (or load assignment), its name
+// use is one part of a call: its message (or resource kept encoded), its name
 // in its list and the part it is (nil if it did not pass).
 type use struct {
 	name string
@@ -182,13 +179,12 @@ type cursor struct {
 // fast returns the part of the last call's use at the cursor, and its
 // name, if that use is of m itself (the same message has the same name),
 // marking it taken; nil otherwise. It reads nothing of m, so a list of
-// unchanged messages is walked without touching them. With keep, only a
-// part with its encoding will do.
-func (c *cursor) fast(m any, keep bool) (*knownPart, string) {
+// unchanged messages is walked without touching them.
+func (c *cursor) fast(m any) (*knownPart, string) {
 	if c == nil || c.off || c.j >= len(c.last) {
 		return nil, ""
 	}
-	if u := &c.last[c.j]; u.msg == m && !u.taken && u.part != nil && (!keep || u.part.encoding != nil) {
+	if u := &c.last[c.j]; u.msg == m && !u.taken && u.part != nil {
 		u.taken = true
 		c.j++
 		c.prev = u.name
@@ -198,13 +194,12 @@ func (c *cursor) fast(m any, keep bool) (*knownPart, string) {
 }
 
 // take returns the part of the last call's use of m under name, and marks
-// that use taken; nil if there is none. With keep, only a part with its
-// encoding will do.
-func (c *cursor) take(name string, m any, keep bool) *knownPart {
+// that use taken; nil if there is none.
+func (c *cursor) take(name string, m any) *knownPart {
 	if c == nil || c.off || m == nil {
 		return nil
 	}
-	if p, _ := c.fast(m, keep); p != nil {
+	if p, _ := c.fast(m); p != nil {
 		return p
 	}
 	if name < c.prev {
@@ -216,7 +211,7 @@ func (c *cursor) take(name string, m any, keep bool) *knownPart {
 		c.j++
 	}
 	for k := c.j; k < len(c.last) && c.last[k].name == name; k++ {
-		if u := &c.last[k]; u.msg == m && !u.taken && u.part != nil && (!keep || u.part.encoding != nil) {
+		if u := &c.last[k]; u.msg == m && !u.taken && u.part != nil {
 			u.taken = true
 			return u.part
 		}
@@ -296,7 +291,7 @@ func (val *Validator) Validate(res *Resources) error {
 	sameRoutes, sameClusters := slices.Equal(now.routeNames, last.routeNames), sameNames(last.clusters, res.Clusters, (*Cluster).GetName)
 	sameEndpoints := sameNames(last.endpoints, res.Endpoints, (*LoadAssignment).GetName)
 	sameSecrets := sameNames(last.secrets, res.Secrets, (*tlsv3.Secret).GetName)
-	v.routes = nameSet(v, last.passed && sameRoutes, last.routeSet, "RouteConfiguration", res.Routes, (*routev3.RouteConfiguration).GetName)
+	v.routes = nameSet(v, last.passed && sameRoutes, last.routeSet, "RouteConfiguration", res.Routes, (*RouteConfiguration).GetName)
 	v.clusters = nameSet(v, last.passed && sameClusters, last.clusterSet, "Cluster", res.Clusters, (*Cluster).GetName)
 	v.endpoints = nameSet(v, last.passed && sameEndpoints, last.endpointSet, "ClusterLoadAssignment", res.Endpoints, (*LoadAssignment).GetName)
 	v.secrets = nameSet(v, last.passed && sameSecrets, last.secretSet, "Secret", res.Secrets, (*tlsv3.Secret).GetName)
@@ -323,7 +318,6 @@ func (val *Validator) Validate(res *Resources) error {
 		Listeners: make(map[string]string, len(res.Listeners)),
 		Routes:    make(map[string]string, len(res.Routes)),
 	}
-	encodings := make([]*routeEncoding, 0, len(res.Routes))
 	addresses := map[string]string{}
 	cur := newCursor(last.listeners)
 	now.listeners = make([]use, len(res.Listeners))
@@ -336,7 +330,7 @@ func (val *Validator) Validate(res *Resources) error {
 			}
 			addresses[key] = l.GetName()
 		}
-		now.listeners[i] = v.use(cur, loc, l.GetName(), l, false, false, func() {
+		now.listeners[i] = v.use(cur, loc, l.GetName(), l, false, func() {
 			v.filterChainMatches(loc, l)
 			v.message(loc, l)
 		})
@@ -351,16 +345,15 @@ func (val *Validator) Validate(res *Resources) error {
 	for i, r := range res.Routes {
 		loc := location{kind: "RouteConfiguration", name: r.GetName()}
 		uses := &routeUses{}
-		d, enc := v.routeConfiguration(loc, r, lastRoutes[r.GetName()], last.passed, uses)
+		d := v.routeConfiguration(loc, r, lastRoutes[r.GetName()], last.passed, uses)
 		now.routes[i] = uses
 		versions.Routes[r.GetName()] = d.String()
-		encodings = append(encodings, enc)
 	}
 	var reused bool
 	now.clusters, reused = v.list(last.clusters, len(res.Clusters), func(i int) any { return res.Clusters[i] }, func(cur *cursor, i int) use {
 		c := res.Clusters[i]
 		loc := location{kind: "Cluster", name: c.GetName()}
-		return v.use(cur, loc, c.GetName(), c, false, false, func() {
+		return v.use(cur, loc, c.GetName(), c, false, func() {
 			m, ok := decoded(v, loc, c)
 			if !ok {
 				return
@@ -379,7 +372,7 @@ func (val *Validator) Validate(res *Resources) error {
 	now.endpoints, reused = v.list(last.endpoints, len(res.Endpoints), func(i int) any { return res.Endpoints[i] }, func(cur *cursor, i int) use {
 		e := res.Endpoints[i]
 		loc := location{kind: "ClusterLoadAssignment", name: e.GetName()}
-		return v.use(cur, loc, e.GetName(), e, false, false, func() {
+		return v.use(cur, loc, e.GetName(), e, false, func() {
 			if m, ok := decoded(v, loc, e); ok {
 				v.message(loc, m)
 			}
@@ -393,7 +386,7 @@ func (val *Validator) Validate(res *Resources) error {
 	now.secrets, reused = v.list(last.secrets, len(res.Secrets), func(i int) any { return res.Secrets[i] }, func(cur *cursor, i int) use {
 		s := res.Secrets[i]
 		loc := location{kind: "Secret", name: s.GetName()}
-		return v.use(cur, loc, s.GetName(), s, false, false, func() { v.message(loc, s) })
+		return v.use(cur, loc, s.GetName(), s, false, func() { v.message(loc, s) })
 	})
 	versions.Secrets = listVersions(reused && last.passed, last.versions, func(vs *Versions) map[string]string { return vs.Secrets }, now.secrets)
 
@@ -402,10 +395,10 @@ func (val *Validator) Validate(res *Resources) error {
 	now.passed = len(v.errs) == 0
 	val.settle(last, now)
 	val.last = now
-	res.versions, res.routeEncodings = nil, nil
+	res.versions = nil
 	if now.passed {
 		now.versions = versions
-		res.versions, res.routeEncodings = versions, encodings
+		res.versions = versions
 		return nil
 	}
 	return fmt.Errorf("invalid xDS resources: %w", errors.Join(v.errs...))
@@ -462,7 +455,7 @@ func (v *validator) list(last []use, n int, msg func(int) any, fn func(*cursor, 
 	for i := range n {
 		if v.sameTargets {
 			m := msg(i)
-			if p, name := cur.fast(m, false); p != nil {
+			if p, name := cur.fast(m); p != nil {
 				out[i] = use{name: name, msg: m, part: p, reused: true}
 				continue
 			}
@@ -535,14 +528,14 @@ func nameSet[T any](v *validator, reuse bool, last map[string]bool, kind string,
 // use validates one part, m, named name in its list: taken over from the
 // last call's use of m when cur finds it (its references checked unless
 // the targets are the same), otherwise as part does.
-func (v *validator) use(cur *cursor, loc location, name string, m any, transient, keep bool, check func()) use {
-	if p := cur.take(name, m, keep); p != nil {
+func (v *validator) use(cur *cursor, loc location, name string, m any, transient bool, check func()) use {
+	if p := cur.take(name, m); p != nil {
 		if !v.sameTargets {
 			v.recheck(loc, p)
 		}
 		return use{name: name, msg: m, part: p, reused: true}
 	}
-	p, ok := v.part(loc, m, keep, check)
+	p, ok := v.part(loc, m, check)
 	u := use{name: name, part: p}
 	if !transient {
 		u.msg = m
@@ -707,10 +700,9 @@ func (v *validator) name(kind, name string, set map[string]bool) {
 // part validates one part of a resource, m, rooted at loc: if a part with
 // the same encoding passed before, only its references are checked;
 // otherwise check walks it, and it is remembered if that found nothing
-// wrong. It returns the part, with its encoding if keep is set, and
-// whether it passed (its references aside, which are checked on every
+// wrong. It returns the part, and whether it passed (its references aside, which are checked on every
 // use). The part has a zero digest if m cannot be encoded (reported).
-func (v *validator) part(loc location, m any, keep bool, check func()) (*knownPart, bool) {
+func (v *validator) part(loc location, m any, check func()) (*knownPart, bool) {
 	enc, err := v.encode(m)
 	if err != nil {
 		v.add(loc, "cannot be encoded: %v", err)
@@ -719,9 +711,6 @@ func (v *validator) part(loc location, m any, keep bool, check func()) (*knownPa
 	d := sha256.Sum256(enc)
 	if p := v.known[d]; p != nil {
 		v.recheck(loc, p)
-		if keep && p.encoding == nil {
-			p.encoding = slices.Clone(enc)
-		}
 		return p, true
 	}
 	partErrs := v.partErrs
@@ -730,9 +719,6 @@ func (v *validator) part(loc location, m any, keep bool, check func()) (*knownPa
 	check()
 	v.refs = nil
 	p := &knownPart{digest: d, version: digest(d).String(), refs: refs}
-	if keep {
-		p.encoding = slices.Clone(enc)
-	}
 	// A part whose only problems are dangling references is itself fine:
 	// remember it, as its references are checked again on every use.
 	if v.partErrs != partErrs {
@@ -850,10 +836,10 @@ func (v *validator) message(loc location, m proto.Message) {
 // combines the digests of its parts (encoding a 10k-host table once more
 // for a hash of the whole would cost more than validating what changed).
 //
-// It also returns the encodings of the parts, from which the table's own
-// encoding is put together without encoding it again.
-func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfiguration, last *routeUses, lastPassed bool, now *routeUses) (digest, *routeEncoding) {
-	vhosts := rc.GetVirtualHosts()
+// Virtual hosts are kept encoded: the ones not taken over from the last
+// call are decoded, once, to be walked (and for their domains).
+func (v *validator) routeConfiguration(loc location, rc *RouteConfiguration, last *routeUses, lastPassed bool, now *routeUses) digest {
+	vhosts := rc.VirtualHosts()
 	// First the virtual hosts taken over from the last call, which the
 	// domain check needs to know.
 	var cur *cursor
@@ -864,23 +850,19 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 	now.vhosts = make([]use, len(vhosts))
 	taken := make([]*knownPart, len(vhosts))
 	for i, vh := range vhosts {
-		if p, name := cur.fast(vh, true); p != nil {
+		if p, name := cur.fast(vh); p != nil {
 			taken[i], now.vhosts[i].name = p, name
 			continue
 		}
 		now.vhosts[i].name = vh.GetName()
-		taken[i] = cur.take(now.vhosts[i].name, vh, true)
+		taken[i] = cur.take(now.vhosts[i].name, vh)
 	}
-	now.owner = v.domains(loc, rc, last, lastPassed, taken)
+	msgs := &vhostMessages{v: v, loc: loc, kept: vhosts}
+	now.owner = v.domains(loc, msgs, last, lastPassed, taken)
 
 	h := sha256.New()
-	shell := without(rc, "virtual_hosts").(*routev3.RouteConfiguration)
-	now.shell = v.use(nil, loc, "", shell, true, true, func() { v.message(loc, shell) })
+	now.shell = v.use(nil, loc, "", rc.shell, true, func() { v.message(loc, rc.shell) })
 	h.Write(now.shell.digest())
-	enc := &routeEncoding{rc: rc, vhosts: now.vhosts}
-	if now.shell.part != nil {
-		enc.shell = now.shell.part.encoding
-	}
 	for i, vh := range vhosts {
 		vloc := loc
 		vloc.vhost = i + 1
@@ -891,18 +873,10 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 			}
 			u = use{name: now.vhosts[i].name, msg: vh, part: p, reused: true}
 		} else {
-			p, ok := v.part(vloc, vh, true, func() {
-				if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
-					v.add(vloc, "%v", err)
+			p, ok := v.part(vloc, vh, func() {
+				if m := msgs.get(i); m != nil {
+					v.virtualHost(vloc, m)
 				}
-				for j, r := range vh.GetRoutes() {
-					rloc := vloc.at(fmt.Sprintf("routes[%d]", j))
-					rloc.route = r.GetName()
-					if err := r.ValidateAll(); err != nil {
-						v.add(rloc, "%v", err)
-					}
-				}
-				v.walk(vloc, vh.ProtoReflect())
 			})
 			u = use{name: now.vhosts[i].name, msg: vh}
 			if ok {
@@ -914,7 +888,52 @@ func (v *validator) routeConfiguration(loc location, rc *routev3.RouteConfigurat
 	}
 	var out digest
 	h.Sum(out[:0])
-	return out, enc
+	return out
+}
+
+// virtualHost walks a virtual host that was not seen before.
+func (v *validator) virtualHost(vloc location, vh *routev3.VirtualHost) {
+	if err := without(vh, "routes").(*routev3.VirtualHost).ValidateAll(); err != nil {
+		v.add(vloc, "%v", err)
+	}
+	for j, r := range vh.GetRoutes() {
+		rloc := vloc.at(fmt.Sprintf("routes[%d]", j))
+		rloc.route = r.GetName()
+		if err := r.ValidateAll(); err != nil {
+			v.add(rloc, "%v", err)
+		}
+	}
+	v.walk(vloc, vh.ProtoReflect())
+}
+
+// vhostMessages are the virtual hosts of a route configuration, decoded
+// when first asked for: only those not seen before, as a rule, so they
+// are held by index rather than in a list of them all (a one-route edit
+// of a 10k-host table decodes one).
+type vhostMessages struct {
+	v    *validator
+	loc  location
+	kept []*VirtualHost
+	msgs map[int]*routev3.VirtualHost
+}
+
+// get returns the message of virtual host i, nil (reported once) if it
+// does not decode.
+func (m *vhostMessages) get(i int) *routev3.VirtualHost {
+	if vh, ok := m.msgs[i]; ok {
+		return vh
+	}
+	if m.msgs == nil {
+		m.msgs = map[int]*routev3.VirtualHost{}
+	}
+	vloc := m.loc
+	vloc.vhost = i + 1
+	vh, ok := decoded(m.v, vloc, m.kept[i])
+	if !ok {
+		vh = nil
+	}
+	m.msgs[i] = vh
+	return vh
 }
 
 // digest is the use's digest (zero if it did not pass: the call fails).
@@ -1192,13 +1211,13 @@ func (v *validator) cluster(loc location, name string) {
 // (taken, by index) are checked, against its domains less those of its
 // virtual hosts that are gone. A domain found twice that way is reported
 // by the full check, so that the errors are those a fresh one gives.
-func (v *validator) domains(loc location, rc *routev3.RouteConfiguration, last *routeUses, lastPassed bool, taken []*knownPart) map[string]string {
+func (v *validator) domains(loc location, vhosts *vhostMessages, last *routeUses, lastPassed bool, taken []*knownPart) map[string]string {
 	if lastPassed && last != nil && last.owner != nil {
 		owner := last.owner
 		last.owner = nil // taken over, and changed below
 		for i := range last.vhosts {
 			if u := &last.vhosts[i]; !u.taken {
-				for _, d := range u.msg.(*routev3.VirtualHost).GetDomains() {
+				for _, d := range lastDomains(u) {
 					if key := strings.ToLower(d); owner[key] == u.name {
 						delete(owner, key)
 					}
@@ -1206,10 +1225,11 @@ func (v *validator) domains(loc location, rc *routev3.RouteConfiguration, last *
 			}
 		}
 		clean := true
-		for i, vh := range rc.GetVirtualHosts() {
+		for i := range vhosts.kept {
 			if taken[i] != nil {
 				continue
 			}
+			vh := vhosts.get(i)
 			for _, d := range vh.GetDomains() {
 				key := strings.ToLower(d)
 				if _, twice := owner[key]; twice {
@@ -1226,8 +1246,9 @@ func (v *validator) domains(loc location, rc *routev3.RouteConfiguration, last *
 			return owner
 		}
 	}
-	owner := make(map[string]string, 2*len(rc.GetVirtualHosts()))
-	for i, vh := range rc.GetVirtualHosts() {
+	owner := make(map[string]string, 2*len(vhosts.kept))
+	for i := range vhosts.kept {
+		vh := vhosts.get(i)
 		for _, d := range vh.GetDomains() {
 			key := strings.ToLower(d)
 			if other, ok := owner[key]; ok {
@@ -1243,6 +1264,16 @@ func (v *validator) domains(loc location, rc *routev3.RouteConfiguration, last *
 		}
 	}
 	return owner
+}
+
+// lastDomains are the domains of a virtual host of the last call that
+// is gone (or changed), decoded again: their owner entries are dropped.
+func lastDomains(u *use) []string {
+	m, err := u.msg.(*VirtualHost).Message()
+	if err != nil {
+		return nil
+	}
+	return m.GetDomains()
 }
 
 // filterChainMatches reports filter chains that Envoy could not tell apart:

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"strings"
+	"sync"
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -21,10 +22,26 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// routeIn returns the route named name of the first route configuration.
+// editedRoutes are, for Resources whose routes a test edits in place
+// (routeIn), their route configurations decoded: they are kept encoded,
+// so an edit takes keepRouteEdits to reach them.
+var editedRoutes = struct {
+	sync.Mutex
+	m map[*Resources][]*routev3.RouteConfiguration
+}{m: map[*Resources][]*routev3.RouteConfiguration{}}
+
+// routeIn returns the route named name, in res's route configurations
+// decoded for editing: see keepRouteEdits.
 func routeIn(t *testing.T, res *Resources, name string) *routev3.Route {
 	t.Helper()
-	for _, rc := range res.Routes {
+	editedRoutes.Lock()
+	defer editedRoutes.Unlock()
+	rcs := editedRoutes.m[res]
+	if rcs == nil {
+		rcs = decodedAll(res.Routes)
+		editedRoutes.m[res] = rcs
+	}
+	for _, rc := range rcs {
 		for _, vh := range rc.GetVirtualHosts() {
 			for _, r := range vh.GetRoutes() {
 				if r.GetName() == name {
@@ -35,6 +52,17 @@ func routeIn(t *testing.T, res *Resources, name string) *routev3.Route {
 	}
 	t.Fatalf("no route %q", name)
 	return nil
+}
+
+// keepRouteEdits makes res's route configurations the ones routeIn gave
+// routes of, as they were edited since.
+func keepRouteEdits(res *Resources) {
+	editedRoutes.Lock()
+	defer editedRoutes.Unlock()
+	for i, rc := range editedRoutes.m[res] {
+		res.Routes[i] = NewRouteConfiguration(rc)
+	}
+	delete(editedRoutes.m, res)
 }
 
 // firstFilter is the first network filter of the first filter chain of the
@@ -226,8 +254,10 @@ func TestValidateRejects(t *testing.T) {
 			name:   "duplicate domains across virtual hosts",
 			golden: "multi-vhost",
 			mutate: func(t *testing.T, r *Resources) {
-				vh := r.Routes[0].VirtualHosts
-				vh[2].Domains = append(vh[2].Domains, "FOO.example.com")
+				editRoute(r, 0, func(rc *routev3.RouteConfiguration) {
+					vh := rc.VirtualHosts
+					vh[2].Domains = append(vh[2].Domains, "FOO.example.com")
+				})
 			},
 			want: []string{`RouteConfiguration "http-80"`, "virtual_hosts[2]", `domain "FOO.example.com" of virtual host "wildcard" is also a domain of virtual host "foo.example.com"`},
 		},
@@ -235,8 +265,10 @@ func TestValidateRejects(t *testing.T) {
 			name:   "duplicate domain in one virtual host",
 			golden: "multi-vhost",
 			mutate: func(t *testing.T, r *Resources) {
-				vh := r.Routes[0].VirtualHosts
-				vh[1].Domains = append(vh[1].Domains, vh[1].Domains[0])
+				editRoute(r, 0, func(rc *routev3.RouteConfiguration) {
+					vh := rc.VirtualHosts
+					vh[1].Domains = append(vh[1].Domains, vh[1].Domains[0])
+				})
 			},
 			want: []string{`RouteConfiguration "http-80"`, `domain "foo.example.com" appears twice in virtual host "foo.example.com"`},
 		},
@@ -370,6 +402,7 @@ func TestValidateRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := buildCase(t, tc.golden)
 			tc.mutate(t, res)
+			keepRouteEdits(res)
 			err := Validate(res)
 			if err == nil {
 				t.Fatal("Validate accepted broken resources")
@@ -422,6 +455,7 @@ func TestValidateReportsEverything(t *testing.T) {
 	res := buildCase(t, "matches")
 	routeIn(t, res, "HTTPRoute/default/m/2/0").Match.GetSafeRegex().Regex = "(["
 	res.Endpoints = nil
+	keepRouteEdits(res)
 	err := Validate(res)
 	if err == nil {
 		t.Fatal("Validate accepted broken resources")

@@ -34,8 +34,8 @@ func TestValidatorRechecksReferencesOfRememberedParts(t *testing.T) {
 		if shift {
 			// An extra host in front: every remembered host's index moves.
 			rc := res.Routes[0]
-			extra := &routev3.VirtualHost{Name: "first", Domains: []string{"first.example.com"}}
-			rc.VirtualHosts = append([]*routev3.VirtualHost{extra}, rc.VirtualHosts...)
+			extra := NewVirtualHost(&routev3.VirtualHost{Name: "first", Domains: []string{"first.example.com"}})
+			res.Routes[0] = newRouteConfiguration(rc.shell, append([]*VirtualHost{extra}, rc.VirtualHosts()...))
 		}
 		cold := Validate(res)
 		if cold == nil {
@@ -102,7 +102,9 @@ func TestValidatorVersions(t *testing.T) {
 
 	// One route's path changes: only its table's version changes.
 	c := buildCase(t, "multi-vhost")
-	c.Routes[0].VirtualHosts[1].Routes[0].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/changed/"}
+	editRoute(c, 0, func(rc *routev3.RouteConfiguration) {
+		rc.VirtualHosts[1].Routes[0].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/changed/"}
+	})
 	if err := val.Validate(c); err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +140,15 @@ func TestValidatorForgetsOldParts(t *testing.T) {
 	var val Validator
 	for i := range 5 {
 		res := buildCase(t, "multi-vhost")
-		res.Routes[0].VirtualHosts[0].Routes[0].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/v" + string(rune('0'+i))}
+		editRoute(res, 0, func(rc *routev3.RouteConfiguration) {
+			rc.VirtualHosts[0].Routes[0].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/v" + string(rune('0'+i))}
+		})
 		if err := val.Validate(res); err != nil {
 			t.Fatal(err)
 		}
 		parts := len(res.Listeners) + len(res.Clusters) + len(res.Endpoints) + len(res.Secrets)
 		for _, rc := range res.Routes {
-			parts += 1 + len(rc.GetVirtualHosts())
+			parts += 1 + len(rc.VirtualHosts())
 		}
 		if len(val.known) > parts {
 			t.Fatalf("snapshot %d: %d parts remembered, the snapshot has %d", i, len(val.known), parts)

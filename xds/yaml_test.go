@@ -22,7 +22,7 @@ func TestJSONToYAMLMatchesLibrary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range append(asMessages(res.Listeners), append(asMessages(res.Routes), append(asMessages(decodedAll(res.Clusters)), append(asMessages(decodedAll(res.Endpoints)), asMessages(res.Secrets)...)...)...)...) {
+		for _, m := range append(asMessages(res.Listeners), append(asMessages(decodedAll(res.Routes)), append(asMessages(decodedAll(res.Clusters)), append(asMessages(decodedAll(res.Endpoints)), asMessages(res.Secrets)...)...)...)...) {
 			j, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 			if err != nil {
 				t.Fatal(err)

@@ -125,7 +125,7 @@ func TestSotWPublishACKAndNACK(t *testing.T) {
 	// A version the client rejects.
 	s3 := site{routeTo: "app", clusters: twoClusters(80, 81)}
 	res3 := s3.build(t)
-	res3.Routes[0].VirtualHosts[0].Routes[0].Name = "rejected-by-the-client"
+	editFirstRoute(t, res3, func(r *routev3.Route) { r.Name = "rejected-by-the-client" })
 	ts.publish(t, "", res3)
 	rds3 := st.recv(resource.RouteType)
 	const why = "route: pretend this is invalid"
@@ -153,7 +153,7 @@ func TestSotWPublishACKAndNACK(t *testing.T) {
 	// A fixed configuration is delivered and ACKed.
 	s4 := site{routeTo: "app", clusters: twoClusters(80, 81)}
 	res4 := s4.build(t)
-	res4.Routes[0].VirtualHosts[0].Routes[0].Name = "fixed"
+	editFirstRoute(t, res4, func(r *routev3.Route) { r.Name = "fixed" })
 	ts.publish(t, "", res4)
 	rds4 := st.recv(resource.RouteType)
 	if rds4.GetVersionInfo() == rds3.GetVersionInfo() {
@@ -335,7 +335,9 @@ func TestInvalidResourcesKeepLastGood(t *testing.T) {
 	rds := st.subscribe(resource.RouteType, "http")
 
 	bad := good.build(t)
-	bad.Routes[0].VirtualHosts[0].Routes[0].GetRoute().ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: "missing-cluster"}
+	editFirstRoute(t, bad, func(r *routev3.Route) {
+		r.GetRoute().ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: "missing-cluster"}
+	})
 	v, changed, err := ts.Publish("", bad)
 	if err == nil {
 		t.Fatal("publishing a route to a missing cluster succeeded")

@@ -26,8 +26,8 @@ import (
 // are never modified once published, and the Builder hands out the very
 // message it built last time for what did not change, so the encoding is
 // kept with the message and carried from one publish to the next
-// (wrapResources). A route configuration is put together from the parts
-// validation kept (xds.Resources.EncodeRoute).
+// (wrapResources). Clusters, load assignments and route configurations are
+// kept encoded already (xds.Encoded, xds.RouteConfiguration).
 //
 // The cache encodes with proto.Marshal, which uses a message's own
 // ProtoMethods when it has them: encodedResource's copy out the bytes.
@@ -37,19 +37,16 @@ import (
 type encodedResource struct {
 	protoreflect.Message
 	// from is what the resource was made from: the message, or for a
-	// cluster or load assignment the *xds.Encoded that holds it encoded.
+	// resource kept encoded what holds it (*xds.Encoded,
+	// *xds.RouteConfiguration).
 	from any
 	name string
 	wire func() ([]byte, error)
 }
 
-func newEncoded(res *xds.Resources, msg cachetypes.Resource) *encodedResource {
+func newEncoded(msg cachetypes.Resource) *encodedResource {
 	e := &encodedResource{Message: msg.ProtoReflect(), from: msg, name: cachev3.GetResourceName(msg)}
-	if rc, ok := msg.(*routev3.RouteConfiguration); ok {
-		e.wire = sync.OnceValues(func() ([]byte, error) { return res.EncodeRoute(rc) })
-	} else {
-		e.wire = sync.OnceValues(func() ([]byte, error) { return proto.MarshalOptions{Deterministic: true}.Marshal(msg) })
-	}
+	e.wire = sync.OnceValues(func() ([]byte, error) { return proto.MarshalOptions{Deterministic: true}.Marshal(msg) })
 	return e
 }
 
@@ -58,6 +55,15 @@ func newEncoded(res *xds.Resources, msg cachetypes.Resource) *encodedResource {
 // is decoded only for whoever reflects on it (nothing in serving does).
 func newEncodedKept[M proto.Message](k *xds.Encoded[M]) *encodedResource {
 	return &encodedResource{Message: decodedOnDemand[M]{k}, from: k, name: k.GetName(), wire: k.Encoding}
+}
+
+// newEncodedRoute wraps a route configuration, which is kept as the
+// encodings of its virtual hosts: its own encoding is put together from
+// them once, when first sent, and the message is decoded only for whoever
+// reflects on it.
+func newEncodedRoute(rc *xds.RouteConfiguration) *encodedResource {
+	m := decodedOnDemand[*routev3.RouteConfiguration]{rc}
+	return &encodedResource{Message: m, from: rc, name: rc.GetName(), wire: sync.OnceValues(rc.Encoding)}
 }
 
 func (e *encodedResource) ProtoReflect() protoreflect.Message   { return e }
@@ -124,18 +130,20 @@ func wrapResources[T comparable](items []T, prev *publishedType, wrap func(T) *e
 	return out
 }
 
-// wrapMessages is wrapResources for messages of res.
+// wrapMessages is wrapResources for messages.
 func wrapMessages[T interface {
 	comparable
 	cachetypes.Resource
-}](res *xds.Resources, items []T, prev *publishedType) []*encodedResource {
-	return wrapResources(items, prev, func(msg T) *encodedResource { return newEncoded(res, msg) })
+}](items []T, prev *publishedType) []*encodedResource {
+	return wrapResources(items, prev, func(msg T) *encodedResource { return newEncoded(msg) })
 }
 
 // decodedOnDemand is the reflection of a resource that is kept encoded:
 // every read decodes it anew, so that nothing but the encoding is kept.
 // Resources are never modified once published, so it is read-only.
-type decodedOnDemand[M proto.Message] struct{ k *xds.Encoded[M] }
+type decodedOnDemand[M proto.Message] struct {
+	k interface{ Message() (M, error) }
+}
 
 // decoded is the resource's message; one that does not decode (it was
 // validated, so this does not happen) reads as empty.

@@ -24,7 +24,7 @@ func TestEncodedResourceMarshalsItsKeptBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEncoded(nil, c)
+	e := newEncoded(c)
 	first, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
 	if err != nil || !bytes.Equal(first, want) {
 		t.Fatalf("Marshal: %x, %v; want %x", first, err, want)

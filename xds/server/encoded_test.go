@@ -39,9 +39,9 @@ func manyHosts(n int) *ir.Config {
 
 // The route configurations clients receive, state of the world and
 // delta, are byte for byte the deterministic encoding of what was
-// published, though the server puts them together from the parts that
-// validation kept rather than encoding them; also after a route changed
-// and the unchanged virtual hosts' parts were reused.
+// published, though the server puts them together from the kept
+// encodings of their virtual hosts rather than encoding them; also after a
+// route changed and the unchanged virtual hosts were reused.
 func TestRouteConfigurationsOnTheWire(t *testing.T) {
 	ts := startServer(t)
 	var val xds.Validator
@@ -52,7 +52,11 @@ func TestRouteConfigurationsOnTheWire(t *testing.T) {
 		if len(res.Routes) != 1 {
 			t.Fatalf("%d route configurations, want 1", len(res.Routes))
 		}
-		out, err := proto.MarshalOptions{Deterministic: true}.Marshal(res.Routes[0])
+		rc, err := res.Routes[0].Message()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := proto.MarshalOptions{Deterministic: true}.Marshal(rc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +91,7 @@ func TestRouteConfigurationsOnTheWire(t *testing.T) {
 	edited := *cfg
 	edited.Listeners = []*ir.Listener{&l}
 	second := build(&edited)
-	if second.Routes[0].VirtualHosts[0] != first.Routes[0].VirtualHosts[0] {
+	if second.Routes[0].VirtualHosts()[0] != first.Routes[0].VirtualHosts()[0] {
 		t.Fatal("the Builder did not reuse an unchanged virtual host, so parts are not reused here")
 	}
 	ts.publish(t, "", second)
@@ -148,7 +152,11 @@ func TestEveryTypeOnTheWire(t *testing.T) {
 		for _, l := range res.Listeners {
 			add(resource.ListenerType, l.GetName(), l)
 		}
-		for _, r := range res.Routes {
+		for _, kept := range res.Routes {
+			r, err := kept.Message()
+			if err != nil {
+				t.Fatal(err)
+			}
 			add(resource.RouteType, r.GetName(), r)
 		}
 		return out

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -350,6 +351,18 @@ func (s site) build(t *testing.T) *xds.Resources {
 		t.Fatalf("xds.Build: %v", err)
 	}
 	return res
+}
+
+// editFirstRoute replaces the first route of res's first route
+// configuration, which is kept encoded, with a copy that edit changed.
+func editFirstRoute(t *testing.T, res *xds.Resources, edit func(*routev3.Route)) {
+	t.Helper()
+	rc, err := res.Routes[0].Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(rc.VirtualHosts[0].Routes[0])
+	res.Routes[0] = xds.NewRouteConfiguration(rc)
 }
 
 func ep(addr string, port uint32) ir.Endpoint {

@@ -317,11 +317,11 @@ func (s *Server) publish(group string, res *xds.Resources) (version string, chan
 		case resource.EndpointType:
 			wrapped = wrapResources(res.Endpoints, last, newEncodedKept)
 		case resource.ListenerType:
-			wrapped = wrapMessages(res, res.Listeners, last)
+			wrapped = wrapMessages(res.Listeners, last)
 		case resource.RouteType:
-			wrapped = wrapMessages(res, res.Routes, last)
+			wrapped = wrapResources(res.Routes, last, newEncodedRoute)
 		case resource.SecretType:
-			wrapped = wrapMessages(res, res.Secrets, last)
+			wrapped = wrapMessages(res.Secrets, last)
 		}
 		pt, err := newPublishedType(wrapped, known[typeURL], last)
 		if err != nil {
