@@ -9,6 +9,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -212,6 +213,20 @@ type builtCluster struct {
 // with a nil prev it reuses nothing.
 type buildRun struct {
 	prev, next *buildMemo
+	// fresh are the virtual hosts this run built, as messages, for the
+	// validation that follows (Resources.fresh).
+	fresh map[*VirtualHost]*routev3.VirtualHost
+}
+
+// keep keeps vh encoded, remembering the message for the validation
+// that follows.
+func (b *buildRun) keep(vh *routev3.VirtualHost) *VirtualHost {
+	kept := NewVirtualHost(vh)
+	if b.fresh == nil {
+		b.fresh = map[*VirtualHost]*routev3.VirtualHost{}
+	}
+	b.fresh[kept] = vh
+	return kept
 }
 
 func (b *buildRun) build(cfg *ir.Config) (*Resources, error) {
@@ -281,6 +296,7 @@ func (b *buildRun) build(cfg *ir.Config) (*Resources, error) {
 		return nil, fmt.Errorf("building xDS resources: %w", err)
 	}
 	res.sort(!inOrder)
+	res.fresh = b.fresh
 	return res, nil
 }
 

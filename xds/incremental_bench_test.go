@@ -65,3 +65,47 @@ func editOneRoute(cfg *ir.Config, vh int, path string) *ir.Config {
 	out.Listeners[0] = &l
 	return &out
 }
+
+// BenchmarkBuildEditOneHost is BenchmarkBuildEdit with every route in one
+// virtual host (as when thousands of Ingress paths or Mappings share a
+// host): an edit changes that one virtual host, whose unchanged routes
+// are reused.
+func BenchmarkBuildEditOneHost(b *testing.B) {
+	sizes := benchutil.Sizes()
+	n := sizes[min(1, len(sizes)-1)].N
+	in := benchutil.Snapshot(benchutil.Objects(b, workload.Gateway, n))
+	cfg := translators.NewRegistry(gatewayapi.New()).Translate(in, translators.DefaultSettings()).IR
+	if len(cfg.Listeners) == 0 || len(cfg.Listeners[0].VirtualHosts) == 0 {
+		b.Fatal("the workload translated to no virtual host")
+	}
+	l := *cfg.Listeners[0]
+	all := &ir.VirtualHost{Name: "all", Hostnames: []string{"*"}}
+	for _, vh := range l.VirtualHosts {
+		all.Routes = append(all.Routes, vh.Routes...)
+	}
+	l.VirtualHosts = []*ir.VirtualHost{all}
+	one := *cfg
+	one.Listeners = append([]*ir.Listener{&l}, cfg.Listeners[1:]...)
+	cfg = &one
+	var builder xds.Builder
+	var val xds.Validator
+	run := func(cfg *ir.Config) {
+		res, err := builder.Build(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := val.Validate(res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run(cfg)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		b.StopTimer()
+		cfg = editOneRoute(cfg, 0, fmt.Sprintf("/edit-%d/", i))
+		b.StartTimer()
+		run(cfg)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -34,6 +35,13 @@ type Resources struct {
 	Clusters  []*Cluster
 	Endpoints []*LoadAssignment
 	Secrets   []*tlsv3.Secret
+
+	// fresh are the virtual hosts the build that made these resources
+	// made anew, as the messages it encoded: the validation that follows
+	// walks them rather than decoding them again (at one virtual host of
+	// thousands of routes, a decode per edit), and drops them, so that
+	// only the encodings stay.
+	fresh map[*VirtualHost]*routev3.VirtualHost
 
 	// versions are recorded by a successful Validate.
 	versions *Versions

@@ -81,7 +81,7 @@ func (b *buildRun) routeConfiguration(name string, vhosts []*ir.VirtualHost, ext
 		}
 	}
 	for _, vh := range extra {
-		kept = append(kept, NewVirtualHost(vh))
+		kept = append(kept, b.keep(vh))
 	}
 	if b.next != nil {
 		b.next.vhosts[name] = built
@@ -115,7 +115,7 @@ func (b *buildRun) virtualHost(vh *ir.VirtualHost, old *builtVirtualHost) (*buil
 		}
 		out.Routes = append(out.Routes, route)
 	}
-	built := &builtVirtualHost{name: vh.Name, kept: NewVirtualHost(out)}
+	built := &builtVirtualHost{name: vh.Name, kept: b.keep(out)}
 	if b.next != nil {
 		built.hostnames, built.routes = slices.Clone(vh.Hostnames), slices.Clone(vh.Routes)
 	}

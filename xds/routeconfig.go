@@ -112,3 +112,32 @@ func (r *RouteConfiguration) Encoding() ([]byte, error) {
 	}
 	return append(out, shell[len(name):]...), nil
 }
+
+// encodedDomains reads the domains (field 2) of a virtual host's
+// encoding, skipping every other field without decoding it; nil if the
+// encoding is malformed.
+func encodedDomains(wire []byte) []string {
+	var out []string
+	for len(wire) > 0 {
+		num, typ, n := protowire.ConsumeTag(wire)
+		if n < 0 {
+			return nil
+		}
+		wire = wire[n:]
+		if num == 2 && typ == protowire.BytesType {
+			d, n := protowire.ConsumeString(wire)
+			if n < 0 {
+				return nil
+			}
+			out = append(out, d)
+			wire = wire[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, wire)
+		if n < 0 {
+			return nil
+		}
+		wire = wire[n:]
+	}
+	return out
+}

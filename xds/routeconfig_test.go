@@ -2,6 +2,7 @@ package xds
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,5 +188,87 @@ func TestKeptRoutesAfterAnEdit(t *testing.T) {
 	}
 	if after["foo.example.com"] == before["foo.example.com"] {
 		t.Error("the changed virtual host was shared with the last build")
+	}
+}
+
+// A virtual host's domains read from its encoding are those of its
+// message, for every virtual host of every golden case; a malformed
+// encoding has none.
+func TestEncodedDomainsAreTheMessages(t *testing.T) {
+	seen := 0
+	for _, name := range goldenCases(t) {
+		for _, rc := range buildCase(t, name).Routes {
+			for _, vh := range rc.VirtualHosts() {
+				wire, err := vh.Encoding()
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := vh.Message()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, want := encodedDomains(wire), m.GetDomains()
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: %s: domains %q from the encoding, %q from the message", name, vh.GetName(), got, want)
+				}
+				if len(want) > 0 {
+					seen++
+				}
+				if d := encodedDomains(wire[:len(wire)-1]); d != nil && len(wire) > 0 && !slices.Equal(d, want) {
+					// A cut encoding either fails to read (nil) or still
+					// holds every domain (the cut fell after them).
+					t.Errorf("%s: %s: a cut encoding reads as domains %q", name, vh.GetName(), d)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no golden case has a virtual host with domains")
+	}
+	if d := encodedDomains([]byte{0x12, 0x05, 'a'}); d != nil {
+		t.Errorf("a domain longer than its encoding reads as %q", d)
+	}
+}
+
+// A build hands validation the messages of the virtual hosts it made
+// anew, and validation drops them: what stays is the encodings. A second
+// build that reuses every virtual host has none to hand over.
+func TestValidationDropsTheBuildsMessages(t *testing.T) {
+	cfg := loadCase(t, "multi-vhost")
+	var b Builder
+	var val Validator
+	res, err := b.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rc := range res.Routes {
+		for _, vh := range rc.VirtualHosts() {
+			m := res.fresh[vh]
+			if m == nil {
+				t.Fatalf("virtual host %s made anew is not handed to validation", vh.GetName())
+			}
+			wire, _ := vh.Encoding()
+			if enc, err := (proto.MarshalOptions{Deterministic: true}).Marshal(m); err != nil || !bytes.Equal(enc, wire) {
+				t.Fatalf("virtual host %s: the message handed over is not the one kept", vh.GetName())
+			}
+			n++
+		}
+	}
+	if len(res.fresh) != n {
+		t.Errorf("%d messages handed over for %d virtual hosts", len(res.fresh), n)
+	}
+	if err := val.Validate(res); err != nil {
+		t.Fatal(err)
+	}
+	if res.fresh != nil {
+		t.Error("validation kept the build's messages")
+	}
+	again, err := b.Build(relisted(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.fresh) != 0 {
+		t.Errorf("a build that made no virtual host anew hands over %d messages", len(again.fresh))
 	}
 }

@@ -271,7 +271,11 @@ func (val *Validator) Validate(res *Resources) error {
 		last = &validation{}
 	}
 	now := &validation{routes: make([]*routeUses, len(res.Routes))}
+	// The build's messages are walked here, once, and then dropped.
+	fresh := res.fresh
+	res.fresh = nil
 	v := &validator{
+		fresh:       fresh,
 		known:       val.known,
 		remember:    true,
 		secretKind:  map[string]string{},
@@ -550,6 +554,9 @@ func (v *validator) use(cur *cursor, loc location, name string, m any, transient
 type validator struct {
 	routes, clusters, endpoints, secrets map[string]bool
 	errs                                 []error
+	// fresh are the messages of the virtual hosts the build just made
+	// (Resources.fresh), walked instead of decoded.
+	fresh map[*VirtualHost]*routev3.VirtualHost
 
 	// known are the Validator's parts (see there). Unless remember is set
 	// they are only read.
@@ -926,6 +933,10 @@ func (m *vhostMessages) get(i int) *routev3.VirtualHost {
 	if m.msgs == nil {
 		m.msgs = map[int]*routev3.VirtualHost{}
 	}
+	if vh := m.v.fresh[m.kept[i]]; vh != nil {
+		m.msgs[i] = vh
+		return vh
+	}
 	vloc := m.loc
 	vloc.vhost = i + 1
 	vh, ok := decoded(m.v, vloc, m.kept[i])
@@ -1267,13 +1278,15 @@ func (v *validator) domains(loc location, vhosts *vhostMessages, last *routeUses
 }
 
 // lastDomains are the domains of a virtual host of the last call that
-// is gone (or changed), decoded again: their owner entries are dropped.
+// is gone (or changed), read from its encoding: their owner entries are
+// dropped. Only the domains are read, not the routes (decoding a host of
+// thousands of routes for them cost as much as walking it).
 func lastDomains(u *use) []string {
-	m, err := u.msg.(*VirtualHost).Message()
+	wire, err := u.msg.(*VirtualHost).Encoding()
 	if err != nil {
 		return nil
 	}
-	return m.GetDomains()
+	return encodedDomains(wire)
 }
 
 // filterChainMatches reports filter chains that Envoy could not tell apart:
