@@ -37,13 +37,16 @@ type translator struct {
 // rather than making them anew each time (at 10k routes, each is a
 // list or an index of 10k entries): nothing the run returns or
 // remembers refers to them, and they are cleared after use, so that
-// they hold nothing of the run alive.
+// they hold nothing of the run alive (but usage, which holds the
+// virtual hosts the run's memo holds too).
 type scratch struct {
 	// objects gathers the ObjectStatuses (see statuses).
 	objects []translators.ObjectStatus
-	// clusters is translation.clusters; usedClusters emit's.
-	clusters     map[string]*ir.Cluster
-	usedClusters map[string]bool
+	// clusters is translation.clusters.
+	clusters map[string]*ir.Cluster
+	// usage is what the virtual hosts of the last run's listeners name:
+	// unlike the rest, it is kept from one run to the next (see usage).
+	usage usage
 	// builds and at gather a port listener's virtual hosts.
 	builds []vhBuild
 	at     map[string]int
@@ -60,7 +63,6 @@ func (sc *scratch) done() {
 	clear(sc.objects)
 	sc.objects = sc.objects[:0]
 	clear(sc.clusters)
-	clear(sc.usedClusters)
 	clear(sc.builds)
 	sc.builds = sc.builds[:0]
 	clear(sc.at)
@@ -300,16 +302,19 @@ func ListenerName(namespace, name string, port int32) string {
 // is the most specific one for the hostname (see the package doc).
 func (t *translation) emit() *ir.Config {
 	cfg := &ir.Config{}
-	var usedClusters map[string]bool
-	if t.scratch != nil && t.scratch.usedClusters != nil {
-		usedClusters = t.scratch.usedClusters
-	} else {
-		usedClusters = make(map[string]bool, len(t.clusters))
-		if t.scratch != nil {
-			t.scratch.usedClusters = usedClusters
-		}
+	// What the virtual hosts name is counted across runs (see usage);
+	// what TCP routes and clusters name, which are few, is gathered anew.
+	u := &usage{}
+	if t.scratch != nil {
+		u = &t.scratch.usage
 	}
-	usedSecrets := map[string]bool{}
+	var usedClusters, usedSecrets map[string]bool
+	use := func(m *map[string]bool, name string) {
+		if *m == nil {
+			*m = map[string]bool{}
+		}
+		(*m)[name] = true
+	}
 	gws := slices.Clone(t.gateways)
 	slices.SortFunc(gws, func(a, b *gatewayState) int { return cmp.Compare(a.key(), b.key()) })
 	type portKey struct {
@@ -342,34 +347,19 @@ func (t *translation) emit() *ir.Config {
 			}
 			for _, r := range l.TCPRoutes {
 				for _, b := range r.Backends {
-					usedClusters[b.Cluster] = true
+					use(&usedClusters, b.Cluster)
 				}
 				if r.TLS != nil {
 					for _, s := range r.TLS.SecretNames {
-						usedSecrets[s] = true
+						use(&usedSecrets, s)
 					}
 				}
 			}
-			for _, vh := range l.VirtualHosts {
-				if vh.TLS != nil {
-					for _, s := range vh.TLS.SecretNames {
-						usedSecrets[s] = true
-					}
-				}
-				for _, r := range vh.Routes {
-					if r.Forward != nil {
-						for _, b := range r.Forward.Backends {
-							usedClusters[b.Cluster] = true
-						}
-					}
-					for _, m := range r.Filters.Mirrors {
-						usedClusters[m.Cluster] = true
-					}
-				}
-			}
+			u.count(len(cfg.Listeners), l.VirtualHosts)
 			cfg.Listeners = append(cfg.Listeners, l)
 		}
 	}
+	u.keep(len(cfg.Listeners))
 	names := t.clusterNames()
 	if len(names) > 0 {
 		cfg.Clusters = make([]*ir.Cluster, 0, len(names))
@@ -380,16 +370,16 @@ func (t *translation) emit() *ir.Config {
 		}
 	}()
 	for _, n := range names {
-		if usedClusters[n] {
+		if u.clusters[n] > 0 || usedClusters[n] {
 			cl := t.clusters[n]
 			cfg.Clusters = append(cfg.Clusters, cl)
 			if cl.TLS != nil && cl.TLS.CASecret != "" {
-				usedSecrets[cl.TLS.CASecret] = true
+				use(&usedSecrets, cl.TLS.CASecret)
 			}
 		}
 	}
 	for _, n := range sortedKeys(t.secrets) {
-		if usedSecrets[n] {
+		if u.secrets[n] > 0 || usedSecrets[n] {
 			cfg.Secrets = append(cfg.Secrets, t.secrets[n])
 		}
 	}
