@@ -632,3 +632,83 @@ func TestDuplicateRoutesFirstWins(t *testing.T) {
 		t.Fatal("the duplicate changes nothing: the test cannot tell which one won")
 	}
 }
+
+// TestMemoClustersInUse: the clusters and secrets a run hands out are
+// those the virtual hosts of its listeners name, which each run counts
+// only where its virtual hosts differ from the last run's. Routes moved
+// from listener to listener, a listener removed with the only routes
+// using a cluster, routes attached nowhere, removed and added back, each
+// give what a fresh translation gives.
+func TestMemoClustersInUse(t *testing.T) {
+	objs, err := workload.Objects(workload.Gateway, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(objs, 3)
+	tr := gatewayapi.New()
+	s := testSettings()
+	svc7 := workload.Namespace + "/" + workload.ServiceName(7) + "/" + fmt.Sprint(workload.ServicePort)
+	// step translates the world and checks whether the cluster of
+	// Service 7 is handed out.
+	step := func(what string, svc7Used bool) {
+		t.Helper()
+		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
+		checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
+		if used := slices.ContainsFunc(got.IR.Clusters, func(c *ir.Cluster) bool { return c.Name == svc7 }); used != svc7Used {
+			t.Fatalf("%s: cluster %s handed out: %v, want %v", what, svc7, used, svc7Used)
+		}
+	}
+	find := func(name string, kind client.Object) int {
+		for i, o := range w.objs {
+			if o.GetName() == name && reflect.TypeOf(o) == reflect.TypeOf(kind) {
+				return i
+			}
+		}
+		t.Fatalf("no %T %s", kind, name)
+		return -1
+	}
+	gw := find(workload.GatewayName, &gatewayv1.Gateway{})
+	setListeners := func(n int) {
+		w.replace(gw, func(o client.Object) {
+			g := o.(*gatewayv1.Gateway)
+			l := g.Spec.Listeners[0]
+			l.Name, l.Port = "other", l.Port+1
+			g.Spec.Listeners = append(g.Spec.Listeners[:1], l)[:n]
+		})
+	}
+	// Routes 6 and 7 are the only ones using Service 7.
+	moveRoutes := func(section string) {
+		for _, r := range []int{6, 7} {
+			w.replace(find(workload.RouteName(r), &gatewayv1.HTTPRoute{}), func(o client.Object) {
+				for i := range o.(*gatewayv1.HTTPRoute).Spec.ParentRefs {
+					o.(*gatewayv1.HTTPRoute).Spec.ParentRefs[i].SectionName = ptrTo(gatewayv1.SectionName(section))
+				}
+			})
+		}
+	}
+	step("first run", true)
+	setListeners(2)
+	step("a listener added", true)
+	moveRoutes("other")
+	step("routes moved to it", true)
+	setListeners(1)
+	step("the listener removed", false)
+	setListeners(2)
+	step("the listener back", true)
+	moveRoutes("http")
+	step("routes moved back", true)
+	moveRoutes("nowhere")
+	step("routes attached nowhere", false)
+	w.remove(find(workload.RouteName(6), &gatewayv1.HTTPRoute{}))
+	w.remove(find(workload.RouteName(7), &gatewayv1.HTTPRoute{}))
+	step("routes removed", false)
+	for len(w.removed) > 0 {
+		o := w.removed[0].DeepCopyObject().(*gatewayv1.HTTPRoute)
+		w.removed = w.removed[1:]
+		o.ResourceVersion = "back"
+		o.Spec.ParentRefs[0].SectionName = nil
+		w.objs = append(w.objs, o)
+	}
+	step("routes added back", true)
+	step("again", true)
+}
