@@ -188,12 +188,12 @@ func (t *translation) collectRoutes() {
 	// name): checked before any sort, and only where the order differs
 	// from the last run's, which was sorted (one route edited among 10k
 	// is two comparisons, not 10k).
-	var lastOrder []*metav1.ObjectMeta
+	var lastOrder []placedRoute
 	if t.last != nil && len(t.last.order) == len(t.routes) {
 		lastOrder = t.last.order
 	}
 	for i := 1; i < len(t.routes); i++ {
-		if lastOrder != nil && t.routes[i-1].meta == lastOrder[i-1] && t.routes[i].meta == lastOrder[i] {
+		if lastOrder != nil && t.routes[i-1].meta == lastOrder[i-1].meta && t.routes[i].meta == lastOrder[i].meta {
 			continue
 		}
 		if oldestFirst(t.routes[i-1], t.routes[i]) > 0 {
@@ -202,13 +202,13 @@ func (t *translation) collectRoutes() {
 		}
 	}
 	if t.next != nil {
-		t.next.order = make([]*metav1.ObjectMeta, len(t.routes))
+		t.next.order = make([]placedRoute, len(t.routes))
 		for i, rs := range t.routes {
-			t.next.order[i] = rs.meta
+			t.next.order[i].meta = rs.meta
 		}
 	}
-	for _, rs := range t.routes {
-		t.translateRoute(rs)
+	for i, rs := range t.routes {
+		t.translateRoute(i, rs)
 		t.attachRoute(rs)
 	}
 }

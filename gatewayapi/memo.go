@@ -74,12 +74,21 @@ type memo struct {
 	// objects are the ObjectStatuses the run returned (see statuses).
 	objects []translators.ObjectStatus
 	// httpRoutes and grpcRoutes are the run's lists of routes when they
-	// were strictly sorted by namespace and name, order the metadata of
-	// its routes oldest first (see collectRoutes): the next run checks
-	// its own lists only where they differ.
+	// were strictly sorted by namespace and name, order its routes
+	// oldest first (see collectRoutes): the next run checks its own
+	// lists only where they differ, and finds the memo entry of a route
+	// at the place it had (see translateRoute).
 	httpRoutes []*gatewayv1.HTTPRoute
 	grpcRoutes []*gatewayv1.GRPCRoute
-	order      []*metav1.ObjectMeta
+	order      []placedRoute
+}
+
+// placedRoute is a route of a run, in its place among the routes: its
+// metadata (which is the route: objects are never written once handed
+// over) and its memo entry at the end of the run (nil if none).
+type placedRoute struct {
+	meta *metav1.ObjectMeta
+	memo *routeMemo
 }
 
 // objectVersion identifies one version of an object: the same pointer
@@ -270,8 +279,9 @@ func diffObjects[T interface {
 	}
 }
 
-// translateRoute is translateRules through the memo.
-func (t *translation) translateRoute(rs *routeState) {
+// translateRoute is translateRules through the memo, for the route at
+// place i of t.routes.
+func (t *translation) translateRoute(i int, rs *routeState) {
 	if t.next == nil || rs.meta.ResourceVersion == "" {
 		rs.routeResult = &routeResult{}
 		t.translateRules(rs)
@@ -279,6 +289,9 @@ func (t *translation) translateRoute(rs *routeState) {
 	}
 	var old *routeMemo
 	if t.prev != nil {
+		old = t.prev.placed(i, rs)
+	}
+	if t.prev != nil && old == nil {
 		// Looked up with a key made in a buffer, and the remembered
 		// key taken: no key is made for an unchanged route.
 		var kb []byte
@@ -290,10 +303,10 @@ func (t *translation) translateRoute(rs *routeState) {
 			t.scratch.key = kb
 		}
 		old = t.prev.routes.get(string(kb))
-		if old != nil {
-			rs.key = old.key
-		}
-		if old != nil && old.uid == rs.meta.UID && old.rv == rs.meta.ResourceVersion && t.depsUnchanged(old.deps) {
+	}
+	if old != nil {
+		rs.key = old.key
+		if old.uid == rs.meta.UID && old.rv == rs.meta.ResourceVersion && t.depsUnchanged(old.deps) {
 			t.restore(rs, old)
 			return
 		}
@@ -315,6 +328,16 @@ func (t *translation) translateRoute(rs *routeState) {
 	rec.problems = rs.problems
 	rs.memo, rs.memoOwned = rec, true
 	t.next.routes.set(rs.key, rec)
+}
+
+// placed returns the memo entry of rs when the route at its place i last
+// run was the very same: then that route's entry is its entry (the one
+// its key would find), without a key made and looked up.
+func (m *memo) placed(i int, rs *routeState) *routeMemo {
+	if i < len(m.order) && m.order[i].meta == rs.meta {
+		return m.order[i].memo
+	}
+	return nil
 }
 
 // sameCluster returns, while a changed route is translated, the cluster
@@ -357,14 +380,17 @@ func (t *translation) restore(rs *routeState, m *routeMemo) {
 	// m is the last run's and others may read it: it is shared, not
 	// written (see finishMemo).
 	rs.memo, rs.ports = m, slices.Clip(m.ports)
-	t.next.routes.set(rs.key, m)
+	// m is what the last run's entries, which this run's start from,
+	// hold for the key: it is set as it is.
+	t.next.routes.kept()
 }
 
 // finishMemo records the IR routes emit made for ports a route had none
 // remembered for, and what attach did: into its entry if this run made
 // it, else into a copy.
 func (t *translation) finishMemo() {
-	for _, rs := range t.routes {
+	for i, rs := range t.routes {
+		t.next.order[i].memo = rs.memo
 		if rs.memo == nil || !rs.portsAdded && rs.attachRec == nil {
 			continue
 		}
@@ -374,6 +400,7 @@ func (t *translation) finishMemo() {
 			m = &cp
 			t.next.routes.replace(rs.key, m)
 		}
+		t.next.order[i].memo = m
 		if rs.portsAdded {
 			m.ports = rs.ports
 		}
@@ -606,6 +633,10 @@ func (r *routeMemos) set(key string, m *routeMemo) {
 	r.sets++
 	r.replace(key, m)
 }
+
+// kept counts, as set does, a key whose entry this run leaves as the
+// last run's: each route's key once, instead of set.
+func (r *routeMemos) kept() { r.sets++ }
 
 // replace changes the entry of a key set this run.
 func (r *routeMemos) replace(key string, m *routeMemo) {

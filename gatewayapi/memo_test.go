@@ -370,6 +370,9 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 				got := gatewayapi.TranslateWith(tr, w.inputs(), st.s)
 				want := gatewayapi.Translate(w.inputs(), st.s)
 				checkSame(t, fmt.Sprintf("step %d (%s)", step, what), got, want)
+				if err := gatewayapi.CheckPlacedEntries(tr); err != nil {
+					t.Fatalf("step %d (%s): %v", step, what, err)
+				}
 				// A result is never written once returned, though the
 				// next run shares parts of it.
 				checkSame(t, fmt.Sprintf("step %d (%s), the last result", step, what), last, lastWant)
