@@ -80,10 +80,7 @@ func (t *translation) backend(routeKind, routeNS string, br gatewayv1.BackendObj
 		}
 		cl = t.withTLS(cl, tp)
 	}
-	if _, ok := t.clusters[cl.Name]; !ok {
-		t.clusters[cl.Name] = t.sameCluster(cl)
-	}
-	t.registered(t.clusters[cl.Name], nil)
+	t.registered(t.register(cl), nil)
 	return cl.Name, nil
 }
 

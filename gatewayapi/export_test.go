@@ -2,8 +2,10 @@ package gatewayapi
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/legateproxy/legate/translators"
+	"github.com/legateproxy/legate/translators/ir"
 )
 
 // TranslateWith runs tr, a translator New returned, and gives its full
@@ -32,4 +34,45 @@ func CheckPlacedEntries(tr translators.Translator) error {
 		}
 	}
 	return nil
+}
+
+// CheckClusters returns an error if the clusters tr's memo keeps for the
+// next run are not those its routes' memo entries list, taken in the
+// order of the routes, the first of a name kept: what a run registering
+// every route's clusters anew would have.
+func CheckClusters(tr translators.Translator) error {
+	m := tr.(*translator).memo
+	if m == nil || m.clusterMap == nil {
+		return nil
+	}
+	want := map[string]*ir.Cluster{}
+	for _, p := range m.order {
+		if p.memo == nil {
+			return fmt.Errorf("clusters kept, though route %s/%s has no memo entry", p.meta.Namespace, p.meta.Name)
+		}
+		for _, c := range p.memo.clusters {
+			if _, ok := want[c.Name]; !ok {
+				want[c.Name] = c
+			}
+		}
+	}
+	for n, c := range m.clusterMap {
+		if want[n] != c {
+			return fmt.Errorf("cluster %s kept is %p, want %p", n, c, want[n])
+		}
+	}
+	if len(want) != len(m.clusterMap) {
+		return fmt.Errorf("%d clusters kept, want %d", len(m.clusterMap), len(want))
+	}
+	return nil
+}
+
+// KeptClusters identifies the map of clusters tr's memo keeps for the
+// next run (0 for none): a run that reused the last run's keeps the same.
+func KeptClusters(tr translators.Translator) uintptr {
+	m := tr.(*translator).memo
+	if m == nil || m.clusterMap == nil {
+		return 0
+	}
+	return reflect.ValueOf(m.clusterMap).Pointer()
 }

@@ -207,8 +207,11 @@ func (t *translation) collectRoutes() {
 			t.next.order[i].meta = rs.meta
 		}
 	}
+	t.startClusters()
 	for i, rs := range t.routes {
+		t.placing = i
 		t.translateRoute(i, rs)
+		t.placedClusters(i, rs)
 		t.attachRoute(rs)
 	}
 }

@@ -68,9 +68,11 @@ type memo struct {
 	// sorted by name (see vhBuild).
 	vhosts map[string][]*ir.VirtualHost
 	// clusters is how many clusters the run registered, clusterNames
-	// their names, sorted.
+	// their names, sorted; clusterMap the clusters by name, when the
+	// next run may reuse them (see clusters.go).
 	clusters     int
 	clusterNames []string
+	clusterMap   map[string]*ir.Cluster
 	// objects are the ObjectStatuses the run returned (see statuses).
 	objects []translators.ObjectStatus
 	// httpRoutes and grpcRoutes are the run's lists of routes when they
@@ -283,6 +285,7 @@ func diffObjects[T interface {
 // place i of t.routes.
 func (t *translation) translateRoute(i int, rs *routeState) {
 	if t.next == nil || rs.meta.ResourceVersion == "" {
+		t.unlistedRoute(i)
 		rs.routeResult = &routeResult{}
 		t.translateRules(rs)
 		return
@@ -367,9 +370,12 @@ func (t *translation) restore(rs *routeState, m *routeMemo) {
 	// translateRules (its slices were clipped when it was made).
 	rs.routeResult = &m.routeResult
 	rs.problems = slices.Clip(m.problems)
-	for _, c := range m.clusters {
-		if _, ok := t.clusters[c.Name]; !ok {
-			t.clusters[c.Name] = c
+	if !t.sharedClusters {
+		// Shared, the clusters hold them already (see clusters.go).
+		for _, c := range m.clusters {
+			if _, ok := t.clusters[c.Name]; !ok {
+				t.clusters[c.Name] = c
+			}
 		}
 	}
 	for _, s := range m.secrets {

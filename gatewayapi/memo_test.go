@@ -373,6 +373,9 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 				if err := gatewayapi.CheckPlacedEntries(tr); err != nil {
 					t.Fatalf("step %d (%s): %v", step, what, err)
 				}
+				if err := gatewayapi.CheckClusters(tr); err != nil {
+					t.Fatalf("step %d (%s): %v", step, what, err)
+				}
 				// A result is never written once returned, though the
 				// next run shares parts of it.
 				checkSame(t, fmt.Sprintf("step %d (%s), the last result", step, what), last, lastWant)
@@ -714,4 +717,103 @@ func TestMemoClustersInUse(t *testing.T) {
 	}
 	step("routes added back", true)
 	step("again", true)
+}
+
+// TestMemoReusesClusters: a run whose routes list, each at its place,
+// the clusters the last run's listed there takes the last run's clusters
+// as they are; edits that change which routes list which clusters (a
+// route gone and another come, a backend dropped, a backend moved to a
+// Service no route used then dropped, a Service changed, a route without
+// resourceVersion) give what a
+// fresh translation gives, and the clusters kept for the next run are
+// those a run registering every route's anew would have.
+func TestMemoReusesClusters(t *testing.T) {
+	objs, err := workload.Objects(workload.Gateway, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(objs, 4)
+	tr := gatewayapi.New()
+	s := testSettings()
+	step := func(what string) gatewayapi.Result {
+		t.Helper()
+		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
+		checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
+		if err := gatewayapi.CheckClusters(tr); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return got
+	}
+	route := func(i int) int {
+		for k, o := range w.objs {
+			if _, ok := o.(*gatewayv1.HTTPRoute); ok && o.GetName() == workload.RouteName(i) {
+				return k
+			}
+		}
+		t.Fatalf("no route %d", i)
+		return -1
+	}
+	edit := func(i int, change func(r *gatewayv1.HTTPRoute)) {
+		w.replace(route(i), func(o client.Object) { change(o.(*gatewayv1.HTTPRoute)) })
+	}
+
+	first := step("first run")
+	kept := gatewayapi.KeptClusters(tr)
+	if kept == 0 {
+		t.Fatal("the first run kept no clusters for the next")
+	}
+	edit(3, func(r *gatewayv1.HTTPRoute) {
+		v := "/changed"
+		r.Spec.Rules[0].Matches[0].Path.Value = &v
+	})
+	second := step("a path changed")
+	if !slices.Equal(first.IR.Clusters, second.IR.Clusters) {
+		t.Error("the clusters are not the last run's very values, though no route's backends changed")
+	}
+	if gatewayapi.KeptClusters(tr) != kept {
+		t.Error("the last run's clusters were not reused, though every route lists the same")
+	}
+
+	// One route gone and another come: as many routes, not at the same
+	// places.
+	added := w.objs[route(5)].DeepCopyObject().(*gatewayv1.HTTPRoute)
+	added.Name, added.UID, added.ResourceVersion = "added", "uid-added", "a1"
+	added.CreationTimestamp = metav1.NewTime(time.Unix(1, 0))
+	w.remove(route(5))
+	w.objs = append(w.objs, added)
+	step("a route removed, another added")
+	if gatewayapi.KeptClusters(tr) == kept {
+		t.Error("the last run's clusters were reused, though routes are not at their places")
+	}
+
+	edit(8, func(r *gatewayv1.HTTPRoute) { r.Spec.Rules = r.Spec.Rules[:1] })
+	step("a backend dropped")
+
+	svc := &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: workload.ServicePort, TargetPort: intstr.FromInt32(8080)}}}}
+	svc.Namespace, svc.Name, svc.UID, svc.ResourceVersion = workload.Namespace, "unused-until-now", "uid-unused", "u1"
+	w.objs = append(w.objs, svc)
+	step("a Service no route uses")
+	edit(9, func(r *gatewayv1.HTTPRoute) { r.Spec.Rules[0].BackendRefs[0].Name = gatewayv1.ObjectName(svc.Name) })
+	step("a backend moved to it")
+	edit(9, func(r *gatewayv1.HTTPRoute) { r.Spec.Rules = r.Spec.Rules[1:] })
+	step("the only backend to it dropped")
+
+	for k, o := range w.objs {
+		if svc, ok := o.(*corev1.Service); ok && svc.Name == workload.ServiceName(12) {
+			w.replace(k, func(o client.Object) {
+				o.(*corev1.Service).Spec.Ports[0].AppProtocol = ptrTo("kubernetes.io/h2c")
+			})
+		}
+	}
+	step("a Service's protocol changed")
+
+	k := route(10)
+	o := w.objs[k].DeepCopyObject().(client.Object)
+	o.SetResourceVersion("")
+	w.objs[k] = o
+	step("a route without resourceVersion")
+	step("again")
+	w.replace(k, func(client.Object) {})
+	step("the route with a resourceVersion again")
+	step("again, unchanged")
 }

@@ -154,14 +154,9 @@ func Translate(in *translators.Inputs, s translators.Settings) Result {
 
 // translateMemo is translate remembering, with sc's buffers.
 func translateMemo(in *translators.Inputs, s translators.Settings, prev *memo, sc *scratch, withStatus bool) (Result, *memo) {
-	if sc.clusters == nil {
-		nClusters := 0
-		if prev != nil {
-			nClusters = prev.clusters
-		}
-		sc.clusters = make(map[string]*ir.Cluster, nClusters)
-	}
-	t := newTranslation(in, s, prev, sc.clusters)
+	// The clusters' map is picked once the routes are known (see
+	// startClusters).
+	t := newTranslation(in, s, prev, nil)
 	t.scratch = sc
 	res, next := t.run(prev, true, withStatus)
 	sc.done()
@@ -180,7 +175,7 @@ func translate(in *translators.Inputs, s translators.Settings, prev *memo, remem
 }
 
 // newTranslation starts a translation of in, registering clusters in
-// clusters (empty).
+// clusters (empty; nil to let startClusters pick).
 func newTranslation(in *translators.Inputs, s translators.Settings, prev *memo, clusters map[string]*ir.Cluster) *translation {
 	t := &translation{
 		in:           in,
@@ -212,6 +207,9 @@ func (t *translation) run(prev *memo, remember, withStatus bool) (Result, *memo)
 	if t.next != nil {
 		t.finishMemo()
 		t.next.clusters = len(t.clusters)
+		if t.keepClusters {
+			t.next.clusterMap = t.clusters
+		}
 	}
 	st, objs := t.statuses(withStatus)
 	if t.next != nil {
@@ -256,8 +254,15 @@ type translation struct {
 	// l4Routes are the TLSRoutes, TCPRoutes and UDPRoutes, oldest first.
 	l4Routes []*l4Route
 
-	clusters map[string]*ir.Cluster
-	secrets  map[string]*ir.Secret
+	// clusters are the clusters registered, by name; with
+	// sharedClusters, the last run's, never written (see clusters.go).
+	// keepClusters says they are remembered for the next run; placing is
+	// the place of the route being translated.
+	clusters       map[string]*ir.Cluster
+	sharedClusters bool
+	keepClusters   bool
+	placing        int
+	secrets        map[string]*ir.Secret
 
 	// prev is the last run's memo when this run may reuse it; next is
 	// this run's, nil when not remembering; rec is the route being
@@ -761,7 +766,10 @@ func deepEqual[T any](a, b []T) bool { return reflect.DeepEqual(a, b) }
 // else a new one. It is remembered for the next run.
 func (t *translation) clusterNames() []string {
 	var names []string
-	if t.last != nil && len(t.last.clusterNames) == len(t.clusters) {
+	if t.sharedClusters && t.last.clusterNames != nil {
+		// The very clusters of the last run.
+		names = t.last.clusterNames
+	} else if t.last != nil && len(t.last.clusterNames) == len(t.clusters) {
 		names = t.last.clusterNames
 		for _, n := range names {
 			if _, ok := t.clusters[n]; !ok {
