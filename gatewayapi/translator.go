@@ -44,9 +44,11 @@ type scratch struct {
 	objects []translators.ObjectStatus
 	// clusters is translation.clusters.
 	clusters map[string]*ir.Cluster
-	// usage is what the virtual hosts of the last run's listeners name:
-	// unlike the rest, it is kept from one run to the next (see usage).
-	usage usage
+	// usage is what the virtual hosts of the last run's listeners name,
+	// picked the clusters in use it handed out: unlike the rest, they are
+	// kept from one run to the next (see usage, clustersInUse).
+	usage  usage
+	picked pickedClusters
 	// builds and at gather a port listener's virtual hosts.
 	builds []vhBuild
 	at     map[string]int
@@ -365,24 +367,7 @@ func (t *translation) emit() *ir.Config {
 		}
 	}
 	u.keep(len(cfg.Listeners))
-	names := t.clusterNames()
-	if len(names) > 0 {
-		cfg.Clusters = make([]*ir.Cluster, 0, len(names))
-	}
-	defer func() {
-		if len(cfg.Clusters) == 0 {
-			cfg.Clusters = nil // as when none was ever added
-		}
-	}()
-	for _, n := range names {
-		if u.clusters[n] > 0 || usedClusters[n] {
-			cl := t.clusters[n]
-			cfg.Clusters = append(cfg.Clusters, cl)
-			if cl.TLS != nil && cl.TLS.CASecret != "" {
-				use(&usedSecrets, cl.TLS.CASecret)
-			}
-		}
-	}
+	cfg.Clusters = t.clustersInUse(u, usedClusters, func(s string) { use(&usedSecrets, s) })
 	for _, n := range sortedKeys(t.secrets) {
 		if u.secrets[n] > 0 || usedSecrets[n] {
 			cfg.Secrets = append(cfg.Secrets, t.secrets[n])
@@ -760,6 +745,69 @@ func sameSlice[T any](a, b []T, eq func(a, b []T) bool) bool {
 }
 
 func deepEqual[T any](a, b []T) bool { return reflect.DeepEqual(a, b) }
+
+// clustersInUse returns the clusters registered that the listeners use
+// (the virtual hosts', counted in u, and tcp, the TCP routes'), sorted by
+// name, and gives caSecret the CA secret of each that has one.
+//
+// When the clusters are the last run's (see clusters.go), and so are the
+// names in use (no count went to or from zero since), the list is the
+// one the scratch kept from the last run, copied: it is the same.
+func (t *translation) clustersInUse(u *usage, tcp map[string]bool, caSecret func(string)) []*ir.Cluster {
+	names := t.clusterNames()
+	var pick *pickedClusters
+	if t.scratch != nil {
+		pick = &t.scratch.picked
+	}
+	if pick != nil && pick.memo != nil && pick.memo == t.prev && t.sharedClusters && tcp == nil &&
+		pick.flips == u.flips && len(names) == len(pick.names) && (len(names) == 0 || &names[0] == &pick.names[0]) {
+		for _, s := range pick.caSecrets {
+			caSecret(s)
+		}
+		if len(pick.clusters) == 0 {
+			return nil
+		}
+		return slices.Clone(pick.clusters)
+	}
+	var out []*ir.Cluster
+	if len(names) > 0 {
+		out = make([]*ir.Cluster, 0, len(names))
+	}
+	var cas []string
+	for _, n := range names {
+		if u.clusters[n] > 0 || tcp[n] {
+			cl := t.clusters[n]
+			out = append(out, cl)
+			if cl.TLS != nil && cl.TLS.CASecret != "" {
+				caSecret(cl.TLS.CASecret)
+				cas = append(cas, cl.TLS.CASecret)
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = nil // as when none was ever added
+	}
+	if pick != nil {
+		// Kept for the next run when it may take it (it is the list
+		// returned: nobody writes into a result's lists).
+		*pick = pickedClusters{}
+		if t.keepClusters && tcp == nil {
+			*pick = pickedClusters{memo: t.next, names: names, flips: u.flips, clusters: out, caSecrets: cas}
+		}
+	}
+	return out
+}
+
+// pickedClusters are the clusters in use a run handed out (see
+// clustersInUse), with what they were picked from: the run's memo (whose
+// clusters they are), the names of its clusters, and usage's flips then.
+type pickedClusters struct {
+	memo      *memo
+	names     []string
+	flips     int
+	clusters  []*ir.Cluster
+	caSecrets []string
+}
 
 // clusterNames are the names of the clusters registered, sorted: the
 // last run's list when it holds the same names (as after most edits),

@@ -18,6 +18,9 @@ type usage struct {
 	// listeners are the virtual hosts counted, per listener in the
 	// order emit made them.
 	listeners [][]*ir.VirtualHost
+	// flips counts the times a count went from zero to some or back:
+	// what is in use is as it was while it does not change.
+	flips int
 }
 
 // count makes vhs the virtual hosts of the k-th listener (k at most the
@@ -67,27 +70,32 @@ func (u *usage) keep(n int) {
 func (u *usage) add(vh *ir.VirtualHost, d int) {
 	if vh.TLS != nil {
 		for _, s := range vh.TLS.SecretNames {
-			bump(u.secrets, s, d)
+			u.flips += bump(u.secrets, s, d)
 		}
 	}
 	for _, r := range vh.Routes {
 		if r.Forward != nil {
 			for _, b := range r.Forward.Backends {
-				bump(u.clusters, b.Cluster, d)
+				u.flips += bump(u.clusters, b.Cluster, d)
 			}
 		}
 		for _, m := range r.Filters.Mirrors {
-			bump(u.clusters, m.Cluster, d)
+			u.flips += bump(u.clusters, m.Cluster, d)
 		}
 	}
 }
 
-// bump adds d to m[k], deleting it at zero: the counts hold only what
-// is in use.
-func bump(m map[string]int, k string, d int) {
-	if n := m[k] + d; n != 0 {
+// bump adds d to m[k], deleting it at zero (the counts hold only what is
+// in use), and returns 1 if k came into use or went out of it, else 0.
+func bump(m map[string]int, k string, d int) int {
+	was := m[k]
+	if n := was + d; n != 0 {
 		m[k] = n
-	} else {
-		delete(m, k)
+		if was == 0 {
+			return 1
+		}
+		return 0
 	}
+	delete(m, k)
+	return 1
 }
