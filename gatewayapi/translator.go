@@ -764,6 +764,8 @@ func (t *translation) clustersInUse(u *usage, tcp map[string]bool, caSecret func
 		for _, s := range pick.caSecrets {
 			caSecret(s)
 		}
+		// The same again, for the next run.
+		pick.memo = t.next
 		if len(pick.clusters) == 0 {
 			return nil
 		}
