@@ -14,7 +14,11 @@ import (
 // gatewayState is what the translation decided about one Gateway of a class
 // of Legate's.
 type gatewayState struct {
-	gw        *gatewayv1.Gateway
+	gw *gatewayv1.Gateway
+	// keyOf is key(), made once: the memo entries of the routes a run
+	// attaches name their listeners' Gateway by this one string, which
+	// is then compared (listener) without reading it.
+	keyOf     string
 	class     *classState
 	listeners []*listenerState
 	// byName finds a listener by spec name (the first of duplicates).
@@ -33,7 +37,8 @@ type gatewayState struct {
 	problems problems
 }
 
-func (g *gatewayState) key() string { return g.gw.Namespace + "/" + g.gw.Name }
+// key is namespace/name.
+func (g *gatewayState) key() string { return g.keyOf }
 
 // programmable reports whether the Gateway as a whole may give data-plane
 // configuration: its class is accepted and its addresses are Legate's.
@@ -56,7 +61,7 @@ func (t *translation) collectGateways() {
 			continue
 		}
 		seen[key] = true
-		gs := &gatewayState{gw: gw, class: cs, byName: map[gatewayv1.SectionName]*listenerState{}}
+		gs := &gatewayState{gw: gw, keyOf: key, class: cs, byName: map[gatewayv1.SectionName]*listenerState{}}
 		t.gateways = append(t.gateways, gs)
 	}
 	slices.SortStableFunc(t.gateways, func(a, b *gatewayState) int {
