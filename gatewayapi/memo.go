@@ -73,8 +73,11 @@ type memo struct {
 	clusters     int
 	clusterNames []string
 	clusterMap   map[string]*ir.Cluster
-	// objects are the ObjectStatuses the run returned (see statuses).
-	objects []translators.ObjectStatus
+	// objects are the ObjectStatuses the run returned (see statuses),
+	// objectsFrom the place each had in the run's list before it was
+	// sorted (see sortObjects).
+	objects     []translators.ObjectStatus
+	objectsFrom []int32
 	// httpRoutes and grpcRoutes are the run's lists of routes when they
 	// were strictly sorted by namespace and name, order its routes
 	// oldest first (see collectRoutes): the next run checks its own

@@ -817,3 +817,53 @@ func TestMemoReusesClusters(t *testing.T) {
 	step("the route with a resourceVersion again")
 	step("again, unchanged")
 }
+
+// TestMemoStatusOrder: the ObjectStatuses are gathered in the last run's
+// order while the objects come in the same order as then; routes that
+// change places among the routes (created at other times), or one route
+// renamed, as many objects as before, give what a fresh translation
+// gives.
+func TestMemoStatusOrder(t *testing.T) {
+	objs, err := workload.Objects(workload.Gateway, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(objs, 5)
+	tr := gatewayapi.New()
+	s := testSettings()
+	step := func(what string) {
+		t.Helper()
+		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
+		want := gatewayapi.Translate(w.inputs(), s)
+		checkSame(t, what, got, want)
+		if !slices.IsSortedFunc(got.Objects, func(a, b translators.ObjectStatus) int {
+			return strings.Compare(a.Object.Kind+"/"+a.Object.Namespace+"/"+a.Object.Name, b.Object.Kind+"/"+b.Object.Namespace+"/"+b.Object.Name)
+		}) {
+			t.Fatalf("%s: the ObjectStatuses are not sorted", what)
+		}
+	}
+	routes := func() []int {
+		var out []int
+		for k, o := range w.objs {
+			if _, ok := o.(*gatewayv1.HTTPRoute); ok {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	step("first run")
+	step("again")
+	rs := routes()
+	for n, k := range rs {
+		// The last created first.
+		w.replace(k, func(o client.Object) {
+			o.SetCreationTimestamp(metav1.NewTime(time.Unix(int64(len(rs)-n), 0)))
+		})
+	}
+	step("routes created in the other order")
+	step("again, unchanged")
+	w.replace(rs[3], func(o client.Object) { o.SetName("zz-renamed") })
+	step("a route renamed")
+	w.replace(rs[4], func(o client.Object) { o.SetName("a-renamed") })
+	step("another renamed")
+}

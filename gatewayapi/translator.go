@@ -40,8 +40,9 @@ type translator struct {
 // they hold nothing of the run alive (but usage, which holds the
 // virtual hosts the run's memo holds too).
 type scratch struct {
-	// objects gathers the ObjectStatuses (see statuses).
-	objects []translators.ObjectStatus
+	// objects gathers the ObjectStatuses (see statuses), sorted sorts
+	// them.
+	objects, sorted []translators.ObjectStatus
 	// clusters is translation.clusters.
 	clusters map[string]*ir.Cluster
 	// usage is what the virtual hosts of the last run's listeners name,
@@ -64,6 +65,8 @@ type scratch struct {
 func (sc *scratch) done() {
 	clear(sc.objects)
 	sc.objects = sc.objects[:0]
+	clear(sc.sorted)
+	sc.sorted = sc.sorted[:0]
 	clear(sc.clusters)
 	clear(sc.builds)
 	sc.builds = sc.builds[:0]
@@ -690,11 +693,10 @@ func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectSt
 	// In the registry's order (by object), so that it can take the list
 	// as it is rather than index and sort a copy of it; normalized as it
 	// would (no room behind, no empty slices), so that it writes nothing.
-	slices.SortFunc(objs, func(a, b translators.ObjectStatus) int {
-		x, y := a.Object, b.Object
-		return cmp.Or(cmp.Compare(x.Group, y.Group), cmp.Compare(x.Kind, y.Kind),
-			cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
-	})
+	if t.scratch != nil {
+		t.scratch.objects = objs
+	}
+	objs = t.sortObjects(objs)
 	for i := range objs {
 		o := &objs[i]
 		o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
@@ -711,11 +713,61 @@ func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectSt
 	if t.scratch == nil {
 		return st, objs
 	}
-	t.scratch.objects = objs
+	t.scratch.sorted = objs
 	if t.last != nil && slices.EqualFunc(objs, t.last.objects, sameObjectStatus) {
 		return st, t.last.objects
 	}
 	return st, slices.Clone(objs)
+}
+
+// sortObjects returns objs sorted by object, in t.scratch when there is
+// one. Objects come in the order of the run's states (classes, Gateways,
+// routes oldest first...), which is mostly the last run's: when objs hold,
+// at the places the last run's sort took each of its objects from, that
+// very object, they are in the same order as then, and the same sort
+// would give the same order (it depends on the comparisons only). They
+// are then gathered in that order, not sorted. The places are remembered
+// for the next run.
+func (t *translation) sortObjects(objs []translators.ObjectStatus) []translators.ObjectStatus {
+	var sorted []translators.ObjectStatus
+	if t.scratch != nil && cap(t.scratch.sorted) >= len(objs) {
+		sorted = t.scratch.sorted[:0]
+	} else {
+		sorted = make([]translators.ObjectStatus, 0, len(objs))
+	}
+	var from []int32
+	if last := t.last; last != nil && len(last.objectsFrom) == len(objs) && len(last.objects) == len(objs) {
+		from = last.objectsFrom
+		for k, i := range from {
+			if objs[i].Object != last.objects[k].Object {
+				from = nil
+				clear(sorted)
+				sorted = sorted[:0]
+				break
+			}
+			sorted = append(sorted, objs[i])
+		}
+	}
+	if from == nil {
+		// Sorted as places: the same sort of the objects themselves
+		// would order them so.
+		from = make([]int32, len(objs))
+		for i := range from {
+			from[i] = int32(i)
+		}
+		slices.SortFunc(from, func(a, b int32) int {
+			x, y := objs[a].Object, objs[b].Object
+			return cmp.Or(cmp.Compare(x.Group, y.Group), cmp.Compare(x.Kind, y.Kind),
+				cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+		})
+		for _, i := range from {
+			sorted = append(sorted, objs[i])
+		}
+	}
+	if t.next != nil {
+		t.next.objectsFrom = from
+	}
+	return sorted
 }
 
 // sameObjectStatus reports whether a and b say the same. Most slices of
