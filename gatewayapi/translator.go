@@ -690,25 +690,21 @@ func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectSt
 			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 		})
 	}
+	if !withStatus {
+		st = nil
+	}
+	if t.scratch != nil {
+		t.scratch.objects = objs
+		if t.objectsAsLast(objs) {
+			return st, t.last.objects
+		}
+	}
 	// In the registry's order (by object), so that it can take the list
 	// as it is rather than index and sort a copy of it; normalized as it
 	// would (no room behind, no empty slices), so that it writes nothing.
-	if t.scratch != nil {
-		t.scratch.objects = objs
-	}
 	objs = t.sortObjects(objs)
 	for i := range objs {
-		o := &objs[i]
-		o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
-		if len(o.Problems) == 0 {
-			o.Problems = nil
-		}
-		if len(o.Conditions) == 0 {
-			o.Conditions = nil
-		}
-	}
-	if !withStatus {
-		st = nil
+		normalize(&objs[i])
 	}
 	if t.scratch == nil {
 		return st, objs
@@ -718,6 +714,41 @@ func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectSt
 		return st, t.last.objects
 	}
 	return st, slices.Clone(objs)
+}
+
+// objectsAsLast reports whether objs, once sorted and normalized, would
+// be the last run's ObjectStatuses (sameObjectStatus), without sorting
+// them: they are when, at the places the last run's sort took each of
+// its objects from, objs hold that object saying the same (see
+// sortObjects). The places are then remembered for the next run.
+func (t *translation) objectsAsLast(objs []translators.ObjectStatus) bool {
+	last := t.last
+	if last == nil || len(last.objectsFrom) != len(objs) || len(last.objects) != len(objs) {
+		return false
+	}
+	for k, i := range last.objectsFrom {
+		o := objs[i]
+		normalize(&o)
+		if !sameObjectStatus(o, last.objects[k]) {
+			return false
+		}
+	}
+	if t.next != nil {
+		t.next.objectsFrom = last.objectsFrom
+	}
+	return true
+}
+
+// normalize leaves o as the registry would: no room behind its problems
+// and conditions, and nil for none.
+func normalize(o *translators.ObjectStatus) {
+	o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
+	if len(o.Problems) == 0 {
+		o.Problems = nil
+	}
+	if len(o.Conditions) == 0 {
+		o.Conditions = nil
+	}
 }
 
 // sortObjects returns objs sorted by object, in t.scratch when there is
