@@ -129,18 +129,23 @@ func (t *translation) collectRoutes() {
 		t.next.httpRoutes, t.next.grpcRoutes = t.in.HTTPRoutes, t.in.GRPCRoutes
 	}
 	n := len(t.in.HTTPRoutes) + len(t.in.GRPCRoutes)
-	t.routes = make([]*routeState, 0, n)
-	// The states live in the run's scratch when it has one: nothing
-	// refers to a route's state once the run is over, and making 10k of
-	// them anew was the largest allocation of a run. The slab is never
-	// grown while in use (its pointers are the states).
+	// The states, and the list of them, live in the run's scratch when
+	// it has one: nothing refers to a route's state once the run is
+	// over, and making 10k of them anew was the largest allocation of a
+	// run. The slab is never grown while in use (its pointers are the
+	// states).
 	var slab []routeState
 	if sc := t.scratch; sc != nil {
 		if cap(sc.states) < n {
 			sc.states = make([]routeState, 0, n)
 		}
-		slab = sc.states[:0]
-		defer func() { sc.states = slab }()
+		if cap(sc.routes) < n {
+			sc.routes = make([]*routeState, 0, n)
+		}
+		slab, t.routes = sc.states[:0], sc.routes[:0]
+		defer func() { sc.states, sc.routes = slab, t.routes }()
+	} else {
+		t.routes = make([]*routeState, 0, n)
 	}
 	state := func(v routeState) *routeState {
 		var rs *routeState

@@ -57,8 +57,10 @@ type scratch struct {
 	attachments []attachment
 	// key is where memo keys are made to be looked up.
 	key []byte
-	// states are the routes' states (see collectRoutes).
+	// states are the routes' states, routes the list of them (see
+	// collectRoutes).
 	states []routeState
+	routes []*routeState
 }
 
 // done clears what the run left in sc.
@@ -75,6 +77,8 @@ func (sc *scratch) done() {
 	sc.attachments = sc.attachments[:0]
 	clear(sc.states)
 	sc.states = sc.states[:0]
+	clear(sc.routes)
+	sc.routes = sc.routes[:0]
 }
 
 // New returns the Gateway API translator. It may be shared: runs on
