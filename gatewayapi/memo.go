@@ -478,7 +478,21 @@ func (t *translation) attachRoute(rs *routeState) {
 	if rs.memo == nil || t.next.world == nil {
 		return
 	}
-	rec := &attachMemo{parents: rs.parents, problems: slices.Clip(rs.problems[n:])}
+	var rec *attachMemo
+	if len(rs.attachments) == 1 && len(counted) == 1 {
+		// As most routes: the record and its one attachment and
+		// listener in one allocation, read together when replayed.
+		one := &struct {
+			attachMemo
+			attachments [1]attachedTo
+			counted     [1]listenerRef
+		}{}
+		rec = &one.attachMemo
+		rec.attachments, rec.counted = one.attachments[:0:1], one.counted[:0:1]
+	} else {
+		rec = &attachMemo{}
+	}
+	rec.parents, rec.problems = rs.parents, slices.Clip(rs.problems[n:])
 	for _, a := range rs.attachments {
 		rec.attachments = append(rec.attachments, attachedTo{l: refOf(a.l), hostnames: a.hostnames})
 	}
