@@ -89,7 +89,7 @@ func (t *translation) register(cl *ir.Cluster) *ir.Cluster {
 	return t.clusters[cl.Name]
 }
 
-// placed checks, after the route at place i registered its clusters,
+// placedClusters checks, after the route at place i registered its clusters,
 // that they are the ones the route at that place registered last run;
 // else the run registers into a map of its own from then on.
 func (t *translation) placedClusters(i int, rs *routeState) {

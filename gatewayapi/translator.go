@@ -37,8 +37,8 @@ type translator struct {
 // rather than making them anew each time (at 10k routes, each is a
 // list or an index of 10k entries): nothing the run returns or
 // remembers refers to them, and they are cleared after use, so that
-// they hold nothing of the run alive (but usage, which holds the
-// virtual hosts the run's memo holds too).
+// they hold nothing of the run alive (but usage and picked, which hold
+// virtual hosts, clusters and the memo the run's memo holds, or is).
 type scratch struct {
 	// objects gathers the ObjectStatuses (see statuses), sorted sorts
 	// them.
