@@ -69,10 +69,13 @@ type Provider struct {
 	// strings interns the vocabulary of the objects the informers store
 	// (namespaces, routes' parent references and status entries).
 	strings intern.Strings
-	scheme  *runtime.Scheme
-	cache   cache.Cache
-	kinds   []*kind
-	log     *slog.Logger
+	// typeMetas are the apiVersion and kind of each kind seen, as one
+	// pair of strings per kind (see setKind).
+	typeMetas sync.Map
+	scheme    *runtime.Scheme
+	cache     cache.Cache
+	kinds     []*kind
+	log       *slog.Logger
 
 	// mu guards every kind's objects, last, touched and touchedAll.
 	mu sync.Mutex
@@ -187,7 +190,7 @@ func (p *Provider) transform(obj any) (any, error) {
 	p.strings.Object(obj)
 	if ro, ok := obj.(runtime.Object); ok && ro.GetObjectKind().GroupVersionKind().Empty() {
 		if gvk, err := apiutil.GVKForObject(ro, p.scheme); err == nil {
-			setKind(ro, gvk, p.strings.Get)
+			p.setKind(ro, gvk)
 		}
 	}
 	return obj, nil
@@ -196,14 +199,19 @@ func (p *Provider) transform(obj any) (any, error) {
 // setKind sets obj's apiVersion and kind to gvk's, as one string each
 // for every object of the kind: SetGroupVersionKind makes the apiVersion
 // string anew for each object (30k strings of a 10k-route cluster).
-func setKind(obj runtime.Object, gvk schema.GroupVersionKind, intern func(string) string) {
+// Informers transform on goroutines of their own, hence the sync.Map.
+func (p *Provider) setKind(obj runtime.Object, gvk schema.GroupVersionKind) {
 	tm, ok := obj.GetObjectKind().(*metav1.TypeMeta)
 	if !ok {
 		obj.GetObjectKind().SetGroupVersionKind(gvk)
 		return
 	}
-	apiVersion, kind := gvk.ToAPIVersionAndKind()
-	tm.APIVersion, tm.Kind = intern(apiVersion), intern(kind)
+	v, ok := p.typeMetas.Load(gvk)
+	if !ok {
+		apiVersion, kind := gvk.ToAPIVersionAndKind()
+		v, _ = p.typeMetas.LoadOrStore(gvk, metav1.TypeMeta{APIVersion: apiVersion, Kind: kind})
+	}
+	*tm = v.(metav1.TypeMeta)
 }
 
 // stripEndpoints drops the parts of a slice's endpoints no translator
