@@ -20,11 +20,23 @@ import (
 func BenchmarkBuildEdit(b *testing.B) {
 	sizes := benchutil.Sizes()
 	n := sizes[min(1, len(sizes)-1)].N
+	benchEdits(b, gatewayConfig(b, n))
+}
+
+// gatewayConfig is the IR of the gateway workload of n routes.
+func gatewayConfig(b *testing.B, n int) *ir.Config {
 	in := benchutil.Snapshot(benchutil.Objects(b, workload.Gateway, n))
 	cfg := translators.NewRegistry(gatewayapi.New()).Translate(in, translators.DefaultSettings()).IR
 	if len(cfg.Listeners) == 0 || len(cfg.Listeners[0].VirtualHosts) == 0 {
 		b.Fatal("the workload translated to no virtual host")
 	}
+	return cfg
+}
+
+// benchEdits builds and validates cfg, then measures a Builder and a
+// Validator after one route edit at a time, in the first listener's
+// virtual hosts in turn.
+func benchEdits(b *testing.B, cfg *ir.Config) {
 	var builder xds.Builder
 	var val xds.Validator
 	run := func(cfg *ir.Config) {
@@ -72,12 +84,7 @@ func editOneRoute(cfg *ir.Config, vh int, path string) *ir.Config {
 // are reused.
 func BenchmarkBuildEditOneHost(b *testing.B) {
 	sizes := benchutil.Sizes()
-	n := sizes[min(1, len(sizes)-1)].N
-	in := benchutil.Snapshot(benchutil.Objects(b, workload.Gateway, n))
-	cfg := translators.NewRegistry(gatewayapi.New()).Translate(in, translators.DefaultSettings()).IR
-	if len(cfg.Listeners) == 0 || len(cfg.Listeners[0].VirtualHosts) == 0 {
-		b.Fatal("the workload translated to no virtual host")
-	}
+	cfg := gatewayConfig(b, sizes[min(1, len(sizes)-1)].N)
 	l := *cfg.Listeners[0]
 	all := &ir.VirtualHost{Name: "all", Hostnames: []string{"*"}}
 	for _, vh := range l.VirtualHosts {
@@ -86,26 +93,5 @@ func BenchmarkBuildEditOneHost(b *testing.B) {
 	l.VirtualHosts = []*ir.VirtualHost{all}
 	one := *cfg
 	one.Listeners = append([]*ir.Listener{&l}, cfg.Listeners[1:]...)
-	cfg = &one
-	var builder xds.Builder
-	var val xds.Validator
-	run := func(cfg *ir.Config) {
-		res, err := builder.Build(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := val.Validate(res); err != nil {
-			b.Fatal(err)
-		}
-	}
-	run(cfg)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		b.StopTimer()
-		cfg = editOneRoute(cfg, 0, fmt.Sprintf("/edit-%d/", i))
-		b.StartTimer()
-		run(cfg)
-	}
+	benchEdits(b, &one)
 }

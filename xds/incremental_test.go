@@ -294,13 +294,7 @@ func TestValidatorRechecksRememberedMessages(t *testing.T) {
 	cfg := loadCase(t, "multi-vhost")
 	var b Builder
 	var val Validator
-	res, err := b.Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := val.Validate(res); err != nil {
-		t.Fatal(err)
-	}
+	res := buildValidated(t, &b, &val, cfg)
 	without := *cfg
 	without.Clusters = slices.DeleteFunc(slices.Clone(cfg.Clusters), func(c *ir.Cluster) bool { return c.Name == "default/foo/80" })
 	broken, err := b.Build(&without)

@@ -135,13 +135,7 @@ func TestKeptRoutesAfterAnEdit(t *testing.T) {
 	cfg := loadCase(t, "multi-vhost")
 	var b Builder
 	var val Validator
-	first, err := b.Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := val.Validate(first); err != nil {
-		t.Fatal(err)
-	}
+	first := buildValidated(t, &b, &val, cfg)
 
 	next := relisted(cfg)
 	vhosts := next.Listeners[0].VirtualHosts // wildcard, foo.example.com, catch-all
@@ -152,13 +146,7 @@ func TestKeptRoutesAfterAnEdit(t *testing.T) {
 	added := &ir.VirtualHost{Name: "new.example.com", Hostnames: []string{"new.example.com"}, Routes: vhosts[2].Routes}
 	next.Listeners[0].VirtualHosts = []*ir.VirtualHost{changed, vhosts[2], added}
 
-	second, err := b.Build(next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := val.Validate(second); err != nil {
-		t.Fatal(err)
-	}
+	second := buildValidated(t, &b, &val, next)
 	fresh, err := Build(next)
 	if err != nil {
 		t.Fatal(err)
@@ -271,4 +259,18 @@ func TestValidationDropsTheBuildsMessages(t *testing.T) {
 	if len(again.fresh) != 0 {
 		t.Errorf("a build that made no virtual host anew hands over %d messages", len(again.fresh))
 	}
+}
+
+// buildValidated builds cfg with b and validates the result with val,
+// failing the test on an error of either.
+func buildValidated(t *testing.T, b *Builder, val *Validator, cfg *ir.Config) *Resources {
+	t.Helper()
+	res, err := b.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := val.Validate(res); err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
