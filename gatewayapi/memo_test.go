@@ -38,6 +38,18 @@ type world struct {
 	removed []client.Object
 }
 
+// gatewayWorld is a world of the gateway workload of n routes (random
+// edits seeded by seed), with a translator that remembers and the test
+// settings.
+func gatewayWorld(t *testing.T, n int, seed uint64) (*world, translators.Translator, translators.Settings) {
+	t.Helper()
+	objs, err := workload.Objects(workload.Gateway, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newWorld(objs, seed), gatewayapi.New(), testSettings()
+}
+
 func newWorld(objs []client.Object, seed uint64) *world {
 	w := &world{rnd: rand.New(rand.NewPCG(seed, 8))}
 	for _, o := range objs {
@@ -453,13 +465,7 @@ func sharedRoutes(a, b *ir.Config) int {
 // run (later stages memoize by pointer); the changed route's are new, and
 // so are those of a route whose Service changed.
 func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
-	objs, err := workload.Objects(workload.Gateway, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(objs, 1)
-	tr := gatewayapi.New()
-	s := testSettings()
+	w, tr, s := gatewayWorld(t, 20, 1)
 	first := gatewayapi.TranslateWith(tr, w.inputs(), s)
 	before := routePointers(first.IR)
 	if len(before) != 40 {
@@ -512,13 +518,7 @@ func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
 // once on different snapshots gives each what a fresh translation gives
 // (run with -race, this also checks that runs share nothing they write).
 func TestMemoConcurrentRuns(t *testing.T) {
-	objs, err := workload.Objects(workload.Gateway, 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := newWorld(objs, 2)
-	tr := gatewayapi.New()
-	s := testSettings()
+	base, tr, s := gatewayWorld(t, 30, 2)
 	gatewayapi.TranslateWith(tr, base.inputs(), s)
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -646,13 +646,7 @@ func TestDuplicateRoutesFirstWins(t *testing.T) {
 // using a cluster, routes attached nowhere, removed and added back, each
 // give what a fresh translation gives.
 func TestMemoClustersInUse(t *testing.T) {
-	objs, err := workload.Objects(workload.Gateway, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(objs, 3)
-	tr := gatewayapi.New()
-	s := testSettings()
+	w, tr, s := gatewayWorld(t, 20, 3)
 	svc7 := workload.Namespace + "/" + workload.ServiceName(7) + "/" + fmt.Sprint(workload.ServicePort)
 	// step translates the world and checks whether the cluster of
 	// Service 7 is handed out.
@@ -728,13 +722,7 @@ func TestMemoClustersInUse(t *testing.T) {
 // fresh translation gives, and the clusters kept for the next run are
 // those a run registering every route's anew would have.
 func TestMemoReusesClusters(t *testing.T) {
-	objs, err := workload.Objects(workload.Gateway, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(objs, 4)
-	tr := gatewayapi.New()
-	s := testSettings()
+	w, tr, s := gatewayWorld(t, 20, 4)
 	step := func(what string) gatewayapi.Result {
 		t.Helper()
 		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
@@ -824,13 +812,7 @@ func TestMemoReusesClusters(t *testing.T) {
 // renamed, as many objects as before, give what a fresh translation
 // gives.
 func TestMemoStatusOrder(t *testing.T) {
-	objs, err := workload.Objects(workload.Gateway, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(objs, 5)
-	tr := gatewayapi.New()
-	s := testSettings()
+	w, tr, s := gatewayWorld(t, 10, 5)
 	step := func(what string) {
 		t.Helper()
 		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
