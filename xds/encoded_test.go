@@ -175,3 +175,39 @@ func TestUnencodableLoadAssignmentFailsValidation(t *testing.T) {
 		t.Fatalf("an assignment that could not be encoded reads as %v (err %v)", cla, err)
 	}
 }
+
+// A virtual host that cannot be encoded (a route path that is not UTF-8)
+// fails validation naming it, through a remembering Builder and
+// Validator too, and its route configuration has no encoding to serve.
+func TestUnencodableVirtualHostFailsValidation(t *testing.T) {
+	cfg := &ir.Config{Listeners: []*ir.Listener{{
+		Name: "http", Address: "0.0.0.0", Port: 80, Protocol: ir.ProtocolHTTP,
+		VirtualHosts: []*ir.VirtualHost{{Name: "bad.example", Hostnames: []string{"bad.example"}, Routes: []*ir.Route{{
+			Name:           "bad",
+			Match:          ir.Match{Path: ir.PathMatch{Type: ir.PathPrefix, Value: "/\xff"}},
+			DirectResponse: &ir.DirectResponse{StatusCode: 404},
+		}}}},
+	}}}
+	var b Builder
+	var val Validator
+	for _, run := range []struct {
+		name     string
+		validate func(*Resources) error
+		build    func(*ir.Config) (*Resources, error)
+	}{{"Build and Validate", Validate, Build}, {"a Builder and a Validator", val.Validate, b.Build}} {
+		res, err := run.build(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", run.name, err)
+		}
+		err = run.validate(res)
+		if err == nil || !strings.Contains(err.Error(), `RouteConfiguration "http": virtual_hosts[0]: cannot be encoded`) {
+			t.Fatalf("%s: validation error %v, want one saying the virtual host cannot be encoded", run.name, err)
+		}
+		if len(res.Routes) != 1 {
+			t.Fatalf("%s: %d route configurations, want 1", run.name, len(res.Routes))
+		}
+		if _, err := res.Routes[0].Encoding(); err == nil {
+			t.Fatalf("%s: a route configuration with a virtual host that cannot be encoded has an encoding", run.name)
+		}
+	}
+}
