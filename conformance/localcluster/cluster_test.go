@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -209,7 +210,13 @@ func TestCluster(t *testing.T) {
 		}
 	}
 
-	// Scale down: one pod goes, and its network namespace with it.
+	// Scale down: one pod goes, and its network namespace with it; the
+	// bridge keeps the address it was given, which the pods' neighbour
+	// entries name.
+	mac := linkAddress(t, c.bridge)
+	if mac != c.bridgeMAC() {
+		t.Fatalf("bridge %s has address %s, want the fixed %s", c.bridge, mac, c.bridgeMAC())
+	}
 	before := podNetns(t)
 	if len(before) != 2 {
 		t.Fatalf("want one network namespace per pod, have %v", before)
@@ -230,6 +237,10 @@ func TestCluster(t *testing.T) {
 		have := podNetns(t)
 		return len(list.Items) == 1 && len(have) == 1, fmt.Sprintf("%d pods, namespaces %v", len(list.Items), have)
 	})
+
+	if got := linkAddress(t, c.bridge); got != mac {
+		t.Fatalf("bridge %s changed its address from %s to %s when a pod went", c.bridge, mac, got)
+	}
 
 	stopped = true
 	bridge := c.bridge
@@ -270,6 +281,16 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// linkAddress reads a network interface's hardware address.
+func linkAddress(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "address"))
+	if err != nil {
+		t.Fatalf("address of %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // podNetns lists the pod network namespaces of this process.

@@ -47,6 +47,13 @@ func (c *Cluster) startNetwork(ctx context.Context) error {
 	addr := netip.PrefixFrom(c.bridgeIP, c.prefix.Bits()).String()
 	for _, args := range [][]string{
 		{"link", "add", c.bridge, "type", "bridge"},
+		// A bridge whose address was never set takes the lowest of its
+		// ports' addresses, so it changes as pods come and go. The pods'
+		// neighbour entries for the bridge's IP then name an address the
+		// bridge no longer answers to, and what they send the host is
+		// dropped until those entries are probed again, seconds later: a
+		// reply in flight while another pod is deleted never arrives.
+		{"link", "set", c.bridge, "address", c.bridgeMAC()},
 		{"addr", "add", addr, "dev", c.bridge},
 		{"link", "set", c.bridge, "up"},
 	} {
@@ -80,6 +87,12 @@ func (c *Cluster) podNetwork(ctx context.Context, n int, ip netip.Addr) (netns s
 		}
 	}
 	return netns, nil
+}
+
+// bridgeMAC is the bridge's fixed, locally administered address, made of
+// "lg" and the cluster's id.
+func (c *Cluster) bridgeMAC() string {
+	return fmt.Sprintf("02:6c:67:00:%s:%s", c.id[:2], c.id[2:4])
 }
 
 // hostEnd names the host's end of pod n's veth pair. Interface names have
