@@ -246,6 +246,7 @@ func measureKube(c config, r *result) error {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG", "POD_NAME", "POD_NAMESPACE"), "GODEBUG=gctrace=1")
 	start = time.Now()
+	r.serveStart = start
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -307,7 +308,7 @@ func measureKube(c config, r *result) error {
 		r.routeEnds = append(r.routeEnds, time.Now())
 	}
 	profiled()
-	saveLatencies(c, dir, "route-edits", r.routeEnds, r.route, r)
+	saveLatencies(dir, "route-edits", r.routeEnds, r.route, r)
 	last := fmt.Sprintf("/app-%d/", len(r.route))
 	if _, err := apiEdit(ac, func() error { return setPrefix(workload.PrefixPath) }, func(a *ads) bool {
 		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/")) && a.routeCount() == 2*r.n
@@ -342,7 +343,7 @@ func measureKube(c config, r *result) error {
 		r.edsEnds = append(r.edsEnds, time.Now())
 	}
 	profiled()
-	saveLatencies(c, dir, "endpoint-edits", r.edsEnds, r.eds, r)
+	saveLatencies(dir, "endpoint-edits", r.edsEnds, r.eds, r)
 	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
 	if _, err := apiEdit(ac, func() error { return setAddr(orig) }, func(a *ads) bool {
 		return !a.hasEndpoint(lastAddr) && a.hasEndpoint(orig)
@@ -456,17 +457,16 @@ func heapProfile(adminAddr, dir string, r *result) {
 	}
 }
 
-// saveLatencies writes, with -pprof, each edit of a series as a line of
-// when it was seen pushed (Unix milliseconds) and how long it took, to
-// dir.<series>.latencies: to be laid beside the serve log (a GC trace,
-// with GODEBUG=gctrace=1 in the environment).
-func saveLatencies(c config, dir, series string, ends []time.Time, ds []time.Duration, r *result) {
-	if !c.pprof {
-		return
-	}
+// saveLatencies writes each edit of a series as a line of when it was
+// seen pushed and how long it took, to dir.<series>.latencies, to be laid
+// beside the serve log's GC trace (GODEBUG=gctrace=1): each line holds
+// the milliseconds since serve was started (the trace's "@" times, in
+// seconds) and the edit's latency in milliseconds.
+func saveLatencies(dir, series string, ends []time.Time, ds []time.Duration, r *result) {
 	var b strings.Builder
+	b.WriteString("# ms since serve start, latency ms\n")
 	for i, d := range ds {
-		fmt.Fprintf(&b, "%d %.2f\n", ends[i].UnixMilli(), float64(d.Microseconds())/1000)
+		fmt.Fprintf(&b, "%d %.2f\n", ends[i].Sub(r.serveStart).Milliseconds(), float64(d.Microseconds())/1000)
 	}
 	if err := os.WriteFile(dir+"."+series+".latencies", []byte(b.String()), 0o644); err != nil {
 		r.notes = append(r.notes, err.Error())

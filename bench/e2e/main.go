@@ -78,8 +78,11 @@ type result struct {
 
 	startup    time.Duration
 	route, eds []time.Duration
-	// routeEnds and edsEnds are when each edit was seen pushed.
+	// routeEnds and edsEnds are when each edit was seen pushed;
+	// serveStart is when the serve process was started (the origin of
+	// the times of its GC trace).
 	routeEnds, edsEnds []time.Time
+	serveStart         time.Time
 	routeOther         map[string]int // responses other than RDS during route edits
 	edsOther           map[string]int // responses other than EDS during EDS edits
 	rss, heap          int64
@@ -279,6 +282,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 	// without help from legate itself.
 	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
 	start := time.Now()
+	r.serveStart = start
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -330,7 +334,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		r.routeEnds = append(r.routeEnds, time.Now())
 	}
 	profiled()
-	saveLatencies(c, dir, "route-edits", r.routeEnds, r.route, r)
+	saveLatencies(dir, "route-edits", r.routeEnds, r.route, r)
 	last := fmt.Sprintf("/app-%d/", len(r.route))
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool {
 		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/"))
@@ -355,7 +359,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		r.edsEnds = append(r.edsEnds, time.Now())
 	}
 	profiled()
-	saveLatencies(c, dir, "endpoint-edits", r.edsEnds, r.eds, r)
+	saveLatencies(dir, "endpoint-edits", r.edsEnds, r.eds, r)
 	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool { return !a.hasEndpoint(lastAddr) }); err != nil {
 		return err
