@@ -405,6 +405,14 @@ func (p *Provider) put(k *kind, obj any) {
 	if !ok {
 		return
 	}
+	if err := translators.CheckObject(o); err != nil {
+		// The API server never stores such a name; were one to come,
+		// it is left out here, once, rather than failing every snapshot.
+		if p.log != nil {
+			p.log.Warn("ignoring an object no configuration can name", "kind", k.gvk.Kind, "err", err)
+		}
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := client.ObjectKeyFromObject(o)
@@ -485,9 +493,7 @@ func (p *Provider) Snapshot(context.Context) (*translators.Inputs, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, k := range p.kinds {
-		if err := k.refresh(); err != nil {
-			return nil, err
-		}
+		k.refresh()
 		k.list.AddTo(in)
 	}
 	// Every kind is in order already (refresh keeps it so); only Others,
@@ -499,9 +505,9 @@ func (p *Provider) Snapshot(context.Context) (*translators.Inputs, error) {
 }
 
 // refresh brings sorted and list up to date with objects.
-func (k *kind) refresh() error {
+func (k *kind) refresh() {
 	if !k.resort && len(k.changed) == 0 && (k.sorted != nil || len(k.objects) == 0) {
-		return nil
+		return
 	}
 	if k.resort || k.sorted == nil || len(k.changed) > len(k.objects)/8 {
 		k.sorted = slices.SortedFunc(maps.Values(k.objects), compareObjects)
@@ -509,12 +515,8 @@ func (k *kind) refresh() error {
 		k.sorted = k.patched()
 	}
 	k.changed, k.resort = nil, false
-	list, err := translators.MakeList(k.sorted)
-	if err != nil {
-		return fmt.Errorf("%s: %w", k.gvk.Kind, err)
-	}
-	k.list = list
-	return nil
+	// put let in only objects CheckObject passed.
+	k.list = translators.MakeCheckedList(k.sorted)
 }
 
 // patched is sorted with the changed keys' objects as they are now: the

@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"testing"
@@ -155,5 +156,22 @@ func TestTouchedListsChangesSinceTheLastCall(t *testing.T) {
 	}
 	if _, all := p.Touched(); all {
 		t.Error("all is reported twice")
+	}
+}
+
+// An object whose name no configuration can carry (not valid UTF-8: the
+// API server never stores one, a misbehaving one could send it) is left
+// out when it arrives; the snapshot still holds every other object.
+func TestObjectWithAnInvalidNameIsLeftOut(t *testing.T) {
+	p := &Provider{kinds: []*kind{{gvk: corev1.SchemeGroupVersion.WithKind("Service"), objects: map[types.NamespacedName]client.Object{}}}}
+	k := p.kinds[0]
+	p.put(k, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "good"}})
+	p.put(k, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "bad\xff"}})
+	in, err := p.Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if len(in.Services) != 1 || in.Services[0].Name != "good" {
+		t.Fatalf("snapshot Services = %v, want only shop/good", in.Services)
 	}
 }
