@@ -39,12 +39,14 @@ type routeState struct {
 	// key is kind/namespace/name, set by translateRoute.
 	key string
 	// memo is the route's entry in this run's memo, nil when not
-	// remembered (see memo.go); memoOwned says this run made it. ports
-	// are its IR routes per listener port, portsAdded set when this run
-	// made some.
+	// remembered (see memo.go); memoOwned says this run made it (and may
+	// write into it), translated that this run translated the route
+	// anew (so its attachment is not replayed). ports are its IR routes
+	// per listener port, portsAdded set when this run made some.
 	memo       *routeMemo
 	ports      []portRoutes
 	memoOwned  bool
+	translated bool
 	portsAdded bool
 	// attachRec is what attach did this run, to remember.
 	attachRec *attachMemo

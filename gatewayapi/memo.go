@@ -144,10 +144,14 @@ type policyView struct {
 // routeMemo is translateRules' result for one version of a route, with
 // what it read and registered, and its IR routes per listener port.
 type routeMemo struct {
-	// key is the route's key (routeState.key).
-	key string
-	uid types.UID
-	rv  string
+	// key is the route's key (routeState.key); uid, rv and gen the
+	// version of the route it was made from, and spec that version's
+	// spec (*HTTPRouteSpec or *GRPCRouteSpec).
+	key  string
+	uid  types.UID
+	rv   string
+	gen  int64
+	spec any
 
 	// deps are the Services (namespace/name) its backends named,
 	// present or not.
@@ -312,15 +316,32 @@ func (t *translation) translateRoute(i int, rs *routeState) {
 	}
 	if old != nil {
 		rs.key = old.key
-		if old.uid == rs.meta.UID && old.rv == rs.meta.ResourceVersion && t.depsUnchanged(old.deps) {
-			t.restore(rs, old)
-			return
+		if old.uid == rs.meta.UID && t.depsUnchanged(old.deps) {
+			if old.rv == rs.meta.ResourceVersion {
+				t.restore(rs, old)
+				t.next.routes.kept()
+				return
+			}
+			if old.gen == rs.meta.Generation && reflect.DeepEqual(old.spec, rs.spec()) {
+				// A new version with the same spec and generation: only
+				// metadata or status changed (Legate's own status write
+				// does that to every route it reports on), and the
+				// translation reads neither. The entry is taken under
+				// the new version, so that the next run matches it at
+				// once and the old object can go.
+				cp := *old
+				cp.rv, cp.spec = rs.meta.ResourceVersion, rs.spec()
+				t.restore(rs, &cp)
+				rs.memoOwned = true
+				t.next.routes.set(rs.key, &cp)
+				return
+			}
 		}
 	}
 	if rs.key == "" {
 		rs.key = rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
 	}
-	rec := &routeMemo{key: rs.key, uid: rs.meta.UID, rv: rs.meta.ResourceVersion}
+	rec := &routeMemo{key: rs.key, uid: rs.meta.UID, rv: rs.meta.ResourceVersion, gen: rs.meta.Generation, spec: rs.spec()}
 	// The route's result is made in its memo entry, which later runs
 	// share: nothing writes into it once this one is over.
 	rs.routeResult = &rec.routeResult
@@ -332,8 +353,16 @@ func (t *translation) translateRoute(i int, rs *routeState) {
 	rs.hostnames, rs.rules, rs.dropped = slices.Clip(rs.hostnames), slices.Clip(rs.rules), slices.Clip(rs.dropped)
 	rs.refFailures, rs.targets, rs.problems = slices.Clip(rs.refFailures), slices.Clip(rs.targets), slices.Clip(rs.problems)
 	rec.problems = rs.problems
-	rs.memo, rs.memoOwned = rec, true
+	rs.memo, rs.memoOwned, rs.translated = rec, true, true
 	t.next.routes.set(rs.key, rec)
+}
+
+// spec is the route's spec, as a memo entry keeps it.
+func (rs *routeState) spec() any {
+	if rs.grpc != nil {
+		return &rs.grpc.Spec
+	}
+	return &rs.route.Spec
 }
 
 // placed returns the memo entry of rs when the route at its place i last
@@ -389,9 +418,6 @@ func (t *translation) restore(rs *routeState, m *routeMemo) {
 	// m is the last run's and others may read it: it is shared, not
 	// written (see finishMemo).
 	rs.memo, rs.ports = m, slices.Clip(m.ports)
-	// m is what the last run's entries, which this run's start from,
-	// hold for the key: it is set as it is.
-	t.next.routes.kept()
 }
 
 // finishMemo records the IR routes emit made for ports a route had none
@@ -468,7 +494,7 @@ func (t *translation) attachWorld() []objectVersion {
 // world (attachWorld) is unchanged gets the attachment it got last run,
 // and raises the same listeners' attachedRoutes.
 func (t *translation) attachRoute(rs *routeState) {
-	if t.replayAttach && rs.memo != nil && !rs.memoOwned && rs.memo.attach != nil {
+	if t.replayAttach && rs.memo != nil && !rs.translated && rs.memo.attach != nil {
 		if t.replay(rs, rs.memo.attach) {
 			return
 		}

@@ -108,7 +108,22 @@ func (w *world) serviceNames() []string {
 func (w *world) edit() string {
 	w.seq++
 	n := w.seq
-	switch w.rnd.IntN(15) {
+	switch w.rnd.IntN(17) {
+	case 15: // a route's status written, or its labels: a new version, the same spec
+		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
+			w.replace(i, func(o client.Object) {
+				r := o.(*gatewayv1.HTTPRoute)
+				r.Labels = map[string]string{"written": fmt.Sprint(n)}
+				r.Status.Parents = append(r.Status.Parents, gatewayv1.RouteParentStatus{
+					ParentRef: gatewayv1.ParentReference{Name: "elsewhere"}, ControllerName: "example.com/other"})
+			})
+			return "HTTPRoute status written"
+		}
+	case 16: // a route's generation raised with the same spec (a conditions' observedGeneration changes)
+		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
+			w.replace(i, func(o client.Object) { o.SetGeneration(o.GetGeneration() + 1) })
+			return "HTTPRoute generation raised"
+		}
 	case 0, 1, 2: // a route changed
 		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
 			w.replace(i, func(o client.Object) { w.changeRoute(o.(*gatewayv1.HTTPRoute), n) })
@@ -511,6 +526,53 @@ func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
 		if c.Name != workload.Namespace+"/"+svc+"/"+fmt.Sprint(workload.ServicePort) && clusters[c.Name] != c {
 			t.Errorf("cluster %s is a new value, though its Service did not change", c.Name)
 		}
+	}
+}
+
+// TestMemoKeepsRoutesWhoseStatusWasWritten: writing a route's status
+// gives it a new resourceVersion but the same spec and generation (what
+// Legate's status writer does to every route after a translation): the
+// next run translates none of them again, keeping every IR route's
+// pointer, while a route whose spec changed under the same generation (a
+// file edited without one) is translated again.
+func TestMemoKeepsRoutesWhoseStatusWasWritten(t *testing.T) {
+	w, tr, s := gatewayWorld(t, 20, 1)
+	first := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	before := routePointers(first.IR)
+	edited := workload.RouteName(5)
+	for i, o := range w.objs {
+		if _, ok := o.(*gatewayv1.HTTPRoute); !ok {
+			continue
+		}
+		w.replace(i, func(o client.Object) {
+			r := o.(*gatewayv1.HTTPRoute)
+			r.Status.Parents = append(r.Status.Parents, gatewayv1.RouteParentStatus{
+				ParentRef: gatewayv1.ParentReference{Name: "written"}, ControllerName: "example.com/other"})
+			if r.Name == edited {
+				v := "/changed"
+				r.Spec.Rules[0].Matches[0].Path.Value = &v
+			}
+		})
+	}
+	second := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	checkSame(t, "after the status writes", second, gatewayapi.Translate(w.inputs(), s))
+	after := routePointers(second.IR)
+	if len(after) != len(before) {
+		t.Fatalf("got %d IR routes after the writes, want %d", len(after), len(before))
+	}
+	for k, r := range after {
+		changed := strings.Contains(k, "/"+edited+"/")
+		switch {
+		case changed && before[k] == r:
+			t.Errorf("route %s is the last run's value, though its spec changed", k)
+		case !changed && before[k] != r:
+			t.Errorf("route %s is a new value, though only its status was written", k)
+		}
+	}
+	// The entries now hold the new versions: a third run is all hits too.
+	third := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	if n := sharedRoutes(second.IR, third.IR); n != len(after) {
+		t.Errorf("a run with nothing changed shares %d of %d IR routes with the last", n, len(after))
 	}
 }
 
