@@ -569,6 +569,9 @@ func TestMemoKeepsRoutesWhoseStatusWasWritten(t *testing.T) {
 			t.Errorf("route %s is a new value, though only its status was written", k)
 		}
 	}
+	if n, all := sharedVirtualHosts(first.IR, second.IR), sharedVirtualHosts(first.IR, first.IR); n != all-1 {
+		t.Errorf("%d of %d virtual hosts are the last run's values, want all but the edited route's", n, all)
+	}
 	// The entries now hold the new versions: a third run is all hits too.
 	third := gatewayapi.TranslateWith(tr, w.inputs(), s)
 	if n := sharedRoutes(second.IR, third.IR); n != len(after) {
