@@ -76,3 +76,20 @@ func KeptClusters(tr translators.Translator) uintptr {
 	}
 	return reflect.ValueOf(m.clusterMap).Pointer()
 }
+
+// AttachRecords maps the key of each route the memo remembers an
+// attachment of to that record (compared by pointer between runs: the
+// same record is an attachment replayed, not worked out again).
+func AttachRecords(tr translators.Translator) map[string]any {
+	out := map[string]any{}
+	m := tr.(*translator).memo
+	if m == nil {
+		return out
+	}
+	for _, p := range m.order {
+		if p.memo != nil && p.memo.attach != nil {
+			out[p.memo.key] = p.memo.attach
+		}
+	}
+	return out
+}

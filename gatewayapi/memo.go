@@ -106,6 +106,20 @@ type objectVersion struct {
 	}
 	uid types.UID
 	rv  string
+	// gen and spec, when spec is set, let a new version of the object
+	// count as the same when only its metadata or status changed (see
+	// withSpec).
+	gen  int64
+	spec any
+}
+
+// withSpec makes v count as the same as a version with the same
+// generation and an equal spec: for an object of which only the spec is
+// read, and whose status Legate writes (a Gateway, a GatewayClass), so
+// that its own status write does not make it look changed.
+func (v objectVersion) withSpec(gen int64, spec any) objectVersion {
+	v.gen, v.spec = gen, spec
+	return v
 }
 
 func versionOf[T interface {
@@ -127,7 +141,13 @@ func (v objectVersion) same(w objectVersion) bool {
 	if v.obj == nil || w.obj == nil {
 		return v.obj == nil && w.obj == nil
 	}
-	return v.obj == w.obj || (v.rv != "" && v.uid == w.uid && v.rv == w.rv)
+	if v.obj == w.obj {
+		return true
+	}
+	if v.rv == "" || v.uid != w.uid {
+		return false
+	}
+	return v.rv == w.rv || (v.spec != nil && w.spec != nil && v.gen == w.gen && reflect.DeepEqual(v.spec, w.spec))
 }
 
 // policyView is what a route reads of the BackendTLSPolicy applying to
@@ -470,14 +490,24 @@ func (t *translation) attachWorld() []objectVersion {
 		out = append(out, v)
 		return ok
 	}
+	// Attach reads the spec of Gateways and classes, never their status,
+	// which Legate writes.
 	for _, o := range t.in.Gateways {
-		if !add(versionOf(o)) {
+		v, ok := versionOf(o)
+		if o != nil {
+			v = v.withSpec(o.Generation, &o.Spec)
+		}
+		if !add(v, ok) {
 			return nil
 		}
 	}
 	add(objectVersion{}, true)
 	for _, o := range t.in.GatewayClasses {
-		if !add(versionOf(o)) {
+		v, ok := versionOf(o)
+		if o != nil {
+			v = v.withSpec(o.Generation, &o.Spec)
+		}
+		if !add(v, ok) {
 			return nil
 		}
 	}

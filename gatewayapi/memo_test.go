@@ -108,7 +108,15 @@ func (w *world) serviceNames() []string {
 func (w *world) edit() string {
 	w.seq++
 	n := w.seq
-	switch w.rnd.IntN(17) {
+	switch w.rnd.IntN(18) {
+	case 17: // a Gateway's status written: a new version, the same spec
+		if i := pick[*gatewayv1.Gateway](w); i >= 0 {
+			w.replace(i, func(o client.Object) {
+				g := o.(*gatewayv1.Gateway)
+				g.Status.Conditions = append(g.Status.Conditions, metav1.Condition{Type: "Written", Status: metav1.ConditionTrue, Reason: "Written"})
+			})
+			return "Gateway status written"
+		}
 	case 15: // a route's status written, or its labels: a new version, the same spec
 		if i := pick[*gatewayv1.HTTPRoute](w); i >= 0 {
 			w.replace(i, func(o client.Object) {
@@ -539,8 +547,19 @@ func TestMemoKeepsRoutesWhoseStatusWasWritten(t *testing.T) {
 	w, tr, s := gatewayWorld(t, 20, 1)
 	first := gatewayapi.TranslateWith(tr, w.inputs(), s)
 	before := routePointers(first.IR)
+	attached := gatewayapi.AttachRecords(tr)
+	if len(attached) != 20 {
+		t.Fatalf("%d attachments remembered, want 20", len(attached))
+	}
 	edited := workload.RouteName(5)
 	for i, o := range w.objs {
+		if _, ok := o.(*gatewayv1.Gateway); ok {
+			w.replace(i, func(o client.Object) {
+				g := o.(*gatewayv1.Gateway)
+				g.Status.Conditions = append(g.Status.Conditions, metav1.Condition{Type: "Written", Status: metav1.ConditionTrue, Reason: "Written"})
+			})
+			continue
+		}
 		if _, ok := o.(*gatewayv1.HTTPRoute); !ok {
 			continue
 		}
@@ -571,6 +590,13 @@ func TestMemoKeepsRoutesWhoseStatusWasWritten(t *testing.T) {
 	}
 	if n, all := sharedVirtualHosts(first.IR, second.IR), sharedVirtualHosts(first.IR, first.IR); n != all-1 {
 		t.Errorf("%d of %d virtual hosts are the last run's values, want all but the edited route's", n, all)
+	}
+	// The Gateway's status was written too, not its spec: every route
+	// but the edited one gets its last attachment again.
+	for key, rec := range gatewayapi.AttachRecords(tr) {
+		if same := attached[key] == rec; same == strings.HasSuffix(key, "/"+edited) {
+			t.Errorf("route %s: attachment replayed: %v", key, same)
+		}
 	}
 	// The entries now hold the new versions: a third run is all hits too.
 	third := gatewayapi.TranslateWith(tr, w.inputs(), s)
