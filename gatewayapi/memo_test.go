@@ -517,19 +517,9 @@ func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
 	}
 	second := gatewayapi.TranslateWith(tr, w.inputs(), s)
 	checkSame(t, "after the edit", second, gatewayapi.Translate(w.inputs(), s))
-	after := routePointers(second.IR)
-	if len(after) != len(before) {
-		t.Fatalf("got %d IR routes after the edit, want %d", len(after), len(before))
-	}
-	for k, r := range after {
-		changed := strings.Contains(k, "/"+edited+"/") || strings.Contains(k, "/"+workload.RouteName(7)+"/") || strings.Contains(k, "/"+workload.RouteName(6)+"/")
-		switch {
-		case changed && before[k] == r:
-			t.Errorf("route %s is the last run's value, though its HTTPRoute or a Service of it changed", k)
-		case !changed && before[k] != r:
-			t.Errorf("route %s is a new value, though nothing it depends on changed", k)
-		}
-	}
+	checkKeptRoutes(t, before, routePointers(second.IR), func(k string) bool {
+		return strings.Contains(k, "/"+edited+"/") || strings.Contains(k, "/"+workload.RouteName(7)+"/") || strings.Contains(k, "/"+workload.RouteName(6)+"/")
+	}, "its HTTPRoute or a Service of it changed", "nothing it depends on changed")
 	for _, c := range second.IR.Clusters {
 		if c.Name != workload.Namespace+"/"+svc+"/"+fmt.Sprint(workload.ServicePort) && clusters[c.Name] != c {
 			t.Errorf("cluster %s is a new value, though its Service did not change", c.Name)
@@ -576,18 +566,8 @@ func TestMemoKeepsRoutesWhoseStatusWasWritten(t *testing.T) {
 	second := gatewayapi.TranslateWith(tr, w.inputs(), s)
 	checkSame(t, "after the status writes", second, gatewayapi.Translate(w.inputs(), s))
 	after := routePointers(second.IR)
-	if len(after) != len(before) {
-		t.Fatalf("got %d IR routes after the writes, want %d", len(after), len(before))
-	}
-	for k, r := range after {
-		changed := strings.Contains(k, "/"+edited+"/")
-		switch {
-		case changed && before[k] == r:
-			t.Errorf("route %s is the last run's value, though its spec changed", k)
-		case !changed && before[k] != r:
-			t.Errorf("route %s is a new value, though only its status was written", k)
-		}
-	}
+	checkKeptRoutes(t, before, after, func(k string) bool { return strings.Contains(k, "/"+edited+"/") },
+		"its spec changed", "only its status was written")
 	if n, all := sharedVirtualHosts(first.IR, second.IR), sharedVirtualHosts(first.IR, first.IR); n != all-1 {
 		t.Errorf("%d of %d virtual hosts are the last run's values, want all but the edited route's", n, all)
 	}
@@ -602,6 +582,24 @@ func TestMemoKeepsRoutesWhoseStatusWasWritten(t *testing.T) {
 	third := gatewayapi.TranslateWith(tr, w.inputs(), s)
 	if n := sharedRoutes(second.IR, third.IR); n != len(after) {
 		t.Errorf("a run with nothing changed shares %d of %d IR routes with the last", n, len(after))
+	}
+}
+
+// checkKeptRoutes checks that after holds the IR routes before held, each
+// the very value of the last run unless changed says it changed (why says
+// how each could be wrong).
+func checkKeptRoutes(t *testing.T, before, after map[string]*ir.Route, changed func(key string) bool, changedWhy, keptWhy string) {
+	t.Helper()
+	if len(after) != len(before) {
+		t.Fatalf("got %d IR routes, want %d", len(after), len(before))
+	}
+	for k, r := range after {
+		switch c := changed(k); {
+		case c && before[k] == r:
+			t.Errorf("route %s is the last run's value, though %s", k, changedWhy)
+		case !c && before[k] != r:
+			t.Errorf("route %s is a new value, though %s", k, keptWhy)
+		}
 	}
 }
 
