@@ -106,19 +106,21 @@ type objectVersion struct {
 	}
 	uid types.UID
 	rv  string
-	// gen and spec, when spec is set, let a new version of the object
-	// count as the same when only its metadata or status changed (see
-	// withSpec).
-	gen  int64
-	spec any
+	// With spec set, a new version of the object counts as the same
+	// when only its metadata or status changed (see withSpec).
+	ns, name string
+	gen      int64
+	spec     any
 }
 
-// withSpec makes v count as the same as a version with the same
-// generation and an equal spec: for an object of which only the spec is
-// read, and whose status Legate writes (a Gateway, a GatewayClass), so
-// that its own status write does not make it look changed.
-func (v objectVersion) withSpec(gen int64, spec any) objectVersion {
-	v.gen, v.spec = gen, spec
+// withSpec makes v count as the same as a version of the same namespace,
+// name and generation with an equal spec: for an object of which only
+// the spec is read, and whose status Legate writes (a Gateway, a
+// GatewayClass), so that its own status write does not make it look
+// changed. The name counts: objects without a UID (from files) would
+// otherwise match a renamed one.
+func (v objectVersion) withSpec(m *metav1.ObjectMeta, spec any) objectVersion {
+	v.ns, v.name, v.gen, v.spec = m.Namespace, m.Name, m.Generation, spec
 	return v
 }
 
@@ -147,7 +149,8 @@ func (v objectVersion) same(w objectVersion) bool {
 	if v.rv == "" || v.uid != w.uid {
 		return false
 	}
-	return v.rv == w.rv || (v.spec != nil && w.spec != nil && v.gen == w.gen && reflect.DeepEqual(v.spec, w.spec))
+	return v.rv == w.rv || (v.spec != nil && w.spec != nil && v.ns == w.ns && v.name == w.name && v.gen == w.gen &&
+		reflect.DeepEqual(v.spec, w.spec))
 }
 
 // policyView is what a route reads of the BackendTLSPolicy applying to
@@ -495,7 +498,7 @@ func (t *translation) attachWorld() []objectVersion {
 	for _, o := range t.in.Gateways {
 		v, ok := versionOf(o)
 		if o != nil {
-			v = v.withSpec(o.Generation, &o.Spec)
+			v = v.withSpec(&o.ObjectMeta, &o.Spec)
 		}
 		if !add(v, ok) {
 			return nil
@@ -505,7 +508,7 @@ func (t *translation) attachWorld() []objectVersion {
 	for _, o := range t.in.GatewayClasses {
 		v, ok := versionOf(o)
 		if o != nil {
-			v = v.withSpec(o.Generation, &o.Spec)
+			v = v.withSpec(&o.ObjectMeta, &o.Spec)
 		}
 		if !add(v, ok) {
 			return nil

@@ -585,6 +585,36 @@ func TestMemoKeepsRoutesWhoseStatusWasWritten(t *testing.T) {
 	}
 }
 
+// TestMemoRenamedGatewayWithoutUID: objects from files have no UID, so a
+// Gateway renamed, its spec as it was, must not pass for the one it
+// replaced: a route naming the new name attaches to it, as a fresh
+// translation finds.
+func TestMemoRenamedGatewayWithoutUID(t *testing.T) {
+	w, tr, s := gatewayWorld(t, 1, 1)
+	for _, o := range w.objs {
+		switch o := o.(type) {
+		case *gatewayv1.Gateway:
+			a := o.DeepCopy()
+			a.Name = "a-" + workload.GatewayName
+			w.objs = append(w.objs, a)
+		case *gatewayv1.HTTPRoute:
+			o.Spec.ParentRefs = append([]gatewayv1.ParentReference{{Name: "b-" + workload.GatewayName}}, o.Spec.ParentRefs...)
+		}
+	}
+	for _, o := range w.objs {
+		if _, ok := o.(*gatewayv1.Gateway); ok {
+			o.SetUID("")
+		}
+	}
+	checkSame(t, "first run", gatewayapi.TranslateWith(tr, w.inputs(), s), gatewayapi.Translate(w.inputs(), s))
+	for i, o := range w.objs {
+		if o.GetName() == "a-"+workload.GatewayName {
+			w.replace(i, func(o client.Object) { o.SetName("b-" + workload.GatewayName) })
+		}
+	}
+	checkSame(t, "after the rename", gatewayapi.TranslateWith(tr, w.inputs(), s), gatewayapi.Translate(w.inputs(), s))
+}
+
 // checkKeptRoutes checks that after holds the IR routes before held, each
 // the very value of the last run unless changed says it changed (why says
 // how each could be wrong).
