@@ -665,28 +665,42 @@ func TestRunCoalescesABurst(t *testing.T) {
 		return slices.Clone(got)
 	}
 
-	var slowest time.Duration
-	last := time.Now()
-	start := last
-	for i := int32(1); i <= 20; i++ {
-		write(t, path, service("web", int(1000+i)))
-		now := time.Now()
-		slowest = max(slowest, now.Sub(last))
-		last = now
-		time.Sleep(2 * time.Millisecond)
-	}
-	burst := time.Since(start)
-	if slowest >= debounce/2 {
-		t.Fatalf("a write took %v, half the debounce: the machine is too slow for this test to mean anything", slowest)
-	}
-	waitFor(t, "the last write's snapshot", func() bool {
-		r := received()
-		return len(r) > 0 && r[len(r)-1] == 1020
-	})
-	// Anything more would come within a debounce of the last read.
-	time.Sleep(debounce + 300*time.Millisecond)
-	if snaps := received(); len(snaps) != 1 || snaps[0] != 1020 {
-		t.Fatalf("a burst of 20 writes in %v (slowest %v) gave snapshots with ports %v, want just [1020]", burst, slowest, snaps)
+	// A burst in which one write stalled for half the debounce (a
+	// machine busy with other work) proves nothing: it is said, and made
+	// again, at most three times.
+	for attempt := 1; ; attempt++ {
+		base := int32(1000 + 100*attempt)
+		var slowest time.Duration
+		last := time.Now()
+		start := last
+		for i := int32(1); i <= 20; i++ {
+			write(t, path, service("web", int(base+i)))
+			now := time.Now()
+			slowest = max(slowest, now.Sub(last))
+			last = now
+			time.Sleep(2 * time.Millisecond)
+		}
+		burst := time.Since(start)
+		waitFor(t, "the last write's snapshot", func() bool {
+			r := received()
+			return len(r) > 0 && r[len(r)-1] == base+20
+		})
+		// Anything more would come within a debounce of the last read.
+		time.Sleep(debounce + 300*time.Millisecond)
+		snaps := received()
+		if slowest < debounce/2 {
+			if len(snaps) != 1 || snaps[0] != base+20 {
+				t.Fatalf("a burst of 20 writes in %v (slowest %v) gave snapshots with ports %v, want just [%d]", burst, slowest, snaps, base+20)
+			}
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("a write took %v, half the debounce, in each of 3 bursts: the machine is too slow for this test to mean anything", slowest)
+		}
+		t.Logf("burst %d: a write took %v, half the debounce; trying again", attempt, slowest)
+		mu.Lock()
+		got = nil
+		mu.Unlock()
 	}
 }
 
