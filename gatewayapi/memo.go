@@ -438,8 +438,9 @@ func (t *translation) restore(rs *routeState, m *routeMemo) {
 			t.secrets[s.Name] = s
 		}
 	}
-	// m is the last run's and others may read it: it is shared, not
-	// written (see finishMemo).
+	// m is the last run's, which others may read (it is shared, not
+	// written; see finishMemo), or a copy of it the caller owns. The
+	// caller sets or keeps it in this run's entries.
 	rs.memo, rs.ports = m, slices.Clip(m.ports)
 }
 
