@@ -47,6 +47,11 @@ func startAPIServer(t *testing.T) *rest.Config {
 	return cfg
 }
 
+// statusSettle is the providers' StatusSettle in tests: shorter than the
+// default, and still long enough to tell its snapshot from one a change
+// produces at once.
+const statusSettle = 500 * time.Millisecond
+
 // runProvider runs a provider with the Gateway API translator's kinds on
 // cfg until the test ends (at most one snapshot per minInterval), and
 // returns a client of the API server, a function that waits for the
@@ -56,7 +61,7 @@ func runProvider(t *testing.T, cfg *rest.Config, minInterval time.Duration) (cli
 	reg := translators.NewRegistry(gatewayapi.New())
 	p, err := kubernetes.New(kubernetes.Options{
 		Config: cfg, Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MinInterval: minInterval,
+		MinInterval: minInterval, StatusSettle: statusSettle,
 	})
 	if err != nil {
 		t.Fatal(err)

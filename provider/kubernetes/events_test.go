@@ -19,8 +19,9 @@ import (
 
 // TestStatusWritesDoNotTriggerSnapshots runs the provider against a real
 // API server: a write to a GatewayClass's status (what Legate's status
-// writer does) must not produce a new snapshot, while a change to its spec
-// must.
+// writer does) must not produce a snapshot of its own, only the one a
+// StatusSettle later that carries it (once, not again and again), while a
+// change to its spec must produce one at once.
 func TestStatusWritesDoNotTriggerSnapshots(t *testing.T) {
 	cfg := startAPIServer(t)
 	k8s, next, snapshots := runProvider(t, cfg, 20*time.Millisecond)
@@ -50,10 +51,23 @@ func TestStatusWritesDoNotTriggerSnapshots(t *testing.T) {
 	if gc.ResourceVersion == rv {
 		t.Fatal("the status write did not reach the API server")
 	}
+	wrote := time.Now()
 	select {
 	case <-snapshots:
-		t.Fatal("a status-only write produced a snapshot")
-	case <-time.After(2 * time.Second):
+		t.Fatal("a status-only write produced a snapshot before the settle delay")
+	case <-time.After(statusSettle / 2):
+	}
+	in := next("the settle delay after a status write", 10*time.Second)
+	if waited := time.Since(wrote); waited < statusSettle {
+		t.Fatalf("the snapshot after a status write came %v after it, before the settle delay (%v)", waited, statusSettle)
+	}
+	if len(in.GatewayClasses) != 1 || in.GatewayClasses[0].ResourceVersion != gc.ResourceVersion {
+		t.Fatalf("the settle snapshot does not hold the GatewayClass as written: %+v", in.GatewayClasses)
+	}
+	select {
+	case <-snapshots:
+		t.Fatal("a second snapshot followed the settle snapshot with nothing changed")
+	case <-time.After(2 * statusSettle):
 	}
 
 	// A spec change still does, and carries the status written before.
@@ -62,7 +76,7 @@ func TestStatusWritesDoNotTriggerSnapshots(t *testing.T) {
 	if err := k8s.Update(ctx, gc); err != nil {
 		t.Fatal(err)
 	}
-	in := next("a spec change", 10*time.Second)
+	in = next("a spec change", 10*time.Second)
 	if len(in.GatewayClasses) != 1 || in.GatewayClasses[0].Spec.Description == nil || *in.GatewayClasses[0].Spec.Description != desc {
 		t.Fatalf("snapshot after the spec change lacks it: %+v", in.GatewayClasses)
 	}

@@ -61,6 +61,18 @@ type Options struct {
 	// each, because while the pipeline is busy translating, snapshots wait
 	// for it and the changes meanwhile go into the next one.
 	MinInterval time.Duration
+	// StatusSettle is how long after the last status-only update (Legate's
+	// own status writes, mostly) a snapshot is still taken when nothing
+	// else changed. Such updates ask for no snapshot of their own, but
+	// the objects they leave carry new resourceVersions, which the next
+	// translation has to tell from real changes (a route whose spec is
+	// unchanged keeps its translation, after a comparison). Without this
+	// snapshot, the first edit after a status pass over 10k routes paid
+	// for comparing all of them; with it, that is done while idle.
+	// Default 250ms: a status pass writes one object after another, so
+	// it ends before its snapshot is taken, and an edit a person makes
+	// next finds the comparisons done. Negative takes none.
+	StatusSettle time.Duration
 }
 
 // Provider watches the API server.
@@ -120,6 +132,9 @@ func New(o Options) (*Provider, error) {
 	}
 	if o.MinInterval == 0 {
 		o.MinInterval = 5 * time.Millisecond
+	}
+	if o.StatusSettle == 0 {
+		o.StatusSettle = 250 * time.Millisecond
 	}
 	scheme, err := o.Registry.Scheme()
 	if err != nil {
@@ -252,6 +267,13 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 		default:
 		}
 	}
+	statusChanged := make(chan struct{}, 1)
+	pokeStatus := func() {
+		select {
+		case statusChanged <- struct{}{}:
+		default:
+		}
+	}
 	watched := p.kinds[:0:0]
 	var synced []toolscache.InformerSynced
 	for _, k := range p.kinds {
@@ -267,6 +289,7 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 				// ask for one.
 				p.put(k, newObj)
 				if statusTracked && statusOnly(oldObj, newObj) {
+					pokeStatus()
 					return
 				}
 				poke()
@@ -321,11 +344,22 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 		return err
 	}
 
-	// timer is armed while a change waits for its snapshot; a nil channel
+	// timer is armed while a change waits for its snapshot, settle while
+	// status-only updates do (see Options.StatusSettle); a nil channel
 	// never fires.
 	var timer <-chan time.Time
+	var settle *time.Timer
+	defer func() {
+		if settle != nil {
+			settle.Stop()
+		}
+	}()
 	last := time.Now()
 	for {
+		var settled <-chan time.Time
+		if settle != nil {
+			settled = settle.C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -341,9 +375,26 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 				timer = time.After(time.Until(last.Add(p.opts.MinInterval)))
 			}
 			continue
+		case <-statusChanged:
+			// Trailing edge: a status pass writes for seconds, and one
+			// snapshot after it is enough.
+			if p.opts.StatusSettle > 0 {
+				if settle == nil {
+					settle = time.NewTimer(p.opts.StatusSettle)
+				} else {
+					settle.Reset(p.opts.StatusSettle)
+				}
+			}
+			continue
 		case <-timer:
+		case <-settled:
 		}
 		timer = nil
+		// Any snapshot holds the objects of the status-only updates so far.
+		if settle != nil {
+			settle.Stop()
+			settle = nil
+		}
 		if err := p.emit(ctx, out); err != nil {
 			return err
 		}
