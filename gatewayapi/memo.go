@@ -76,7 +76,7 @@ type memo struct {
 	// objects are the ObjectStatuses the run returned (see statuses),
 	// objectsFrom the place each had in the run's list before it was
 	// sorted (see sortObjects).
-	objects     []translators.ObjectStatus
+	objects     []*translators.ObjectStatus
 	objectsFrom []int32
 	// httpRoutes and grpcRoutes are the run's lists of routes when they
 	// were strictly sorted by namespace and name, order its routes

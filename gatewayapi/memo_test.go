@@ -392,7 +392,7 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 		t.Fatal(err)
 	}
 	starts = append(starts, start{"workload", wl, testSettings(), 200})
-	hits, vhHits, listHits := 0, 0, 0
+	hits, vhHits, listHits, entryHits := 0, 0, 0, 0
 	for k, st := range starts {
 		t.Run(st.name, func(t *testing.T) {
 			w := newWorld(st.objs, uint64(k))
@@ -423,6 +423,7 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 				if len(got.Objects) > 0 && len(again.Objects) > 0 && &got.Objects[0] == &again.Objects[0] {
 					listHits++
 				}
+				entryHits += sharedEntries(last.Objects, got.Objects)
 				last, lastWant = again, want
 			}
 		})
@@ -436,6 +437,25 @@ func TestMemoEqualsFreshTranslation(t *testing.T) {
 	if listHits == 0 {
 		t.Fatal("the list of ObjectStatuses was never reused")
 	}
+	if entryHits == 0 {
+		t.Fatal("no ObjectStatus entry was ever reused after an edit")
+	}
+}
+
+// sharedEntries counts the ObjectStatuses b holds as the very entries a
+// holds.
+func sharedEntries(a, b []*translators.ObjectStatus) int {
+	in := map[*translators.ObjectStatus]bool{}
+	for _, o := range a {
+		in[o] = true
+	}
+	n := 0
+	for _, o := range b {
+		if in[o] {
+			n++
+		}
+	}
+	return n
 }
 
 // sharedVirtualHosts counts the virtual hosts b holds as the very
@@ -486,10 +506,19 @@ func sharedRoutes(a, b *ir.Config) int {
 // TestMemoKeepsUnchangedRoutePointers: after one HTTPRoute changed, every
 // other route's IR routes and clusters are the very values of the last
 // run (later stages memoize by pointer); the changed route's are new, and
-// so are those of a route whose Service changed.
+// so are those of a route whose Service changed. Likewise the
+// ObjectStatuses: every object's but the changed route's (a new
+// generation) is the last run's very entry, and the last run's entries
+// still say what they said.
 func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
 	w, tr, s := gatewayWorld(t, 20, 1)
 	first := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	firstEntries := map[string]*translators.ObjectStatus{}
+	var firstValues []translators.ObjectStatus
+	for _, o := range first.Objects {
+		firstEntries[o.Object.String()] = o
+		firstValues = append(firstValues, *o)
+	}
 	before := routePointers(first.IR)
 	if len(before) != 40 {
 		t.Fatalf("got %d IR routes, want 40 (20 routes of 2 rules)", len(before))
@@ -508,6 +537,7 @@ func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
 			w.replace(i, func(o client.Object) {
 				v := "/changed"
 				o.(*gatewayv1.HTTPRoute).Spec.Rules[0].Matches[0].Path.Value = &v
+				o.SetGeneration(o.GetGeneration() + 1)
 			})
 		case o.GetName() == svc:
 			if _, ok := o.(*corev1.Service); ok {
@@ -523,6 +553,25 @@ func TestMemoKeepsUnchangedRoutePointers(t *testing.T) {
 	for _, c := range second.IR.Clusters {
 		if c.Name != workload.Namespace+"/"+svc+"/"+fmt.Sprint(workload.ServicePort) && clusters[c.Name] != c {
 			t.Errorf("cluster %s is a new value, though its Service did not change", c.Name)
+		}
+	}
+	if len(second.Objects) != len(first.Objects) {
+		t.Fatalf("%d ObjectStatuses after the edit, %d before", len(second.Objects), len(first.Objects))
+	}
+	for _, o := range second.Objects {
+		key := o.Object.String()
+		if changed := o.Object.Name == edited; changed == (firstEntries[key] == o) {
+			t.Errorf("ObjectStatus of %s: the last run's entry %v, want %v", key, !changed, !changed)
+		}
+	}
+	// A third run, unchanged, hands out the second's list itself.
+	third := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	if &third.Objects[0] != &second.Objects[0] {
+		t.Error("an unchanged run made a new list of ObjectStatuses")
+	}
+	for i, o := range first.Objects {
+		if !reflect.DeepEqual(*o, firstValues[i]) {
+			t.Errorf("the first run's ObjectStatus of %s was written by a later run", o.Object)
 		}
 	}
 }
@@ -937,7 +986,7 @@ func TestMemoStatusOrder(t *testing.T) {
 		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
 		want := gatewayapi.Translate(w.inputs(), s)
 		checkSame(t, what, got, want)
-		if !slices.IsSortedFunc(got.Objects, func(a, b translators.ObjectStatus) int {
+		if !slices.IsSortedFunc(got.Objects, func(a, b *translators.ObjectStatus) int {
 			return strings.Compare(a.Object.Kind+"/"+a.Object.Namespace+"/"+a.Object.Name, b.Object.Kind+"/"+b.Object.Namespace+"/"+b.Object.Name)
 		}) {
 			t.Fatalf("%s: the ObjectStatuses are not sorted", what)

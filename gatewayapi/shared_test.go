@@ -29,9 +29,9 @@ func allTranslators() *translators.Registry {
 // merged IR of every translator, every object's status, and the Envoy
 // resources (Secrets redacted).
 type sharedOutput struct {
-	IR       *ir.Config                 `json:"ir"`
-	Statuses []translators.ObjectStatus `json:"statuses"`
-	XDS      any                        `json:"xds"`
+	IR       *ir.Config                  `json:"ir"`
+	Statuses []*translators.ObjectStatus `json:"statuses"`
+	XDS      any                         `json:"xds"`
 }
 
 // TestSharedListenerGolden runs the cases of testdata/shared, which mix

@@ -119,7 +119,7 @@ func (*translator) AddToScheme(s *runtime.Scheme) error {
 	return nil
 }
 
-func (tr *translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
+func (tr *translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []*translators.ObjectStatus) {
 	// The registry reads the ObjectStatuses only: the Gateway API
 	// Status (a list of every route's) is not made.
 	res := tr.translate(in, s, false)
@@ -151,7 +151,7 @@ func (tr *translator) translate(in *translators.Inputs, s translators.Settings, 
 type Result struct {
 	IR      *ir.Config
 	Status  *Status
-	Objects []translators.ObjectStatus
+	Objects []*translators.ObjectStatus
 }
 
 // Translate translates the Gateway API objects of in. It is what the
@@ -568,11 +568,13 @@ func mostSpecific(ls []*listenerState, h string) *listenerState {
 // statuses renders the Status and the ObjectStatuses.
 //
 // Without withStatus, the Status is nil (only ObjectStatuses are made).
-// The ObjectStatuses are sorted by object, with no empty slices; when
-// they equal the last run's (the common case: an edit changes the status
-// of the edited route at most), they are the last run's very list, and
-// are gathered in t.scratch, not in a new list of every object's.
-func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectStatus) {
+// The ObjectStatuses are sorted by object, with no empty slices. They are
+// gathered in t.scratch, not in a new list of every object's: when they
+// equal the last run's (the common case: an edit changes the status of
+// the edited route at most), they are the last run's very list, and
+// otherwise a list that holds the last run's entries of the objects
+// whose status did not change.
+func (t *translation) statuses(withStatus bool) (*Status, []*translators.ObjectStatus) {
 	st := &Status{}
 	n := len(t.classOrder) + len(t.gateways) + len(t.routes) + len(t.stale) + len(t.l4Routes) + len(t.tlsPolicies)
 	var objs []translators.ObjectStatus
@@ -708,16 +710,55 @@ func (t *translation) statuses(withStatus bool) (*Status, []translators.ObjectSt
 	// would (no room behind, no empty slices), so that it writes nothing.
 	objs = t.sortObjects(objs)
 	for i := range objs {
-		normalize(&objs[i])
+		translators.Normalize(&objs[i])
 	}
-	if t.scratch == nil {
-		return st, objs
+	if t.scratch != nil {
+		t.scratch.sorted = objs
 	}
-	t.scratch.sorted = objs
-	if t.last != nil && slices.EqualFunc(objs, t.last.objects, sameObjectStatus) {
-		return st, t.last.objects
+	return st, t.entries(objs)
+}
+
+// entries is the list of objs (sorted, normalized) to hand out: the last
+// run's very list if it says the same, else one that takes the last
+// run's entry of every object whose status did not change, and copies
+// the others out of objs (which may be t.scratch's) in one array.
+func (t *translation) entries(objs []translators.ObjectStatus) []*translators.ObjectStatus {
+	var last []*translators.ObjectStatus
+	if t.last != nil {
+		last = t.last.objects
 	}
-	return st, slices.Clone(objs)
+	// kept[i] is objs[i]'s entry of the last run, nil if it changed
+	// (both lists are sorted by object).
+	kept := make([]*translators.ObjectStatus, len(objs))
+	changed, j := 0, 0
+	for i := range objs {
+		for j < len(last) && last[j].Object.Compare(objs[i].Object) < 0 {
+			j++
+		}
+		if j < len(last) && sameObjectStatus(objs[i], *last[j]) {
+			kept[i] = last[j]
+			continue
+		}
+		changed++
+	}
+	if changed == 0 && len(objs) == len(last) {
+		return last
+	}
+	var fresh []translators.ObjectStatus
+	if t.scratch != nil {
+		fresh = make([]translators.ObjectStatus, 0, changed)
+	}
+	for i, k := range kept {
+		switch {
+		case k != nil:
+		case fresh == nil:
+			kept[i] = &objs[i] // a list of the run's own
+		default:
+			fresh = append(fresh, objs[i])
+			kept[i] = &fresh[len(fresh)-1]
+		}
+	}
+	return kept
 }
 
 // objectsAsLast reports whether objs, once sorted and normalized, would
@@ -732,8 +773,8 @@ func (t *translation) objectsAsLast(objs []translators.ObjectStatus) bool {
 	}
 	for k, i := range last.objectsFrom {
 		o := objs[i]
-		normalize(&o)
-		if !sameObjectStatus(o, last.objects[k]) {
+		translators.Normalize(&o)
+		if !sameObjectStatus(o, *last.objects[k]) {
 			return false
 		}
 	}
@@ -741,18 +782,6 @@ func (t *translation) objectsAsLast(objs []translators.ObjectStatus) bool {
 		t.next.objectsFrom = last.objectsFrom
 	}
 	return true
-}
-
-// normalize leaves o as the registry would: no room behind its problems
-// and conditions, and nil for none.
-func normalize(o *translators.ObjectStatus) {
-	o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
-	if len(o.Problems) == 0 {
-		o.Problems = nil
-	}
-	if len(o.Conditions) == 0 {
-		o.Conditions = nil
-	}
 }
 
 // sortObjects returns objs sorted by object, in t.scratch when there is

@@ -71,9 +71,9 @@ func caseSettings(data []byte) translators.Settings {
 // Gateway API status, and the registry's object statuses (problems for
 // events, and what the merge reported).
 type goldenOutput struct {
-	IR            *ir.Config                 `json:"ir"`
-	GatewayStatus *gatewayapi.Status         `json:"gatewayStatus"`
-	Statuses      []translators.ObjectStatus `json:"statuses"`
+	IR            *ir.Config                  `json:"ir"`
+	GatewayStatus *gatewayapi.Status          `json:"gatewayStatus"`
+	Statuses      []*translators.ObjectStatus `json:"statuses"`
 }
 
 // translateAll runs the translator alone and through the registry, and

@@ -62,7 +62,7 @@ func (translator) AddToScheme(s *runtime.Scheme) error {
 	return nil
 }
 
-func (translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
+func (translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []*translators.ObjectStatus) {
 	t := &translation{
 		in:       in,
 		settings: s,
@@ -99,7 +99,7 @@ func (translator) Translate(in *translators.Inputs, s translators.Settings) (*ir
 			LoadBalancer: slices.Clone(s.StatusAddresses),
 		})
 	}
-	return cfg, statuses
+	return cfg, translators.Pointers(statuses)
 }
 
 // Select returns the Ingresses that are Legate's (see the package doc),

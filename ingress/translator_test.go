@@ -50,8 +50,8 @@ func testSettings() translators.Settings {
 // golden is what a .out.yaml holds: the merged IR the registry produces
 // and the statuses.
 type goldenOutput struct {
-	IR       *ir.Config                 `json:"ir"`
-	Statuses []translators.ObjectStatus `json:"statuses"`
+	IR       *ir.Config                  `json:"ir"`
+	Statuses []*translators.ObjectStatus `json:"statuses"`
 }
 
 // translateAll runs the translator alone and through the registry, and

@@ -36,7 +36,7 @@ type Loop struct {
 	// (even one that failed to publish: its problems are real), after
 	// the publish: the status writer's work then does not delay the
 	// push, and a status never runs ahead of the configuration served.
-	OnStatus func([]translators.ObjectStatus)
+	OnStatus func([]*translators.ObjectStatus)
 	// Metrics, if set, are kept up to date.
 	Metrics *Metrics
 	// OnPublished, if set, is called after every successful Publish.

@@ -16,7 +16,7 @@ type Metrics struct {
 
 	// statuses are the statuses invalid was last counted from: the
 	// endpoint fast path hands on the last run's, which need no recount.
-	statuses []translators.ObjectStatus
+	statuses []*translators.ObjectStatus
 }
 
 // NewMetrics registers the pipeline's metrics with reg (nil: not exported).

@@ -106,7 +106,7 @@ func TestLoopPublishesChanges(t *testing.T) {
 		Publisher: rec,
 		Group:     "legate",
 		Metrics:   pipeline.NewMetrics(nil),
-		OnStatus: func(st []translators.ObjectStatus) {
+		OnStatus: func(st []*translators.ObjectStatus) {
 			for _, s := range st {
 				statuses.Store(s.Object.Name, s)
 			}
@@ -148,6 +148,6 @@ func TestLoopPublishesChanges(t *testing.T) {
 	}
 	waitFor("the bad Ingress's status", func() bool {
 		st, ok := statuses.Load("bad")
-		return ok && !st.(translators.ObjectStatus).Accepted()
+		return ok && !st.(*translators.ObjectStatus).Accepted()
 	})
 }

@@ -23,6 +23,10 @@ func (r ObjectRef) String() string {
 	return r.Kind + "/" + r.Namespace + "/" + r.Name
 }
 
+// Compare orders refs by group, kind, namespace and name, the order of
+// every list of ObjectStatuses handed out.
+func (r ObjectRef) Compare(o ObjectRef) int { return compareRefs(r, o) }
+
 func compareRefs(a, b ObjectRef) int {
 	return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Kind, b.Kind),
 		cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -95,38 +99,64 @@ func (s ObjectStatus) Accepted() bool {
 	return true
 }
 
+// Pointers returns a list of the entries of l (pointers into it), for a
+// translator that made its statuses in one array.
+func Pointers(l []ObjectStatus) []*ObjectStatus {
+	out := make([]*ObjectStatus, len(l))
+	for i := range l {
+		out[i] = &l[i]
+	}
+	return out
+}
+
 // StatusSet collects ObjectStatuses by object.
+//
+// Lists of ObjectStatuses hold pointers: an entry, once in a list handed
+// out, is never written again, so that a translator can hand out the
+// entries of unchanged objects run after run, and a list that differs
+// from the last in one object costs a list of pointers and that one
+// entry, not a copy of every entry (at 10k routes, 2 MB per edit).
 type StatusSet struct {
 	// list holds the statuses in the order first seen; byRef indexes it.
-	list  []ObjectStatus
+	// mine says which entries the set made, and so may write: the others
+	// are a translator's, taken as they were (see Merge).
+	list  []*ObjectStatus
+	mine  []bool
 	byRef map[ObjectRef]int
 }
 
 // NewStatusSet returns an empty set.
 func NewStatusSet() *StatusSet { return &StatusSet{byRef: map[ObjectRef]int{}} }
 
-// For returns the status of ref, creating it when absent. The pointer is
-// good until the next call that adds an object.
+// For returns the status of ref, for writing, creating it when absent.
 func (s *StatusSet) For(ref ObjectRef) *ObjectStatus {
 	i, ok := s.byRef[ref]
 	if !ok {
-		i = len(s.list)
-		s.list = append(s.list, ObjectStatus{Object: ref})
-		s.byRef[ref] = i
+		s.byRef[ref] = len(s.list)
+		s.list = append(s.list, &ObjectStatus{Object: ref})
+		s.mine = append(s.mine, true)
+		return s.list[len(s.list)-1]
 	}
-	return &s.list[i]
+	if !s.mine[i] {
+		// Copied on first write; its slices are clipped (see Merge), so
+		// appending to them copies them too.
+		c := *s.list[i]
+		s.list[i], s.mine[i] = &c, true
+	}
+	return s.list[i]
 }
 
 // AddProblem records a problem on ref.
 func (s *StatusSet) AddProblem(ref ObjectRef, p Problem) {
-	st := s.For(ref)
-	if !slices.Contains(st.Problems, p) {
-		st.Problems = append(st.Problems, p)
+	if i, ok := s.byRef[ref]; ok && slices.Contains(s.list[i].Problems, p) {
+		return
 	}
+	st := s.For(ref)
+	st.Problems = append(st.Problems, p)
 }
 
 // List returns every status, sorted by object.
-func (s *StatusSet) List() []ObjectStatus {
+func (s *StatusSet) List() []*ObjectStatus {
 	return sortedStatuses(slices.Clone(s.list))
 }
 
@@ -136,45 +166,62 @@ func (s *StatusSet) List() []ObjectStatus {
 // re-translation (every allocation brings the next collection of a large
 // heap closer, and those set the tail of edit latencies).
 func newStatusSetFor(n int) *StatusSet {
-	return &StatusSet{list: make([]ObjectStatus, 0, n), byRef: make(map[ObjectRef]int, n)}
+	return &StatusSet{list: make([]*ObjectStatus, 0, n), mine: make([]bool, 0, n), byRef: make(map[ObjectRef]int, n)}
 }
 
 // take returns every status sorted by object, handing over the set's own
 // list: s must not be used afterwards.
-func (s *StatusSet) take() []ObjectStatus {
+func (s *StatusSet) take() []*ObjectStatus {
 	out := sortedStatuses(s.list)
-	s.list, s.byRef = nil, nil
+	s.list, s.mine, s.byRef = nil, nil, nil
 	return out
 }
 
-func sortedStatuses(l []ObjectStatus) []ObjectStatus {
-	slices.SortFunc(l, func(a, b ObjectStatus) int { return compareRefs(a.Object, b.Object) })
+func sortedStatuses(l []*ObjectStatus) []*ObjectStatus {
+	slices.SortFunc(l, func(a, b *ObjectStatus) int { return compareRefs(a.Object, b.Object) })
 	return l
 }
 
-// Merge adds every status of other into s.
-func (s *StatusSet) Merge(other []ObjectStatus) {
-	if s.list == nil {
-		s.list = make([]ObjectStatus, 0, len(other))
+// normalized reports whether o is as Merge leaves a status: no room
+// behind its problems and conditions (an append copies them), and nil
+// for none.
+func normalized(o *ObjectStatus) bool {
+	return (o.Problems == nil || (len(o.Problems) > 0 && cap(o.Problems) == len(o.Problems))) &&
+		(o.Conditions == nil || (len(o.Conditions) > 0 && cap(o.Conditions) == len(o.Conditions)))
+}
+
+// Normalize leaves o as the registry would (see normalized): a
+// translator whose statuses are normalized has them taken as they are.
+func Normalize(o *ObjectStatus) {
+	o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
+	if len(o.Conditions) == 0 {
+		o.Conditions = nil
 	}
+	if len(o.Problems) == 0 {
+		o.Problems = nil
+	}
+}
+
+// Merge adds every status of other into s.
+func (s *StatusSet) Merge(other []*ObjectStatus) {
 	if s.byRef == nil {
 		s.byRef = make(map[ObjectRef]int, len(other))
 	}
 	for _, o := range other {
 		if _, ok := s.byRef[o.Object]; !ok && !repeats(o.Problems) {
 			// The first word on an object (nearly always the only one)
-			// is taken as it is; the slices a later Merge appends to
-			// are clipped, so that nothing is written into the
-			// translator's arrays.
-			o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
-			if len(o.Conditions) == 0 {
-				o.Conditions = nil
-			}
-			if len(o.Problems) == 0 {
-				o.Problems = nil
+			// is taken as it is, normalized in a copy if need be, so
+			// that nothing is written into the translator's entry or
+			// its arrays.
+			mine := !normalized(o)
+			if mine {
+				c := *o
+				Normalize(&c)
+				o = &c
 			}
 			s.byRef[o.Object] = len(s.list)
 			s.list = append(s.list, o)
+			s.mine = append(s.mine, mine)
 			continue
 		}
 		st := s.For(o.Object)
@@ -182,7 +229,9 @@ func (s *StatusSet) Merge(other []ObjectStatus) {
 			st.Generation = o.Generation
 		}
 		for _, p := range o.Problems {
-			s.AddProblem(o.Object, p)
+			if !slices.Contains(st.Problems, p) {
+				st.Problems = append(st.Problems, p)
+			}
 		}
 		st.Conditions = append(st.Conditions, o.Conditions...)
 		if o.LoadBalancer != nil {
@@ -234,8 +283,8 @@ type refProblem struct {
 // copying them on every run was the largest allocation of a
 // re-translation. Neither the list nor the slices its entries hold are
 // ever written: a translator may return one list run after run.
-func singleReport(reports [][]ObjectStatus, problems []refProblem) ([]ObjectStatus, bool) {
-	var list []ObjectStatus
+func singleReport(reports [][]*ObjectStatus, problems []refProblem) ([]*ObjectStatus, bool) {
+	var list []*ObjectStatus
 	for _, r := range reports {
 		if len(r) == 0 {
 			continue
@@ -255,45 +304,42 @@ func singleReport(reports [][]ObjectStatus, problems []refProblem) ([]ObjectStat
 	}
 	at := make([]int, len(problems))
 	for k, p := range problems {
-		i, found := slices.BinarySearchFunc(list, p.ref, func(s ObjectStatus, r ObjectRef) int { return compareRefs(s.Object, r) })
+		i, found := slices.BinarySearchFunc(list, p.ref, func(s *ObjectStatus, r ObjectRef) int { return compareRefs(s.Object, r) })
 		if !found {
 			return nil, false
 		}
 		at[k] = i
 	}
-	// Copy on write: a translator may hand out one list run after run
-	// (when its statuses did not change), and others may still read it.
+	// Copy on write, of the list and of each entry written: a translator
+	// may hand out one list run after run (when its statuses did not
+	// change), and others may still read it.
 	copied := false
-	for i := range list {
-		o := &list[i]
-		if (o.Problems != nil && (len(o.Problems) == 0 || cap(o.Problems) > len(o.Problems))) ||
-			(o.Conditions != nil && (len(o.Conditions) == 0 || cap(o.Conditions) > len(o.Conditions))) {
-			if !copied {
-				list, copied = slices.Clone(list), true
-				o = &list[i]
-			}
-			o.Problems, o.Conditions = slices.Clip(o.Problems), slices.Clip(o.Conditions)
-			if len(o.Conditions) == 0 {
-				o.Conditions = nil
-			}
-			if len(o.Problems) == 0 {
-				o.Problems = nil
-			}
+	for i, o := range list {
+		if normalized(o) {
+			continue
 		}
+		if !copied {
+			list, copied = slices.Clone(list), true
+		}
+		c := *o
+		Normalize(&c)
+		list[i] = &c
 	}
 	if len(problems) > 0 && !copied {
 		list = slices.Clone(list)
 	}
 	for k, p := range problems {
-		// Clipped above: the append copies, never writing into the
-		// translator's array.
-		if st := &list[at[k]]; !slices.Contains(st.Problems, p.problem) {
-			st.Problems = append(st.Problems, p.problem)
+		if st := list[at[k]]; !slices.Contains(st.Problems, p.problem) {
+			// Normalized above: the append copies, never writing into
+			// the translator's array.
+			c := *st
+			c.Problems = append(c.Problems, p.problem)
+			list[at[k]] = &c
 		}
 	}
 	if list == nil {
 		// As an empty set's take gives.
-		list = []ObjectStatus{}
+		list = []*ObjectStatus{}
 	}
 	return list, true
 }

@@ -12,33 +12,36 @@ import (
 
 // TestSingleReportEqualsStatusSet checks, on random reports and problems,
 // that whenever the single-report shortcut answers, it answers what the
-// StatusSet gives, and that it leaves the slices inside the entries
-// untouched.
+// StatusSet gives, and that neither writes into the lists, their entries
+// or the slices inside them.
 func TestSingleReportEqualsStatusSet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	answered := 0
 	for iter := range 3000 {
 		reports, problems := randomReports(rng)
-		want := slowStatuses(reports, problems)
-		// Keep copies of the lists and of their problems' arrays, to
-		// check that the shortcut writes into neither.
-		var lists [][]ObjectStatus
+		// Keep copies of the lists, of their entries and of their
+		// problems' arrays, to check that nothing writes into them.
+		var lists [][]*ObjectStatus
+		var entries []ObjectStatus
 		var before [][]Problem
 		for _, r := range reports {
 			lists = append(lists, slices.Clone(r))
 			for _, o := range r {
+				entries = append(entries, *o)
 				before = append(before, slices.Clone(o.Problems[:cap(o.Problems)]))
 			}
 		}
+		want := slowStatuses(reports, problems)
 		got, ok := singleReport(reports, problems)
+		k := 0
 		for i, r := range reports {
-			if !reflect.DeepEqual(r, lists[i]) {
+			if !slices.Equal(r, lists[i]) {
 				t.Fatalf("iteration %d: a report was written into", iter)
 			}
-		}
-		k := 0
-		for _, r := range reports {
 			for _, o := range r {
+				if !reflect.DeepEqual(*o, entries[k]) {
+					t.Fatalf("iteration %d: a report's entry was written into", iter)
+				}
 				if !slices.Equal(before[k], o.Problems[:cap(o.Problems)]) {
 					t.Fatalf("iteration %d: a status's problems array was written into", iter)
 				}
@@ -58,7 +61,7 @@ func TestSingleReportEqualsStatusSet(t *testing.T) {
 	}
 }
 
-func slowStatuses(reports [][]ObjectStatus, problems []refProblem) []ObjectStatus {
+func slowStatuses(reports [][]*ObjectStatus, problems []refProblem) []*ObjectStatus {
 	n := 0
 	for _, r := range reports {
 		n += len(r)
@@ -73,14 +76,14 @@ func slowStatuses(reports [][]ObjectStatus, problems []refProblem) []ObjectStatu
 	return s.take()
 }
 
-func randomReports(rng *rand.Rand) ([][]ObjectStatus, []refProblem) {
+func randomReports(rng *rand.Rand) ([][]*ObjectStatus, []refProblem) {
 	ref := func() ObjectRef {
 		return ObjectRef{Group: "g", Kind: []string{"A", "B"}[rng.IntN(2)], Namespace: "ns", Name: fmt.Sprint(rng.IntN(30))}
 	}
 	problem := func() Problem {
 		return Problem{Severity: SeverityError, Reason: "R", Message: fmt.Sprint(rng.IntN(3))}
 	}
-	reports := make([][]ObjectStatus, 1+rng.IntN(3))
+	reports := make([][]*ObjectStatus, 1+rng.IntN(3))
 	for i := range reports {
 		if rng.IntN(3) > 0 && i > 0 {
 			continue // most translators say nothing
@@ -100,7 +103,7 @@ func randomReports(rng *rand.Rand) ([][]ObjectStatus, []refProblem) {
 			case 1:
 				o.Conditions = []metav1.Condition{}
 			}
-			reports[i] = append(reports[i], o)
+			reports[i] = append(reports[i], &o)
 		}
 		if rng.IntN(4) > 0 {
 			reports[i] = sortedStatuses(reports[i])

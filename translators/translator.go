@@ -69,7 +69,7 @@ type Translator interface {
 	// AddToScheme registers the Go types of those kinds.
 	AddToScheme(*runtime.Scheme) error
 	// Translate produces the fragment and the statuses.
-	Translate(in *Inputs, s Settings) (*ir.Config, []ObjectStatus)
+	Translate(in *Inputs, s Settings) (*ir.Config, []*ObjectStatus)
 }
 
 // Registry holds the translators Legate runs, in order.
@@ -139,7 +139,7 @@ type Result struct {
 	// IR is the merged, pruned configuration: it passes ir.Validate.
 	IR *ir.Config
 	// Statuses has one entry per object any translator reported on.
-	Statuses []ObjectStatus
+	Statuses []*ObjectStatus
 }
 
 // Translate runs every translator on in, merges their fragments with
@@ -147,7 +147,7 @@ type Result struct {
 // pruned element on the object it came from.
 func (r *Registry) Translate(in *Inputs, s Settings) Result {
 	fragments := make([]*ir.Config, 0, len(r.translators))
-	reports := make([][]ObjectStatus, 0, len(r.translators))
+	reports := make([][]*ObjectStatus, 0, len(r.translators))
 	n := 0
 	for _, t := range r.translators {
 		frag, st := t.Translate(in, s)

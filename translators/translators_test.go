@@ -60,13 +60,13 @@ type fake struct {
 	name  string
 	kinds []client.Object
 	frag  *ir.Config
-	st    []ObjectStatus
+	st    []*ObjectStatus
 }
 
 func (f fake) Name() string                      { return f.name }
 func (f fake) Kinds() []client.Object            { return f.kinds }
 func (f fake) AddToScheme(*runtime.Scheme) error { return nil }
-func (f fake) Translate(*Inputs, Settings) (*ir.Config, []ObjectStatus) {
+func (f fake) Translate(*Inputs, Settings) (*ir.Config, []*ObjectStatus) {
 	return f.frag, f.st
 }
 
@@ -83,7 +83,7 @@ func TestRegistryMergesAndReportsOnTheLoser(t *testing.T) {
 	badRegex := route("bad")
 	badRegex.Match.Path = ir.PathMatch{Type: ir.PathRegex, Value: "(["}
 	a := fake{name: "a", kinds: []client.Object{&corev1.Service{}}, frag: frag(route("winner")),
-		st: []ObjectStatus{{Object: ObjectRef{Kind: "Thing", Namespace: "ns", Name: "winner"}, Generation: 3}}}
+		st: []*ObjectStatus{{Object: ObjectRef{Kind: "Thing", Namespace: "ns", Name: "winner"}, Generation: 3}}}
 	b := fake{name: "b", kinds: []client.Object{&corev1.Service{}, &corev1.Secret{}}, frag: frag(route("loser"))}
 	c := fake{name: "c", frag: frag(badRegex)}
 	reg := NewRegistry(a, b, c)
@@ -100,7 +100,7 @@ func TestRegistryMergesAndReportsOnTheLoser(t *testing.T) {
 	}
 	byName := map[string]ObjectStatus{}
 	for _, st := range res.Statuses {
-		byName[st.Object.Name] = st
+		byName[st.Object.Name] = *st
 	}
 	if st := byName["winner"]; st.Generation != 3 || !st.Accepted() {
 		t.Fatalf("winner status %+v", st)

@@ -17,8 +17,8 @@ func TestProblemReporterLogsEachChangeOnce(t *testing.T) {
 	problem := func(msg string) []translators.Problem {
 		return []translators.Problem{{Severity: translators.SeverityError, Reason: "BackendNotFound", Message: msg}}
 	}
-	snapshot := func(problems []translators.Problem) []translators.ObjectStatus {
-		return []translators.ObjectStatus{{Object: bad, Problems: problems}, {Object: good}}
+	snapshot := func(problems []translators.Problem) []*translators.ObjectStatus {
+		return []*translators.ObjectStatus{{Object: bad, Problems: problems}, {Object: good}}
 	}
 	count := func() int { return strings.Count(buf.String(), "object problem") }
 

@@ -334,7 +334,7 @@ func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, 
 	writer.SetStored(prov.Stored)
 	writer.SetTouched(prov.Touched)
 	report := loop.OnStatus
-	loop.OnStatus = func(st []translators.ObjectStatus) {
+	loop.OnStatus = func(st []*translators.ObjectStatus) {
 		report(st)
 		writer.Update(st)
 	}
@@ -487,14 +487,14 @@ type problemReporter struct {
 	last map[translators.ObjectRef]string
 	// statuses are the statuses last reported: the endpoint fast path
 	// hands on the last run's.
-	statuses []translators.ObjectStatus
+	statuses []*translators.ObjectStatus
 }
 
 func newProblemReporter(log *slog.Logger) *problemReporter {
 	return &problemReporter{log: log, last: map[translators.ObjectRef]string{}}
 }
 
-func (r *problemReporter) report(statuses []translators.ObjectStatus) {
+func (r *problemReporter) report(statuses []*translators.ObjectStatus) {
 	if len(statuses) == len(r.statuses) && len(statuses) > 0 && &statuses[0] == &r.statuses[0] {
 		return
 	}

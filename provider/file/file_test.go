@@ -37,7 +37,7 @@ func (testTranslator) Kinds() []client.Object {
 	}
 }
 func (testTranslator) AddToScheme(s *k8sruntime.Scheme) error { return clientgoscheme.AddToScheme(s) }
-func (testTranslator) Translate(*translators.Inputs, translators.Settings) (*ir.Config, []translators.ObjectStatus) {
+func (testTranslator) Translate(*translators.Inputs, translators.Settings) (*ir.Config, []*translators.ObjectStatus) {
 	return &ir.Config{}, nil
 }
 

@@ -129,7 +129,7 @@ func TestStatusWriterAnnouncesOnTheObjectItWrote(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	const ours = gatewayv1.GatewayController("legate.dev/gateway-controller")
-	w.Update([]translators.ObjectStatus{{
+	w.Update([]*translators.ObjectStatus{{
 		Object:          translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: "default", Name: "web"},
 		Generation:      route.Generation,
 		Problems:        []translators.Problem{{Severity: translators.SeverityError, Field: "spec.rules[0].backendRefs[0]", Reason: "BackendNotFound", Message: "service default/missing not found"}},

@@ -51,7 +51,7 @@ type StatusWriter struct {
 	log      *slog.Logger
 
 	mu     sync.Mutex
-	latest []translators.ObjectStatus
+	latest []*translators.ObjectStatus
 	notify chan struct{}
 
 	// events remembers which problems were already announced, so an
@@ -74,7 +74,7 @@ type StatusWriter struct {
 	// into the map (most of a pass's CPU at 10k routes, and a pass runs
 	// every second of an edit storm). spare is the list of records before
 	// that, reused.
-	lastPass             []translators.ObjectStatus
+	lastPass             []*translators.ObjectStatus
 	lastConfirmed, spare []*confirmedStatus
 	// stored, if set, returns the informer's own object of a ref (nil if
 	// none), read-only: with it an object whose status was confirmed is
@@ -115,7 +115,7 @@ type confirmedStatus struct {
 	// is one of pointers (a route's parents are made anew whenever
 	// anything it attaches to changes, and were otherwise compared field by
 	// field on every pass from then on).
-	status translators.ObjectStatus
+	status *translators.ObjectStatus
 	// seen is the last pass that had a status for the object.
 	seen uint64
 }
@@ -148,7 +148,7 @@ func NewStatusWriter(cfg *rest.Config, scheme *runtime.Scheme, cached client.Rea
 
 // Update hands the writer the statuses of the newest snapshot. It never
 // blocks; only the newest statuses are written.
-func (w *StatusWriter) Update(statuses []translators.ObjectStatus) {
+func (w *StatusWriter) Update(statuses []*translators.ObjectStatus) {
 	w.mu.Lock()
 	w.latest = statuses
 	w.mu.Unlock()
@@ -288,7 +288,7 @@ func (w *StatusWriter) write(ctx context.Context) {
 // writeOne writes st if the object does not hold it already, given the
 // object's confirmed status (nil if none), and returns the object's
 // confirmed status afterwards.
-func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus, c *confirmedStatus) (*confirmedStatus, error) {
+func (w *StatusWriter) writeOne(ctx context.Context, st *translators.ObjectStatus, c *confirmedStatus) (*confirmedStatus, error) {
 	if c != nil {
 		c.seen = w.pass
 		if w.stored != nil {
@@ -298,7 +298,7 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 			}
 		}
 	}
-	obj, mutate := statusTarget(st, metav1.Now())
+	obj, mutate := statusTarget(*st, metav1.Now())
 	if obj == nil {
 		return c, nil
 	}
@@ -341,7 +341,7 @@ func (w *StatusWriter) writeOne(ctx context.Context, st translators.ObjectStatus
 	if err != nil {
 		return c, fmt.Errorf("%s status: %w", st.Object.Kind, err)
 	}
-	w.announce(obj, st)
+	w.announce(obj, *st)
 	if w.confirmed == nil {
 		w.confirmed = map[translators.ObjectRef]*confirmedStatus{}
 	}
@@ -377,9 +377,10 @@ func touchKeyOf(r translators.ObjectRef) touchKey { return touchKey{r.Kind, r.Na
 
 // identicalStatus says whether a and b are one status made of the very
 // same lists: what an unchanged object's status is from one snapshot to
-// the next. It reads nothing the statuses point to.
-func identicalStatus(a, b translators.ObjectStatus) bool {
-	return a.Object == b.Object && a.Generation == b.Generation && a.RouteController == b.RouteController &&
+// the next (the very entry, as a rule). It reads nothing the statuses'
+// fields point to.
+func identicalStatus(a, b *translators.ObjectStatus) bool {
+	return a == b || a.Object == b.Object && a.Generation == b.Generation && a.RouteController == b.RouteController &&
 		sameArray(a.Problems, b.Problems) && sameArray(a.Conditions, b.Conditions) &&
 		sameArray(a.LoadBalancer, b.LoadBalancer) && sameArray(a.RouteParents, b.RouteParents) &&
 		sameArray(a.PolicyAncestors, b.PolicyAncestors) &&
@@ -400,8 +401,8 @@ func sameArray[T any](a, b []T) bool {
 // next, so lists are compared by identity first and by content only when
 // they differ. (TestSameStatusComparesEveryField keeps this in step with
 // ObjectStatus.)
-func sameStatus(a, b translators.ObjectStatus) bool {
-	return a.Object == b.Object && a.Generation == b.Generation && a.RouteController == b.RouteController &&
+func sameStatus(a, b *translators.ObjectStatus) bool {
+	return a == b || a.Object == b.Object && a.Generation == b.Generation && a.RouteController == b.RouteController &&
 		sameList(a.Problems, b.Problems) && sameList(a.Conditions, b.Conditions) &&
 		sameList(a.LoadBalancer, b.LoadBalancer) && sameList(a.RouteParents, b.RouteParents) &&
 		sameList(a.PolicyAncestors, b.PolicyAncestors) &&

@@ -76,7 +76,7 @@ func TestStatusWriterLeavesCachedObjectsAlone(t *testing.T) {
 		ParentRef: gatewayv1.ParentReference{Name: "bench"}, ControllerName: ours,
 		Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 2}},
 	}
-	w.Update([]translators.ObjectStatus{{Object: ref, RouteParents: []gatewayv1.RouteParentStatus{mine}, RouteController: ours}})
+	w.Update([]*translators.ObjectStatus{{Object: ref, RouteParents: []gatewayv1.RouteParentStatus{mine}, RouteController: ours}})
 	w.write(context.Background())
 
 	if !reflect.DeepEqual(cached, before) {
@@ -149,8 +149,8 @@ func testStatusWriterRewrites(t *testing.T, stored bool) {
 			return o
 		})
 	}
-	status := func(parent string) []translators.ObjectStatus {
-		return []translators.ObjectStatus{{Object: ref, RouteController: ours, RouteParents: []gatewayv1.RouteParentStatus{{
+	status := func(parent string) []*translators.ObjectStatus {
+		return []*translators.ObjectStatus{{Object: ref, RouteController: ours, RouteParents: []gatewayv1.RouteParentStatus{{
 			ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(parent)}, ControllerName: ours,
 			Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 1}},
 		}}}}
@@ -166,7 +166,7 @@ func testStatusWriterRewrites(t *testing.T, stored bool) {
 		}
 		return out
 	}
-	pass := func(st []translators.ObjectStatus) {
+	pass := func(st []*translators.ObjectStatus) {
 		w.Update(st)
 		w.write(context.Background())
 	}
@@ -231,13 +231,16 @@ func TestSameStatusComparesEveryField(t *testing.T) {
 		default:
 			t.Fatalf("field %s of kind %s: teach this test (and sameStatus) about it", f.Name, f.Type.Kind())
 		}
-		if sameStatus(a, b) || sameStatus(b, a) {
+		// A copy, so that the comparisons look at the fields, not
+		// at the entry.
+		b2 := b
+		if sameStatus(&a, &b) || sameStatus(&b, &a) {
 			t.Errorf("statuses differing in %s are the same to sameStatus", f.Name)
 		}
-		if !sameStatus(b, b) {
-			t.Errorf("a status differing only in %s is not the same as itself", f.Name)
+		if !sameStatus(&b, &b2) {
+			t.Errorf("a status differing only in %s is not the same as a copy of itself", f.Name)
 		}
-		if identicalStatus(a, b) || identicalStatus(b, a) || !identicalStatus(b, b) {
+		if identicalStatus(&a, &b) || identicalStatus(&b, &a) || !identicalStatus(&b, &b2) {
 			t.Errorf("identicalStatus does not tell apart statuses differing in %s", f.Name)
 		}
 	}
@@ -246,17 +249,17 @@ func TestSameStatusComparesEveryField(t *testing.T) {
 	}
 	x := translators.ObjectStatus{Object: translators.ObjectRef{Kind: "HTTPRoute", Name: "r"}, RouteParents: parents()}
 	y := translators.ObjectStatus{Object: translators.ObjectRef{Kind: "HTTPRoute", Name: "r"}, RouteParents: parents()}
-	if !sameStatus(x, y) {
+	if !sameStatus(&x, &y) {
 		t.Error("equal statuses with their lists in different arrays are not the same")
 	}
-	if identicalStatus(x, y) {
+	if identicalStatus(&x, &y) {
 		t.Error("statuses with their lists in different arrays are identical")
 	}
 	y.RouteParents[0].ParentRef.Name = "other"
-	if sameStatus(x, y) {
+	if sameStatus(&x, &y) {
 		t.Error("statuses whose parents differ are the same")
 	}
-	if sameStatus(translators.ObjectStatus{RouteParents: nil}, translators.ObjectStatus{RouteParents: []gatewayv1.RouteParentStatus{}}) {
+	if sameStatus(&translators.ObjectStatus{RouteParents: nil}, &translators.ObjectStatus{RouteParents: []gatewayv1.RouteParentStatus{}}) {
 		t.Error("no parents and an empty list of parents (remove Legate's entries) are the same")
 	}
 }
@@ -277,8 +280,8 @@ func TestStatusWriterWritesABurstOnce(t *testing.T) {
 		notify: make(chan struct{}, 1), events: map[translators.ObjectRef][]translators.Problem{},
 	}
 	ref := translators.ObjectRef{Kind: "HTTPRoute", Namespace: "default", Name: "web"}
-	status := func(parent string) []translators.ObjectStatus {
-		return []translators.ObjectStatus{{Object: ref, RouteController: ours, RouteParents: []gatewayv1.RouteParentStatus{{
+	status := func(parent string) []*translators.ObjectStatus {
+		return []*translators.ObjectStatus{{Object: ref, RouteController: ours, RouteParents: []gatewayv1.RouteParentStatus{{
 			ParentRef: gatewayv1.ParentReference{Name: gatewayv1.ObjectName(parent)}, ControllerName: ours,
 		}}}}
 	}
@@ -333,14 +336,14 @@ func TestStatusWriterFindsItsRecordsAsObjectsComeAndGo(t *testing.T) {
 	// statuses lists the named routes, each accepted by gw-<name>, in new
 	// arrays every time (as a snapshot after an edit elsewhere would).
 	parentOf := map[string]string{}
-	statuses := func(routes ...string) []translators.ObjectStatus {
-		var out []translators.ObjectStatus
+	statuses := func(routes ...string) []*translators.ObjectStatus {
+		var out []*translators.ObjectStatus
 		for _, n := range routes {
 			parent := "gw-" + n
 			if p, ok := parentOf[n]; ok {
 				parent = p
 			}
-			out = append(out, translators.ObjectStatus{
+			out = append(out, &translators.ObjectStatus{
 				Object:          translators.ObjectRef{Kind: "HTTPRoute", Namespace: "default", Name: n},
 				RouteController: ours,
 				RouteParents: []gatewayv1.RouteParentStatus{{
@@ -400,8 +403,8 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 		touched, touchedAll = nil, false
 		return refs, all
 	})
-	entry := func(n, parent string) translators.ObjectStatus {
-		return translators.ObjectStatus{
+	entry := func(n, parent string) *translators.ObjectStatus {
+		return &translators.ObjectStatus{
 			Object:          translators.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: "default", Name: n},
 			RouteController: ours,
 			RouteParents: []gatewayv1.RouteParentStatus{{
@@ -410,9 +413,9 @@ func TestStatusWriterLooksOnlyAtTouchedObjects(t *testing.T) {
 			}},
 		}
 	}
-	// One list, its entries' lists shared from pass to pass, as the
+	// One list, its entries shared from pass to pass, as the
 	// translators hand out an unchanged object's status.
-	list := []translators.ObjectStatus{entry("a", "gw"), entry("b", "gw"), entry("c", "gw")}
+	list := []*translators.ObjectStatus{entry("a", "gw"), entry("b", "gw"), entry("c", "gw")}
 	passCtx := func(ctx context.Context, what string, wantPatches int, wantLooked map[string]int) {
 		t.Helper()
 		patches.n, looked = 0, map[string]int{}

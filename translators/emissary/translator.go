@@ -71,7 +71,7 @@ func (translator) AddToScheme(s *runtime.Scheme) error {
 	return nil
 }
 
-func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []translators.ObjectStatus) {
+func (t translator) Translate(in *translators.Inputs, s translators.Settings) (*ir.Config, []*translators.ObjectStatus) {
 	tr := &translation{in: in, settings: s, clusters: map[string]*ir.Cluster{}, secrets: map[string]*ir.Secret{}}
 	statuses := translators.NewStatusSet()
 	var mappings []*v3.Mapping

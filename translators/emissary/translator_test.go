@@ -54,8 +54,8 @@ func optionsFor(data []byte) emissary.Options {
 }
 
 type goldenOutput struct {
-	IR       *ir.Config                 `json:"ir"`
-	Statuses []translators.ObjectStatus `json:"statuses"`
+	IR       *ir.Config                  `json:"ir"`
+	Statuses []*translators.ObjectStatus `json:"statuses"`
 }
 
 func translateAll(t testing.TB, in *translators.Inputs, opts emissary.Options) goldenOutput {
