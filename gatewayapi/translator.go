@@ -720,45 +720,34 @@ func (t *translation) statuses(withStatus bool) (*Status, []*translators.ObjectS
 
 // entries is the list of objs (sorted, normalized) to hand out: the last
 // run's very list if it says the same, else one that takes the last
-// run's entry of every object whose status did not change, and copies
-// the others out of objs (which may be t.scratch's) in one array.
+// run's entry of every object whose status did not change, and a copy of
+// the others (objs may be t.scratch's). Each copy is an allocation of its
+// own: entries live on from run to run, and one kept in an array of a
+// run's copies would keep them all, and what they point to, alive.
 func (t *translation) entries(objs []translators.ObjectStatus) []*translators.ObjectStatus {
 	var last []*translators.ObjectStatus
 	if t.last != nil {
 		last = t.last.objects
 	}
-	// kept[i] is objs[i]'s entry of the last run, nil if it changed
-	// (both lists are sorted by object).
-	kept := make([]*translators.ObjectStatus, len(objs))
-	changed, j := 0, 0
+	out := make([]*translators.ObjectStatus, len(objs))
+	changed, j := false, 0
 	for i := range objs {
+		// Both lists are sorted by object.
 		for j < len(last) && last[j].Object.Compare(objs[i].Object) < 0 {
 			j++
 		}
 		if j < len(last) && sameObjectStatus(objs[i], *last[j]) {
-			kept[i] = last[j]
+			out[i] = last[j]
 			continue
 		}
-		changed++
+		changed = true
+		o := objs[i]
+		out[i] = &o
 	}
-	if changed == 0 && len(objs) == len(last) {
+	if t.last != nil && !changed && len(objs) == len(last) {
 		return last
 	}
-	var fresh []translators.ObjectStatus
-	if t.scratch != nil {
-		fresh = make([]translators.ObjectStatus, 0, changed)
-	}
-	for i, k := range kept {
-		switch {
-		case k != nil:
-		case fresh == nil:
-			kept[i] = &objs[i] // a list of the run's own
-		default:
-			fresh = append(fresh, objs[i])
-			kept[i] = &fresh[len(fresh)-1]
-		}
-	}
-	return kept
+	return out
 }
 
 // objectsAsLast reports whether objs, once sorted and normalized, would

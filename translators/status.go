@@ -155,8 +155,10 @@ func (s *StatusSet) AddProblem(ref ObjectRef, p Problem) {
 	st.Problems = append(st.Problems, p)
 }
 
-// List returns every status, sorted by object.
+// List returns every status, sorted by object. The entries are handed
+// out: a later write to the set copies the one it writes.
 func (s *StatusSet) List() []*ObjectStatus {
+	clear(s.mine)
 	return sortedStatuses(slices.Clone(s.list))
 }
 

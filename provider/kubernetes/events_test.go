@@ -41,6 +41,9 @@ func TestStatusWritesDoNotTriggerSnapshots(t *testing.T) {
 
 	// A status write, as Legate's status writer makes.
 	rv := gc.ResourceVersion
+	// The settle delay counts from the update's event, which may arrive
+	// before Update returns.
+	wrote := time.Now()
 	gc.Status.Conditions = []metav1.Condition{{
 		Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", Message: "status only",
 		ObservedGeneration: gc.Generation, LastTransitionTime: metav1.Now(),
@@ -51,7 +54,6 @@ func TestStatusWritesDoNotTriggerSnapshots(t *testing.T) {
 	if gc.ResourceVersion == rv {
 		t.Fatal("the status write did not reach the API server")
 	}
-	wrote := time.Now()
 	select {
 	case <-snapshots:
 		t.Fatal("a status-only write produced a snapshot before the settle delay")

@@ -336,9 +336,11 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 	}
 	p.log.Info("informers synced", "kinds", len(p.kinds), "after", time.Since(start))
 	// Events that arrived while syncing are in the first snapshot.
-	select {
-	case <-changed:
-	default:
+	for _, ch := range []chan struct{}{changed, statusChanged} {
+		select {
+		case <-ch:
+		default:
+		}
 	}
 	if err := p.emit(ctx, out); err != nil {
 		return err
@@ -375,6 +377,14 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 				timer = time.After(time.Until(last.Add(p.opts.MinInterval)))
 			}
 			continue
+		case <-settled:
+			// Counts as a change from here: within MinInterval of the
+			// last snapshot, it waits as one would.
+			settle = nil
+			if timer == nil {
+				timer = time.After(time.Until(last.Add(p.opts.MinInterval)))
+			}
+			continue
 		case <-statusChanged:
 			// Trailing edge: a status pass writes for seconds, and one
 			// snapshot after it is enough.
@@ -387,7 +397,6 @@ func (p *Provider) Run(ctx context.Context, out chan<- *translators.Inputs) erro
 			}
 			continue
 		case <-timer:
-		case <-settled:
 		}
 		timer = nil
 		// Any snapshot holds the objects of the status-only updates so far.
