@@ -93,3 +93,12 @@ func AttachRecords(tr translators.Translator) map[string]any {
 	}
 	return out
 }
+
+// RouteOrderFrom is the order tr's last run sorted its routes by (nil if
+// they were listed in order; see sortRoutes).
+func RouteOrderFrom(tr translators.Translator) []int32 {
+	if m := tr.(*translator).memo; m != nil {
+		return m.orderFrom
+	}
+	return nil
+}

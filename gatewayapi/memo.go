@@ -86,6 +86,10 @@ type memo struct {
 	httpRoutes []*gatewayv1.HTTPRoute
 	grpcRoutes []*gatewayv1.GRPCRoute
 	order      []placedRoute
+	// orderFrom is, for each route of order, its place in the run's
+	// list of routes before they were sorted; nil when the list was in
+	// order (see sortRoutes).
+	orderFrom []int32
 }
 
 // placedRoute is a route of a run, in its place among the routes: its

@@ -1017,3 +1017,58 @@ func TestMemoStatusOrder(t *testing.T) {
 	w.replace(rs[4], func(o client.Object) { o.SetName("a-renamed") })
 	step("another renamed")
 }
+
+// TestMemoRouteOrder: routes listed by name but created in another order
+// are sorted oldest first; a run whose routes are the last run's, one of
+// them edited, takes the last run's order without sorting again, and
+// gives what a fresh translation gives; so does one in which a route
+// moved in that order (created at another time), or two changed places.
+func TestMemoRouteOrder(t *testing.T) {
+	w, tr, s := gatewayWorld(t, 30, 7)
+	var rs []int
+	for k, o := range w.objs {
+		if _, ok := o.(*gatewayv1.HTTPRoute); ok {
+			rs = append(rs, k)
+		}
+	}
+	// Created in an order unlike their names', several at one time, and
+	// all for one host, so that the order decides which of their equal
+	// matches wins.
+	for n, k := range rs {
+		w.replace(k, func(o client.Object) {
+			o.SetCreationTimestamp(metav1.NewTime(time.Unix(int64((n*7)%11), 0)))
+			o.(*gatewayv1.HTTPRoute).Spec.Hostnames = []gatewayv1.Hostname{"shared.example.com"}
+		})
+	}
+	step := func(what string) []int32 {
+		t.Helper()
+		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
+		checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
+		return gatewayapi.RouteOrderFrom(tr)
+	}
+	first := step("routes created out of order")
+	if len(first) != len(rs) {
+		t.Fatalf("the first run sorted %d routes by a permutation, want %d", len(first), len(rs))
+	}
+	edit := func(k int, path string) {
+		w.replace(k, func(o client.Object) {
+			o.(*gatewayv1.HTTPRoute).Spec.Rules[0].Matches[0].Path.Value = &path
+			o.SetGeneration(o.GetGeneration() + 1)
+		})
+	}
+	edit(rs[5], "/edited")
+	if again := step("a route edited"); len(again) == 0 || &again[0] != &first[0] {
+		t.Error("after one route was edited, the routes were sorted again")
+	}
+	w.replace(rs[2], func(o client.Object) { o.SetCreationTimestamp(metav1.NewTime(time.Unix(100, 0))) })
+	moved := step("a route created later")
+	if len(moved) == 0 || &moved[0] == &first[0] {
+		t.Error("a route created at another time kept the last run's order")
+	}
+	a, b := w.objs[rs[8]].GetCreationTimestamp(), w.objs[rs[9]].GetCreationTimestamp()
+	w.replace(rs[8], func(o client.Object) { o.SetCreationTimestamp(b) })
+	w.replace(rs[9], func(o client.Object) { o.SetCreationTimestamp(a) })
+	step("two routes swapped their times")
+	edit(rs[0], "/edited-again")
+	step("another edit")
+}

@@ -61,6 +61,8 @@ type scratch struct {
 	// collectRoutes).
 	states []routeState
 	routes []*routeState
+	// sortedRoutes is where routes are sorted into (see sortRoutes).
+	sortedRoutes []*routeState
 }
 
 // done clears what the run left in sc.
