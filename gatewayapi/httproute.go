@@ -160,30 +160,35 @@ func (t *translation) collectRoutes() {
 		*rs = v
 		return rs
 	}
-	add := func(rs *routeState) {
+	verdicts := t.routeVerdicts()
+	add := func(rs *routeState, v routeVerdict) routeVerdict {
 		if seen != nil {
 			key := rs.kind + "/" + rs.meta.Namespace + "/" + rs.meta.Name
 			if seen[key] {
-				return
+				return v
 			}
 			seen[key] = true
 		}
-		if !t.namesOurGateway(rs) {
-			if t.hasOurParents(rs) {
-				t.stale = append(t.stale, rs)
-			}
-			return
+		if v == unjudged {
+			v = t.judge(rs)
 		}
-		t.routes = append(t.routes, rs)
+		switch v {
+		case oursRoute:
+			t.routes = append(t.routes, rs)
+		case staleRoute:
+			t.stale = append(t.stale, rs)
+		}
+		return v
 	}
-	for _, r := range t.in.HTTPRoutes {
+	for i, r := range t.in.HTTPRoutes {
 		if r != nil {
-			add(state(routeState{kind: "HTTPRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, route: r, routeResult: &untranslated}))
+			v := add(state(routeState{kind: "HTTPRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, route: r, routeResult: &untranslated}), verdicts.of(i, r))
+			verdicts.keep(i, v)
 		}
 	}
 	for _, r := range t.in.GRPCRoutes {
 		if r != nil {
-			add(state(routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, grpc: r, routeResult: &untranslated}))
+			add(state(routeState{kind: "GRPCRoute", meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, grpc: r, routeResult: &untranslated}), unjudged)
 		}
 	}
 	oldestFirst := func(a, b *routeState) int {
@@ -204,6 +209,69 @@ func (t *translation) collectRoutes() {
 		t.translateRoute(i, rs)
 		t.placedClusters(i, rs)
 		t.attachRoute(rs)
+	}
+}
+
+// routeVerdict is what a route is to the run: one of Legate's (it names
+// one of Legate's Gateways), stale (it names none, but its status holds
+// entries Legate wrote), or neither.
+type routeVerdict uint8
+
+const (
+	unjudged routeVerdict = iota
+	oursRoute
+	staleRoute
+	otherRoute
+)
+
+// judge says what rs is to the run.
+func (t *translation) judge(rs *routeState) routeVerdict {
+	switch {
+	case t.namesOurGateway(rs):
+		return oursRoute
+	case t.hasOurParents(rs):
+		return staleRoute
+	}
+	return otherRoute
+}
+
+// verdicts are the last run's verdicts on its HTTPRoutes, by their place
+// in its list, for the routes of this run at the same place, and this
+// run's for the next. A verdict depends on the route (its parentRefs and
+// status) and on the Gateways and classes, so it holds for the very same
+// route while attachments may be replayed (see replayAttach), which asks
+// for those to be unchanged. At 10k routes, judging each one anew read
+// every route's parent references, scattered over the heap, on every run.
+type verdicts struct {
+	last, next []routeVerdict
+	list       []*gatewayv1.HTTPRoute
+}
+
+func (t *translation) routeVerdicts() *verdicts {
+	v := &verdicts{}
+	if t.next != nil {
+		v.next = make([]routeVerdict, len(t.in.HTTPRoutes))
+		t.next.verdicts, t.next.verdictsOf = v.next, t.in.HTTPRoutes
+	}
+	if t.replayAttach && t.prev != nil {
+		v.last, v.list = t.prev.verdicts, t.prev.verdictsOf
+	}
+	return v
+}
+
+// of is the last run's verdict on route r at place i of this run's list,
+// if it was there too.
+func (v *verdicts) of(i int, r *gatewayv1.HTTPRoute) routeVerdict {
+	if i < len(v.last) && i < len(v.list) && v.list[i] == r {
+		return v.last[i]
+	}
+	return unjudged
+}
+
+// keep remembers the verdict on the route at place i for the next run.
+func (v *verdicts) keep(i int, verdict routeVerdict) {
+	if v.next != nil {
+		v.next[i] = verdict
 	}
 }
 

@@ -86,6 +86,10 @@ type memo struct {
 	httpRoutes []*gatewayv1.HTTPRoute
 	grpcRoutes []*gatewayv1.GRPCRoute
 	order      []placedRoute
+	// verdicts are the run's verdicts on the HTTPRoutes of its list,
+	// verdictsOf (see routeVerdicts).
+	verdicts   []routeVerdict
+	verdictsOf []*gatewayv1.HTTPRoute
 	// orderFrom is, for each route of order, its place in the run's
 	// list of routes before they were sorted; nil when the list was in
 	// order (see sortRoutes).

@@ -1072,3 +1072,56 @@ func TestMemoRouteOrder(t *testing.T) {
 	edit(rs[0], "/edited-again")
 	step("another edit")
 }
+
+// TestMemoRouteVerdicts: whether a route is Legate's is remembered by its
+// place in the list, for the very same route, only while the Gateways and
+// classes are unchanged: after an edit of one route the others keep their
+// verdicts, and when the class passes to another controller, or comes
+// back, every unchanged route is judged again (what a fresh translation
+// gives, statuses included).
+func TestMemoRouteVerdicts(t *testing.T) {
+	w, tr, s := gatewayWorld(t, 10, 3)
+	step := func(what string) gatewayapi.Result {
+		t.Helper()
+		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
+		checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
+		return got
+	}
+	routeStatuses := func(r gatewayapi.Result) int {
+		n := 0
+		for _, o := range r.Objects {
+			if o.Object.Kind == "HTTPRoute" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := routeStatuses(step("first run")); n != 10 {
+		t.Fatalf("%d HTTPRoute statuses, want 10", n)
+	}
+	for k, o := range w.objs {
+		if r, ok := o.(*gatewayv1.HTTPRoute); ok && r.Name == workload.RouteName(4) {
+			w.replace(k, func(o client.Object) {
+				v := "/edited"
+				o.(*gatewayv1.HTTPRoute).Spec.Rules[0].Matches[0].Path.Value = &v
+			})
+		}
+	}
+	step("a route edited")
+	class := pick[*gatewayv1.GatewayClass](w)
+	controller := w.objs[class].(*gatewayv1.GatewayClass).Spec.ControllerName
+	w.replace(class, func(o client.Object) {
+		o.(*gatewayv1.GatewayClass).Spec.ControllerName = "example.com/another-controller"
+		o.SetGeneration(o.GetGeneration() + 1)
+	})
+	if n := routeStatuses(step("the class passed to another controller")); n != 0 {
+		t.Fatalf("%d HTTPRoute statuses once no Gateway is Legate's, want 0", n)
+	}
+	w.replace(class, func(o client.Object) {
+		o.(*gatewayv1.GatewayClass).Spec.ControllerName = controller
+		o.SetGeneration(o.GetGeneration() + 1)
+	})
+	if n := routeStatuses(step("the class back")); n != 10 {
+		t.Fatalf("%d HTTPRoute statuses with the class back, want 10", n)
+	}
+}
