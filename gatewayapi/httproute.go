@@ -313,11 +313,13 @@ func (t *translation) sortRoutes(order func(a, b *routeState) int) {
 		}
 		return true
 	}
+	// The last run's order first: when the list is not in order, the
+	// first pair out of order may come late.
 	var from []int32
 	switch {
-	case sortedBy(nil):
 	case lastFrom != nil && sortedBy(lastFrom):
 		from = lastFrom
+	case sortedBy(nil):
 	default:
 		from = make([]int32, len(t.routes))
 		for i := range from {
