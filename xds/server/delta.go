@@ -1,7 +1,6 @@
 package server
 
 import (
-	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -203,6 +202,10 @@ func (d *deltaCache) respond(w *deltaWatch, pt *publishedType) bool {
 	}
 	if complete {
 		d.sent[mapKey(next)] = sentVersions{versions: next, groupType: w.groupType, version: pt.version}
+	} else {
+		// next may be the map this cache knew as the last version (see
+		// changedSince): it no longer is.
+		delete(d.sent, mapKey(next))
 	}
 	w.out <- &cachev3.DeltaPassthroughResponse{DeltaRequest: w.req, NextVersionMap: next, DeltaDiscoveryResponse: resp}
 	return true
@@ -212,6 +215,16 @@ func (d *deltaCache) respond(w *deltaWatch, pt *publishedType) bool {
 // lacks of pt: the changed resources it subscribes to whose version moved,
 // and its next versions. Changes are resources replaced in place (same
 // names, see changedFrom), so nothing is removed.
+//
+// The next versions are written into returned itself, not into a copy of
+// it (10k versions at 10k Services, per EndpointSlice edit and stream).
+// returned is a map this cache made (it is known), and the delta server
+// keeps it as the stream's state, which it reads and writes only on the
+// stream's goroutine, and only while no watch of the stream's type is
+// open: it cancels the watch (under d.mu) before it changes what the
+// subscription holds, and it sends the response made here, then keeps
+// next (this very map) as what the subscription holds, before it looks
+// at another request.
 func (d *deltaCache) changedSince(sub cachev3.Subscription, pt *publishedType, returned map[string]string) ([]*encodedResource, map[string]string) {
 	var send []*encodedResource
 	for _, e := range pt.changedFrom.changed {
@@ -227,7 +240,7 @@ func (d *deltaCache) changedSince(sub cachev3.Subscription, pt *publishedType, r
 	if len(send) == 0 {
 		return nil, nil
 	}
-	next := maps.Clone(returned)
+	next := returned
 	for _, e := range send {
 		next[e.name], _ = pt.each.Get(e.name)
 	}

@@ -68,7 +68,9 @@ func (c *deltaClient) drain() {
 			if err != nil {
 				c.t.Fatal(err)
 			}
-			seen := deltaSeen{sent: map[string]string{}, removed: slices.Sorted(slices.Values(resp.GetRemovedResources())), next: r.GetNextVersionMap()}
+			// The next versions as they were then: a cache may write
+			// the next response's into the same map.
+			seen := deltaSeen{sent: map[string]string{}, removed: slices.Sorted(slices.Values(resp.GetRemovedResources())), next: maps.Clone(r.GetNextVersionMap())}
 			for _, x := range resp.GetResources() {
 				seen.sent[x.GetName()] = x.GetVersion()
 			}
