@@ -218,13 +218,19 @@ func (d *deltaCache) respond(w *deltaWatch, pt *publishedType) bool {
 //
 // The next versions are written into returned itself, not into a copy of
 // it (10k versions at 10k Services, per EndpointSlice edit and stream).
-// returned is a map this cache made (it is known), and the delta server
-// keeps it as the stream's state, which it reads and writes only on the
-// stream's goroutine, and only while no watch of the stream's type is
-// open: it cancels the watch (under d.mu) before it changes what the
-// subscription holds, and it sends the response made here, then keeps
-// next (this very map) as what the subscription holds, before it looks
-// at another request.
+// returned is a map this cache made (it is known, for this group and
+// type), and go-control-plane's delta server (v0.14) keeps it as the
+// stream's state: it stores a response's next versions without reading
+// them, and reads or writes the map only on the stream's goroutine, after
+// cancelling the type's watch (under d.mu), so never while this runs. A
+// response made here may still be queued when the stream handles its
+// next request: if that changes the subscription, the change is made in
+// this very map, which the queued response then installs, so it is kept
+// (a copy would have dropped it); if it only acknowledges, the new watch
+// finds the map already at this version and sends nothing twice. The
+// Cache interface asks caches not to alter this map: this relies on the
+// delta server as it is, to be checked again when go-control-plane is
+// upgraded.
 func (d *deltaCache) changedSince(sub cachev3.Subscription, pt *publishedType, returned map[string]string) ([]*encodedResource, map[string]string) {
 	var send []*encodedResource
 	for _, e := range pt.changedFrom.changed {
