@@ -260,7 +260,9 @@ func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
 		}
 	})
 	// Between bursts of work (the first load, an edit storm, a pass of
-	// status writes) the heap the burst grew is given back.
+	// status writes) the heap the burst grew is collected at the first
+	// pause, so that the next burst does not meet that collection, and
+	// given back once at rest.
 	wg.Go(func() {
 		idlemem.Watch(ctx, idlemem.Options{Released: func(n uint64) {
 			log.Debug("returned idle heap memory to the OS", "bytes", n)

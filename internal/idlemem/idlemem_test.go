@@ -3,6 +3,7 @@ package idlemem_test
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,4 +78,53 @@ func TestWatchReleasesOnlyAtRest(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// At the first pause after a burst that took the heap more than half the
+// way to its collection goal, Watch collects (once, before any release);
+// after a burst that took it less far, it does not.
+func TestWatchCollectsAtAPauseAfterABurst(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	live := make([][]byte, 0, 1024)
+	for range 1024 {
+		live = append(live, make([]byte, 64<<10)) // 64 MiB live: a goal of ~128 MiB
+	}
+	defer runtime.KeepAlive(live)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var collections atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		idlemem.Watch(ctx, idlemem.Options{
+			Interval:  50 * time.Millisecond,
+			Rest:      time.Hour, // no release in this test
+			Collected: func() { collections.Add(1) },
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	pause := func() { time.Sleep(400 * time.Millisecond) }
+
+	runtime.GC()
+	pause()
+	collections.Store(0)
+	burst(8 << 20) // an eighth of the way
+	pause()
+	if n := collections.Load(); n != 0 {
+		t.Fatalf("%d collections after a small burst (%+v)", n, idlemem.Read())
+	}
+
+	runtime.GC()
+	pause()
+	before := idlemem.Read()
+	burst(int(before.Goal-before.Live) * 3 / 5) // three fifths of the way, short of the collector's own trigger
+	pause()
+	if n := collections.Load(); n != 1 {
+		t.Fatalf("%d collections at the pause after a burst of three fifths of the budget, want 1 (before %+v, now %+v)", n, before, idlemem.Read())
+	}
+	pause()
+	if n := collections.Load(); n != 1 {
+		t.Fatalf("%d collections during one pause, want 1", n)
+	}
 }
