@@ -36,7 +36,9 @@ type Options struct {
 	// Interval is how often allocation is sampled (default 250 ms); the
 	// process pauses when less than Quiet bytes were allocated since the
 	// last sample (default 1 MiB), and is at rest once it has paused for
-	// Rest (default 1 s).
+	// Rest (default 2 s: edits often come in bursts a second or so
+	// apart, and a release, made in such a gap, has the next burst fault
+	// the returned pages back in while a collection runs).
 	Interval time.Duration
 	Quiet    uint64
 	Rest     time.Duration
@@ -65,7 +67,7 @@ func Watch(ctx context.Context, o Options) {
 		o.Quiet = 1 << 20
 	}
 	if o.Rest <= 0 {
-		o.Rest = time.Second
+		o.Rest = 2 * time.Second
 	}
 	if o.MinFree == 0 {
 		o.MinFree = 32 << 20
@@ -102,8 +104,11 @@ func Watch(ctx context.Context, o Options) {
 		}
 		// Two collections: what sync.Pools hold (gRPC's message buffers,
 		// among others) survives the first in their victim caches, and
-		// goes with the second, which also returns the free pages.
-		runtime.GC()
+		// goes with the second, which also returns the free pages. The
+		// first may have been made at the start of this pause.
+		if !collected {
+			runtime.GC()
+		}
 		debug.FreeOSMemory()
 		released = true
 		// What was returned, as the runtime counts it (the scavenger may
