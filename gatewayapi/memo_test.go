@@ -363,6 +363,15 @@ func checkSame(t *testing.T, what string, got, want gatewayapi.Result) {
 	t.Fatalf("%s: the remembering translator differs from a fresh one (%d lines against %d; equal as YAML: %v)", what, len(gl), len(wl), string(g) == string(w))
 }
 
+// stepSame translates w's snapshot with tr and checks it is what a fresh
+// translation gives.
+func stepSame(t *testing.T, what string, w *world, tr translators.Translator, s translators.Settings) gatewayapi.Result {
+	t.Helper()
+	got := gatewayapi.TranslateWith(tr, w.inputs(), s)
+	checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
+	return got
+}
+
 // TestMemoEqualsFreshTranslation: one translator fed a sequence of
 // snapshots, each a random edit of the one before (a route changed, added
 // or removed, a Service, EndpointSlice, Gateway, policy, grant, ConfigMap
@@ -893,8 +902,7 @@ func TestMemoReusesClusters(t *testing.T) {
 	w, tr, s := gatewayWorld(t, 20, 4)
 	step := func(what string) gatewayapi.Result {
 		t.Helper()
-		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
-		checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
+		got := stepSame(t, what, w, tr, s)
 		if err := gatewayapi.CheckClusters(tr); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -1042,8 +1050,7 @@ func TestMemoRouteOrder(t *testing.T) {
 	}
 	step := func(what string) []int32 {
 		t.Helper()
-		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
-		checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
+		stepSame(t, what, w, tr, s)
 		return gatewayapi.RouteOrderFrom(tr)
 	}
 	first := step("routes created out of order")
@@ -1083,9 +1090,7 @@ func TestMemoRouteVerdicts(t *testing.T) {
 	w, tr, s := gatewayWorld(t, 10, 3)
 	step := func(what string) gatewayapi.Result {
 		t.Helper()
-		got := gatewayapi.TranslateWith(tr, w.inputs(), s)
-		checkSame(t, what, got, gatewayapi.Translate(w.inputs(), s))
-		return got
+		return stepSame(t, what, w, tr, s)
 	}
 	routeStatuses := func(r gatewayapi.Result) int {
 		n := 0

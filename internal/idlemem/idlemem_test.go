@@ -23,15 +23,21 @@ func burst(n int) {
 	}
 }
 
+// liveHeap allocates 64 MiB for the caller to keep live.
+func liveHeap() [][]byte {
+	live := make([][]byte, 0, 1024)
+	for range 1024 {
+		live = append(live, make([]byte, 64<<10))
+	}
+	return live
+}
+
 // While the process allocates, nothing is released; once it stops, the
 // heap its burst left behind is returned to the OS, once.
 func TestWatchReleasesOnlyAtRest(t *testing.T) {
 	// A live heap, so that the collector lets garbage pile up before it
 	// runs (its goal is twice what is live).
-	live := make([][]byte, 0, 1024)
-	for range 1024 {
-		live = append(live, make([]byte, 64<<10))
-	}
+	live := liveHeap()
 	defer runtime.KeepAlive(live)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,10 +91,7 @@ func TestWatchReleasesOnlyAtRest(t *testing.T) {
 // after a burst that took it less far, it does not.
 func TestWatchCollectsAtAPauseAfterABurst(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	live := make([][]byte, 0, 1024)
-	for range 1024 {
-		live = append(live, make([]byte, 64<<10)) // 64 MiB live: a goal of ~128 MiB
-	}
+	live := liveHeap() // a goal of ~128 MiB
 	defer runtime.KeepAlive(live)
 
 	ctx, cancel := context.WithCancel(context.Background())
