@@ -242,6 +242,10 @@ func measureKube(c config, r *result) error {
 	if c.pprof {
 		args = append(args, "--admin-pprof")
 	}
+	if c.kubeQPS > 0 {
+		args = append(args, "--kube-api-qps", fmt.Sprint(c.kubeQPS), "--kube-api-burst", fmt.Sprint(max(1, int(2*c.kubeQPS))))
+		r.info = append(r.info, fmt.Sprintf("legate serve --kube-api-qps %v", c.kubeQPS))
+	}
 	cmd := exec.Command(c.legate, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG", "POD_NAME", "POD_NAMESPACE"), "GODEBUG=gctrace=1")

@@ -61,6 +61,10 @@ type config struct {
 	// creating 150k objects in one API server takes longer than the rest
 	// of a run.
 	kubeMax int
+	// kubeQPS, when not 0, is passed to legate serve as --kube-api-qps
+	// (and twice it as --kube-api-burst): its status writes after a start
+	// are paced by it.
+	kubeQPS float64
 	// waitStatus makes Kubernetes-mode runs wait for Legate's status on
 	// every HTTPRoute before measuring (at 10k that takes minutes at its
 	// client's rate limit).
@@ -116,6 +120,7 @@ func main() {
 	flag.StringVar(&providers, "providers", providerFile, "where legate serve reads the workload: file, kubernetes (envtest; needs KUBEBUILDER_ASSETS), or both")
 	flag.BoolVar(&c.waitStatus, "wait-status", true, "in Kubernetes mode, measure once Legate wrote every HTTPRoute's status (false: measure while it writes them)")
 	flag.IntVar(&c.kubeMax, "kube-max-size", 10000, "largest N measured with the Kubernetes provider")
+	flag.Float64Var(&c.kubeQPS, "kube-api-qps", 0, "legate serve's --kube-api-qps in Kubernetes mode, and twice it its burst (0: Legate's defaults)")
 	flag.BoolVar(&c.pprof, "pprof", false, "save a heap profile of each serve run at steady state, and CPU profiles of its first 5 s of route edits and of EndpointSlice edits, next to its log")
 	flag.Parse()
 	for _, p := range strings.Split(providers, ",") {

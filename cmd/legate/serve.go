@@ -43,6 +43,8 @@ import (
 type serveFlags struct {
 	configDir       string
 	kubeconfig      string
+	kubeQPS         float32
+	kubeBurst       int
 	watchNamespaces []string
 	xdsAddress      string
 	nodeCluster     string
@@ -99,6 +101,8 @@ by the replica holding the leader Lease; every replica translates and serves.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes YAML manifests to watch (default: watch the Kubernetes API)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
+	fl.Float32Var(&f.kubeQPS, "kube-api-qps", 50, "requests a second Legate makes to the Kubernetes API (status writes, lease renewals) once --kube-api-burst is spent")
+	fl.IntVar(&f.kubeBurst, "kube-api-burst", 100, "requests Legate may make to the Kubernetes API at once before --kube-api-qps applies")
 	fl.StringSliceVar(&f.watchNamespaces, "watch-namespaces", nil, "namespaces to watch (default: all)")
 	fl.StringVar(&f.xdsAddress, "xds-address", "127.0.0.1:18000", "address of the ADS gRPC server")
 	fl.StringVar(&f.nodeCluster, "node-cluster", "legate", "data-plane group (Envoy node.cluster) the configuration is published to")
@@ -165,7 +169,24 @@ func (f *serveFlags) settings() translators.Settings {
 	return s
 }
 
+// check rejects flag values that parse but mean nothing, before anything
+// starts.
+func (f *serveFlags) check() error {
+	// client-go reads a QPS of 0 as its default of 5 and a negative one as
+	// no limit at all: neither is what the flag said.
+	if !(f.kubeQPS > 0) {
+		return fmt.Errorf("--kube-api-qps: want more than 0 requests a second, got %v", f.kubeQPS)
+	}
+	if f.kubeBurst < 1 {
+		return fmt.Errorf("--kube-api-burst: want at least 1 request, got %d", f.kubeBurst)
+	}
+	return nil
+}
+
 func serve(ctx context.Context, log *slog.Logger, f *serveFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -318,7 +339,7 @@ func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, 
 	// prints a warning with a stack trace 30s after its first log call.
 	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
 	klog.SetSlogLogger(log)
-	cfg, err := kubeConfig(f.kubeconfig)
+	cfg, err := kubeConfig(f.kubeconfig, f.kubeQPS, f.kubeBurst)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +373,7 @@ func startKubernetes(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, 
 	return prov, nil
 }
 
-func kubeConfig(path string) (*rest.Config, error) {
+func kubeConfig(path string, qps float32, burst int) (*rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if path != "" {
@@ -364,8 +385,8 @@ func kubeConfig(path string) (*rest.Config, error) {
 	}
 	// client-go's default of 5 requests a second (20 from the in-cluster
 	// loader) makes writing the status of a thousand Ingresses after a
-	// start take minutes.
-	cfg.QPS, cfg.Burst = 50, 100
+	// start take minutes; the flags default to 50 and 100.
+	cfg.QPS, cfg.Burst = qps, burst
 	return cfg, nil
 }
 
