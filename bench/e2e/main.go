@@ -339,7 +339,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		r.routeEnds = append(r.routeEnds, time.Now())
 	}
 	profiled()
-	saveLatencies(dir, "route-edits", r.routeEnds, r.route, r)
+	saveLatencies(dir, "route-edits", r.routeEnds, r.route, nil, r)
 	last := fmt.Sprintf("/app-%d/", len(r.route))
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool {
 		return !a.hasPrefix(last) && !a.hasPrefix(strings.TrimSuffix(last, "/"))
@@ -364,7 +364,7 @@ func measureServe(c config, dir, editFile string, r *result) error {
 		r.edsEnds = append(r.edsEnds, time.Now())
 	}
 	profiled()
-	saveLatencies(dir, "endpoint-edits", r.edsEnds, r.eds, r)
+	saveLatencies(dir, "endpoint-edits", r.edsEnds, r.eds, nil, r)
 	lastAddr := fmt.Sprintf("198.18.%d.%d", len(r.eds)/250, len(r.eds)%250+1)
 	if err := restore(client, editFile, orig, r.n, func(a *ads) bool { return !a.hasEndpoint(lastAddr) }); err != nil {
 		return err
