@@ -81,7 +81,7 @@ func (t *translation) collectBackendTLSPolicies() {
 	}
 	slices.SortStableFunc(pols, func(a, b *gatewayv1.BackendTLSPolicy) int {
 		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+			byNamespacedName(a.Namespace, a.Name, b.Namespace, b.Name))
 	})
 	for _, p := range pols {
 		tp := &tlsPolicy{policy: p, accepted: true, reason: gatewayv1.PolicyReasonAccepted,

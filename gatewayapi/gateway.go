@@ -66,7 +66,7 @@ func (t *translation) collectGateways() {
 	}
 	slices.SortStableFunc(t.gateways, func(a, b *gatewayState) int {
 		return cmp.Or(a.gw.CreationTimestamp.Compare(b.gw.CreationTimestamp.Time),
-			cmp.Compare(a.gw.Namespace, b.gw.Namespace), cmp.Compare(a.gw.Name, b.gw.Name))
+			byNamespacedName(a.gw.Namespace, a.gw.Name, b.gw.Namespace, b.gw.Name))
 	})
 	for _, gs := range t.gateways {
 		t.gatewayByKey[gs.key()] = gs

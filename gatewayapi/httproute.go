@@ -193,7 +193,7 @@ func (t *translation) collectRoutes() {
 	}
 	oldestFirst := func(a, b *routeState) int {
 		return cmp.Or(a.meta.CreationTimestamp.Compare(b.meta.CreationTimestamp.Time),
-			cmp.Compare(a.meta.Namespace, b.meta.Namespace), cmp.Compare(a.meta.Name, b.meta.Name),
+			byNamespacedName(a.meta.Namespace, a.meta.Name, b.meta.Namespace, b.meta.Name),
 			cmp.Compare(a.kind, b.kind))
 	}
 	t.sortRoutes(oldestFirst)

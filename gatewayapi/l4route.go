@@ -114,7 +114,7 @@ func (t *translation) collectL4Routes() {
 	}
 	slices.SortStableFunc(t.l4Routes, func(a, b *l4Route) int {
 		return cmp.Or(a.meta.CreationTimestamp.Compare(b.meta.CreationTimestamp.Time), cmp.Compare(a.kind, b.kind),
-			cmp.Compare(a.meta.Namespace, b.meta.Namespace), cmp.Compare(a.meta.Name, b.meta.Name))
+			byNamespacedName(a.meta.Namespace, a.meta.Name, b.meta.Namespace, b.meta.Name))
 	})
 	for _, r := range t.l4Routes {
 		t.attachL4(r)
