@@ -13,12 +13,12 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // ads is a minimal state-of-the-world ADS client that behaves as Envoy does
@@ -38,8 +38,9 @@ type ads struct {
 	// of stream (see delta.go).
 	delta *deltaState
 
-	mu        sync.Mutex
-	routes    []*routev3.RouteConfiguration
+	mu sync.Mutex
+	// routes are the route configurations held, by name (see routeTable).
+	routes    map[string]*routeTable
 	endpoints []*endpointv3.ClusterLoadAssignment
 	counts    map[string]int
 	// edsWanted is how many load assignments the client subscribed to.
@@ -69,7 +70,7 @@ func dialADS(addr, group string) (*ads, error) {
 	}
 	c := &ads{conn: conn, cancel: cancel, stream: stream, done: make(chan struct{}),
 		node: &corev3.Node{Id: "bench", Cluster: group}, counts: map[string]int{},
-		subscribed: map[string][]string{}}
+		routes: map[string]*routeTable{}, subscribed: map[string][]string{}}
 	if err := c.subscribeRoots(func(t string) error {
 		return stream.Send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: t})
 	}); err != nil {
@@ -208,11 +209,20 @@ func receiveLoop[T any](c *ads, recv func() (T, error), apply func(T, time.Time)
 // apply decodes one response, ACKs it, follows the names it introduces and
 // wakes the waiters it satisfies.
 func (c *ads) apply(resp *discoveryv3.DiscoveryResponse, at time.Time) error {
-	var routes []*routev3.RouteConfiguration
+	var routes map[string]*routeTable
+	if resp.TypeUrl == resource.RouteType {
+		var err error
+		if routes, err = c.updateRoutes(resp.Resources); err != nil {
+			return err
+		}
+	}
 	var endpoints []*endpointv3.ClusterLoadAssignment
 	var follow string
 	var names []string
 	for _, a := range resp.Resources {
+		if resp.TypeUrl == resource.RouteType {
+			break // read above
+		}
 		m, err := a.UnmarshalNew()
 		if err != nil {
 			return fmt.Errorf("decoding %s: %w", resp.TypeUrl, err)
@@ -230,8 +240,6 @@ func (c *ads) apply(resp *discoveryv3.DiscoveryResponse, at time.Time) error {
 				}
 				names = append(names, n)
 			}
-		case *routev3.RouteConfiguration:
-			routes = append(routes, r)
 		case *endpointv3.ClusterLoadAssignment:
 			endpoints = append(endpoints, r)
 		}
@@ -298,13 +306,39 @@ func (c *ads) complete(n int) bool {
 	return c.routeCount() == n && c.edsWanted > 0 && len(c.endpoints) == c.edsWanted
 }
 
+// updateRoutes reads the route configurations of a state-of-the-world
+// response, which holds all of them: the tables of those it names, each
+// updated from the one held under its name, if any.
+func (c *ads) updateRoutes(resources []*anypb.Any) (map[string]*routeTable, error) {
+	c.mu.Lock()
+	held := c.routes
+	c.mu.Unlock()
+	out := make(map[string]*routeTable, len(resources))
+	for _, a := range resources {
+		name, err := configName(a.GetValue())
+		if err != nil {
+			return nil, err
+		}
+		t := held[name]
+		if t == nil {
+			t = &routeTable{}
+		}
+		// A table is read by conditions under c.mu: the held one is
+		// updated into a copy.
+		next := &routeTable{hosts: t.hosts, decoded: t.decoded}
+		if err := next.update(a.GetValue()); err != nil {
+			return nil, fmt.Errorf("route configuration %q: %w", name, err)
+		}
+		out[name] = next
+	}
+	return out, nil
+}
+
 // routeCount is the number of routes in every route configuration held.
 func (c *ads) routeCount() int {
 	n := 0
-	for _, rc := range c.routes {
-		for _, vh := range rc.VirtualHosts {
-			n += len(vh.Routes)
-		}
+	for _, t := range c.routes {
+		n += t.routeCount()
 	}
 	return n
 }
@@ -312,14 +346,9 @@ func (c *ads) routeCount() int {
 // hasPrefix says whether some route matches on path prefix p (plain or
 // path-separated).
 func (c *ads) hasPrefix(p string) bool {
-	for _, rc := range c.routes {
-		for _, vh := range rc.VirtualHosts {
-			for _, r := range vh.Routes {
-				m := r.GetMatch()
-				if m.GetPrefix() == p || m.GetPathSeparatedPrefix() == p {
-					return true
-				}
-			}
+	for _, t := range c.routes {
+		if t.hasPrefix(p) {
+			return true
 		}
 	}
 	return false

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -9,7 +10,6 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
@@ -28,7 +28,6 @@ type deltaState struct {
 	stream    discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
 	listeners map[string]*listenerv3.Listener
 	clusters  map[string]*clusterv3.Cluster
-	routes    map[string]*routev3.RouteConfiguration
 	endpoints map[string]*endpointv3.ClusterLoadAssignment
 	// subscribed are the names asked for, by type (route configurations
 	// and load assignments).
@@ -42,9 +41,10 @@ func dialDelta(addr, group string) (*ads, error) {
 	}
 	c := &ads{conn: conn, cancel: cancel, done: make(chan struct{}),
 		node: &corev3.Node{Id: "bench", Cluster: group}, counts: map[string]int{},
+		routes: map[string]*routeTable{},
 		delta: &deltaState{stream: stream,
 			listeners: map[string]*listenerv3.Listener{}, clusters: map[string]*clusterv3.Cluster{},
-			routes: map[string]*routev3.RouteConfiguration{}, endpoints: map[string]*endpointv3.ClusterLoadAssignment{},
+			endpoints:  map[string]*endpointv3.ClusterLoadAssignment{},
 			subscribed: map[string]map[string]bool{resource.RouteType: {}, resource.EndpointType: {}}}}
 	if err := c.subscribeRoots(func(t string) error {
 		return stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: c.node, TypeUrl: t})
@@ -62,7 +62,17 @@ func (c *ads) receiveDelta() { receiveLoop(c, c.delta.stream.Recv, c.applyDelta)
 // satisfies.
 func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time) error {
 	d := c.delta
+	var routes map[string]*routeTable
+	if resp.TypeUrl == resource.RouteType {
+		var err error
+		if routes, err = c.updateDeltaRoutes(resp); err != nil {
+			return err
+		}
+	}
 	for _, r := range resp.Resources {
+		if resp.TypeUrl == resource.RouteType {
+			break // read above
+		}
 		m, err := r.GetResource().UnmarshalNew()
 		if err != nil {
 			return fmt.Errorf("decoding %s: %w", resp.TypeUrl, err)
@@ -72,8 +82,6 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 			d.listeners[r.Name] = x
 		case *clusterv3.Cluster:
 			d.clusters[r.Name] = x
-		case *routev3.RouteConfiguration:
-			d.routes[r.Name] = x
 		case *endpointv3.ClusterLoadAssignment:
 			d.endpoints[r.Name] = x
 		}
@@ -84,8 +92,6 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 			delete(d.listeners, name)
 		case resource.ClusterType:
 			delete(d.clusters, name)
-		case resource.RouteType:
-			delete(d.routes, name)
 		case resource.EndpointType:
 			delete(d.endpoints, name)
 		}
@@ -123,7 +129,7 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 	c.edsWanted = len(d.subscribed[resource.EndpointType])
 	switch resp.TypeUrl {
 	case resource.RouteType:
-		c.routes = mapValues(d.routes)
+		c.routes = routes
 	case resource.EndpointType:
 		c.endpoints = mapValues(d.endpoints)
 	}
@@ -135,6 +141,30 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 		return true
 	})
 	return nil
+}
+
+// updateDeltaRoutes reads the route configurations of a delta response:
+// the held tables, with those it sends updated (each into a copy, as
+// conditions read the held ones under c.mu) and those it removes gone.
+func (c *ads) updateDeltaRoutes(resp *discoveryv3.DeltaDiscoveryResponse) (map[string]*routeTable, error) {
+	c.mu.Lock()
+	out := maps.Clone(c.routes)
+	c.mu.Unlock()
+	for _, r := range resp.Resources {
+		t := out[r.Name]
+		if t == nil {
+			t = &routeTable{}
+		}
+		next := &routeTable{hosts: t.hosts, decoded: t.decoded}
+		if err := next.update(r.GetResource().GetValue()); err != nil {
+			return nil, fmt.Errorf("route configuration %q: %w", r.Name, err)
+		}
+		out[r.Name] = next
+	}
+	for _, name := range resp.RemovedResources {
+		delete(out, name)
+	}
+	return out, nil
 }
 
 // resubscribe asks for the names newly wanted of a type and drops the
