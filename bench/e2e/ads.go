@@ -41,7 +41,7 @@ type ads struct {
 	mu sync.Mutex
 	// routes are the route configurations held, by name (see routeTable).
 	routes    map[string]*routeTable
-	endpoints []*endpointv3.ClusterLoadAssignment
+	endpoints endpointSet
 	counts    map[string]int
 	// edsWanted is how many load assignments the client subscribed to.
 	edsWanted int
@@ -267,7 +267,7 @@ func (c *ads) apply(resp *discoveryv3.DiscoveryResponse, at time.Time) error {
 	case resource.RouteType:
 		c.routes = routes
 	case resource.EndpointType:
-		c.endpoints = endpoints
+		c.endpoints = endpointSetOf(endpoints)
 	}
 	c.waiters = slices.DeleteFunc(c.waiters, func(w *waiter) bool {
 		if !w.cond(c) {
@@ -303,7 +303,7 @@ func routeNames(l *listenerv3.Listener) []string {
 // complete says whether the client holds n routes and every load
 // assignment it subscribed to.
 func (c *ads) complete(n int) bool {
-	return c.routeCount() == n && c.edsWanted > 0 && len(c.endpoints) == c.edsWanted
+	return c.routeCount() == n && c.edsWanted > 0 && c.endpoints.held == c.edsWanted
 }
 
 // updateRoutes reads the route configurations of a state-of-the-world
@@ -355,15 +355,4 @@ func (c *ads) hasPrefix(p string) bool {
 }
 
 // hasEndpoint says whether some load assignment holds address a.
-func (c *ads) hasEndpoint(a string) bool {
-	for _, cla := range c.endpoints {
-		for _, le := range cla.Endpoints {
-			for _, e := range le.LbEndpoints {
-				if e.GetEndpoint().GetAddress().GetSocketAddress().GetAddress() == a {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
+func (c *ads) hasEndpoint(a string) bool { return c.endpoints.has(a) }

@@ -69,6 +69,9 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 			return err
 		}
 	}
+	// The load assignments replaced (old, then new; nil where none), for
+	// the endpoint set.
+	var replaced []*endpointv3.ClusterLoadAssignment
 	for _, r := range resp.Resources {
 		if resp.TypeUrl == resource.RouteType {
 			break // read above
@@ -83,6 +86,7 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 		case *clusterv3.Cluster:
 			d.clusters[r.Name] = x
 		case *endpointv3.ClusterLoadAssignment:
+			replaced = append(replaced, d.endpoints[r.Name], x)
 			d.endpoints[r.Name] = x
 		}
 	}
@@ -93,6 +97,9 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 		case resource.ClusterType:
 			delete(d.clusters, name)
 		case resource.EndpointType:
+			if old, ok := d.endpoints[name]; ok {
+				replaced = append(replaced, old, nil)
+			}
 			delete(d.endpoints, name)
 		}
 	}
@@ -131,7 +138,11 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 	case resource.RouteType:
 		c.routes = routes
 	case resource.EndpointType:
-		c.endpoints = mapValues(d.endpoints)
+		for i := 0; i < len(replaced); i += 2 {
+			c.endpoints.remove(replaced[i])
+			c.endpoints.add(replaced[i+1])
+		}
+		c.endpoints.held = len(d.endpoints)
 	}
 	c.waiters = slices.DeleteFunc(c.waiters, func(w *waiter) bool {
 		if !w.cond(c) {
@@ -198,12 +209,4 @@ func (c *ads) resubscribe(typ string, names []string) error {
 		return fmt.Errorf("subscribing to %s: %w", typ, err)
 	}
 	return nil
-}
-
-func mapValues[T any](m map[string]T) []T {
-	out := make([]T, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
