@@ -205,17 +205,23 @@ func (s *sotwStream) ack(r *discovery.DiscoveryResponse, names ...string) {
 // recv waits for the next response, which must be of typeURL.
 func (s *sotwStream) recv(typeURL string) *discovery.DiscoveryResponse {
 	s.t.Helper()
+	return s.recvOneOf(typeURL)
+}
+
+// recvOneOf receives the next response, which must be of one of typeURLs.
+func (s *sotwStream) recvOneOf(typeURLs ...string) *discovery.DiscoveryResponse {
+	s.t.Helper()
 	select {
 	case r, ok := <-s.resps:
 		if !ok {
-			s.t.Fatalf("stream ended while waiting for %s", typeURL)
+			s.t.Fatalf("stream ended while waiting for %v", typeURLs)
 		}
-		if r.GetTypeUrl() != typeURL {
-			s.t.Fatalf("got a %s response (version %s), want %s", r.GetTypeUrl(), r.GetVersionInfo(), typeURL)
+		if !slices.Contains(typeURLs, r.GetTypeUrl()) {
+			s.t.Fatalf("got a %s response (version %s), want %v", r.GetTypeUrl(), r.GetVersionInfo(), typeURLs)
 		}
 		return r
 	case <-time.After(5 * time.Second):
-		s.t.Fatalf("no %s response within 5s", typeURL)
+		s.t.Fatalf("no %v response within 5s", typeURLs)
 	}
 	return nil
 }
@@ -273,17 +279,23 @@ func (s *deltaStream) send(req *discovery.DeltaDiscoveryRequest) {
 
 func (s *deltaStream) recv(typeURL string) *discovery.DeltaDiscoveryResponse {
 	s.t.Helper()
+	return s.recvOneOf(typeURL)
+}
+
+// recvOneOf receives the next response, which must be of one of typeURLs.
+func (s *deltaStream) recvOneOf(typeURLs ...string) *discovery.DeltaDiscoveryResponse {
+	s.t.Helper()
 	select {
 	case r, ok := <-s.resps:
 		if !ok {
-			s.t.Fatalf("stream ended while waiting for %s", typeURL)
+			s.t.Fatalf("stream ended while waiting for %v", typeURLs)
 		}
-		if r.GetTypeUrl() != typeURL {
-			s.t.Fatalf("got a delta %s response, want %s", r.GetTypeUrl(), typeURL)
+		if !slices.Contains(typeURLs, r.GetTypeUrl()) {
+			s.t.Fatalf("got a delta %s response, want %v", r.GetTypeUrl(), typeURLs)
 		}
 		return r
 	case <-time.After(5 * time.Second):
-		s.t.Fatalf("no delta %s response within 5s", typeURL)
+		s.t.Fatalf("no delta %v response within 5s", typeURLs)
 	}
 	return nil
 }
