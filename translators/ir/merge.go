@@ -248,8 +248,15 @@ func spreadToNarrowerHosts(l *Listener) {
 		from   *VirtualHost
 		routes []*Route
 	}
+	// Only a wildcard name covers another (an exact name covers only
+	// itself): virtual hosts with none spread nothing, and skipping them
+	// keeps this linear in the virtual hosts. With every Mapping of its
+	// own hostname, comparing each with each other took 1.4 s at 10k.
 	var all []spread
 	for _, w := range l.VirtualHosts {
+		if !slices.ContainsFunc(w.Hostnames, isWildcardHost) {
+			continue
+		}
 		var rs []*Route
 		for _, r := range w.Routes {
 			if r.MatchesNarrowerHosts {
@@ -263,13 +270,10 @@ func spreadToNarrowerHosts(l *Listener) {
 	if len(all) == 0 {
 		return
 	}
-	// Which translators put routes where, before any copy.
-	filledBy := map[*VirtualHost]map[string]bool{}
-	for _, v := range l.VirtualHosts {
-		filledBy[v] = map[string]bool{}
-		for _, r := range v.Routes {
-			filledBy[v][r.Source.Translator] = true
-		}
+	// filled says whether translator put routes into v (before any copy:
+	// v is the listener's own, copies go into vhs).
+	filled := func(v *VirtualHost, translator string) bool {
+		return slices.ContainsFunc(v.Routes, func(r *Route) bool { return r.Source.Translator == translator })
 	}
 	// The copies are added to copies of the virtual hosts (which may be
 	// a fragment's own), made at the first one.
@@ -280,7 +284,7 @@ func spreadToNarrowerHosts(l *Listener) {
 				continue
 			}
 			for _, r := range s.routes {
-				if filledBy[v][r.Source.Translator] || !narrowerHostFor(v.Hostnames, s.from.Hostnames, r) {
+				if !narrowerHostFor(v.Hostnames, s.from.Hostnames, r) || filled(v, r.Source.Translator) {
 					continue
 				}
 				if vhs[i] == v {
@@ -294,6 +298,9 @@ func spreadToNarrowerHosts(l *Listener) {
 	}
 	l.VirtualHosts = vhs
 }
+
+// isWildcardHost says whether a virtual host name is "*" or "*.suffix".
+func isWildcardHost(h string) bool { return strings.HasPrefix(h, "*") }
 
 // narrowerHostFor reports whether one of narrow is strictly narrower than
 // one of wide and, when it is an exact name, admitted by r's :authority
