@@ -319,17 +319,9 @@ func (c *ads) updateRoutes(resources []*anypb.Any) (map[string]*routeTable, erro
 		if err != nil {
 			return nil, err
 		}
-		t := held[name]
-		if t == nil {
-			t = &routeTable{}
-		}
-		// A table is read by conditions under c.mu: the held one is
-		// updated into a copy.
-		next := &routeTable{hosts: t.hosts, decoded: t.decoded}
-		if err := next.update(a.GetValue()); err != nil {
+		if out[name], err = held[name].updated(a.GetValue()); err != nil {
 			return nil, fmt.Errorf("route configuration %q: %w", name, err)
 		}
-		out[name] = next
 	}
 	return out, nil
 }

@@ -155,19 +155,14 @@ func (c *ads) applyDelta(resp *discoveryv3.DeltaDiscoveryResponse, at time.Time)
 }
 
 // updateDeltaRoutes reads the route configurations of a delta response:
-// the held tables, with those it sends updated (each into a copy, as
-// conditions read the held ones under c.mu) and those it removes gone.
+// the held tables, with those it sends updated and those it removes gone.
 func (c *ads) updateDeltaRoutes(resp *discoveryv3.DeltaDiscoveryResponse) (map[string]*routeTable, error) {
 	c.mu.Lock()
 	out := maps.Clone(c.routes)
 	c.mu.Unlock()
 	for _, r := range resp.Resources {
-		t := out[r.Name]
-		if t == nil {
-			t = &routeTable{}
-		}
-		next := &routeTable{hosts: t.hosts, decoded: t.decoded}
-		if err := next.update(r.GetResource().GetValue()); err != nil {
+		next, err := out[r.Name].updated(r.GetResource().GetValue())
+		if err != nil {
 			return nil, fmt.Errorf("route configuration %q: %w", r.Name, err)
 		}
 		out[r.Name] = next

@@ -34,6 +34,21 @@ type hostSummary struct {
 	prefixes []string
 }
 
+// updated returns a new table for the route configuration encoded in b,
+// made from t (nil: none held). Conditions read the held tables under the
+// client's lock while a response is read without it, so the held one is
+// left as it is.
+func (t *routeTable) updated(b []byte) (*routeTable, error) {
+	next := &routeTable{}
+	if t != nil {
+		next.hosts, next.decoded = t.hosts, t.decoded
+	}
+	if err := next.update(b); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
 // virtualHostsField is RouteConfiguration.virtual_hosts's field number.
 var virtualHostsField = (&routev3.RouteConfiguration{}).ProtoReflect().Descriptor().Fields().ByName("virtual_hosts").Number()
 
